@@ -1,0 +1,42 @@
+"""Settings of the library and the service, read from ``SITESELECT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Laoshan District with its islands, plus a margin of a few kilometres. Features outside are refused.
+LAOSHAN_EXTENT = (120.35, 35.85, 121.00, 36.40)
+
+
+class Settings(BaseSettings):
+    """Where the data lives and what the district looks like."""
+
+    model_config = SettingsConfigDict(env_prefix="SITESELECT_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///siteselect.db",
+        description="SQLAlchemy URL: sqlite:///path.db (default) or postgresql+psycopg://...",
+    )
+    extent: tuple[float, float, float, float] = Field(
+        default=LAOSHAN_EXTENT,
+        description="min lon, min lat, max lon, max lat (WGS-84) of the district served",
+    )
+    h3_resolution: int = Field(default=9, ge=5, le=12, description="resolution of stored H3 cells")
+
+    @field_validator("extent")
+    @classmethod
+    def _extent_is_a_box(
+        cls, v: tuple[float, float, float, float]
+    ) -> tuple[float, float, float, float]:
+        minx, miny, maxx, maxy = v
+        if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+            raise ValueError(f"extent must be min lon, min lat, max lon, max lat; got {v}")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        if not v.startswith(("sqlite://", "postgresql")):
+            raise ValueError(f"database_url must be sqlite:/// or postgresql+psycopg://, got {v!r}")
+        return v

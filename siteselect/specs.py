@@ -1,0 +1,82 @@
+"""Layer specs, read from ``layers/specs.yaml``: which geometry and fields each layer has."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from siteselect.errors import NotFoundError
+
+
+def layers_dir() -> Path:
+    """The ``layers/`` data folder: beside the package in a checkout, inside it in a wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "layers", here / "_layers"):
+        if (candidate / "specs.yaml").is_file():
+            return candidate
+    raise NotFoundError(f"layers/specs.yaml not found beside or inside {here}")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One attribute of a layer."""
+
+    name: str
+    type: str
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """The contract of one layer."""
+
+    name: str
+    title: str
+    geometry: tuple[str, ...]
+    fields: dict[str, FieldSpec]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_geometry(self) -> bool:
+        return bool(self.geometry)
+
+
+def _field(name: str, raw: dict[str, Any]) -> FieldSpec:
+    enum = raw.get("enum")
+    return FieldSpec(
+        name=name,
+        type=raw["type"],
+        required=bool(raw.get("required", False)),
+        enum=tuple(enum) if enum else None,
+        pattern=raw.get("pattern"),
+        min=raw.get("min"),
+        max=raw.get("max"),
+    )
+
+
+@functools.cache
+def layer_specs() -> dict[str, LayerSpec]:
+    """Every layer spec, by layer name."""
+    raw = yaml.safe_load((layers_dir() / "specs.yaml").read_text(encoding="utf-8"))
+    specs = {}
+    for name, body in raw.items():
+        fields = {f: _field(f, spec) for f, spec in body["fields"].items()}
+        extra = {k: v for k, v in body.items() if k not in ("title", "geometry", "fields")}
+        specs[name] = LayerSpec(name, body["title"], tuple(body["geometry"]), fields, extra)
+    return specs
+
+
+def get_spec(layer: str) -> LayerSpec:
+    """The spec of ``layer``; ``NotFoundError`` names the known layers if there is none."""
+    specs = layer_specs()
+    if layer not in specs:
+        raise NotFoundError(f"unknown layer {layer!r}; known layers: {', '.join(specs)}")
+    return specs[layer]

@@ -1,0 +1,357 @@
+"""The store: versioned layers in SQLite (the default) or PostGIS, through SQLAlchemy and GeoAlchemy2.
+
+One schema serves both backends. Every load writes a new version of the whole layer in one
+transaction: a row in ``layer_versions``, the features (geometry, attributes as JSON) and their H3
+cells as ``bigint``. Earlier versions stay, so any check can be reproduced as of a version or a date.
+On PostGIS the geometry column is typed (SRID 4326, GiST index) and bulk rows go in with COPY; on
+SQLite the geometry is WKB in a BLOB and needs no extension.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import JSONB
+
+from siteselect.errors import NotFoundError, StoreError
+from siteselect.grid import geometries_cells
+from siteselect.specs import get_spec
+
+CHUNK = 50_000
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class LayerVersion:
+    """One load of one layer."""
+
+    id: int
+    layer: str
+    version: int
+    loaded_at: dt.datetime
+    loaded_by: str
+    source: str
+    feature_count: int
+    checksum: str
+    h3_resolution: int
+
+
+def _tables(metadata: sa.MetaData, postgis: bool) -> dict[str, sa.Table]:
+    geometry: sa.types.TypeEngine[Any]
+    if postgis:
+        geometry = Geometry("GEOMETRY", srid=4326, spatial_index=True)
+        props: sa.types.TypeEngine[Any] = JSONB()
+    else:
+        geometry, props = sa.LargeBinary(), sa.JSON()
+    versions = sa.Table(
+        "layer_versions",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("layer", sa.String(40), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("loaded_by", sa.String(200), nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("feature_count", sa.Integer, nullable=False),
+        sa.Column("checksum", sa.String(64), nullable=False),
+        sa.Column("h3_resolution", sa.SmallInteger, nullable=False),
+        sa.UniqueConstraint("layer", "version"),
+    )
+    # On PostGIS each version is a partition: a load fills a bare table and attaches it, so the
+    # indexes are built in bulk (sorted GiST build) instead of row by row.
+    partitioned = {"postgresql_partition_by": "LIST (version_id)"} if postgis else {}
+    features = sa.Table(
+        "features",
+        metadata,
+        sa.Column("version_id", sa.ForeignKey("layer_versions.id"), primary_key=True),
+        sa.Column("fid", sa.String(200), primary_key=True),
+        sa.Column("geom", geometry, nullable=True),
+        sa.Column("props", props, nullable=False),
+        **partitioned,
+    )
+    cells = sa.Table(
+        "feature_cells",
+        metadata,
+        sa.Column("version_id", sa.ForeignKey("layer_versions.id"), nullable=False),
+        sa.Column("fid", sa.String(200), nullable=False),
+        sa.Column("cell", sa.BigInteger, nullable=False),
+        sa.Index("ix_feature_cells_version_cell", "version_id", "cell"),
+        **partitioned,
+    )
+    return {"versions": versions, "features": features, "cells": cells}
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Store:
+    """A versioned layer store over one database URL."""
+
+    def __init__(self, url: str, *, h3_resolution: int = 9):
+        self.url = url
+        self.h3_resolution = h3_resolution
+        self.engine = sa.create_engine(
+            url, json_serializer=_json_text, json_deserializer=orjson.loads
+        )
+        self.postgis = self.engine.dialect.name == "postgresql"
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.metadata = sa.MetaData()
+        self.t = _tables(self.metadata, self.postgis)
+        try:
+            with self.engine.begin() as conn:
+                if self.postgis:
+                    conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+                self.metadata.create_all(conn)
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the store at {self._safe_url()}: {exc.orig}") from exc
+
+    def _safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- writing -----------------------------------------------------------------------------
+
+    def write_layer(
+        self,
+        layer: str,
+        gdf: gpd.GeoDataFrame,
+        *,
+        source: str,
+        loaded_by: str | None = None,
+        on_progress: Progress | None = None,
+    ) -> LayerVersion:
+        """Store validated features as a new version of ``layer``, all or nothing."""
+        spec = get_spec(layer)
+        ids = gdf["id"].astype(str).to_numpy()
+        props = _props_json(gdf.drop(columns=[c for c in ("id", "geometry") if c in gdf]))
+        wkb: np.ndarray | None = None
+        cell_pos = cells = np.empty(0, dtype=np.int64)
+        if spec.has_geometry:
+            geoms = gdf.geometry.to_numpy()
+            wkb = shapely.to_wkb(geoms)
+            cell_pos, cells = geometries_cells(geoms, self.h3_resolution)
+        checksum = _checksum(ids, wkb, props)
+        who = loaded_by or _whoami()
+        total = len(ids) + len(cells)
+        with self.engine.begin() as conn:
+            version = self._new_version(conn, layer, source, who, len(ids), checksum)
+            done = 0
+            for count in self._insert_features(conn, version.id, ids, wkb, props):
+                done += count
+                if on_progress:
+                    on_progress(done, total)
+            for count in self._insert_cells(conn, version.id, ids[cell_pos], cells):
+                done += count
+                if on_progress:
+                    on_progress(done, total)
+        return version
+
+    def _new_version(
+        self, conn: sa.Connection, layer: str, source: str, who: str, count: int, checksum: str
+    ) -> LayerVersion:
+        v = self.t["versions"]
+        latest = conn.execute(sa.select(sa.func.max(v.c.version)).where(v.c.layer == layer))
+        number = (latest.scalar() or 0) + 1
+        row = {
+            "layer": layer, "version": number, "loaded_at": _utcnow(), "loaded_by": who,
+            "source": source, "feature_count": count, "checksum": checksum,
+            "h3_resolution": self.h3_resolution,
+        }  # fmt: skip
+        new_id = conn.execute(v.insert().values(**row).returning(v.c.id)).scalar_one()
+        return LayerVersion(id=new_id, **row)
+
+    def _insert_features(
+        self, conn: sa.Connection, version_id: int, ids: np.ndarray, wkb: np.ndarray | None,
+        props: list[str],
+    ) -> Iterator[int]:  # fmt: skip
+        if self.postgis:
+            hexes = (
+                [None] * len(ids) if wkb is None else [w.hex() for w in wkb]
+            )  # EWKB hex is what COPY's text input of geometry takes
+            rows = ((version_id, i, f"SRID=4326;{h}" if h else None, p)
+                    for i, h, p in zip(ids, hexes, props))  # fmt: skip
+            yield from _copy_partition(conn, "features", version_id, rows)
+        else:
+            blobs = [None] * len(ids) if wkb is None else list(wkb)
+            sql = "INSERT INTO features (version_id, fid, geom, props) VALUES (?, ?, ?, ?)"
+            rows_list = [(version_id, i, b, p) for i, b, p in zip(ids.tolist(), blobs, props)]
+            yield from _executemany(conn, sql, rows_list)
+
+    def _insert_cells(
+        self, conn: sa.Connection, version_id: int, fids: np.ndarray, cells: np.ndarray
+    ) -> Iterator[int]:
+        rows = [(version_id, f, c) for f, c in zip(fids.tolist(), cells.tolist())]
+        if self.postgis:
+            yield from _copy_partition(conn, "feature_cells", version_id, iter(rows))
+        else:
+            sql = "INSERT INTO feature_cells (version_id, fid, cell) VALUES (?, ?, ?)"
+            yield from _executemany(conn, sql, rows)
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    def versions(self, layer: str | None = None) -> list[LayerVersion]:
+        """Every version of one layer (or of all layers), oldest first."""
+        v = self.t["versions"]
+        query = sa.select(v).order_by(v.c.layer, v.c.version)
+        if layer is not None:
+            query = query.where(v.c.layer == layer)
+        with self.engine.connect() as conn:
+            return [_version(r) for r in conn.execute(query).mappings()]
+
+    def current_versions(self) -> dict[str, LayerVersion]:
+        """The newest version of every layer that has one."""
+        return {v.layer: v for v in self.versions()}  # sorted by version: the last one wins
+
+    def resolve_version(
+        self, layer: str, *, version: int | None = None, as_of: dt.datetime | None = None
+    ) -> LayerVersion:
+        """The version to read: a given number, the newest loaded by ``as_of``, or the newest."""
+        get_spec(layer)
+        candidates = self.versions(layer)
+        if version is not None:
+            candidates = [v for v in candidates if v.version == version]
+        if as_of is not None:
+            moment = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
+            candidates = [v for v in candidates if v.loaded_at <= moment]
+        if not candidates:
+            wanted = f" version {version}" if version is not None else ""
+            wanted += f" as of {as_of.isoformat()}" if as_of is not None else ""
+            raise NotFoundError(f"layer {layer!r} has no stored{wanted or ' version'}")
+        return candidates[-1]
+
+    def read_layer(
+        self,
+        layer: str,
+        *,
+        version: int | None = None,
+        as_of: dt.datetime | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """The features of one version of a layer as a GeoDataFrame (columns in spec order)."""
+        spec = get_spec(layer)
+        chosen = self.resolve_version(layer, version=version, as_of=as_of)
+        f = self.t["features"]
+        geom = sa.func.ST_AsBinary(f.c.geom) if self.postgis else f.c.geom
+        query = sa.select(f.c.fid, geom.label("wkb"), f.c.props).where(f.c.version_id == chosen.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(f.c.fid)).all()
+        frame = pd.DataFrame([r.props for r in rows], columns=list(spec.fields), dtype=object)
+        frame.insert(0, "id", [r.fid for r in rows])
+        frame = frame.replace({np.nan: None})
+        if not spec.has_geometry:
+            return gpd.GeoDataFrame(frame)
+        geoms = shapely.from_wkb([bytes(r.wkb) for r in rows])
+        gdf = gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
+        if bbox is not None:
+            gdf = gdf.iloc[gdf.sindex.query(shapely.box(*bbox), predicate="intersects")]
+            gdf = gdf.sort_values("id").reset_index(drop=True)
+        return gdf
+
+    def read_cells(self, version_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (fid, cell) pairs stored for one version."""
+        c = self.t["cells"]
+        query = sa.select(c.c.fid, c.c.cell).where(c.c.version_id == version_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        fids = np.array([r[0] for r in rows], dtype=object)
+        return fids, np.array([r[1] for r in rows], dtype=np.int64)
+
+    def counts(self) -> dict[str, int]:
+        """Stored row counts per table: a cheap fingerprint of the store's whole content."""
+        with self.engine.connect() as conn:
+            return {
+                name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for name, table in self.t.items()
+            }
+
+
+def _version(row: Any) -> LayerVersion:
+    loaded_at = row["loaded_at"]
+    if loaded_at.tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
+        loaded_at = loaded_at.replace(tzinfo=dt.UTC)
+    return LayerVersion(**{**dict(row), "loaded_at": loaded_at})
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _props_json(frame: pd.DataFrame) -> list[str]:
+    columns = list(frame.columns)
+    return [_json_text(dict(zip(columns, values))) for values in frame.itertuples(index=False, name=None)]
+
+
+def _checksum(ids: np.ndarray, wkb: np.ndarray | None, props: list[str]) -> str:
+    digest = hashlib.sha256()
+    for n, fid in enumerate(ids.tolist()):
+        digest.update(fid.encode())
+        digest.update(props[n].encode())
+        if wkb is not None:
+            digest.update(wkb[n])
+    return digest.hexdigest()
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # pragma: no cover - no user database in some containers
+        return "unknown"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> Iterator[int]:
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            cursor.executemany(sql, chunk)
+            yield len(chunk)
+    finally:
+        cursor.close()
+
+
+def _copy_partition(
+    conn: sa.Connection, table: str, version_id: int, rows: Iterator[tuple[Any, ...]]
+) -> Iterator[int]:
+    """COPY rows into a new bare partition of ``table`` for one version, then attach it."""
+    part = conn.dialect.identifier_preparer.quote(f"{table}_v{int(version_id)}")
+    conn.execute(sa.text(f"CREATE TABLE {part} (LIKE {table} INCLUDING DEFAULTS)"))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {part} FROM STDIN") as copy:
+            sent = 0
+            for row in rows:
+                copy.write_row(row)
+                sent += 1
+                if sent % CHUNK == 0:
+                    yield CHUNK
+            if sent % CHUNK:
+                yield sent % CHUNK
+    finally:
+        cursor.close()
+    bound = int(version_id)  # identifiers and partition bounds cannot be bound parameters
+    conn.execute(sa.text(f"ALTER TABLE {table} ATTACH PARTITION {part} FOR VALUES IN ({bound})"))
+    conn.execute(sa.text(f"ANALYZE {part}"))

@@ -1,0 +1,314 @@
+"""Check a layer's features against its spec, collecting every problem before refusing the file.
+
+The checks run column by column (geometry with shapely's vectorised predicates) so that a million-row
+file validates in seconds. The result is a GeoDataFrame whose values have their proper types: dates as
+ISO strings, industry prefixes as lists, booleans as bool; missing optional values as None.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteselect import industry
+from siteselect.errors import InvalidInputError, LayerValidationError, Problem
+from siteselect.specs import FieldSpec, LayerSpec, layer_specs
+
+_RESERVED = {"id", "geometry"}
+_TRUE = {"true", "1", "yes", "y", "t", "是"}
+_FALSE = {"false", "0", "no", "n", "f", "否"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def is_missing(value: Any) -> bool:
+    """Whether a cell is empty: None, NaN/NaT or a blank string."""
+    if value is None or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a CSV column of numbers read as floats: "178", not "178.0"
+    return str(value).strip()
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    number = float(str(value).strip())
+    if not number.is_integer():
+        raise ValueError
+    return int(number)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    if not math.isfinite(number):
+        raise ValueError
+    return number
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    text = _to_str(value).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError
+
+
+def _to_date(value: Any) -> str:
+    if isinstance(value, (dt.date, pd.Timestamp, np.datetime64)):
+        stamp = pd.Timestamp(value)
+        if stamp.time() != dt.time(0):
+            raise ValueError
+        return stamp.date().isoformat()
+    text = str(value).strip()
+    if not _DATE.match(text):
+        raise ValueError
+    return dt.date.fromisoformat(text).isoformat()
+
+
+def _to_json(value: Any) -> dict[str, Any]:
+    parsed = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(parsed, dict):
+        raise ValueError
+    return parsed
+
+
+def _to_industries(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return industry.parse_prefixes([str(v) for v in value])
+    return industry.parse_prefixes(str(value))
+
+
+_CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "str": (_to_str, "is not text"),
+    "int": (_to_int, "is not a whole number"),
+    "float": (_to_float, "is not a number"),
+    "bool": (_to_bool, "is not true/false"),
+    "date": (_to_date, "is not a date YYYY-MM-DD"),
+    "json": (_to_json, "is not a JSON object"),
+    "industry": (industry.normalize_code, "is not a GB/T 4754 class code"),
+    "industries": (_to_industries, "is not a list of GB/T 4754 prefixes"),
+}
+
+
+class _Collector:
+    """Gathers the problems of one file."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def add(self, row: int | None, field: str | None, value: object, message: str) -> None:
+        self.problems.append(Problem(self.source, row, field, value, message))
+
+
+def _check_value(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
+    """Convert one non-missing value; return it or the reason it is refused."""
+    convert, complaint = _CONVERTERS[spec.type]
+    try:
+        out = convert(value)
+    except InvalidInputError as exc:
+        return None, str(exc)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None, complaint
+    if spec.enum is not None and out not in spec.enum:
+        return None, f"is not one of {', '.join(spec.enum)}"
+    if spec.pattern is not None and not re.match(spec.pattern, str(out)):
+        return None, f"does not match the pattern {spec.pattern}"
+    if spec.min is not None and out < spec.min:
+        return None, f"is below the minimum {spec.min:g}"
+    if spec.max is not None and out > spec.max:
+        return None, f"is above the maximum {spec.max:g}"
+    return out, None
+
+
+def _check_column(spec: FieldSpec, values: list[Any], out: _Collector) -> list[Any]:
+    # Department files repeat values (categories, codes, dates): judge each distinct value once.
+    verdicts: dict[Any, tuple[Any, str | None]] = {}
+    result: list[Any] = []
+    for row, value in enumerate(values):
+        if is_missing(value):
+            if spec.required:
+                out.add(row, spec.name, value, "is required")
+            result.append(None)
+            continue
+        try:
+            converted, problem = verdicts[value]
+        except KeyError:
+            converted, problem = verdicts[value] = _check_value(spec, value)
+        except TypeError:  # unhashable, e.g. a list of prefixes from a YAML file
+            converted, problem = _check_value(spec, value)
+        if problem is not None:
+            out.add(row, spec.name, value, problem)
+        result.append(converted)
+    return result
+
+
+def _check_ids(values: list[Any], out: _Collector) -> list[str | None]:
+    ids: list[str | None] = []
+    first_seen: dict[str, int] = {}
+    for row, value in enumerate(values):
+        if is_missing(value):
+            out.add(row, "id", value, "is required")
+            ids.append(None)
+            continue
+        text = _to_str(value)
+        if text in first_seen:
+            out.add(row, "id", text, f"duplicates the id of feature {first_seen[text]}")
+        else:
+            first_seen[text] = row
+        ids.append(text)
+    return ids
+
+
+def _check_geometry(
+    spec: LayerSpec,
+    geoms: np.ndarray,
+    extent: tuple[float, float, float, float],
+    out: _Collector,
+) -> None:
+    missing = shapely.is_missing(geoms)
+    empty = ~missing & shapely.is_empty(geoms)
+    types = np.array([g.geom_type if g is not None else "" for g in geoms], dtype=object)
+    allowed = np.isin(types, list(spec.geometry))
+    valid = shapely.is_valid(geoms)
+    bounds = shapely.bounds(geoms)
+    minx, miny, maxx, maxy = extent
+    inside = (
+        (bounds[:, 0] >= minx) & (bounds[:, 2] <= maxx)
+        & (bounds[:, 1] >= miny) & (bounds[:, 3] <= maxy)
+    )  # fmt: skip
+    swapped = (
+        (bounds[:, 1] >= minx) & (bounds[:, 3] <= maxx)
+        & (bounds[:, 0] >= miny) & (bounds[:, 2] <= maxy)
+    )  # fmt: skip
+    for row in np.flatnonzero(missing | empty | ~allowed | ~valid | ~inside):
+        geom = geoms[row]
+        if missing[row]:
+            out.add(row, "geometry", None, "geometry is missing")
+        elif empty[row]:
+            out.add(row, "geometry", geom.wkt, "geometry is empty")
+        elif not allowed[row]:
+            wanted = " or ".join(spec.geometry)
+            out.add(row, "geometry", types[row], f"geometry must be {wanted}")
+        elif not valid[row]:
+            reason = shapely.is_valid_reason(geom)
+            out.add(row, "geometry", _short_wkt(geom), f"invalid geometry: {reason}")
+        elif swapped[row]:
+            out.add(row, "geometry", _short_wkt(geom), "coordinates look like lat/lon swapped")
+        else:
+            box = ", ".join(f"{b:.4f}" for b in bounds[row])
+            out.add(row, "geometry", box, f"lies outside the district's extent {extent}")
+
+
+def _short_wkt(geom: shapely.Geometry) -> str:
+    return shapely.to_wkt(geom, rounding_precision=6, trim=True)[:120]
+
+
+def _check_date_order(frame: pd.DataFrame, out: _Collector) -> None:
+    if "effective_from" not in frame or "effective_to" not in frame:
+        return
+    for row, (start, end) in enumerate(zip(frame["effective_from"], frame["effective_to"])):
+        if start is not None and end is not None and end < start:
+            out.add(row, "effective_to", end, f"is before effective_from {start}")
+
+
+def _check_rule_params(spec: LayerSpec, frame: pd.DataFrame, out: _Collector) -> None:
+    kinds: dict[str, dict[str, str]] = spec.extra["rule_kinds"]
+    zone_kinds = set(layer_specs()["zones"].fields["kind"].enum or ())
+    uses = set(layer_specs()["buildings"].fields["use"].enum or ())
+    for row, (kind, params) in enumerate(zip(frame["kind"], frame["params"])):
+        if kind is None:
+            continue  # already reported
+        wanted = kinds[kind]
+        given = params or {}
+        for name in sorted(set(given) - set(wanted)):
+            out.add(row, f"params.{name}", given[name], f"is not a parameter of rule kind {kind}")
+        for name, ptype in wanted.items():
+            if name not in given:
+                out.add(row, f"params.{name}", None, f"is required by rule kind {kind}")
+                continue
+            problem = _param_problem(ptype, given[name], zone_kinds, uses)
+            if problem:
+                out.add(row, f"params.{name}", given[name], problem)
+
+
+def _param_problem(ptype: str, value: Any, zone_kinds: set[str], uses: set[str]) -> str | None:
+    if ptype == "number":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        return None if ok else "must be a positive number"
+    if ptype == "int":
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+    allowed = zone_kinds if ptype == "zone_kinds" else uses
+    if not isinstance(value, list) or not value:
+        return "must be a non-empty list"
+    unknown = [v for v in value if v not in allowed]
+    return f"unknown value(s) {unknown}; allowed: {', '.join(sorted(allowed))}" if unknown else None
+
+
+def validate_layer(
+    spec: LayerSpec,
+    frame: pd.DataFrame,
+    source: str,
+    extent: tuple[float, float, float, float],
+) -> gpd.GeoDataFrame:
+    """Validate raw features of one layer; return them typed, or raise ``LayerValidationError``.
+
+    ``frame`` holds an ``id`` column, one column per attribute and, for layers with geometry, a
+    ``geometry`` column of shapely geometries in WGS-84.
+    """
+    out = _Collector(source)
+    columns = [c for c in frame.columns if c != "geometry"]
+    for name in columns:
+        if name not in spec.fields and name not in _RESERVED:
+            out.add(None, name, None, f"is not a field of layer {spec.name}")
+    if "id" not in frame.columns:
+        out.add(None, "id", None, "column is missing")
+    for name, fspec in spec.fields.items():
+        if fspec.required and name not in frame.columns:
+            out.add(None, name, None, "required column is missing")
+    if out.problems:  # the file's shape is wrong: row-by-row messages would only repeat it
+        raise LayerValidationError(out.problems)
+
+    typed: dict[str, list[Any]] = {"id": _check_ids(frame["id"].tolist(), out)}
+    for name, fspec in spec.fields.items():
+        values = frame[name].tolist() if name in frame.columns else [None] * len(frame)
+        typed[name] = _check_column(fspec, values, out)
+    result = pd.DataFrame(typed, index=pd.RangeIndex(len(frame)), dtype=object)
+    _check_date_order(result, out)
+    if spec.name == "rules":
+        _check_rule_params(spec, result, out)
+
+    geoms = None
+    if spec.has_geometry:
+        if "geometry" not in frame.columns:
+            raise LayerValidationError([Problem(source, None, "geometry", None, "has no geometry")])
+        geoms = shapely.force_2d(np.asarray(frame["geometry"].array, dtype=object))
+        _check_geometry(spec, geoms, extent, out)
+    if out.problems:
+        out.problems.sort(key=lambda p: (-1 if p.row is None else p.row))
+        raise LayerValidationError(out.problems)
+    if geoms is None:
+        return gpd.GeoDataFrame(result)
+    return gpd.GeoDataFrame(result, geometry=geoms, crs="EPSG:4326")

@@ -1,0 +1,40 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from siteselect.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "reference" / "data"
+
+
+def require_postgis() -> bool:
+    """In CI a database test that cannot run must fail, never skip."""
+    return os.environ.get("SITESELECT_REQUIRE_POSTGIS", "") not in ("", "0")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Turn any skipped PostGIS test into a failed run when PostGIS is required."""
+    if not require_postgis():
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    db_skips = [r for r in skipped if "tests/db/" in r.nodeid.replace(os.sep, "/")]
+    if db_skips:
+        print(f"\nFAILED: {len(db_skips)} PostGIS test(s) skipped while SITESELECT_REQUIRE_POSTGIS=1")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
