@@ -38,3 +38,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if db_skips:
         print(f"\nFAILED: {len(db_skips)} PostGIS test(s) skipped while SITESELECT_REQUIRE_POSTGIS=1")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def demo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The Laoshan demo written once per session (files only; each test loads what it needs)."""
+    from siteselect.demo import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session")
+def demo_db(demo_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store with the whole demo loaded, shared read-only by the tests."""
+    from siteselect.demo import LOAD_ORDER
+    from siteselect.load import load_file
+    from siteselect.store import Store
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo-db') / 'demo.db'}"
+    store = Store(url)
+    for layer in LOAD_ORDER:
+        load_file(store, layer, demo_files[layer], loaded_by="tests")
+    store.close()
+    return url

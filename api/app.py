@@ -1,0 +1,45 @@
+"""The FastAPI service: thin routers over the siteselect library."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routers import layers
+from siteselect.index import Catalog
+from siteselect.settings import Settings
+from siteselect.store import Store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service over the store named by ``settings`` (default: from the environment)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(settings.database_url, h3_resolution=settings.h3_resolution)
+        app.state.store = store
+        app.state.catalog = Catalog(store)
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="siteselect",
+        summary="智能选址 — site selection for business registration, Laoshan District",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(layers.router)
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, object]:
+        return {"status": "ok", "layers": app.state.catalog.versions}
+
+    return app

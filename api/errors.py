@@ -1,0 +1,40 @@
+"""One table from domain errors to HTTP statuses; the library never raises HTTP errors itself."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from siteselect.errors import (
+    InvalidInputError,
+    LayerValidationError,
+    NotFoundError,
+    SiteSelectError,
+    StoreError,
+)
+
+STATUS_OF: dict[type[SiteSelectError], int] = {
+    LayerValidationError: 422,
+    InvalidInputError: 422,
+    NotFoundError: 404,
+    StoreError: 503,
+}
+
+
+def status_of(exc: SiteSelectError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]  # type: ignore[index]
+    return 500
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SiteSelectError)
+    body: dict[str, object] = {"detail": str(exc)}
+    if isinstance(exc, LayerValidationError):
+        body["problems"] = [p.__dict__ | {"value": repr(p.value)} for p in exc.problems[:200]]
+    return JSONResponse(status_code=status_of(exc), content=body)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(SiteSelectError, _domain_error)
