@@ -144,10 +144,13 @@ def write_layer_file(gdf: gpd.GeoDataFrame, path: str | Path, coordsys: str = "w
     if suffix == ".csv":
         frame = pd.DataFrame(out)
         if has_geometry:
-            frame["geometry"] = shapely.to_wkt(out.geometry.to_numpy())
+            frame["geometry"] = shapely.to_wkt(out.geometry.to_numpy(), rounding_precision=-1)
         frame.to_csv(path, index=False)
     elif suffix in (".yaml", ".yml"):
         path.write_text(yaml.safe_dump(pd.DataFrame(gdf).to_dict("records"), allow_unicode=True))
+    elif suffix == ".shp" and has_geometry and out.geom_type.str.removeprefix("Multi").nunique() > 1:
+        kinds = ", ".join(sorted(out.geom_type.unique()))
+        raise InvalidInputError(f"{path}: a Shapefile holds one geometry type, this layer has {kinds}")
     elif suffix in VECTOR_SUFFIXES and has_geometry:
         pyogrio.write_dataframe(out, path, driver=VECTOR_SUFFIXES[suffix])
     else:

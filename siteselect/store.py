@@ -298,9 +298,9 @@ def _props_json(frame: pd.DataFrame) -> list[str]:
 
 
 def _checksum(ids: np.ndarray, wkb: np.ndarray | None, props: list[str]) -> str:
-    digest = hashlib.sha256()
-    for n, fid in enumerate(ids.tolist()):
-        digest.update(fid.encode())
+    digest = hashlib.sha256()  # over rows in id order: the same content, the same checksum
+    for n in np.argsort(ids, kind="stable").tolist():
+        digest.update(ids[n].encode())
         digest.update(props[n].encode())
         if wkb is not None:
             digest.update(wkb[n])

@@ -311,4 +311,5 @@ def validate_layer(
         raise LayerValidationError(out.problems)
     if geoms is None:
         return gpd.GeoDataFrame(result)
+    geoms = shapely.orient_polygons(geoms)  # RFC 7946 ring order, whatever the file used
     return gpd.GeoDataFrame(result, geometry=geoms, crs="EPSG:4326")
