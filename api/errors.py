@@ -24,7 +24,7 @@ STATUS_OF: dict[type[SiteSelectError], int] = {
 def status_of(exc: SiteSelectError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_OF:
-            return STATUS_OF[cls]  # type: ignore[index]
+            return STATUS_OF[cls]
     return 500
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from siteselect.coords import COORDSYS
@@ -23,7 +23,7 @@ def _store(args: argparse.Namespace) -> Store:
     return Store(settings.database_url, h3_resolution=settings.h3_resolution)
 
 
-def _progress(label: str):  # type: ignore[no-untyped-def]
+def _progress(label: str) -> Callable[[int, int], None]:
     def report(done: int, total: int) -> None:
         end = "\n" if done >= total else ""
         print(f"\r{label}: {done:,}/{total:,} rows", end=end, file=sys.stderr, flush=True)
@@ -36,9 +36,14 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     store = _store(args)
     version = load_file(
-        store, args.layer, args.file, coordsys=args.coordsys, settings=_settings(args),
-        loaded_by=args.user, on_progress=_progress(f"loading {args.layer}"),
-    )  # fmt: skip
+        store,
+        args.layer,
+        args.file,
+        coordsys=args.coordsys,
+        settings=_settings(args),
+        loaded_by=args.user,
+        on_progress=_progress(f"loading {args.layer}"),
+    )
     print(f"{args.layer}: version {version.version}, {version.feature_count:,} features from {args.file}")
     return 0
 
@@ -88,9 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.database_url:
         os.environ["SITESELECT_DATABASE_URL"] = args.database_url
-    uvicorn.run(
-        "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers
-    )
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,23 +38,79 @@ M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(LAT0))
 
 # What businesses open in buildings of each use: GB/T 4754 class codes and weights.
 BUSINESS_MIX: dict[str, dict[str, float]] = {
-    "office": {"6513": 4, "6420": 3, "7212": 3, "7231": 2, "7241": 2, "6620": 1, "7221": 2,
-               "6232": 2, "6220": 2, "8393": 1, "7291": 2},
-    "commercial": {"6210": 5, "6220": 4, "6232": 3, "6231": 2, "6291": 3, "5211": 2, "5212": 2,
-                   "5232": 3, "5227": 2, "5228": 1, "8051": 3, "9013": 1, "9011": 1, "6233": 1,
-                   "8394": 1, "5251": 2, "6620": 1, "8222": 1, "5299": 1},
-    "mixed": {"6210": 3, "6220": 3, "6291": 3, "6232": 2, "5212": 2, "5223": 2, "5228": 2,
-              "8051": 3, "5251": 2, "8393": 2, "8020": 1, "9013": 1, "5299": 1},
+    "office": {
+        "6513": 4,
+        "6420": 3,
+        "7212": 3,
+        "7231": 2,
+        "7241": 2,
+        "6620": 1,
+        "7221": 2,
+        "6232": 2,
+        "6220": 2,
+        "8393": 1,
+        "7291": 2,
+    },
+    "commercial": {
+        "6210": 5,
+        "6220": 4,
+        "6232": 3,
+        "6231": 2,
+        "6291": 3,
+        "5211": 2,
+        "5212": 2,
+        "5232": 3,
+        "5227": 2,
+        "5228": 1,
+        "8051": 3,
+        "9013": 1,
+        "9011": 1,
+        "6233": 1,
+        "8394": 1,
+        "5251": 2,
+        "6620": 1,
+        "8222": 1,
+        "5299": 1,
+    },
+    "mixed": {
+        "6210": 3,
+        "6220": 3,
+        "6291": 3,
+        "6232": 2,
+        "5212": 2,
+        "5223": 2,
+        "5228": 2,
+        "8051": 3,
+        "5251": 2,
+        "8393": 2,
+        "8020": 1,
+        "9013": 1,
+        "5299": 1,
+    },
     "residential": {"5212": 2, "5223": 2, "8051": 2, "6291": 1, "5228": 1, "8010": 1, "8310": 1},
     "industrial": {"3311": 2, "3990": 2, "1520": 1, "7291": 1, "5162": 1, "4512": 1},
     "public": {"8310": 1, "8393": 1, "6232": 1},
     "other": {"5227": 2, "6130": 2, "6231": 1, "0311": 1, "5299": 1},
-}  # fmt: skip
+}
 CATEGORY_OF_DIVISION = {"62": "dining", "61": "hotel", "66": "bank", "52": "retail"}
-FLOORS = {"residential": (6, 33), "office": (10, 40), "commercial": (2, 6), "mixed": (5, 20),
-          "industrial": (1, 5), "public": (2, 6), "other": (1, 3)}  # fmt: skip
-USE_NAMES = {"office": "大厦", "commercial": "商业楼", "mixed": "商住楼", "residential": "住宅楼",
-             "industrial": "厂房", "public": "综合楼", "other": "楼"}  # fmt: skip
+FLOORS = {
+    "residential": (6, 33),
+    "office": (10, 40),
+    "commercial": (2, 6),
+    "mixed": (5, 20),
+    "industrial": (1, 5),
+    "public": (2, 6),
+    "other": (1, 3),
+}
+USE_NAMES = {
+    "office": "大厦",
+    "commercial": "商业楼",
+    "mixed": "商住楼",
+    "residential": "住宅楼",
+    "industrial": "厂房",
+    "public": "综合楼",
+    "other": "楼",
+}
 
 
 def _m_to_deg(dx_m: float, dy_m: float) -> tuple[float, float]:
@@ -79,7 +135,7 @@ def _random_point_in(poly: Polygon, rng: np.random.Generator, shrink: float = 0.
             return p
 
 
-def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
+def _pick(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
     keys = list(weights)
     p = np.array([weights[k] for k in keys], dtype=float)
     return str(keys[rng.choice(len(keys), p=p / p.sum())])
@@ -127,19 +183,30 @@ def generate(seed: int = SEED) -> dict[str, gpd.GeoDataFrame]:
 def _districts(demo: Demo) -> dict[str, Polygon]:
     streets = {s["name"]: shapely.orient_polygons(Polygon(s["outline"])) for s in demo.inputs["streets"]}
     district = demo.inputs["district"]
-    demo.add("districts", id=district["code"], name=district["name"], level="district",
-             code=district["code"], geometry=shapely.union_all(list(streets.values())))  # fmt: skip
+    demo.add(
+        "districts",
+        id=district["code"],
+        name=district["name"],
+        level="district",
+        code=district["code"],
+        geometry=shapely.union_all(list(streets.values())),
+    )
     for s in demo.inputs["streets"]:
         outline = streets[s["name"]]
-        demo.add("districts", id=s["code"], name=s["name"], level="street", code=s["code"],
-                 geometry=outline)  # fmt: skip
+        demo.add("districts", id=s["code"], name=s["name"], level="street", code=s["code"], geometry=outline)
         anchors = demo.inputs["communities"][int(s["code"])]
         seeds = shapely.MultiPoint([(a[2], a[3]) for a in anchors])
         cells = shapely.voronoi_polygons(seeds, extend_to=outline).geoms
         for code, name, x, y in anchors:
             cell = next(c for c in cells if c.contains(Point(x, y)))
-            demo.add("districts", id=str(code), name=name, level="community", code=str(code),
-                     geometry=shapely.orient_polygons(cell.intersection(outline)))  # fmt: skip
+            demo.add(
+                "districts",
+                id=str(code),
+                name=name,
+                level="community",
+                code=str(code),
+                geometry=shapely.orient_polygons(cell.intersection(outline)),
+            )
     return streets
 
 
@@ -149,14 +216,27 @@ def _districts(demo: Demo) -> dict[str, Polygon]:
 def _parks(demo: Demo) -> None:
     for p in demo.inputs["parks"]:
         (x, y), (w, h) = p["center"], p["size_m"]
-        demo.add("parks", id=p["id"], name=p["name"], operator=p["operator"],
-                 address=p["address"], industries=p["industries"], geometry=_rect(x, y, w, h))  # fmt: skip
+        demo.add(
+            "parks",
+            id=p["id"],
+            name=p["name"],
+            operator=p["operator"],
+            address=p["address"],
+            industries=p["industries"],
+            geometry=_rect(x, y, w, h),
+        )
 
 
 def _zones(demo: Demo) -> None:
     rng, deps = demo.rng, demo.inputs["departments"]
-    dept_of = {"primary_school": "education", "middle_school": "education", "kindergarten": "education",
-               "hospital": "health", "government": "housing", "cultural_relic": "culture"}  # fmt: skip
+    dept_of = {
+        "primary_school": "education",
+        "middle_school": "education",
+        "kindergarten": "education",
+        "hospital": "health",
+        "government": "housing",
+        "cultural_relic": "culture",
+    }
     n = 0
 
     def zone(name: str, kind: str, geom: Any, dept: str) -> None:
@@ -170,22 +250,44 @@ def _zones(demo: Demo) -> None:
     for w in demo.inputs["water_sources"]:
         zone(w["name"], w["kind"], shapely.orient_polygons(Polygon(w["outline"])), "environment")
     for s in demo.inputs["scenic"]:
-        zone(s["name"], s["kind"], shapely.orient_polygons(Polygon(s["outline"])), "natural_resources")
+        zone(
+            s["name"],
+            s["kind"],
+            shapely.orient_polygons(Polygon(s["outline"])),
+            "natural_resources",
+        )
     taken = [z["geometry"] for z in demo.layers["zones"]] + [p["geometry"] for p in demo.layers["parks"]]
-    sizes = {"primary_school": (160, 130, 9), "middle_school": (240, 200, 5),
-             "kindergarten": (60, 50, 16), "hospital": (150, 120, 4)}  # fmt: skip
-    labels = {"primary_school": "小学", "middle_school": "中学", "kindergarten": "幼儿园", "hospital": "医院"}
+    sizes = {
+        "primary_school": (160, 130, 9),
+        "middle_school": (240, 200, 5),
+        "kindergarten": (60, 50, 16),
+        "hospital": (150, 120, 4),
+    }
+    labels = {
+        "primary_school": "小学",
+        "middle_school": "中学",
+        "kindergarten": "幼儿园",
+        "hospital": "医院",
+    }
     for kind, (w, h, count) in sizes.items():
         for i in range(count):
             geom = _free_spot(demo, taken, w, h)
             taken.append(geom)
             area = _nearest_area(demo, geom.centroid)["name"]
             zone(f"崂山区{area}第{i + 1}{labels[kind]}", kind, geom, dept_of[kind])
-    for kind, label, count in (("gas_station", "加油站", 8), ("market", "农贸市场", 5),
-                               ("sanitation", "垃圾转运站", 20)):  # fmt: skip
+    for kind, label, count in (
+        ("gas_station", "加油站", 8),
+        ("market", "农贸市场", 5),
+        ("sanitation", "垃圾转运站", 20),
+    ):
         for i in range(count):
             spot = _free_spot(demo, taken, 30, 30).centroid
-            zone(f"{label}{i + 1:02d}", kind, spot, "enforcement" if kind == "sanitation" else "market")
+            zone(
+                f"{label}{i + 1:02d}",
+                kind,
+                spot,
+                "enforcement" if kind == "sanitation" else "market",
+            )
 
 
 def _nearest_area(demo: Demo, p: Point) -> dict[str, Any]:
@@ -230,9 +332,12 @@ def _free_spot(demo: Demo, taken: list[Any], w: float, h: float) -> Polygon:
 
 def _buildings(demo: Demo, streets: dict[str, Polygon]) -> None:
     rng = demo.rng
-    blocked = [z["geometry"] for z in demo.layers["zones"]
-               if z["kind"] not in ("scenic_area", "water_source_2", "scenic_core")
-               and z["geometry"].geom_type == "Polygon"]  # fmt: skip
+    blocked = [
+        z["geometry"]
+        for z in demo.layers["zones"]
+        if z["kind"] not in ("scenic_area", "water_source_2", "scenic_core")
+        and z["geometry"].geom_type == "Polygon"
+    ]
     placed: list[Polygon] = []
     district = shapely.union_all(list(streets.values()))
     numbers: dict[str, int] = {}
@@ -271,10 +376,21 @@ def _add_building(
     lo, hi = FLOORS[use]
     bid = f"B{len(demo.layers.get('buildings', [])) + 1:05d}"
     flue = bool(rng.random() < 0.5) if use in ("commercial", "mixed") else use != "residential"
-    demo.add("buildings", id=bid, name=f"{road}{number}号{USE_NAMES[use]}",
-             address=f"{road}{number}号", use=use, floors=int(rng.integers(lo, hi + 1)),
-             accepted_on=None, acceptance_no=None, flue=flue, geometry=geom,
-             _road=road, _number=number, _front=front)  # fmt: skip
+    demo.add(
+        "buildings",
+        id=bid,
+        name=f"{road}{number}号{USE_NAMES[use]}",
+        address=f"{road}{number}号",
+        use=use,
+        floors=int(rng.integers(lo, hi + 1)),
+        accepted_on=None,
+        acceptance_no=None,
+        flue=flue,
+        geometry=geom,
+        _road=road,
+        _number=number,
+        _front=front,
+    )
 
 
 def _park_buildings(demo: Demo, park: dict[str, Any], placed: list[Polygon]) -> None:
@@ -301,8 +417,9 @@ def _park_buildings(demo: Demo, park: dict[str, Any], placed: list[Polygon]) -> 
 
 def _accept(demo: Demo) -> None:
     rng, buildings = demo.rng, demo.layers["buildings"]
-    weight = np.array([3.0 if b["use"] in ("office", "commercial") or "_park" in b else 1.0
-                       for b in buildings])  # fmt: skip
+    weight = np.array(
+        [3.0 if b["use"] in ("office", "commercial") or "_park" in b else 1.0 for b in buildings]
+    )
     chosen = rng.choice(len(buildings), ACCEPTED_BUILDINGS, replace=False, p=weight / weight.sum())
     for i in sorted(chosen):
         day = _date_between(rng, dt.date(2006, 1, 1), dt.date(2025, 12, 31))
@@ -322,13 +439,21 @@ def _compounds(demo: Demo) -> None:
         for start in range(0, len(group) - 3, 8):
             chunk = group[start : start + 4]
             hull = shapely.union_all([b["geometry"].buffer(0.0001) for b in chunk]).convex_hull
-            if any(hull.intersects(z["geometry"]) for z in demo.layers["zones"]
-                   if z["kind"] in ("primary_school", "middle_school", "kindergarten", "hospital")):  # fmt: skip
+            if any(
+                hull.intersects(z["geometry"])
+                for z in demo.layers["zones"]
+                if z["kind"] in ("primary_school", "middle_school", "kindergarten", "hospital")
+            ):
                 continue
             n += 1
-            demo.add("zones", id=f"RC{n:03d}", name=f"{road}{chunk[0]['_number']}号小区",
-                     kind="residential_compound", department=demo.inputs["departments"]["housing"],
-                     geometry=shapely.orient_polygons(hull))  # fmt: skip
+            demo.add(
+                "zones",
+                id=f"RC{n:03d}",
+                name=f"{road}{chunk[0]['_number']}号小区",
+                kind="residential_compound",
+                department=demo.inputs["departments"]["housing"],
+                geometry=shapely.orient_polygons(hull),
+            )
 
 
 # ---- house numbers, prohibited addresses ------------------------------------------------------
@@ -343,14 +468,28 @@ def _house_numbers(demo: Demo) -> None:
         if not b["geometry"].contains(door):
             door = b["geometry"].representative_point()
         number = str(b["_number"])
-        demo.add("house_numbers", id=f"H{len(demo.layers.get('house_numbers', [])) + 1:05d}",
-                 address=f"山东省青岛市崂山区{b['address']}", road=b["_road"], number=number,
-                 building_id=b["id"], certificate_no=None, geometry=door)  # fmt: skip
+        demo.add(
+            "house_numbers",
+            id=f"H{len(demo.layers.get('house_numbers', [])) + 1:05d}",
+            address=f"山东省青岛市崂山区{b['address']}",
+            road=b["_road"],
+            number=number,
+            building_id=b["id"],
+            certificate_no=None,
+            geometry=door,
+        )
         if b["use"] in ("mixed", "commercial") and rng.random() < 0.2:  # a side door: 12-1号
             side = _random_point_in(b["geometry"], rng)
-            demo.add("house_numbers", id=f"H{len(demo.layers['house_numbers']) + 1:05d}",
-                     address=f"山东省青岛市崂山区{b['_road']}{number}-1号", road=b["_road"],
-                     number=f"{number}-1", building_id=b["id"], certificate_no=None, geometry=side)  # fmt: skip
+            demo.add(
+                "house_numbers",
+                id=f"H{len(demo.layers['house_numbers']) + 1:05d}",
+                address=f"山东省青岛市崂山区{b['_road']}{number}-1号",
+                road=b["_road"],
+                number=f"{number}-1",
+                building_id=b["id"],
+                certificate_no=None,
+                geometry=side,
+            )
     numbers = demo.layers["house_numbers"]
     for i in sorted(rng.choice(len(numbers), CERTIFICATES, replace=False)):
         year = int(rng.integers(2018, 2026))
@@ -359,10 +498,15 @@ def _house_numbers(demo: Demo) -> None:
 
 def _prohibited(demo: Demo) -> None:
     rng, deps = demo.rng, demo.inputs["departments"]
-    reasons = [("违法建筑", "enforcement", "*"), ("C级危房", "housing", "*"), ("D级危房", "housing", "*"),
-               ("被征收房屋", "housing", "*"), ("超期临时建筑", "natural_resources", "*"),
-               ("油烟扰民投诉集中，禁设餐饮", "environment", "62"),
-               ("噪声扰民，禁设娱乐场所", "culture", "9011;9012;9013")]  # fmt: skip
+    reasons = [
+        ("违法建筑", "enforcement", "*"),
+        ("C级危房", "housing", "*"),
+        ("D级危房", "housing", "*"),
+        ("被征收房屋", "housing", "*"),
+        ("超期临时建筑", "natural_resources", "*"),
+        ("油烟扰民投诉集中，禁设餐饮", "environment", "62"),
+        ("噪声扰民，禁设娱乐场所", "culture", "9011;9012;9013"),
+    ]
     numbers = demo.layers["house_numbers"]
     buildings = {b["id"]: b for b in demo.layers["buildings"]}
     picks = rng.choice(len(numbers), PROHIBITED_ADDRESSES, replace=False)
@@ -377,10 +521,19 @@ def _prohibited(demo: Demo) -> None:
             start = "2027-01-01"
         as_polygon = n % 7 == 0
         geom = buildings[hn["building_id"]]["geometry"] if as_polygon else hn["geometry"]
-        demo.add("prohibited_addresses", id=f"P{n:03d}", address=hn["address"], reason=reason,
-                 industries=industries, department=deps[dept], effective_from=start,
-                 effective_to=end, house_number_id=hn["id"],
-                 radius_m=None if as_polygon else 10.0, geometry=geom)  # fmt: skip
+        demo.add(
+            "prohibited_addresses",
+            id=f"P{n:03d}",
+            address=hn["address"],
+            reason=reason,
+            industries=industries,
+            department=deps[dept],
+            effective_from=start,
+            effective_to=end,
+            house_number_id=hn["id"],
+            radius_m=None if as_polygon else 10.0,
+            geometry=geom,
+        )
 
 
 # ---- points of interest and vacancies ---------------------------------------------------------
@@ -396,8 +549,16 @@ def _pois(demo: Demo) -> None:
     for b in rng.choice(len(buildings), 160, replace=False):
         kind = "parking" if rng.random() < 0.7 else "park"
         where = buildings[b]["geometry"].centroid
-        _poi(demo, f"{buildings[b]['_road']}{'停车场' if kind == 'parking' else '街心公园'}", kind, None, where)
-    weights = np.array([{"commercial": 6, "mixed": 5, "office": 4}.get(b["use"], 1) for b in buildings], float)
+        _poi(
+            demo,
+            f"{buildings[b]['_road']}{'停车场' if kind == 'parking' else '街心公园'}",
+            kind,
+            None,
+            where,
+        )
+    weights = np.array(
+        [{"commercial": 6, "mixed": 5, "office": 4}.get(b["use"], 1) for b in buildings], float
+    )
     count = 0
     while count < MIN_BUSINESS_POIS:
         b = buildings[int(rng.choice(len(buildings), p=weights / weights.sum()))]
@@ -416,8 +577,9 @@ def _poi(demo: Demo, name: str, category: str, code: str | None, where: Point) -
 def _vacancies(demo: Demo) -> None:
     rng = demo.rng
     statuses = {"available": 70, "reserved": 10, "leased": 15, "withdrawn": 5}
-    candidates = [b for b in demo.layers["buildings"]
-                  if "_park" in b or b["use"] in ("office", "commercial", "mixed")]  # fmt: skip
+    candidates = [
+        b for b in demo.layers["buildings"] if "_park" in b or b["use"] in ("office", "commercial", "mixed")
+    ]
     n = 0
     for b in candidates:
         per = 6 if "_park" in b else int(rng.integers(0, 2))
@@ -426,26 +588,47 @@ def _vacancies(demo: Demo) -> None:
             floor = int(rng.integers(-1 if b["use"] == "commercial" else 1, b["floors"] + 1)) or 1
             in_park = "_park" in b
             updated = REFERENCE_DATE - dt.timedelta(days=int(rng.integers(0, 60)))
-            demo.add("vacancies", id=f"V{n:05d}", park_id=b.get("_park"), building_id=b["id"],
-                     address=f"{b['address']}{floor}层{int(rng.integers(1, 30)):02d}室",
-                     floor=floor, area_m2=round(float(rng.uniform(30, 600)), 1),
-                     rent=round(float(rng.uniform(40, 160 if b["use"] != "industrial" else 60)), 1),
-                     use=b["use"], status=_pick(rng, statuses),
-                     prefiled=bool(in_park and rng.random() < 0.7),
-                     available_from=_date_between(rng, dt.date(2026, 9, 1), dt.date(2027, 3, 1)),
-                     updated_at=updated.isoformat(),
-                     geometry=_random_point_in(b["geometry"], rng))  # fmt: skip
+            demo.add(
+                "vacancies",
+                id=f"V{n:05d}",
+                park_id=b.get("_park"),
+                building_id=b["id"],
+                address=f"{b['address']}{floor}层{int(rng.integers(1, 30)):02d}室",
+                floor=floor,
+                area_m2=round(float(rng.uniform(30, 600)), 1),
+                rent=round(float(rng.uniform(40, 160 if b["use"] != "industrial" else 60)), 1),
+                use=b["use"],
+                status=_pick(rng, statuses),
+                prefiled=bool(in_park and rng.random() < 0.7),
+                available_from=_date_between(rng, dt.date(2026, 9, 1), dt.date(2027, 3, 1)),
+                updated_at=updated.isoformat(),
+                geometry=_random_point_in(b["geometry"], rng),
+            )
 
 
 # ---- writing ------------------------------------------------------------------------------------
 
 FILE_OF_LAYER = {
-    "districts": "districts.geojson", "buildings": "buildings.gpkg", "house_numbers": "house_numbers.csv",
-    "prohibited_addresses": "prohibited_addresses.geojson", "zones": "zones.geojson",
-    "pois": "pois.csv", "parks": "parks.geojson", "vacancies": "vacancies.geojson",
-}  # fmt: skip
-LOAD_ORDER = ["districts", "zones", "parks", "buildings", "house_numbers", "prohibited_addresses",
-              "pois", "vacancies", "rules"]  # fmt: skip
+    "districts": "districts.geojson",
+    "buildings": "buildings.gpkg",
+    "house_numbers": "house_numbers.csv",
+    "prohibited_addresses": "prohibited_addresses.geojson",
+    "zones": "zones.geojson",
+    "pois": "pois.csv",
+    "parks": "parks.geojson",
+    "vacancies": "vacancies.geojson",
+}
+LOAD_ORDER = [
+    "districts",
+    "zones",
+    "parks",
+    "buildings",
+    "house_numbers",
+    "prohibited_addresses",
+    "pois",
+    "vacancies",
+    "rules",
+]
 
 
 def write_demo(out_dir: str | Path, seed: int = SEED) -> dict[str, Path]:

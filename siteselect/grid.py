@@ -43,7 +43,8 @@ def geometry_cells(geom: shapely.Geometry, res: int) -> Cells:
     if geom.geom_type == "Point":
         return np.array([h3.latlng_to_cell(geom.y, geom.x, res)], dtype=np.int64)
     if geom.geom_type == "MultiPoint":
-        return np.unique(point_cells(*shapely.get_coordinates(geom).T, res))
+        xy = shapely.get_coordinates(geom)
+        return np.unique(point_cells(xy[:, 0], xy[:, 1], res))
     if geom.geom_type in ("Polygon", "MultiPolygon"):
         shape = h3.geo_to_h3shape(geom.__geo_interface__)
         cells = h3.h3shape_to_cells_experimental(shape, res, "overlap")
@@ -83,9 +84,9 @@ def disc_cells(lon: float, lat: float, radius_m: float, res: int) -> Cells:
     """Cells that together cover every point within ``radius_m`` of (lon, lat).
 
     Any point q within r of p lies in a cell whose centre is at most d + r + R from the centre of
-    p's cell (d the distance of p from that centre, R the cell's circumradius). In a hexagonal grid, cells whose centres lie within D of a
-    centre are at most ceil(D / (1.5 e)) rings away (e the edge length). Margins of 5% absorb the
-    small change of cell size between neighbours.
+    p's cell (d the distance of p from that centre, R the cell's circumradius). In a hexagonal
+    grid, cells whose centres lie within D of a centre are at most ceil(D / (1.5 e)) rings away
+    (e the edge length). Margins of 5% absorb the small change of cell size between neighbours.
     """
     check_resolution(res)
     if not math.isfinite(radius_m) or radius_m < 0:

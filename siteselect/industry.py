@@ -12,12 +12,27 @@ from siteselect.errors import InvalidInputError
 
 # Sections and the divisions (two-digit codes) they hold.
 SECTIONS: dict[str, range] = {
-    "A": range(1, 6), "B": range(6, 13), "C": range(13, 44), "D": range(44, 47),
-    "E": range(47, 51), "F": range(51, 53), "G": range(53, 61), "H": range(61, 63),
-    "I": range(63, 66), "J": range(66, 70), "K": range(70, 71), "L": range(71, 73),
-    "M": range(73, 76), "N": range(76, 80), "O": range(80, 83), "P": range(83, 84),
-    "Q": range(84, 86), "R": range(86, 91), "S": range(91, 97), "T": range(97, 98),
-}  # fmt: skip
+    "A": range(1, 6),
+    "B": range(6, 13),
+    "C": range(13, 44),
+    "D": range(44, 47),
+    "E": range(47, 51),
+    "F": range(51, 53),
+    "G": range(53, 61),
+    "H": range(61, 63),
+    "I": range(63, 66),
+    "J": range(66, 70),
+    "K": range(70, 71),
+    "L": range(71, 73),
+    "M": range(73, 76),
+    "N": range(76, 80),
+    "O": range(80, 83),
+    "P": range(83, 84),
+    "Q": range(84, 86),
+    "R": range(86, 91),
+    "S": range(91, 97),
+    "T": range(97, 98),
+}
 
 _CODE = re.compile(r"^([A-T]?)(\d{4})$")
 _PREFIX = re.compile(r"^([A-T]?)(\d{2,4})$|^([A-T])$|^\*$")
@@ -65,9 +80,7 @@ def normalize_prefix(text: str) -> str:
     clean = str(text).strip().upper()
     match = _PREFIX.match(clean)
     if not match:
-        raise InvalidInputError(
-            f"industry prefix {text!r} is not '*', a section letter A-T or 2-4 digits"
-        )
+        raise InvalidInputError(f"industry prefix {text!r} is not '*', a section letter A-T or 2-4 digits")
     if match.group(2):
         return _check_digits(text, match.group(1), match.group(2), "industry prefix")
     return clean

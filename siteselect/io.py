@@ -22,7 +22,12 @@ from siteselect.coords import check_coordsys, transform_geometries
 from siteselect.errors import InvalidInputError, LayerValidationError, Problem
 from siteselect.validation import is_missing
 
-VECTOR_SUFFIXES = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile"}
+VECTOR_SUFFIXES = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "GPKG",
+    ".shp": "ESRI Shapefile",
+}
 RECORD_SUFFIXES = {".yaml", ".yml"}
 
 

@@ -36,9 +36,7 @@ def load_file(
     get_spec(layer)
     frame = read_layer_file(path, coordsys)
     gdf = validate_frame(layer, frame, str(path), settings)
-    return store.write_layer(
-        layer, gdf, source=Path(path).name, loaded_by=loaded_by, on_progress=on_progress
-    )
+    return store.write_layer(layer, gdf, source=Path(path).name, loaded_by=loaded_by, on_progress=on_progress)
 
 
 def load_frame(
@@ -53,6 +51,4 @@ def load_frame(
 ) -> LayerVersion:
     """Load features already in memory (WGS-84) as a new version of ``layer``."""
     gdf = validate_frame(layer, frame, source, settings)
-    return store.write_layer(
-        layer, gdf, source=source, loaded_by=loaded_by, on_progress=on_progress
-    )
+    return store.write_layer(layer, gdf, source=source, loaded_by=loaded_by, on_progress=on_progress)

@@ -26,9 +26,7 @@ class Settings(BaseSettings):
 
     @field_validator("extent")
     @classmethod
-    def _extent_is_a_box(
-        cls, v: tuple[float, float, float, float]
-    ) -> tuple[float, float, float, float]:
+    def _extent_is_a_box(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         minx, miny, maxx, maxy = v
         if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
             raise ValueError(f"extent must be min lon, min lat, max lon, max lat; got {v}")

@@ -71,7 +71,7 @@ def _tables(metadata: sa.MetaData, postgis: bool) -> dict[str, sa.Table]:
     )
     # On PostGIS each version is a partition: a load fills a bare table and attaches it, so the
     # indexes are built in bulk (sorted GiST build) instead of row by row.
-    partitioned = {"postgresql_partition_by": "LIST (version_id)"} if postgis else {}
+    partitioned: dict[str, Any] = {"postgresql_partition_by": "LIST (version_id)"} if postgis else {}
     features = sa.Table(
         "features",
         metadata,
@@ -103,9 +103,7 @@ class Store:
     def __init__(self, url: str, *, h3_resolution: int = 9):
         self.url = url
         self.h3_resolution = h3_resolution
-        self.engine = sa.create_engine(
-            url, json_serializer=_json_text, json_deserializer=orjson.loads
-        )
+        self.engine = sa.create_engine(url, json_serializer=_json_text, json_deserializer=orjson.loads)
         self.postgis = self.engine.dialect.name == "postgresql"
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -168,24 +166,32 @@ class Store:
         v = self.t["versions"]
         latest = conn.execute(sa.select(sa.func.max(v.c.version)).where(v.c.layer == layer))
         number = (latest.scalar() or 0) + 1
-        row = {
-            "layer": layer, "version": number, "loaded_at": _utcnow(), "loaded_by": who,
-            "source": source, "feature_count": count, "checksum": checksum,
+        row: dict[str, Any] = {
+            "layer": layer,
+            "version": number,
+            "loaded_at": _utcnow(),
+            "loaded_by": who,
+            "source": source,
+            "feature_count": count,
+            "checksum": checksum,
             "h3_resolution": self.h3_resolution,
-        }  # fmt: skip
+        }
         new_id = conn.execute(v.insert().values(**row).returning(v.c.id)).scalar_one()
         return LayerVersion(id=new_id, **row)
 
     def _insert_features(
-        self, conn: sa.Connection, version_id: int, ids: np.ndarray, wkb: np.ndarray | None,
+        self,
+        conn: sa.Connection,
+        version_id: int,
+        ids: np.ndarray,
+        wkb: np.ndarray | None,
         props: list[str],
-    ) -> Iterator[int]:  # fmt: skip
+    ) -> Iterator[int]:
         if self.postgis:
             hexes = (
                 [None] * len(ids) if wkb is None else [w.hex() for w in wkb]
             )  # EWKB hex is what COPY's text input of geometry takes
-            rows = ((version_id, i, f"SRID=4326;{h}" if h else None, p)
-                    for i, h, p in zip(ids, hexes, props))  # fmt: skip
+            rows = ((version_id, i, f"SRID=4326;{h}" if h else None, p) for i, h, p in zip(ids, hexes, props))
             yield from _copy_partition(conn, "features", version_id, rows)
         else:
             blobs = [None] * len(ids) if wkb is None else list(wkb)
@@ -282,10 +288,10 @@ class Store:
 
 
 def _version(row: Any) -> LayerVersion:
-    loaded_at = row["loaded_at"]
-    if loaded_at.tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
-        loaded_at = loaded_at.replace(tzinfo=dt.UTC)
-    return LayerVersion(**{**dict(row), "loaded_at": loaded_at})
+    values: dict[str, Any] = dict(row)
+    if values["loaded_at"].tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
+        values["loaded_at"] = values["loaded_at"].replace(tzinfo=dt.UTC)
+    return LayerVersion(**values)
 
 
 def _json_text(value: Any) -> str:

@@ -195,15 +195,11 @@ def _check_geometry(
     valid = shapely.is_valid(geoms)
     bounds = shapely.bounds(geoms)
     minx, miny, maxx, maxy = extent
-    inside = (
-        (bounds[:, 0] >= minx) & (bounds[:, 2] <= maxx)
-        & (bounds[:, 1] >= miny) & (bounds[:, 3] <= maxy)
-    )  # fmt: skip
+    inside = (bounds[:, 0] >= minx) & (bounds[:, 2] <= maxx) & (bounds[:, 1] >= miny) & (bounds[:, 3] <= maxy)
     swapped = (
-        (bounds[:, 1] >= minx) & (bounds[:, 3] <= maxx)
-        & (bounds[:, 0] >= miny) & (bounds[:, 2] <= maxy)
-    )  # fmt: skip
-    for row in np.flatnonzero(missing | empty | ~allowed | ~valid | ~inside):
+        (bounds[:, 1] >= minx) & (bounds[:, 3] <= maxx) & (bounds[:, 0] >= miny) & (bounds[:, 2] <= maxy)
+    )
+    for row in np.flatnonzero(missing | empty | ~allowed | ~valid | ~inside).tolist():
         geom = geoms[row]
         if missing[row]:
             out.add(row, "geometry", None, "geometry is missing")
@@ -307,7 +303,7 @@ def validate_layer(
         geoms = shapely.force_2d(np.asarray(frame["geometry"].array, dtype=object))
         _check_geometry(spec, geoms, extent, out)
     if out.problems:
-        out.problems.sort(key=lambda p: (-1 if p.row is None else p.row))
+        out.problems.sort(key=lambda p: -1 if p.row is None else p.row)
         raise LayerValidationError(out.problems)
     if geoms is None:
         return gpd.GeoDataFrame(result)

@@ -24,9 +24,13 @@ def _store(request: Request) -> Store:
 
 def _version_json(v: LayerVersion) -> dict[str, Any]:
     return {
-        "version": v.version, "loaded_at": v.loaded_at.isoformat(), "loaded_by": v.loaded_by,
-        "source": v.source, "feature_count": v.feature_count, "checksum": v.checksum,
-    }  # fmt: skip
+        "version": v.version,
+        "loaded_at": v.loaded_at.isoformat(),
+        "loaded_by": v.loaded_by,
+        "source": v.source,
+        "feature_count": v.feature_count,
+        "checksum": v.checksum,
+    }
 
 
 @router.get("")
@@ -35,10 +39,12 @@ def list_layers(request: Request) -> list[dict[str, Any]]:
     current = _store(request).current_versions()
     return [
         {
-            "name": name, "title": spec.title, "geometry": list(spec.geometry),
+            "name": name,
+            "title": spec.title,
+            "geometry": list(spec.geometry),
             "fields": list(spec.fields),
             "current": _version_json(current[name]) if name in current else None,
-        }  # fmt: skip
+        }
         for name, spec in layer_specs().items()
     ]
 
@@ -81,10 +87,12 @@ def features(
     if "geometry" in gdf.columns:
         body = json.loads(gdf.to_json(drop_id=True, to_wgs84=False))
     else:
-        body = {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "geometry": None, "properties": rec}
-            for rec in gdf.to_dict("records")
-        ]}  # fmt: skip
+        body = {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "geometry": None, "properties": rec} for rec in gdf.to_dict("records")
+            ],
+        }
     for feature in body["features"]:
         feature["id"] = feature["properties"].pop("id")
     body["numberMatched"], body["numberReturned"] = matched, len(gdf)

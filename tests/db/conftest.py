@@ -30,9 +30,12 @@ def _find_pg_ctl() -> Path | None:
 
 
 def _has_postgis(pg_ctl: Path) -> bool:
-    sharedir = subprocess.run(
-        [pg_ctl.parent / "pg_config", "--sharedir"], capture_output=True, text=True, check=False
-    ).stdout.strip() or f"/usr/share/postgresql/{pg_ctl.parent.parent.name}"
+    sharedir = (
+        subprocess.run(
+            [pg_ctl.parent / "pg_config", "--sharedir"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or f"/usr/share/postgresql/{pg_ctl.parent.parent.name}"
+    )
     return any(Path(sharedir, "extension").glob("postgis.control"))
 
 
@@ -72,9 +75,12 @@ def postgis_server() -> Iterator[PostgreSQLExecutor]:
     executor.start()
     executor.wait_for_postgres()
     template = DatabaseJanitor(
-        user=executor.user, host=executor.host, port=executor.port,
-        dbname=executor.template_dbname, as_template=True,
-    )  # fmt: skip
+        user=executor.user,
+        host=executor.host,
+        port=executor.port,
+        dbname=executor.template_dbname,
+        as_template=True,
+    )
     template.init()
     template.load(_create_postgis)
     try:
@@ -85,9 +91,7 @@ def postgis_server() -> Iterator[PostgreSQLExecutor]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _create_postgis(
-    host: str, port: int, user: str, dbname: str, password: str | None, **_: object
-) -> None:
+def _create_postgis(host: str, port: int, user: str, dbname: str, password: str | None, **_: object) -> None:
     import psycopg
 
     with psycopg.connect(host=host, port=port, user=user, dbname=dbname, password=password) as conn:
@@ -99,14 +103,16 @@ def postgis_url(postgis_server: PostgreSQLExecutor, request: pytest.FixtureReque
     """A fresh, empty database with PostGIS for one test."""
     name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
     janitor = DatabaseJanitor(
-        user=postgis_server.user, host=postgis_server.host, port=postgis_server.port,
-        dbname=name, template_dbname=postgis_server.template_dbname,
-    )  # fmt: skip
+        user=postgis_server.user,
+        host=postgis_server.host,
+        port=postgis_server.port,
+        dbname=name,
+        template_dbname=postgis_server.template_dbname,
+    )
     janitor.init()
     try:
         yield (
-            f"postgresql+psycopg://{postgis_server.user}@{postgis_server.host}:"
-            f"{postgis_server.port}/{name}"
+            f"postgresql+psycopg://{postgis_server.user}@{postgis_server.host}:{postgis_server.port}/{name}"
         )
     finally:
         janitor.drop()

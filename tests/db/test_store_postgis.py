@@ -40,23 +40,32 @@ def test_schema_is_typed_and_indexed(postgis_url, demo_files):
     store = Store(postgis_url)
     load_file(store, "zones", demo_files["zones"])
     with store.engine.connect() as conn:
-        column = conn.execute(sa.text(
-            "SELECT type, srid FROM geometry_columns WHERE f_table_name = 'features'"
-        )).one()  # fmt: skip
+        column = conn.execute(
+            sa.text("SELECT type, srid FROM geometry_columns WHERE f_table_name = 'features'")
+        ).one()
         assert tuple(column) == ("GEOMETRY", 4326)
-        indexes = conn.execute(sa.text(
-            "SELECT indexdef FROM pg_indexes WHERE tablename IN ('features', 'feature_cells')"
-        )).scalars().all()  # fmt: skip
+        indexes = (
+            conn.execute(
+                sa.text("SELECT indexdef FROM pg_indexes WHERE tablename IN ('features', 'feature_cells')")
+            )
+            .scalars()
+            .all()
+        )
         assert any("USING gist (geom)" in d for d in indexes)
         assert any("(version_id, cell)" in d for d in indexes)
-        cell_type = conn.execute(sa.text(
-            "SELECT data_type FROM information_schema.columns "
-            "WHERE table_name = 'feature_cells' AND column_name = 'cell'"
-        )).scalar_one()  # fmt: skip
+        cell_type = conn.execute(
+            sa.text(
+                "SELECT data_type FROM information_schema.columns "
+                "WHERE table_name = 'feature_cells' AND column_name = 'cell'"
+            )
+        ).scalar_one()
         assert cell_type == "bigint"
         # the stored geometry answers spatial SQL as it should
-        inside = conn.execute(sa.text(
-            "SELECT count(*) FROM features f JOIN layer_versions v ON v.id = f.version_id "
-            "WHERE v.layer = 'zones' AND ST_Intersects(f.geom, ST_MakeEnvelope(120.44, 36.09, 120.47, 36.11, 4326))"
-        )).scalar_one()  # fmt: skip
+        inside = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM features f JOIN layer_versions v ON v.id = f.version_id "
+                "WHERE v.layer = 'zones' "
+                "AND ST_Intersects(f.geom, ST_MakeEnvelope(120.44, 36.09, 120.47, 36.11, 4326))"
+            )
+        ).scalar_one()
     assert inside == len(store.read_layer("zones", bbox=(120.44, 36.09, 120.47, 36.11)))

@@ -14,7 +14,7 @@ from siteselect.load import load_file
 from siteselect.store import Store
 
 
-class Interrupted(Exception):
+class InterruptedLoadError(Exception):
     """Raised from the progress callback to stop a load half way."""
 
 
@@ -27,14 +27,14 @@ def failed_load_leaves_store_unchanged(store: Store, demo_files: dict[str, Path]
     def stop_half_way(done: int, total: int) -> None:
         calls.append(done)
         if done >= total // 2:
-            raise Interrupted
+            raise InterruptedLoadError
 
     from siteselect import store as store_module
 
     chunk = store_module.CHUNK
     store_module.CHUNK = 500  # small chunks, so the load is interrupted between two of them
     try:
-        with pytest.raises(Interrupted):
+        with pytest.raises(InterruptedLoadError):
             load_file(store, "pois", demo_files["pois"], on_progress=stop_half_way)
     finally:
         store_module.CHUNK = chunk

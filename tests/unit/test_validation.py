@@ -37,47 +37,115 @@ BAD_ROWS = [
     ("zones", GOOD_ZONE | {"name": ""}, _polygon(), "name", "is required"),
     ("zones", GOOD_ZONE | {"colour": "red"}, _polygon(), "colour", "is not a field of layer zones"),
     ("zones", GOOD_ZONE, _polygon(BOWTIE), "geometry", "invalid geometry: Self-intersection"),
-    ("zones", GOOD_ZONE, {"type": "LineString", "coordinates": [[120.45, 36.1], [120.46, 36.1]]},
-     "geometry", "geometry must be Polygon or MultiPolygon or Point"),
+    (
+        "zones",
+        GOOD_ZONE,
+        {"type": "LineString", "coordinates": [[120.45, 36.1], [120.46, 36.1]]},
+        "geometry",
+        "geometry must be Polygon or MultiPolygon or Point",
+    ),
     ("zones", GOOD_ZONE, None, "geometry", "geometry is missing"),
     ("zones", GOOD_ZONE, {"type": "Polygon", "coordinates": []}, "geometry", "geometry is empty"),
     ("zones", GOOD_ZONE, _point(116.40, 39.90), "geometry", "outside the district's extent"),
     ("zones", GOOD_ZONE, _point(36.10, 120.45), "geometry", "lat/lon swapped"),
-    ("pois", {"id": "p1", "name": "奶茶店", "category": "dining", "industry": "62"},
-     _point(120.45, 36.1), "industry", "is not a GB/T 4754 class code"),
-    ("pois", {"id": "p1", "name": "奶茶店", "category": "dining", "industry": "9910"},
-     _point(120.45, 36.1), "industry", "division 99 does not exist"),
-    ("pois", {"id": "p1", "name": "奶茶店", "category": "dining", "industry": "A6210"},
-     _point(120.45, 36.1), "industry", "belongs to section H, not A"),
-    ("buildings", {"id": "b1", "name": "楼", "use": "office", "accepted_on": "2024-13-01"},
-     _polygon(), "accepted_on", "is not a date YYYY-MM-DD"),
-    ("buildings", {"id": "b1", "name": "楼", "use": "office", "accepted_on": "12/03/2024"},
-     _polygon(), "accepted_on", "is not a date YYYY-MM-DD"),
-    ("buildings", {"id": "b1", "name": "楼", "use": "office", "floors": "three"},
-     _polygon(), "floors", "is not a whole number"),
-    ("buildings", {"id": "b1", "name": "楼", "use": "office", "flue": "maybe"},
-     _polygon(), "flue", "is not true/false"),
-    ("buildings", {"id": "b1", "name": "楼", "use": "office", "floors": 0},
-     _polygon(), "floors", "is below the minimum 1"),
-    ("vacancies", {"id": "v1", "address": "x", "area_m2": -5, "status": "available"},
-     _point(120.45, 36.1), "area_m2", "is below the minimum 1"),
-    ("prohibited_addresses",
-     {"id": "x1", "address": "a", "reason": "r", "industries": "62;XX", "department": "d"},
-     _point(120.45, 36.1), "industries", "is not '*', a section letter A-T or 2-4 digits"),
-    ("prohibited_addresses",
-     {"id": "x1", "address": "a", "reason": "r", "industries": "*", "department": "d",
-      "effective_from": "2025-01-01", "effective_to": "2024-01-01"},
-     _point(120.45, 36.1), "effective_to", "is before effective_from 2025-01-01"),
-    ("house_numbers", {"id": "h1", "address": "a", "road": "香港东路", "number": "一七八"},
-     _point(120.45, 36.1), "number", "does not match the pattern"),
+    (
+        "pois",
+        {"id": "p1", "name": "奶茶店", "category": "dining", "industry": "62"},
+        _point(120.45, 36.1),
+        "industry",
+        "is not a GB/T 4754 class code",
+    ),
+    (
+        "pois",
+        {"id": "p1", "name": "奶茶店", "category": "dining", "industry": "9910"},
+        _point(120.45, 36.1),
+        "industry",
+        "division 99 does not exist",
+    ),
+    (
+        "pois",
+        {"id": "p1", "name": "奶茶店", "category": "dining", "industry": "A6210"},
+        _point(120.45, 36.1),
+        "industry",
+        "belongs to section H, not A",
+    ),
+    (
+        "buildings",
+        {"id": "b1", "name": "楼", "use": "office", "accepted_on": "2024-13-01"},
+        _polygon(),
+        "accepted_on",
+        "is not a date YYYY-MM-DD",
+    ),
+    (
+        "buildings",
+        {"id": "b1", "name": "楼", "use": "office", "accepted_on": "12/03/2024"},
+        _polygon(),
+        "accepted_on",
+        "is not a date YYYY-MM-DD",
+    ),
+    (
+        "buildings",
+        {"id": "b1", "name": "楼", "use": "office", "floors": "three"},
+        _polygon(),
+        "floors",
+        "is not a whole number",
+    ),
+    (
+        "buildings",
+        {"id": "b1", "name": "楼", "use": "office", "flue": "maybe"},
+        _polygon(),
+        "flue",
+        "is not true/false",
+    ),
+    (
+        "buildings",
+        {"id": "b1", "name": "楼", "use": "office", "floors": 0},
+        _polygon(),
+        "floors",
+        "is below the minimum 1",
+    ),
+    (
+        "vacancies",
+        {"id": "v1", "address": "x", "area_m2": -5, "status": "available"},
+        _point(120.45, 36.1),
+        "area_m2",
+        "is below the minimum 1",
+    ),
+    (
+        "prohibited_addresses",
+        {"id": "x1", "address": "a", "reason": "r", "industries": "62;XX", "department": "d"},
+        _point(120.45, 36.1),
+        "industries",
+        "is not '*', a section letter A-T or 2-4 digits",
+    ),
+    (
+        "prohibited_addresses",
+        {
+            "id": "x1",
+            "address": "a",
+            "reason": "r",
+            "industries": "*",
+            "department": "d",
+            "effective_from": "2025-01-01",
+            "effective_to": "2024-01-01",
+        },
+        _point(120.45, 36.1),
+        "effective_to",
+        "is before effective_from 2025-01-01",
+    ),
+    (
+        "house_numbers",
+        {"id": "h1", "address": "a", "road": "香港东路", "number": "一七八"},
+        _point(120.45, 36.1),
+        "number",
+        "does not match the pattern",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("layer", "props", "geometry", "field", "words"), BAD_ROWS)
 def test_bad_value_is_named_and_nothing_loads(tmp_path, sqlite_url, layer, props, geometry, field, words):
-    good = _feature(
-        {"id": "ok", "name": "x", "kind": "kindergarten", "department": "d"}, _polygon()
-    )
+    good = _feature({"id": "ok", "name": "x", "kind": "kindergarten", "department": "d"}, _polygon())
     features = [good, _feature(props, geometry)] if layer == "zones" else [_feature(props, geometry)]
     path = _geojson(tmp_path / "layer.geojson", features)
     store = Store(sqlite_url)
@@ -171,7 +239,7 @@ def test_unknown_file_type_and_missing_file_are_clear(tmp_path, sqlite_url):
 
     store = Store(sqlite_url)
     (tmp_path / "x.txt").write_text("hello")
-    with pytest.raises(InvalidInputError, match="unknown file type '.txt'"):
+    with pytest.raises(InvalidInputError, match=r"unknown file type '\.txt'"):
         load_file(store, "pois", tmp_path / "x.txt")
     with pytest.raises(InvalidInputError, match="no such file"):
         load_file(store, "pois", tmp_path / "absent.csv")

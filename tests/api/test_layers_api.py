@@ -1,0 +1,74 @@
+"""The layer endpoints of the service, in-process."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from siteselect.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client(demo_db):
+    app = create_app(Settings(_env_file=None, database_url=demo_db))  # type: ignore[call-arg]
+    with TestClient(app) as c:
+        yield c
+
+
+def test_health_names_loaded_versions(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["layers"]["pois"] == 1
+
+
+def test_layers_list_every_layer_with_its_version(client):
+    layers = {layer["name"]: layer for layer in client.get("/layers").json()}
+    assert set(layers) == {
+        "districts",
+        "buildings",
+        "house_numbers",
+        "prohibited_addresses",
+        "zones",
+        "pois",
+        "parks",
+        "vacancies",
+        "rules",
+    }
+    assert layers["prohibited_addresses"]["current"]["feature_count"] == 82
+
+
+def test_features_in_a_bbox_as_geojson(client):
+    r = client.get("/layers/zones/features", params={"bbox": "120.44,36.09,120.47,36.11", "limit": 5})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/geo+json"
+    body = r.json()
+    assert body["type"] == "FeatureCollection" and body["numberReturned"] == 5
+    assert body["numberMatched"] > 5
+    assert all("id" in f and "kind" in f["properties"] for f in body["features"])
+
+
+def test_rules_come_without_geometry(client):
+    body = client.get("/layers/rules/features").json()
+    assert body["numberReturned"] >= 20
+    assert all(f["geometry"] is None for f in body["features"])
+
+
+def test_versions_of_a_layer(client):
+    (v,) = client.get("/layers/pois/versions").json()
+    assert v["version"] == 1 and v["feature_count"] >= 3000
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/layers/roads/features", 404, "unknown layer 'roads'"),
+        ("/layers/zones/features?bbox=1,2,3", 422, "must be four numbers"),
+        ("/layers/zones/features?bbox=a,b,c,d", 422, "must be four numbers"),
+        ("/layers/zones/features?bbox=120.5,36,120.4,36.1", 422, "is not a box"),
+        ("/layers/zones/features?limit=0", 422, "limit"),
+        ("/layers/zones/features?version=9", 404, "has no stored version 9"),
+        ("/layers/zones/versions?x=1", 200, ""),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx(client, path, status, words):
+    r = client.get(path)
+    assert r.status_code == status
+    assert words in r.text

@@ -1,0 +1,64 @@
+"""The command line, run in-process as a user would type it."""
+
+import geopandas as gpd
+import pytest
+
+from siteselect.cli import main
+
+
+def test_load_layers_export(tmp_path, sqlite_url, demo_files, capsys):
+    assert main(["--database-url", sqlite_url, "load", "parks", str(demo_files["parks"])]) == 0
+    assert "parks: version 1, 5 features" in capsys.readouterr().out
+    assert main(["--database-url", sqlite_url, "layers"]) == 0
+    listing = capsys.readouterr().out
+    assert "parks" in listing and "parks.geojson" in listing
+    out = tmp_path / "parks-gcj.geojson"
+    assert main(["--database-url", sqlite_url, "export", "parks", str(out), "--coordsys", "gcj02"]) == 0
+    exported = gpd.read_file(out)
+    assert len(exported) == 5
+    assert (
+        main(
+            ["--database-url", sqlite_url, "load", "parks", str(out), "--coordsys", "gcj02", "--user", "张三"]
+        )
+        == 0
+    )
+    assert main(["--database-url", sqlite_url, "layers", "--all"]) == 0
+    assert "张三" in capsys.readouterr().out
+
+
+def test_bad_file_exits_2_with_the_problem(tmp_path, sqlite_url, capsys):
+    bad = tmp_path / "pois.csv"
+    bad.write_text("id,lon,lat,name,category\np1,120.45,36.1,店,cafe\n", encoding="utf-8")
+    assert main(["--database-url", sqlite_url, "load", "pois", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "feature 0, field 'category': is not one of" in err and "'cafe'" in err
+
+
+def test_unknown_layer_exits_2(tmp_path, sqlite_url, capsys):
+    assert main(["--database-url", sqlite_url, "export", "roads", str(tmp_path / "x.geojson")]) == 2
+    assert "unknown layer 'roads'" in capsys.readouterr().err
+
+
+def test_demo_builds_and_loads_every_layer(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert main(["--database-url", url, "demo", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    for layer in (
+        "districts",
+        "buildings",
+        "house_numbers",
+        "prohibited_addresses",
+        "zones",
+        "pois",
+        "parks",
+        "vacancies",
+        "rules",
+    ):
+        assert layer in out
+
+
+@pytest.mark.parametrize("argv", [["load"], ["export", "pois"], ["nonsense"]])
+def test_usage_errors_exit_with_usage(argv):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
