@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,7 +331,7 @@ def _within_area(area: dict[str, Any], x: float, y: float) -> bool:
 
 
 def _add_building(
-    demo: Demo, geom: Polygon, road: str, number: int, use: str, front: tuple[float, float]
+    demo: Demo, geom: Polygon, road: str, number: int | str, use: str, front: tuple[float, float]
 ) -> None:
     rng = demo.rng
     lo, hi = FLOORS[use]
@@ -354,10 +355,10 @@ def _add_building(
 
 
 def _park_buildings(demo: Demo, park: dict[str, Any], placed: list[Polygon]) -> None:
+    """Buildings inside a park carry sub-numbers of its house number: 株洲路153-1号 is 1号楼."""
     geom = park["geometry"]
     minx, miny, maxx, maxy = geom.bounds
-    road = park["address"].split("路")[0] + "路"
-    base = int(park["address"].split("路")[1].rstrip("号"))
+    road, base = re.match(r"(.+?路)(\d+)号", park["address"]).groups()  # type: ignore[union-attr]
     k = 0
     for fx in (0.25, 0.5, 0.75):
         for fy in (0.3, 0.7):
@@ -367,10 +368,9 @@ def _park_buildings(demo: Demo, park: dict[str, Any], placed: list[Polygon]) -> 
                 continue
             k += 1
             use = "office" if k % 3 else "industrial"
-            _add_building(demo, b, road, base * 100 + k, use, (cx, miny))
+            _add_building(demo, b, road, f"{base}-{k}", use, (cx, miny))
             rec = demo.layers["buildings"][-1]
             rec["name"] = f"{park['name']}{k}号楼"
-            rec["address"] = f"{park['address']}{k}号楼"
             rec["_park"] = park["id"]
             placed.append(b)
 
@@ -421,6 +421,7 @@ def _compounds(demo: Demo) -> None:
 
 def _house_numbers(demo: Demo) -> None:
     rng = demo.rng
+    taken = {(b["_road"], str(b["_number"])) for b in demo.layers["buildings"]}
     for b in demo.layers["buildings"]:
         c = b["geometry"].centroid
         fx, fy = b["_front"]
@@ -438,7 +439,8 @@ def _house_numbers(demo: Demo) -> None:
             certificate_no=None,
             geometry=door,
         )
-        if b["use"] in ("mixed", "commercial") and rng.random() < 0.2:  # a side door: 12-1号
+        side_door = (b["_road"], f"{number}-1") not in taken
+        if b["use"] in ("mixed", "commercial") and rng.random() < 0.2 and side_door:  # 12-1号
             side = _random_point_in(b["geometry"], rng)
             demo.add(
                 "house_numbers",
