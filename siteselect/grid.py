@@ -8,6 +8,7 @@ index free of false negatives: H3 finds candidates, exact geometry decides.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import h3.api.basic_int as h3
@@ -71,6 +72,7 @@ def _haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return float(h3.great_circle_distance((lat1, lng1), (lat2, lng2), unit="m"))
 
 
+@functools.lru_cache(maxsize=65536)
 def _cell_size_m(cell: int) -> tuple[float, float]:
     """Shortest edge and longest centre-to-vertex distance of a cell, in metres."""
     center = h3.cell_to_latlng(cell)
@@ -80,13 +82,23 @@ def _cell_size_m(cell: int) -> tuple[float, float]:
     return min(edges), radius
 
 
+def rings_for(cell: int, radius_m: float) -> int:
+    """How many rings around ``cell`` hold every point within ``radius_m`` of any of its points.
+
+    A point q within r of a point p of the cell lies in a cell whose centre is at most R + r + R
+    from this cell's centre (R the circumradius). In a hexagonal grid, cells whose centres lie
+    within D of a centre are at most ceil(D / (1.5 e)) rings away (e the edge length). Margins of
+    5% absorb the small change of cell size between neighbours.
+    """
+    edge, circum = _cell_size_m(cell)
+    return math.ceil((radius_m + 2 * circum * 1.05) / (1.5 * edge * 0.95))
+
+
 def disc_cells(lon: float, lat: float, radius_m: float, res: int) -> Cells:
     """Cells that together cover every point within ``radius_m`` of (lon, lat).
 
-    Any point q within r of p lies in a cell whose centre is at most d + r + R from the centre of
-    p's cell (d the distance of p from that centre, R the cell's circumradius). In a hexagonal
-    grid, cells whose centres lie within D of a centre are at most ceil(D / (1.5 e)) rings away
-    (e the edge length). Margins of 5% absorb the small change of cell size between neighbours.
+    As :func:`rings_for`, but knowing where p lies in its cell: the bound is d + r + R, d the
+    distance of p from its cell's centre.
     """
     check_resolution(res)
     if not math.isfinite(radius_m) or radius_m < 0:

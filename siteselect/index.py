@@ -1,31 +1,51 @@
-"""The in-process H3 index of the current layer versions: the request path's source of candidates.
+"""The in-process H3 index of layer versions: the request path's source of candidates.
 
-Each layer is held as a GeoDataFrame plus two aligned arrays sorted by cell (cell, feature position),
-so a query is a few binary searches. The catalog is rebuilt for a layer when its version changes.
+Each layer version is held as a GeoDataFrame, its geometry in the district's planar frame (edges
+densified along great circles, prepared for fast predicates), and its H3 cells. Two questions are
+answered from cells alone, with no false negatives:
+
+- :meth:`LayerIndex.candidates`: which features may lie within r metres of one point;
+- :meth:`LayerIndex.cell_map`: for every cell, which features may lie within r metres of any point
+  of that cell — the form batch work wants, since a point then needs one dictionary look-up.
+
+A :class:`Snapshot` is one version of every layer; the :class:`Catalog` keeps the current one in
+step with the store and builds snapshots of earlier versions on request.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
+import h3.api.basic_int as h3
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 
 from siteselect.errors import NotFoundError
-from siteselect.grid import disc_cells
+from siteselect.geodesy import LocalFrame
+from siteselect.grid import disc_cells, rings_for
+from siteselect.settings import Settings
 from siteselect.store import LayerVersion, Store
 
+CellMap = dict[int, NDArray[np.intp]]
 
-@dataclass(frozen=True)
+
+@dataclass(eq=False)
 class LayerIndex:
-    """One layer version, its features and their cells."""
+    """One layer version: features, their planar geometry and their cells."""
 
     version: LayerVersion
     features: gpd.GeoDataFrame
+    local: NDArray[np.object_]  # planar geometry in the snapshot's frame, prepared
     cells: NDArray[np.int64]  # sorted
     positions: NDArray[np.intp]  # row of ``features`` for each cell
+    _maps: dict[Any, CellMap] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -34,11 +54,16 @@ class LayerIndex:
         features: gpd.GeoDataFrame,
         fids: NDArray[np.object_],
         cells: NDArray[np.int64],
+        frame: LocalFrame,
     ) -> LayerIndex:
         row_of = {fid: row for row, fid in enumerate(features["id"].tolist())}
         positions = np.fromiter((row_of[f] for f in fids), dtype=np.intp, count=len(fids))
         order = np.argsort(cells, kind="stable")
-        return cls(version, features, cells[order], positions[order])
+        local = np.empty(0, dtype=object)
+        if "geometry" in features.columns and len(features):
+            local = frame.to_local(features.geometry.to_numpy())
+            shapely.prepare(local)
+        return cls(version, features, local, cells[order], positions[order])
 
     def candidates(self, lon: float, lat: float, radius_m: float) -> NDArray[np.intp]:
         """Rows of features that may lie within ``radius_m`` of (lon, lat): never misses one."""
@@ -54,36 +79,120 @@ class LayerIndex:
         """The candidate features themselves."""
         return self.features.iloc[self.candidates(lon, lat, radius_m)]
 
+    def cell_map(
+        self, radius_m: float | NDArray[np.float64], rows: NDArray[np.intp] | None = None
+    ) -> CellMap:
+        """Cell → rows of features that may lie within ``radius_m`` of a point in that cell.
 
-class Catalog:
-    """Indexes of the current version of every layer with geometry, kept in step with the store."""
+        ``radius_m`` is one distance or one per feature; ``rows`` limits the map to some features
+        (a rule's zone kinds). Maps are cached: a snapshot builds each one once.
+        """
+        radii = np.broadcast_to(np.asarray(radius_m, dtype=float), (len(self.features),))
+        chosen = np.arange(len(self.features)) if rows is None else np.asarray(rows, dtype=np.intp)
+        key = (radii[chosen].tobytes(), chosen.tobytes())
+        if key not in self._maps:
+            self._maps[key] = self._build_map(radii, chosen)
+        return self._maps[key]
 
-    def __init__(self, store: Store):
-        self.store = store
-        self._layers: dict[str, LayerIndex] = {}
-        self._lock = threading.Lock()
-        self.refresh()
+    def _build_map(self, radii: NDArray[np.float64], chosen: NDArray[np.intp]) -> CellMap:
+        wanted = np.zeros(len(self.features), dtype=bool)
+        wanted[chosen] = True
+        collected: dict[int, set[int]] = {}
+        for cell, row in zip(self.cells.tolist(), self.positions.tolist()):
+            if not wanted[row]:
+                continue
+            radius = radii[row]
+            near = [cell] if radius <= 0 else h3.grid_disk(cell, rings_for(cell, radius))
+            for c in near:
+                collected.setdefault(c, set()).add(row)
+        return {c: np.fromiter(sorted(rs), dtype=np.intp) for c, rs in collected.items()}
 
-    def refresh(self) -> list[str]:
-        """Rebuild the index of every layer whose current version changed; return their names."""
-        rebuilt = []
-        with self._lock:
-            for name, version in self.store.current_versions().items():
-                held = self._layers.get(name)
-                if held is not None and held.version.id == version.id:
-                    continue
-                features = self.store.read_layer(name, version=version.version)
-                fids, cells = self.store.read_cells(version.id)
-                self._layers[name] = LayerIndex.build(version, features, fids, cells)
-                rebuilt.append(name)
-        return rebuilt
+
+class Snapshot:
+    """One version of every loaded layer, indexed: what a check reads."""
+
+    def __init__(self, layers: dict[str, LayerIndex], frame: LocalFrame):
+        self.layers = layers
+        self.frame = frame
 
     def layer(self, name: str) -> LayerIndex:
         try:
-            return self._layers[name]
+            return self.layers[name]
         except KeyError:
             raise NotFoundError(f"layer {name!r} has no loaded version") from None
 
+    def has(self, name: str) -> bool:
+        return name in self.layers
+
     @property
     def versions(self) -> dict[str, int]:
-        return {name: idx.version.version for name, idx in self._layers.items()}
+        return {name: idx.version.version for name, idx in sorted(self.layers.items())}
+
+    @functools.cached_property
+    def gazetteer(self) -> Any:
+        from siteselect.address import Gazetteer
+
+        return Gazetteer(
+            self.layer("house_numbers").features,
+            self.layer("buildings").features,
+            self.layer("districts").features,
+        )
+
+
+def frame_for(settings: Settings) -> LocalFrame:
+    """The planar frame centred on the district's extent."""
+    minx, miny, maxx, maxy = settings.extent
+    return LocalFrame(round((minx + maxx) / 2, 3), round((miny + maxy) / 2, 3))
+
+
+class Catalog:
+    """Snapshots of the store's layers: the current one kept in step, earlier ones on request."""
+
+    def __init__(self, store: Store, settings: Settings | None = None, *, max_age_s: float = 1.0):
+        self.store = store
+        self.frame = frame_for(settings or Settings())
+        self.max_age_s = max_age_s
+        self._built: dict[int, LayerIndex] = {}  # by version id
+        self._lock = threading.Lock()
+        self._current = Snapshot({}, self.frame)
+        self._checked_at = -math.inf
+        self.refresh()
+
+    def _index(self, version: LayerVersion) -> LayerIndex:
+        if version.id not in self._built:
+            features = self.store.read_layer(version.layer, version=version.version)
+            fids, cells = self.store.read_cells(version.id)
+            self._built[version.id] = LayerIndex.build(version, features, fids, cells, self.frame)
+        return self._built[version.id]
+
+    def refresh(self) -> list[str]:
+        """Rebuild the current snapshot where a layer's version changed; return those layers."""
+        with self._lock:
+            versions = self.store.current_versions()
+            changed = [
+                name for name, v in versions.items()
+                if name not in self._current.layers or self._current.layers[name].version.id != v.id
+            ]  # fmt: skip
+            if changed:
+                self._current = Snapshot({n: self._index(v) for n, v in versions.items()}, self.frame)
+            self._checked_at = time.monotonic()
+            return changed
+
+    def current(self) -> Snapshot:
+        """The current snapshot, checked against the store at most every ``max_age_s`` seconds."""
+        if time.monotonic() - self._checked_at > self.max_age_s:
+            self.refresh()
+        return self._current
+
+    def snapshot(self, versions: dict[str, int]) -> Snapshot:
+        """A snapshot with the named version of some layers and the current one of the others."""
+        current = self.current()
+        layers = dict(current.layers)
+        with self._lock:
+            for name, number in versions.items():
+                layers[name] = self._index(self.store.resolve_version(name, version=number))
+        return Snapshot(layers, self.frame)
+
+    @property
+    def versions(self) -> dict[str, int]:
+        return self.current().versions

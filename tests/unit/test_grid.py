@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from siteselect import grid
 from siteselect.errors import InvalidInputError
-from siteselect.geodesy import distances_m
+from siteselect.geodesy import LocalFrame, distances_m
 from siteselect.index import LayerIndex
 from siteselect.store import LayerVersion
 
@@ -63,10 +63,13 @@ def _random_features(rng: np.random.Generator, n: int) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"id": [f"f{i}" for i in range(n)]}, geometry=geoms, crs=4326)
 
 
+FRAME = LocalFrame(120.46, 36.11)
+
+
 def _index(features: gpd.GeoDataFrame, res: int) -> LayerIndex:
     pos, cells = grid.geometries_cells(features.geometry.to_numpy(), res)
     version = LayerVersion(1, "zones", 1, pd.Timestamp.now(tz="UTC"), "t", "t", len(features), "", res)
-    return LayerIndex.build(version, features, features["id"].to_numpy()[pos], cells)
+    return LayerIndex.build(version, features, features["id"].to_numpy()[pos], cells, FRAME)
 
 
 FEATURES = _random_features(np.random.default_rng(7), 900)
@@ -85,6 +88,25 @@ def test_index_never_misses_a_feature_within_the_radius(lon, lat, radius, res):
     truth = set(np.flatnonzero(exact <= radius))
     found = set(INDEXES[res].candidates(lon, lat, radius).tolist())
     assert truth <= found, f"missed {sorted(truth - found)[:5]}"
+
+
+RADII = np.random.default_rng(3).choice([0.0, 10.0, 50.0, 200.0], len(FEATURES))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lon=st.floats(120.40, 120.52), lat=st.floats(36.06, 36.16), res=st.sampled_from([8, 9, 10]))
+def test_cell_map_never_misses_a_feature_within_its_radius(lon, lat, res):
+    idx = INDEXES[res]
+    found = idx.cell_map(RADII).get(grid.point_cells([lon], [lat], res)[0], np.empty(0, dtype=np.intp))
+    exact = distances_m(lon, lat, FEATURES.geometry.to_numpy())
+    truth = set(np.flatnonzero(exact <= RADII))
+    assert truth <= set(found.tolist()), f"missed {sorted(truth - set(found.tolist()))[:5]}"
+
+
+def test_cell_map_can_be_limited_to_some_features():
+    rows = np.arange(0, len(FEATURES), 2)
+    limited = INDEXES[9].cell_map(100.0, rows)
+    assert set(np.concatenate(list(limited.values())).tolist()) == set(rows.tolist())
 
 
 def test_index_narrows_the_search():
