@@ -1,0 +1,648 @@
+"""The premises check: may this business be registered at this place, why, and on what legal basis.
+
+A check locates the premises (coordinates, or an address resolved against the gazetteer), finds its
+building, collects the rules and prohibited addresses in force on the as-of date for the industry,
+and evaluates each on exact geometry in the district's planar frame. H3 cell maps find the
+candidates; distances and containment decide. Every finding names its rule or entry, the legal
+basis, the department, a message in Chinese and English, and the evidence.
+
+Checks run in batches (a single check is a batch of one), so that a city's worth of candidates
+shares the rule look-ups and cell maps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import shapely
+
+from siteselect import industry as industries
+from siteselect.coords import check_coordsys, to_wgs84
+from siteselect.errors import InvalidInputError
+from siteselect.grid import point_cells
+from siteselect.index import LayerIndex, Snapshot
+from siteselect.labels import en, zh
+
+MIN_FLOOR, MAX_FLOOR = -5, 200
+DEFAULT_PROHIBITED_RADIUS_M = 10.0
+PRECISE_LEVELS = ("house_number", "building")
+SEVERITY_RANK = {"permitted": 0, "review": 1, "prohibited": 2}
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+# Why an address on a department's prohibited list cannot be a registered domicile.
+PROHIBITED_LIST_BASIS = (
+    "《山东省市场主体住所（经营场所）登记管理办法》第四条（住所应当真实、合法、有效、安全）"
+)
+
+
+def today() -> dt.date:
+    """Today in China, where registrations happen."""
+    return dt.datetime.now(CHINA_TZ).date()
+
+
+@dataclass(frozen=True)
+class Premises:
+    """One candidate: a place, an industry, optionally a floor and the date to judge by."""
+
+    industry: str
+    lon: float | None = None
+    lat: float | None = None
+    coordsys: str = "wgs84"
+    address: str | None = None
+    floor: int | None = None
+    as_of: dt.date | None = None
+    ref: str | None = None
+
+    @classmethod
+    def parse(cls, **raw: Any) -> Premises:
+        """Validate raw values (from a form, a CSV row, the command line); name any bad one."""
+        code = industries.normalize_code(_required(raw, "industry"))
+        address = raw.get("address") or None
+        lon, lat = raw.get("lon"), raw.get("lat")
+        if address is None and (_blank(lon) or _blank(lat)):
+            raise InvalidInputError("give either an address or both lon and lat")
+        if address is not None and not (_blank(lon) and _blank(lat)):
+            raise InvalidInputError("give either an address or lon and lat, not both")
+        return cls(
+            industry=code,
+            lon=None if _blank(lon) else _number("lon", lon, -180, 180),
+            lat=None if _blank(lat) else _number("lat", lat, -90, 90),
+            coordsys=check_coordsys(raw.get("coordsys") or "wgs84"),
+            address=str(address) if address is not None else None,
+            floor=None if _blank(raw.get("floor")) else _floor(raw["floor"]),
+            as_of=None if _blank(raw.get("as_of")) else _date(raw["as_of"]),
+            ref=None if _blank(raw.get("ref")) else str(raw["ref"]),
+        )
+
+
+def _blank(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
+    )
+
+
+def _required(raw: dict[str, Any], name: str) -> Any:
+    if _blank(raw.get(name)):
+        raise InvalidInputError(f"{name} is required")
+    return raw[name]
+
+
+def _number(name: str, value: Any, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} {value!r} is not a number") from None
+    if not (math.isfinite(number) and low <= number <= high):
+        raise InvalidInputError(f"{name} {value!r} is outside {low}..{high}")
+    return number
+
+
+def _floor(value: Any) -> int:
+    try:
+        floor = int(str(value).strip())
+    except ValueError:
+        raise InvalidInputError(f"floor {value!r} is not a whole number") from None
+    if floor == 0:
+        raise InvalidInputError("floor 0 does not exist: the ground floor is 1, the first basement -1")
+    if not MIN_FLOOR <= floor <= MAX_FLOOR:
+        raise InvalidInputError(f"floor {floor} is outside {MIN_FLOOR}..{MAX_FLOOR}")
+    return floor
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidInputError(f"as_of {value!r} is not a date YYYY-MM-DD") from None
+
+
+@dataclass
+class _Item:
+    """A premises being checked, with what has been found out about it."""
+
+    premises: Premises
+    as_of: dt.date
+    lon: float = math.nan
+    lat: float = math.nan
+    match: dict[str, Any] | None = None
+    building: int | None = None  # row in the buildings layer
+    house_number_id: str | None = None
+    error: str | None = None
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    checked: list[dict[str, str]] = field(default_factory=list)
+
+
+class Checker:
+    """Checks premises against one snapshot of the layers."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snap = snapshot
+        self.zones = snapshot.layer("zones")
+        self.buildings = snapshot.layer("buildings")
+        self.prohibited = snapshot.layer("prohibited_addresses")
+        self.numbers = snapshot.layer("house_numbers")
+        self.rules = snapshot.layer("rules").features.to_dict("records")
+        # Plain records: a check reads a few attributes of a few features, which pandas rows
+        # would make a hundred times slower.
+        self._zone_recs = _records(self.zones)
+        self._building_recs = _records(self.buildings)
+        self._entry_recs = _records(self.prohibited)
+        self._building_row = {rec["id"]: i for i, rec in enumerate(self._building_recs)}
+        self._cache: dict[Any, Any] = {}
+        self._district = _district_shape(snapshot)
+        self._entries = self._prohibited_entries()
+        self._proof = self._proof_tables()
+
+    # ---- public ---------------------------------------------------------------------------------
+
+    def check(self, premises: Premises) -> dict[str, Any]:
+        """Check one premises; bad input raises ``InvalidInputError``."""
+        (result,) = self.check_many([premises])
+        if "error" in result:
+            raise InvalidInputError(result["error"])
+        return result
+
+    def check_many(self, items: list[Premises]) -> list[dict[str, Any]]:
+        """Check many premises; one that cannot be checked gets an ``error`` instead of a verdict."""
+        work = [_Item(p, p.as_of or today()) for p in items]
+        self._locate(work)
+        located = [w for w in work if w.error is None]
+        self._find_buildings(located)
+        groups: dict[tuple[str, dt.date], list[_Item]] = defaultdict(list)
+        for w in located:
+            groups[(w.premises.industry, w.as_of)].append(w)
+        for (code, as_of), group in groups.items():
+            for rule in self._rules_for(code, as_of):
+                self._apply_rule(rule, group)
+            self._apply_prohibited(code, as_of, group)
+        return [self._result(w) for w in work]
+
+    # ---- locating -------------------------------------------------------------------------------
+
+    def _locate(self, work: list[_Item]) -> None:
+        for w in work:
+            if w.premises.address is not None:
+                self._resolve_address(w)
+        by_system: dict[str, list[_Item]] = defaultdict(list)
+        for w in work:
+            if w.premises.address is None:
+                by_system[w.premises.coordsys].append(w)
+        for system, group in by_system.items():
+            given = np.array([(w.premises.lon, w.premises.lat) for w in group], dtype=float)
+            lon, lat = to_wgs84(given[:, 0], given[:, 1], system)
+            for w, x, y in zip(group, lon.tolist(), lat.tolist()):
+                w.lon, w.lat = x, y
+        for w in work:
+            if w.error is None and not self._district.intersects(self.snap.frame.point(w.lon, w.lat)):
+                w.error = self._outside_message(w)
+
+    def _resolve_address(self, w: _Item) -> None:
+        try:
+            match = self.snap.gazetteer.resolve(w.premises.address or "")
+        except InvalidInputError as exc:
+            w.error = f"address: {exc}"
+            return
+        w.match = match.as_dict()
+        if match.level == "none":
+            notes = "; ".join(match.notes) or "no match"
+            w.error = f"address {w.premises.address!r} could not be resolved to a place ({notes})"
+            return
+        w.lon, w.lat = float(match.lon or 0.0), float(match.lat or 0.0)
+        w.house_number_id = match.house_number_id
+        if match.building_id is not None:
+            w.building = self._building_row.get(match.building_id)
+        if match.level not in PRECISE_LEVELS:
+            w.reasons.append(_unresolved_location(match.level))
+
+    def _outside_message(self, w: _Item) -> str:
+        name = self._district_name()
+        swapped = (
+            self._district.intersects(self.snap.frame.point(w.lat, w.lon)) if abs(w.lat) <= 180 else False
+        )
+        hint = " (lat and lon look swapped)" if swapped else ""
+        return f"point ({w.premises.lon}, {w.premises.lat}) lies outside {name}{hint}"
+
+    def _district_name(self) -> str:
+        districts = self.snap.layer("districts").features
+        names = districts.loc[districts["level"] == "district", "name"].tolist()
+        return names[0] if names else "the district"
+
+    # ---- buildings ------------------------------------------------------------------------------
+
+    def _find_buildings(self, work: list[_Item]) -> None:
+        todo = [w for w in work if w.building is None]
+        if not todo:
+            return
+        frame, b = self.snap.frame, self.buildings
+        cells = point_cells([w.lon for w in todo], [w.lat for w in todo], b.version.h3_resolution)
+        cmap = b.cell_map(0.0)
+        for w, cell in zip(todo, cells.tolist()):
+            rows = cmap.get(cell)
+            if rows is None:
+                continue
+            hit = rows[shapely.intersects(b.local[rows], frame.point(w.lon, w.lat))]
+            if len(hit):
+                w.building = int(hit[np.argmin(shapely.area(b.local[hit]))]) if len(hit) > 1 else int(hit[0])
+
+    def _building(self, w: _Item) -> dict[str, Any] | None:
+        return None if w.building is None else self._building_recs[w.building]
+
+    def _cached(self, key: Any, make: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    # ---- rules ----------------------------------------------------------------------------------
+
+    def _rules_for(self, code: str, as_of: dt.date) -> list[dict[str, Any]]:
+        day = as_of.isoformat()
+        return self._cached(
+            ("rules", code, day),
+            lambda: [
+                r
+                for r in self.rules
+                if _in_force(r, day) and any(industries.matches(code, p) for p in r["industries"])
+            ],
+        )
+
+    def _apply_rule(self, rule: dict[str, Any], group: list[_Item]) -> None:
+        kind = rule["kind"]
+        if kind in ("min_distance", "not_within"):
+            self._zone_rule(rule, group)
+            return
+        for w in group:
+            finding = _attribute_finding(rule, w.premises.floor, self._building(w))
+            w.checked.append({"id": rule["id"], "title": rule["title"], "outcome": finding[0]})
+            if finding[0] != "passed":
+                w.reasons.append(_reason(rule, finding[0], finding[1], finding[2], finding[3]))
+
+    def _zone_rule(self, rule: dict[str, Any], group: list[_Item]) -> None:
+        params, zones = rule["params"], self.zones
+        meters = float(params.get("meters", 0.0))
+
+        def make_map() -> Any:
+            rows = np.flatnonzero(zones.features["kind"].isin(set(params["zone_kinds"])).to_numpy())
+            return zones.cell_map(meters, rows)
+
+        cmap = self._cached(("zones", rule["id"]), make_map)
+        cells = point_cells([w.lon for w in group], [w.lat for w in group], zones.version.h3_resolution)
+        for w, cell in zip(group, cells.tolist()):
+            near = cmap.get(cell)
+            found: list[tuple[float, int]] = []
+            if near is not None:
+                point = self.snap.frame.point(w.lon, w.lat)
+                distances = shapely.distance(zones.local[near], point)
+                inside = shapely.intersects(zones.local[near], point)
+                distances = np.where(inside, 0.0, distances)
+                hit = distances < meters if rule["kind"] == "min_distance" else inside
+                found = sorted(zip(distances[hit].tolist(), near[hit].tolist()))
+            outcome = "violated" if found else "passed"
+            w.checked.append({"id": rule["id"], "title": rule["title"], "outcome": outcome})
+            if found:
+                w.reasons.append(self._zone_reason(rule, found, meters))
+
+    def _zone_reason(
+        self, rule: dict[str, Any], found: list[tuple[float, int]], meters: float
+    ) -> dict[str, Any]:
+        zones = self._zone_recs
+        distance, row = found[0]
+        zone = zones[row]
+        features = [
+            {
+                "layer": "zones",
+                "id": zones[r]["id"],
+                "name": zones[r]["name"],
+                "kind": zones[r]["kind"],
+                "distance_m": round(d, 3),
+            }
+            for d, r in found
+        ]
+        kind_zh, kind_en = zh("zone_kinds", zone["kind"]), en("zone_kinds", zone["kind"])
+        if rule["kind"] == "min_distance" and distance == 0:
+            zh_text = f"位于{zone['name']}（{kind_zh}）范围内，须距其{meters:g}米以上"
+            en_text = f"inside {zone['name']} ({kind_en}); at least {meters:g} m away is required"
+            evidence = {"features": features, "distance_m": 0.0, "threshold_m": meters}
+        elif rule["kind"] == "min_distance":
+            zh_text = f"距{zone['name']}（{kind_zh}）{distance:.1f}米，小于{meters:g}米的限制"
+            en_text = f"{distance:.1f} m from {zone['name']} ({kind_en}), closer than the {meters:g} m limit"
+            evidence = {"features": features, "distance_m": round(distance, 3), "threshold_m": meters}
+        else:
+            zh_text = f"位于{zone['name']}（{kind_zh}）范围内"
+            en_text = f"inside {zone['name']} ({kind_en})"
+            evidence = {"features": features}
+        return _reason(rule, "violated", zh_text, en_text, evidence)
+
+    # ---- prohibited addresses -------------------------------------------------------------------
+
+    def _prohibited_entries(self) -> dict[str, Any]:
+        entries = self.prohibited.features
+        is_point = (entries.geom_type == "Point").to_numpy()
+        radius = entries["radius_m"].astype(float).fillna(DEFAULT_PROHIBITED_RADIUS_M).to_numpy()
+        radius = np.where(is_point, radius, 0.0)
+        building_of = dict(zip(self.numbers.features["id"], self.numbers.features["building_id"]))
+        by_building: dict[str, list[int]] = defaultdict(list)
+        by_number: dict[str, list[int]] = defaultdict(list)
+        for row, hn in enumerate(entries["house_number_id"]):
+            if hn:
+                by_number[hn].append(row)
+            if hn and building_of.get(hn):
+                by_building[building_of[hn]].append(row)
+        return {"radius": radius, "is_point": is_point, "by_building": by_building, "by_number": by_number}
+
+    def _prohibited_in_force(self, code: str, day: str) -> tuple[Any, Any]:
+        applies = np.array(
+            [
+                _in_force(e, day) and any(industries.matches(code, x) for x in e["industries"])
+                for e in self._entry_recs
+            ],
+            dtype=bool,
+        )
+        return applies, self.prohibited.cell_map(self._entries["radius"], np.flatnonzero(applies))
+
+    def _apply_prohibited(self, code: str, as_of: dt.date, group: list[_Item]) -> None:
+        p = self._entries
+        day = as_of.isoformat()
+        applies, cmap = self._cached(("prohibited", code, day), lambda: self._prohibited_in_force(code, day))
+        cells = point_cells(
+            [w.lon for w in group], [w.lat for w in group], self.prohibited.version.h3_resolution
+        )
+        for w, cell in zip(group, cells.tolist()):
+            hits: dict[int, tuple[str, float | None]] = {}
+            building = self._building(w)
+            for row in p["by_building"].get(building["id"], []) if building else []:
+                if applies[row]:
+                    hits[row] = ("same_building", None)
+            for row in p["by_number"].get(w.house_number_id, []) if w.house_number_id else []:
+                if applies[row]:
+                    hits[row] = ("house_number", None)
+            near = cmap.get(cell)
+            if near is not None:
+                point = self.snap.frame.point(w.lon, w.lat)
+                distances = shapely.distance(self.prohibited.local[near], point)
+                for row, d in zip(near.tolist(), distances.tolist()):
+                    if row not in hits and d <= p["radius"][row]:
+                        hits[row] = ("within_radius" if p["is_point"][row] else "inside", d)
+            for row, (how, d) in sorted(hits.items()):
+                w.reasons.append(self._prohibited_reason(self._entry_recs[row], how, d, p["radius"][row]))
+
+    def _prohibited_reason(
+        self, entry: Any, how: str, distance: float | None, radius: float
+    ) -> dict[str, Any]:
+        evidence: dict[str, Any] = {
+            "features": [{"layer": "prohibited_addresses", "id": entry["id"], "name": entry["address"]}],
+            "match": how,
+        }
+        if distance is not None and how == "within_radius":
+            evidence |= {"distance_m": round(distance, 3), "threshold_m": radius}
+        return {
+            "source": "prohibited_address",
+            "id": entry["id"],
+            "title": f"禁设地址：{entry['address']}",
+            "severity": "prohibited",
+            "outcome": "violated",
+            "basis": PROHIBITED_LIST_BASIS,
+            "department": entry["department"],
+            "message_zh": f"该处列入禁设地址名录（{entry['reason']}），适用行业：{'、'.join(entry['industries'])}",
+            "message_en": f"the premises is on the prohibited-address list ({entry['reason']})",
+            "evidence": evidence,
+            "effective_from": entry["effective_from"],
+            "effective_to": entry["effective_to"],
+        }
+
+    # ---- result ---------------------------------------------------------------------------------
+
+    def _proof_tables(self) -> dict[str, Any]:
+        numbers = self.numbers.features
+        certified = numbers[numbers["certificate_no"].notna()]
+        by_building: dict[str, list[dict[str, str]]] = defaultdict(list)
+        for rec in certified[["id", "building_id", "certificate_no", "address"]].to_dict("records"):
+            by_building[rec["building_id"]].append(rec)
+        prefiled: dict[str, list[str]] = defaultdict(list)
+        if self.snap.has("vacancies"):
+            vac = self.snap.layer("vacancies").features
+            for vid, bid, flag in zip(vac["id"], vac["building_id"], vac["prefiled"]):
+                if flag and bid:
+                    prefiled[bid].append(vid)
+        return {
+            "certified": by_building,
+            "prefiled": prefiled,
+            "number": dict(zip(numbers["id"], numbers["certificate_no"])),
+        }
+
+    def _address_proof(self, w: _Item, building: dict[str, Any] | None) -> dict[str, Any]:
+        bid = building["id"] if building else None
+        own = self._proof["number"].get(w.house_number_id) if w.house_number_id else None
+        return {
+            "house_number_id": w.house_number_id,
+            "certificate_no": own,
+            "building_certificates": self._proof["certified"].get(bid, []) if bid else [],
+            "prefiled": bool(bid and self._proof["prefiled"].get(bid)),
+            "prefiled_vacancies": self._proof["prefiled"].get(bid, []) if bid else [],
+            "building_accepted": bool(building and building.get("accepted_on")),
+            "accepted_on": building.get("accepted_on") if building else None,
+            "acceptance_no": building.get("acceptance_no") if building else None,
+        }
+
+    def _result(self, w: _Item) -> dict[str, Any]:
+        p = w.premises
+        base: dict[str, Any] = {
+            "ref": p.ref,
+            "industry": industries.describe(p.industry),
+            "as_of": w.as_of.isoformat(),
+        }
+        if w.error is not None:
+            return base | {"error": w.error, "match": w.match}
+        building = self._building(w)
+        if building is None:
+            w.reasons.append(_no_building())
+        verdict = max(
+            (_severity(r, w.match) for r in w.reasons), key=SEVERITY_RANK.__getitem__, default="permitted"
+        )
+        return base | {
+            "verdict": verdict,
+            "verdict_zh": zh("verdicts", verdict),
+            "location": {
+                "lon": round(w.lon, 8),
+                "lat": round(w.lat, 8),
+                "coordsys": p.coordsys,
+                "given": {"lon": p.lon, "lat": p.lat} if p.address is None else {"address": p.address},
+                "match": w.match,
+            },
+            "floor": p.floor,
+            "building": _public(building),
+            "reasons": w.reasons,
+            "checked": w.checked,
+            "address_proof": self._address_proof(w, building),
+            "layer_versions": self.snap.versions,
+        }
+
+
+def _severity(reason: dict[str, Any], match: dict[str, Any] | None) -> str:
+    """How much a reason weighs: a finding at an approximate location can only ask for review."""
+    if reason["outcome"] == "violated" and (match is None or match["level"] in PRECISE_LEVELS):
+        return str(reason["severity"])
+    return "review"
+
+
+def _in_force(record: dict[str, Any], day: str) -> bool:
+    start, end = record.get("effective_from"), record.get("effective_to")
+    return (not start or start <= day) and (not end or day <= end)
+
+
+def _public(building: dict[str, Any] | None) -> dict[str, Any] | None:
+    if building is None:
+        return None
+    return {k: v for k, v in building.items() if k != "geometry"}
+
+
+def _reason(
+    rule: dict[str, Any], outcome: str, zh_text: str, en_text: str, evidence: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "source": "rule",
+        "id": rule["id"],
+        "title": rule["title"],
+        "severity": rule["severity"] if outcome == "violated" else "review",
+        "outcome": outcome,
+        "basis": rule["basis"],
+        "department": rule["department"],
+        "message_zh": zh_text,
+        "message_en": en_text,
+        "evidence": evidence,
+        "effective_from": rule["effective_from"],
+        "effective_to": rule["effective_to"],
+    }
+
+
+Finding = tuple[str, str, str, dict[str, Any]]  # outcome, message in Chinese, in English, evidence
+
+
+def _attribute_finding(rule: dict[str, Any], floor: int | None, building: dict[str, Any] | None) -> Finding:
+    """Evaluate a rule on the building or the floor."""
+    kind, params, title = rule["kind"], rule["params"] or {}, rule["title"]
+    if kind in ("floor_at_least", "floor_at_most"):
+        return _floor_finding(kind, int(params["floor"]), floor, title)
+    if building is None:
+        why_zh, why_en = "未能确定所在建筑", "the premises lies in no known building"
+        return (
+            "unresolved",
+            f"{why_zh}，无法核验：{title}",
+            f"{why_en}, so '{title}' cannot be verified",
+            {},
+        )
+    use, name = building.get("use") or "unknown", building["name"]
+    facts = {"features": [{"layer": "buildings", "id": building["id"], "name": name}], "use": use}
+    if kind in ("building_use_not_in", "building_use_in"):
+        if use == "unknown":
+            why_en = f"the use of building {name} is unknown"
+            return (
+                "unresolved",
+                f"建筑{name}用途未知，无法核验：{title}",
+                f"{why_en}, so '{title}' cannot be verified",
+                facts,
+            )
+        bad = (use in params["uses"]) == (kind == "building_use_not_in")
+        allowed = "、".join(zh("uses", u) for u in params["uses"])
+        text_zh = f"所在建筑{name}用途为{zh('uses', use)}，" + (
+            "该行业不得设于此类建筑" if kind == "building_use_not_in" else f"不在允许用途（{allowed}）内"
+        )
+        text_en = f"building {name} is {en('uses', use)}; " + (
+            "this industry may not be in such a building"
+            if kind == "building_use_not_in"
+            else f"allowed uses are {', '.join(params['uses'])}"
+        )
+        return ("violated" if bad else "passed", text_zh, text_en, facts)
+    if kind == "requires_flue":
+        if use != "mixed":
+            return ("passed", "", "", facts)
+        if building.get("flue") is None:
+            return (
+                "unresolved",
+                f"建筑{name}为商住综合楼，是否有专用烟道未知",
+                f"building {name} is mixed-use; flue unknown",
+                facts,
+            )
+        text_en = f"building {name} is mixed-use without a dedicated kitchen-exhaust flue"
+        outcome = "passed" if building["flue"] else "violated"
+        return (
+            outcome,
+            f"所在建筑{name}为商住综合楼且无专用烟道",
+            text_en,
+            facts | {"flue": building["flue"]},
+        )
+    if kind == "requires_accepted_building":
+        accepted = building.get("accepted_on")
+        text_en = f"building {name} has no completion acceptance on file"
+        outcome = "passed" if accepted else "violated"
+        return (outcome, f"所在建筑{name}未办理竣工验收备案", text_en, facts | {"accepted_on": accepted})
+    raise AssertionError(f"unknown rule kind {kind}")  # refused when the rules were loaded
+
+
+def _floor_finding(kind: str, bound: int, floor: int | None, title: str) -> Finding:
+    if floor is None:
+        return (
+            "unresolved",
+            f"未提供楼层，无法核验：{title}",
+            f"no floor given, so '{title}' cannot be verified",
+            {},
+        )
+    ok = floor >= bound if kind == "floor_at_least" else floor <= bound
+    word_zh, word_en = (
+        ("低于最低", "below the lowest") if kind == "floor_at_least" else ("高于最高", "above the highest")
+    )
+    text_zh, text_en = (
+        f"所在楼层{floor}{word_zh}允许楼层{bound}",
+        f"floor {floor} is {word_en} allowed floor {bound}",
+    )
+    return ("passed" if ok else "violated", text_zh, text_en, {"floor": floor, "floor_bound": bound})
+
+
+def _unresolved_location(level: str) -> dict[str, Any]:
+    return {
+        "source": "resolution",
+        "id": "address-level",
+        "title": "地址匹配精度不足",
+        "severity": "review",
+        "outcome": "unresolved",
+        "basis": "",
+        "department": "",
+        "message_zh": f"地址仅匹配到{zh('levels', level)}级别，位置为近似位置，需人工核实",
+        "message_en": f"the address matched only at {level} level; the location is approximate",
+        "evidence": {"match_level": level},
+    }
+
+
+def _no_building() -> dict[str, Any]:
+    return {
+        "source": "resolution",
+        "id": "no-building",
+        "title": "未找到所在建筑",
+        "severity": "review",
+        "outcome": "unresolved",
+        "basis": "",
+        "department": "",
+        "message_zh": "该位置不在任何已登记建筑内，需人工核实",
+        "message_en": "the premises lies in no known building",
+        "evidence": {},
+    }
+
+
+def _records(layer: LayerIndex) -> list[dict[str, Any]]:
+    return layer.features.drop(columns="geometry").to_dict("records")
+
+
+def _district_shape(snapshot: Snapshot) -> shapely.Geometry:
+    districts: LayerIndex = snapshot.layer("districts")
+    rows = np.flatnonzero((districts.features["level"] == "district").to_numpy())
+    shape = shapely.union_all(districts.local[rows]) if len(rows) else shapely.union_all(districts.local)
+    shapely.prepare(shape)
+    return shape
