@@ -403,6 +403,7 @@ class Checker:
         }
         if distance is not None and how == "within_radius":
             evidence |= {"distance_m": round(distance, 3), "threshold_m": radius}
+        industries_text = "、".join(entry["industries"])
         return {
             "source": "prohibited_address",
             "id": entry["id"],
@@ -411,7 +412,7 @@ class Checker:
             "outcome": "violated",
             "basis": PROHIBITED_LIST_BASIS,
             "department": entry["department"],
-            "message_zh": f"该处列入禁设地址名录（{entry['reason']}），适用行业：{'、'.join(entry['industries'])}",
+            "message_zh": f"该处列入禁设地址名录（{entry['reason']}），适用行业：{industries_text}",
             "message_en": f"the premises is on the prohibited-address list ({entry['reason']})",
             "evidence": evidence,
             "effective_from": entry["effective_from"],
