@@ -68,6 +68,8 @@ class Premises:
             raise InvalidInputError("give either an address or both lon and lat")
         if address is not None and not (_blank(lon) and _blank(lat)):
             raise InvalidInputError("give either an address or lon and lat, not both")
+        if not _blank(lat) and _looks_like_lon(lat) and not _blank(lon) and not _looks_like_lon(lon):
+            raise InvalidInputError(f"lat {lat!r} is outside -90..90 (lat and lon look swapped)")
         return cls(
             industry=code,
             lon=None if _blank(lon) else _number("lon", lon, -180, 180),
@@ -86,6 +88,13 @@ def _blank(value: Any) -> bool:
         or (isinstance(value, str) and not value.strip())
         or (isinstance(value, float) and math.isnan(value))
     )
+
+
+def _looks_like_lon(value: Any) -> bool:
+    try:
+        return 90 < abs(float(value)) <= 180
+    except (TypeError, ValueError):
+        return False
 
 
 def _required(raw: dict[str, Any], name: str) -> Any:

@@ -1,0 +1,283 @@
+"""The premises check on the Laoshan demo: verdicts, reasons with their basis, and bad input."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import shapely
+
+from siteselect.check import Checker, Premises
+from siteselect.errors import InvalidInputError
+from siteselect.geodesy import GEOD
+from siteselect.index import Catalog
+from siteselect.store import Store
+
+
+@pytest.fixture(scope="module")
+def checker(demo_db) -> Checker:
+    return Checker(Catalog(Store(demo_db)).current())
+
+
+def _at(checker: Checker, industry: str, point: shapely.Point, **kw) -> dict:
+    return checker.check(Premises.parse(industry=industry, lon=point.x, lat=point.y, **kw))
+
+
+def _reasons(result: dict, outcome: str = "violated") -> dict[str, dict]:
+    return {r["id"]: r for r in result["reasons"] if r["outcome"] == outcome}
+
+
+def _buildings(checker: Checker):
+    return checker.buildings.features
+
+
+def _far_from_zones(checker: Checker, geoms, metres: float) -> np.ndarray:
+    zones = shapely.union_all(checker.zones.local)
+    local = checker.snap.frame.to_local(geoms)
+    return shapely.distance(local, zones) > metres
+
+
+def test_internet_cafe_inside_a_school_campus_is_prohibited(checker):
+    zones = checker.zones.features
+    school = zones[zones["kind"] == "primary_school"].iloc[0]
+    result = _at(checker, "9013", school.geometry.representative_point())
+    assert result["verdict"] == "prohibited" and result["verdict_zh"] == "不予登记"
+    reason = _reasons(result)["R01-school-200m"]
+    assert reason["evidence"]["distance_m"] == 0.0 and reason["evidence"]["threshold_m"] == 200
+    assert reason["evidence"]["features"][0]["id"] == school["id"]
+    assert "第九条" in reason["basis"] and reason["department"] == "崂山区文化和旅游局"
+    assert reason["message_zh"] and reason["message_en"]
+
+
+def test_internet_cafe_150m_from_a_school_is_prohibited_and_250m_is_not(checker):
+    zones = checker.zones.features
+    school = zones[zones["kind"] == "middle_school"].iloc[0].geometry
+    lon, lat = school.exterior.coords[0]
+    # walk away from the campus along the direction from its centre through a corner
+    az, _, _ = GEOD.inv(school.centroid.x, school.centroid.y, lon, lat)
+    results = {}
+    for metres in (150, 250):
+        x, y, _ = GEOD.fwd(lon, lat, az, metres)
+        results[metres] = _at(checker, "9013", shapely.Point(x, y))
+    near = _reasons(results[150]).get("R01-school-200m")
+    assert near is not None and 149 < near["evidence"]["distance_m"] <= 150.01
+    far = {c["id"]: c["outcome"] for c in results[250]["checked"]}
+    assert far["R01-school-200m"] == "passed"
+
+
+def test_software_firm_in_an_accepted_office_building_is_permitted(checker):
+    b = _buildings(checker)
+    offices = b[(b["use"] == "office") & b["accepted_on"].notna()]
+    clear = offices[_far_from_zones(checker, offices.geometry.to_numpy(), 300)]
+    prohibited = set(checker.prohibited.features["house_number_id"])
+    numbers = checker.numbers.features
+    listed = set(numbers.loc[numbers["id"].isin(prohibited), "building_id"])
+    building = clear[~clear["id"].isin(listed)].iloc[0]
+    result = _at(checker, "6513", building.geometry.representative_point(), floor=5)
+    assert result["verdict"] == "permitted", result["reasons"]
+    assert result["building"]["id"] == building["id"]
+    assert result["address_proof"]["building_accepted"] is True
+    assert result["reasons"] == []
+    assert {c["id"] for c in result["checked"]} >= {"R26-accepted-building", "R25-residential-to-business"}
+
+
+def test_restaurant_in_a_residential_building_is_prohibited(checker):
+    b = _buildings(checker)
+    home = b[b["use"] == "residential"].iloc[0]
+    result = _at(checker, "6210", home.geometry.representative_point())
+    assert result["verdict"] == "prohibited"
+    reason = _reasons(result)["R08-fumes-residential"]
+    assert "第八十一条" in reason["basis"]
+    assert reason["evidence"]["features"][0]["id"] == home["id"]
+
+
+def test_restaurant_in_a_mixed_building_needs_a_flue(checker):
+    b = _buildings(checker)
+    mixed = b[b["use"] == "mixed"]
+    without = _at(checker, "6220", mixed[mixed["flue"] == False].iloc[0].geometry.representative_point())  # noqa: E712
+    with_flue = _at(checker, "6220", mixed[mixed["flue"] == True].iloc[0].geometry.representative_point())  # noqa: E712
+    assert "R08-fumes-flue" in _reasons(without)
+    assert "R08-fumes-flue" not in _reasons(with_flue)
+
+
+def test_building_without_acceptance_asks_for_review(checker):
+    b = _buildings(checker)
+    offices = b[(b["use"] == "office") & b["accepted_on"].isna()]
+    result = _at(checker, "6513", offices.iloc[0].geometry.representative_point(), floor=3)
+    assert _reasons(result)["R26-accepted-building"]["severity"] == "review"
+    assert result["verdict"] in ("review", "prohibited")
+    assert result["address_proof"]["building_accepted"] is False
+
+
+def test_a_point_in_no_building_is_never_a_silent_pass(checker):
+    street = checker.snap.layer("districts").features
+    free = street[street["name"] == "北宅街道"].geometry.iloc[0].representative_point()
+    result = _at(checker, "6513", free)
+    assert result["building"] is None
+    assert result["verdict"] == "review"
+    assert "no-building" in _reasons(result, "unresolved")
+
+
+def test_floor_rules(checker):
+    b = _buildings(checker)
+    shop = b[(b["use"] == "commercial")].iloc[0].geometry.representative_point()
+    deep = _at(checker, "9011", shop, floor=-2)
+    ok = _at(checker, "9011", shop, floor=-1)
+    unknown = _at(checker, "9011", shop)
+    assert _reasons(deep)["R02-basement"]["evidence"] == {"floor": -2, "floor_bound": -1}
+    assert "R02-basement" not in _reasons(ok)
+    assert "R02-basement" in _reasons(unknown, "unresolved")
+
+
+def _entry_with_house_number(checker, predicate):
+    entries = checker.prohibited.features
+    numbers = checker.numbers.features.set_index("id")
+    for entry in entries.itertuples():
+        if predicate(entry):
+            return entry, numbers.loc[entry.house_number_id]
+    raise AssertionError("no such entry in the demo")
+
+
+def test_address_on_the_prohibited_list_by_house_number(checker):
+    entry, number = _entry_with_house_number(
+        checker, lambda e: e.industries == ["*"] and e.effective_to is None and e.effective_from < "2026"
+    )
+    result = checker.check(Premises.parse(industry="6513", address=number.address))
+    assert result["location"]["match"]["level"] == "house_number"
+    assert result["verdict"] == "prohibited"
+    hits = [r for r in result["reasons"] if r["source"] == "prohibited_address"]
+    assert hits[0]["id"] == entry.id and hits[0]["evidence"]["match"] in ("house_number", "same_building")
+
+
+def _code_for(entry) -> str:
+    """A class code the entry applies to."""
+    return {"*": "6513", "62": "6210", "9011": "9011"}[entry.industries[0]]
+
+
+def test_prohibited_entries_apply_only_while_in_force(checker):
+    lifted, number = _entry_with_house_number(checker, lambda e: e.effective_to is not None)
+    day_in = dt.date.fromisoformat(lifted.effective_to)
+    ids = {}
+    for label, as_of in (("in force", day_in), ("lifted", day_in + dt.timedelta(days=1))):
+        premises = Premises.parse(industry=_code_for(lifted), address=number.address, as_of=as_of)
+        ids[label] = {r["id"] for r in checker.check(premises)["reasons"]}
+    assert lifted.id in ids["in force"] and lifted.id not in ids["lifted"]
+    future, number = _entry_with_house_number(checker, lambda e: e.effective_from == "2027-01-01")
+    code = _code_for(future)
+    before = checker.check(Premises.parse(industry=code, address=number.address, as_of="2026-12-31"))
+    after = checker.check(Premises.parse(industry=code, address=number.address, as_of="2027-01-01"))
+    assert future.id not in {r["id"] for r in before["reasons"]}
+    assert future.id in {r["id"] for r in after["reasons"]}
+
+
+def test_rules_apply_only_from_their_effective_date(checker):
+    b = _buildings(checker)
+    point = b[b["accepted_on"].isna()].iloc[0].geometry.representative_point()
+    before = _at(checker, "6513", point, as_of="2024-03-27")
+    after = _at(checker, "6513", point, as_of="2024-03-28")
+    assert "R26-accepted-building" not in {c["id"] for c in before["checked"]}
+    assert "R26-accepted-building" in _reasons(after)
+
+
+def test_point_entry_applies_within_its_radius(checker):
+    entries = checker.prohibited.features
+    entry = entries[(entries.geom_type == "Point") & entries["effective_to"].isna()
+                    & (entries["effective_from"] < "2026")].iloc[0]  # fmt: skip
+    x, y = entry.geometry.x, entry.geometry.y
+    results = {}
+    for metres in (6.0, 14.0):
+        lon, lat, _ = GEOD.fwd(x, y, 90.0, metres)
+        results[metres] = checker.check_many([Premises.parse(industry="6513", lon=lon, lat=lat)])[0]
+    near = [r for r in results[6.0]["reasons"] if r["id"] == entry["id"]]
+    assert near, results[6.0]["reasons"]
+    if near[0]["evidence"]["match"] == "within_radius":
+        assert near[0]["evidence"]["distance_m"] == pytest.approx(6.0, abs=0.01)
+        assert near[0]["evidence"]["threshold_m"] == 10.0
+
+
+def test_road_level_address_asks_for_review(checker):
+    result = checker.check(Premises.parse(industry="6513", address="崂山区苗岭路9999号"))
+    assert result["location"]["match"]["level"] == "road"
+    assert result["verdict"] in ("review", "prohibited")
+    assert "address-level" in _reasons(result, "unresolved")
+    assert result["verdict"] == "review"  # an approximate place can only ask for review
+
+
+def test_batch_equals_single_checks(checker):
+    b = _buildings(checker)
+    points = b.geometry.representative_point().iloc[:60]
+    items = [Premises.parse(industry=code, lon=p.x, lat=p.y, floor=2)
+             for p, code in zip(points, ["9013", "6210", "6513", "5227"] * 15)]  # fmt: skip
+    batch = checker.check_many(items)
+    assert batch == [checker.check(item) for item in items]
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ({"industry": "62", "lon": 120.46, "lat": 36.1}, "is not a GB/T 4754 class code"),
+        ({"industry": "5228", "lon": 120.46, "lat": 36.1}, "no such class in division 52"),
+        ({"lon": 120.46, "lat": 36.1}, "industry is required"),
+        ({"industry": "6210"}, "give either an address or both lon and lat"),
+        ({"industry": "6210", "lon": "x", "lat": 36.1}, "lon 'x' is not a number"),
+        ({"industry": "6210", "lon": 200, "lat": 36.1}, "lon 200 is outside"),
+        ({"industry": "6210", "lon": 120.46, "lat": 36.1, "floor": 0}, "floor 0 does not exist"),
+        ({"industry": "6210", "lon": 120.46, "lat": 36.1, "floor": 300}, "floor 300 is outside"),
+        ({"industry": "6210", "lon": 120.46, "lat": 36.1, "as_of": "2024-13-01"}, "as_of '2024-13-01'"),
+        ({"industry": "6210", "lon": 120.46, "lat": 36.1, "coordsys": "utm"}, "unknown coordinate system"),
+    ],
+)
+def test_bad_input_is_named(raw, words):
+    with pytest.raises(InvalidInputError, match=words):
+        Premises.parse(**raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ({"lon": 116.40, "lat": 39.90}, "lies outside 崂山区"),
+        ({"lon": 36.12, "lat": 120.47}, "lat and lon look swapped"),
+        ({"address": "市南区香港中路10号"}, "could not be resolved"),
+        ({"address": "随便写的地址"}, "could not be resolved"),
+    ],
+)
+def test_places_that_cannot_be_checked_are_refused(checker, raw, words):
+    with pytest.raises(InvalidInputError, match=words):
+        checker.check(Premises.parse(industry="6210", **raw))
+
+
+def test_gcj02_input_is_converted(checker):
+    from siteselect.coords import from_wgs84
+
+    b = _buildings(checker)
+    point = b[b["use"] == "office"].iloc[0].geometry.representative_point()
+    glon, glat = from_wgs84([point.x], [point.y], "gcj02")
+    result = checker.check(Premises.parse(industry="6513", lon=glon[0], lat=glat[0], coordsys="gcj02"))
+    assert result["location"]["lon"] == pytest.approx(point.x, abs=1e-8)
+    assert result["building"]["id"] == b[b["use"] == "office"].iloc[0]["id"]
+
+
+def test_a_check_as_of_an_earlier_layer_version_gives_the_earlier_verdict(sqlite_url, demo_files, tmp_path):
+    import yaml
+
+    from siteselect.demo import LOAD_ORDER
+    from siteselect.load import load_file
+
+    store = Store(sqlite_url)
+    for layer in LOAD_ORDER:
+        load_file(store, layer, demo_files[layer])
+    rules = yaml.safe_load(demo_files["rules"].read_text(encoding="utf-8"))["rules"]
+    relaxed = tmp_path / "rules-v2.yaml"
+    relaxed.write_text(
+        yaml.safe_dump([r for r in rules if r["id"] != "R01-school-200m"], allow_unicode=True),
+        encoding="utf-8",
+    )
+    load_file(store, "rules", relaxed)
+    catalog = Catalog(store)
+    zones = catalog.current().layer("zones").features
+    school = zones[zones["kind"] == "primary_school"].iloc[0].geometry.representative_point()
+    premises = Premises.parse(industry="9013", lon=school.x, lat=school.y)
+    now = Checker(catalog.current()).check(premises)
+    then = Checker(catalog.snapshot({"rules": 1})).check(premises)
+    assert now["layer_versions"]["rules"] == 2 and then["layer_versions"]["rules"] == 1
+    assert "R01-school-200m" not in _reasons(now)
+    assert "R01-school-200m" in _reasons(then)
