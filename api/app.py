@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import layers
+from api.routers import checks, layers
 from siteselect.index import Catalog
 from siteselect.settings import Settings
 from siteselect.store import Store
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.database_url, h3_resolution=settings.h3_resolution)
         app.state.store = store
-        app.state.catalog = Catalog(store)
+        app.state.catalog = Catalog(store, settings)
         try:
             yield
         finally:
@@ -37,9 +37,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(layers.router)
+    app.include_router(checks.router)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, object]:
         return {"status": "ok", "layers": app.state.catalog.versions}
+
+    @app.get("/noop", tags=["service"], include_in_schema=False)
+    def noop() -> dict[str, bool]:
+        """Does nothing: the floor under every benchmark of the service."""
+        return {"ok": True}
 
     return app

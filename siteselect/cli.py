@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from siteselect.coords import COORDSYS
 from siteselect.errors import SiteSelectError
@@ -86,6 +88,118 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_industries(args: argparse.Namespace) -> int:
+    from siteselect.industry import search
+
+    for hit in search(args.query, args.limit):
+        print(
+            f"{hit['code']}  {hit['name']:24} {hit['section']} {hit['division_name']}  ({hit['matched_by']})"
+        )
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> Any:
+    from siteselect.index import Catalog
+
+    return Catalog(_store(args), _settings(args)).current()
+
+
+def cmd_geocode(args: argparse.Namespace) -> int:
+    match = _snapshot(args).gazetteer.resolve(args.text)
+    print(json.dumps(match.as_dict(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from siteselect.check import Premises
+
+    checker = _snapshot(args).checker
+    if args.file is not None:
+        return _check_file(checker, args)
+    premises = Premises.parse(
+        industry=args.industry, address=args.address, lon=args.lon, lat=args.lat,
+        coordsys=args.coordsys, floor=args.floor, as_of=args.as_of,
+    )  # fmt: skip
+    result = checker.check(premises)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(_verdict_text(result))
+    return 0
+
+
+def _verdict_text(result: dict[str, Any]) -> str:
+    industry = result["industry"]
+    lines = [f"{result['verdict_zh']} ({result['verdict']})  {industry['code']} {industry['name']}"]
+    building = result["building"]
+    lines.append(
+        f"  building: {building['name'] + ' (' + building['use'] + ')' if building else 'none found'}"
+    )
+    for reason in result["reasons"]:
+        lines.append(f"  - [{reason['severity']}/{reason['outcome']}] {reason['message_zh']}")
+        if reason["basis"]:
+            lines.append(f"      依据: {reason['basis']}")
+    proof = result["address_proof"]
+    lines.append(
+        f"  address proof: certificate {proof['certificate_no'] or 'none'}, "
+        f"pre-filed {'yes' if proof['prefiled'] else 'no'}, "
+        f"building accepted {'yes' if proof['building_accepted'] else 'no'}"
+    )
+    return "\n".join(lines)
+
+
+def _check_file(checker: Any, args: argparse.Namespace) -> int:
+    """Check every row of a CSV; a bad row gets an error line, the others their verdicts."""
+    import csv
+
+    from siteselect.check import Premises
+
+    with args.file.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    results: list[dict[str, Any]] = []
+    chunk = 500
+    for start in range(0, len(rows), chunk):
+        batch: list[Premises] = []
+        slots: list[dict[str, Any] | None] = []  # None: the next checked result goes here
+        for n, row in enumerate(rows[start : start + chunk], start=start):
+            fields = {k: v for k, v in row.items() if k} | {"ref": row.get("ref") or str(n + 1)}
+            try:
+                batch.append(Premises.parse(**fields))
+                slots.append(None)
+            except SiteSelectError as exc:
+                slots.append({"ref": fields["ref"], "error": f"row {n + 1}: {exc}"})
+        checked = iter(checker.check_many(batch))
+        results += [slot if slot is not None else next(checked) for slot in slots]
+        print(f"\rchecked {len(results):,}/{len(rows):,}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    _write_results(results, args.out)
+    return 0
+
+
+def _write_results(results: list[dict[str, Any]], out: Path | None) -> None:
+    import csv
+
+    if out is not None and out.suffix.lower() == ".json":
+        out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+        return
+    columns = ["ref", "industry", "verdict", "lon", "lat", "match_level", "building_id", "reasons", "error"]
+    stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+    writer = csv.DictWriter(stream, fieldnames=columns)
+    writer.writeheader()
+    for r in results:
+        location = r.get("location") or {}
+        match = location.get("match") or {}
+        writer.writerow({
+            "ref": r.get("ref"), "industry": (r.get("industry") or {}).get("code"),
+            "verdict": r.get("verdict", ""), "lon": location.get("lon"), "lat": location.get("lat"),
+            "match_level": match.get("level", "coordinates" if location else ""),
+            "building_id": (r.get("building") or {}).get("id"),
+            "reasons": "; ".join(x["id"] for x in r.get("reasons", [])), "error": r.get("error", ""),
+        })  # fmt: skip
+    if out is not None:
+        stream.close()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -124,6 +238,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("var/demo"), help="where to write the files")
     p.add_argument("--no-load", action="store_true", help="only write the files")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("industries", help="find GB/T 4754 classes by code or everyday words")
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_industries)
+
+    p = sub.add_parser("geocode", help="resolve an address to a place")
+    p.add_argument("text")
+    p.set_defaults(func=cmd_geocode)
+
+    p = sub.add_parser("check", help="check premises for an industry (one, or every row of --file)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--address")
+    where.add_argument("--lon", type=float)
+    where.add_argument(
+        "--file", type=Path, help="CSV: industry, address or lon/lat, [coordsys, floor, as_of, ref]"
+    )
+    p.add_argument("--lat", type=float)
+    p.add_argument("--coordsys", choices=COORDSYS, default="wgs84")
+    p.add_argument("--industry", help="GB/T 4754 class code, e.g. 6210")
+    p.add_argument("--floor", type=int)
+    p.add_argument("--as-of", help="judge by the rules in force on this date (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    p.add_argument("--out", type=Path, help="with --file: write results here (.csv or .json)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")

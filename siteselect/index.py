@@ -129,6 +129,13 @@ class Snapshot:
         return {name: idx.version.version for name, idx in sorted(self.layers.items())}
 
     @functools.cached_property
+    def checker(self) -> Any:
+        """The premises checker of this snapshot, built once."""
+        from siteselect.check import Checker
+
+        return Checker(self)
+
+    @functools.cached_property
     def gazetteer(self) -> Any:
         from siteselect.address import Gazetteer
 

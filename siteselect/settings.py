@@ -23,6 +23,7 @@ class Settings(BaseSettings):
         description="min lon, min lat, max lon, max lat (WGS-84) of the district served",
     )
     h3_resolution: int = Field(default=9, ge=5, le=12, description="resolution of stored H3 cells")
+    max_batch: int = Field(default=1000, ge=1, le=100_000, description="most candidates in one batch request")
 
     @field_validator("extent")
     @classmethod

@@ -62,3 +62,41 @@ def test_usage_errors_exit_with_usage(argv):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2
+
+
+def test_industries_and_geocode(demo_db, capsys):
+    assert main(["industries", "奶茶"]) == 0
+    assert "6239" in capsys.readouterr().out
+    assert main(["--database-url", demo_db, "geocode", "崂山区苗岭路9999号"]) == 0
+    assert '"level": "road"' in capsys.readouterr().out
+
+
+def test_check_one_and_a_file(demo_db, tmp_path, capsys):
+    assert (
+        main(["--database-url", demo_db, "check", "--address", "崂山区苗岭路9999号", "--industry", "6210"])
+        == 0
+    )
+    assert "需人工核查" in capsys.readouterr().out
+    candidates = tmp_path / "candidates.csv"
+    candidates.write_text(
+        "ref,industry,address,lon,lat,floor\n"
+        "a,6210,崂山区苗岭路9999号,,,\nb,62,,120.45,36.1,\nc,6513,,116.4,39.9,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "results.csv"
+    assert main(["--database-url", demo_db, "check", "--file", str(candidates), "--out", str(out)]) == 0
+    assert "checked 3/3" in capsys.readouterr().err
+    import csv
+
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["ref"] for r in rows] == ["a", "b", "c"]
+    assert rows[0]["verdict"] == "review" and rows[0]["match_level"] == "road"
+    assert "row 2" in rows[1]["error"] and "outside" in rows[2]["error"]
+
+
+def test_check_refuses_bad_input_with_exit_2(demo_db, capsys):
+    assert (
+        main(["--database-url", demo_db, "check", "--lon", "120.45", "--lat", "36.1", "--industry", "62"])
+        == 2
+    )
+    assert "industry code '62'" in capsys.readouterr().err

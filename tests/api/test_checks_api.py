@@ -1,0 +1,108 @@
+"""Industry picker, geocoding and checks over HTTP, in-process."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from siteselect.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client(demo_db):
+    settings = Settings(_env_file=None, database_url=demo_db, max_batch=50)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def school(client):
+    zones = client.get("/layers/zones/features", params={"limit": 10000}).json()["features"]
+    feature = next(f for f in zones if f["properties"]["kind"] == "primary_school")
+    ring = feature["geometry"]["coordinates"][0]
+    lon = sum(p[0] for p in ring[:-1]) / (len(ring) - 1)
+    lat = sum(p[1] for p in ring[:-1]) / (len(ring) - 1)
+    return lon, lat
+
+
+def test_industries_by_everyday_word(client):
+    r = client.get("/industries", params={"q": "网吧"})
+    assert r.status_code == 200 and r.json()[0]["code"] == "9013"
+
+
+def test_geocode_returns_level_and_confidence(client):
+    body = client.get("/geocode", params={"q": "崂山区苗岭路9999号"}).json()
+    assert body["level"] == "road" and 0 < body["confidence"] < 0.95
+
+
+def test_check_internet_cafe_at_a_school(client, school):
+    lon, lat = school
+    r = client.post("/check", json={"industry": "9013", "lon": lon, "lat": lat})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["verdict"] == "prohibited"
+    reason = next(x for x in body["reasons"] if x["id"] == "R01-school-200m")
+    assert reason["basis"] and reason["message_en"] and reason["evidence"]["threshold_m"] == 200
+    assert body["layer_versions"]["rules"] == 1 and body["as_of"]
+
+
+def test_batch_checks_each_candidate(client, school):
+    lon, lat = school
+    items = [{"industry": "9013", "lon": lon, "lat": lat, "ref": "a"},
+             {"industry": "6513", "lon": 116.4, "lat": 39.9, "ref": "b"}]  # fmt: skip
+    body = client.post("/check/batch", json={"items": items}).json()
+    assert body["count"] == 2
+    assert body["results"][0]["verdict"] == "prohibited"
+    assert "outside" in body["results"][1]["error"]
+
+
+def test_check_against_an_earlier_version(client, school):
+    lon, lat = school
+    r = client.post(
+        "/check", params={"versions": "rules:1"}, json={"industry": "9013", "lon": lon, "lat": lat}
+    )
+    assert r.status_code == 200
+    r = client.post(
+        "/check", params={"versions": "rules:9"}, json={"industry": "9013", "lon": lon, "lat": lat}
+    )
+    assert r.status_code == 404 and "version 9" in r.text
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"industry": "62", "lon": 120.46, "lat": 36.1}, "industry code '62'"),
+        ({"industry": "ABCD", "lon": 120.46, "lat": 36.1}, "industry code 'ABCD'"),
+        ({"industry": "6210", "lon": 116.4, "lat": 39.9}, "lies outside 崂山区"),
+        ({"industry": "6210", "lon": 36.1, "lat": 120.46}, "lat"),
+        ({"industry": "6210", "address": "火星基地1号"}, "could not be resolved"),
+        ({"industry": "6210", "lon": 120.46, "lat": 36.1, "floor": 0}, "floor 0"),
+        ({"industry": "6210", "lon": 120.46, "lat": 36.1, "floor": 999}, "floor 999"),
+        ({"industry": "6210", "lon": 120.46, "lat": 36.1, "as_of": "2024-13-01"}, "as_of"),
+        ({"industry": "6210", "lon": 120.46, "lat": 36.1, "colour": "red"}, "colour"),
+        ({"industry": "6210", "lon": "east", "lat": 36.1}, "lon"),
+        ({"industry": "6210"}, "give either an address or both lon and lat"),
+    ],
+)
+def test_bad_requests_get_422_naming_the_field(client, body, words):
+    r = client.post("/check", json=body)
+    assert r.status_code == 422, r.text
+    assert words in r.text
+
+
+def test_oversized_batch_is_refused(client):
+    items = [{"industry": "6210", "lon": 120.46, "lat": 36.1}] * 51
+    r = client.post("/check/batch", json={"items": items})
+    assert r.status_code == 422 and "more than the limit of 50" in r.text
+
+
+def test_bad_item_in_a_batch_is_named(client):
+    items = [{"industry": "6210", "lon": 120.46, "lat": 36.1}, {"industry": "62", "lon": 120.46, "lat": 36.1}]
+    r = client.post("/check/batch", json={"items": items})
+    assert r.status_code == 422 and "items[1]" in r.text
+
+
+def test_bad_versions_parameter(client):
+    r = client.post(
+        "/check", params={"versions": "rules"}, json={"industry": "6210", "lon": 120.46, "lat": 36.1}
+    )
+    assert r.status_code == 422 and "layer:number" in r.text
