@@ -13,6 +13,7 @@ shares the rule look-ups and cell maps.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,17 +22,19 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 
 from siteselect import industry as industries
 from siteselect.coords import check_coordsys, to_wgs84
 from siteselect.errors import InvalidInputError
 from siteselect.grid import point_cells
-from siteselect.index import LayerIndex, Snapshot
+from siteselect.index import CellMap, LayerIndex, Snapshot
 from siteselect.labels import en, zh
 
 MIN_FLOOR, MAX_FLOOR = -5, 200
 DEFAULT_PROHIBITED_RADIUS_M = 10.0
 PRECISE_LEVELS = ("house_number", "building")
+ZONE_KINDS = ("min_distance", "not_within")  # rule kinds judged on the zones layer
 SEVERITY_RANK = {"permitted": 0, "review": 1, "prohibited": 2}
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 # Why an address on a department's prohibited list cannot be a registered domicile.
@@ -145,9 +148,39 @@ class _Item:
     match: dict[str, Any] | None = None
     building: int | None = None  # row in the buildings layer
     house_number_id: str | None = None
+    point: Any = None  # in the snapshot's planar frame
     error: str | None = None
     reasons: list[dict[str, Any]] = field(default_factory=list)
     checked: list[dict[str, str]] = field(default_factory=list)
+
+
+class _Batch:
+    """The located items of one call, with their planar points and cells as arrays."""
+
+    def __init__(self, items: list[_Item], snapshot: Snapshot):
+        self.items = items
+        self.lon = np.array([w.lon for w in items], dtype=float)
+        self.lat = np.array([w.lat for w in items], dtype=float)
+        self.points = np.array([w.point for w in items], dtype=object)
+        self._cells: dict[int, NDArray[np.int64]] = {}
+
+    def cells(self, res: int) -> NDArray[np.int64]:
+        if res not in self._cells:
+            self._cells[res] = point_cells(self.lon, self.lat, res)
+        return self._cells[res]
+
+
+def _pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """(position in ``cells``, feature row) for every candidate the cell map gives."""
+    positions, rows = [], []
+    for i, cell in enumerate(cells):
+        hit = cmap.get(cell)
+        if hit is not None:
+            positions.append(np.full(len(hit), i, dtype=np.intp))
+            rows.append(hit)
+    if not rows:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    return np.concatenate(positions), np.concatenate(rows)
 
 
 class Checker:
@@ -170,6 +203,10 @@ class Checker:
         self._district = _district_shape(snapshot)
         self._entries = self._prohibited_entries()
         self._proof = self._proof_tables()
+        self._versions = snapshot.versions
+        # The layer records are long-lived: keep the cyclic collector from re-scanning them on
+        # every collection, which would cost more than the checks themselves.
+        gc.freeze()
 
     # ---- public ---------------------------------------------------------------------------------
 
@@ -182,17 +219,24 @@ class Checker:
 
     def check_many(self, items: list[Premises]) -> list[dict[str, Any]]:
         """Check many premises; one that cannot be checked gets an ``error`` instead of a verdict."""
-        work = [_Item(p, p.as_of or today()) for p in items]
+        day = today()
+        work = [_Item(p, p.as_of or day) for p in items]
         self._locate(work)
         located = [w for w in work if w.error is None]
-        self._find_buildings(located)
-        groups: dict[tuple[str, dt.date], list[_Item]] = defaultdict(list)
-        for w in located:
-            groups[(w.premises.industry, w.as_of)].append(w)
-        for (code, as_of), group in groups.items():
-            for rule in self._rules_for(code, as_of):
-                self._apply_rule(rule, group)
-            self._apply_prohibited(code, as_of, group)
+        if located:
+            batch = _Batch(located, self.snap)
+            self._find_buildings(batch)
+            groups: dict[tuple[str, dt.date], list[int]] = defaultdict(list)
+            for i, w in enumerate(located):
+                groups[(w.premises.industry, w.as_of)].append(i)
+            for (code, as_of), members in groups.items():
+                idx = np.array(members, dtype=np.intp)
+                rules = self._rules_for(code, as_of)
+                self._zone_rules([r for r in rules if r["kind"] in ZONE_KINDS], batch, idx)
+                for rule in rules:
+                    if rule["kind"] not in ZONE_KINDS:
+                        self._attribute_rule(rule, batch, idx)
+                self._apply_prohibited(code, as_of, batch, idx)
         return [self._result(w) for w in work]
 
     # ---- locating -------------------------------------------------------------------------------
@@ -210,9 +254,16 @@ class Checker:
             lon, lat = to_wgs84(given[:, 0], given[:, 1], system)
             for w, x, y in zip(group, lon.tolist(), lat.tolist()):
                 w.lon, w.lat = x, y
-        for w in work:
-            if w.error is None and not self._district.intersects(self.snap.frame.point(w.lon, w.lat)):
-                w.error = self._outside_message(w)
+        pending = [w for w in work if w.error is None]
+        if pending:
+            lon = np.array([w.lon for w in pending], dtype=float)
+            lat = np.array([w.lat for w in pending], dtype=float)
+            points = self.snap.frame.points(lon, lat)
+            inside = shapely.intersects(self._district, points)
+            for w, point, ok in zip(pending, points, inside.tolist()):
+                w.point = point
+                if not ok:
+                    w.error = self._outside_message(w)
 
     def _resolve_address(self, w: _Item) -> None:
         try:
@@ -247,20 +298,18 @@ class Checker:
 
     # ---- buildings ------------------------------------------------------------------------------
 
-    def _find_buildings(self, work: list[_Item]) -> None:
-        todo = [w for w in work if w.building is None]
-        if not todo:
+    def _find_buildings(self, batch: _Batch) -> None:
+        b = self.buildings
+        todo = np.array([i for i, w in enumerate(batch.items) if w.building is None], dtype=np.intp)
+        if not len(todo):
             return
-        frame, b = self.snap.frame, self.buildings
-        cells = point_cells([w.lon for w in todo], [w.lat for w in todo], b.version.h3_resolution)
-        cmap = b.cell_map(0.0)
-        for w, cell in zip(todo, cells.tolist()):
-            rows = cmap.get(cell)
-            if rows is None:
-                continue
-            hit = rows[shapely.intersects(b.local[rows], frame.point(w.lon, w.lat))]
-            if len(hit):
-                w.building = int(hit[np.argmin(shapely.area(b.local[hit]))]) if len(hit) > 1 else int(hit[0])
+        cmap = self._cached("buildings", lambda: b.cell_map(0.0))
+        pos, rows = _pairs(cmap, batch.cells(b.version.h3_resolution)[todo].tolist())
+        inside = shapely.intersects(b.local[rows], batch.points[todo[pos]])
+        pos, rows = pos[inside], rows[inside]
+        area = shapely.area(b.local[rows])
+        for p, row, _ in sorted(zip(pos.tolist(), rows.tolist(), area.tolist()), key=lambda t: (t[0], -t[2])):
+            batch.items[todo[p]].building = row  # the smallest building holding the point wins
 
     def _building(self, w: _Item) -> dict[str, Any] | None:
         return None if w.building is None else self._building_recs[w.building]
@@ -283,41 +332,62 @@ class Checker:
             ],
         )
 
-    def _apply_rule(self, rule: dict[str, Any], group: list[_Item]) -> None:
-        kind = rule["kind"]
-        if kind in ("min_distance", "not_within"):
-            self._zone_rule(rule, group)
+    def _attribute_rule(self, rule: dict[str, Any], batch: _Batch, idx: NDArray[np.intp]) -> None:
+        for i in idx.tolist():
+            w = batch.items[i]
+            outcome, reason = self._cached(
+                ("finding", rule["id"], w.building, w.premises.floor),
+                lambda w=w: _attribute_reason(rule, w.premises.floor, self._building(w)),
+            )
+            w.checked.append(self._checked(rule, outcome))
+            if reason is not None:
+                w.reasons.append(reason)
+
+    def _checked(self, rule: dict[str, Any], outcome: str) -> dict[str, str]:
+        return self._cached(  # shared: a result never changes it
+            ("checked", rule["id"], outcome),
+            lambda: {"id": rule["id"], "title": rule["title"], "outcome": outcome},
+        )
+
+    def _zone_map(self, rule: dict[str, Any]) -> CellMap:
+        """Cell → zones of the rule's kinds that may lie within its distance of a point there."""
+
+        def make() -> CellMap:
+            kinds = set(rule["params"]["zone_kinds"])
+            rows = np.flatnonzero(self.zones.features["kind"].isin(kinds).to_numpy())
+            return self.zones.cell_map(float(rule["params"].get("meters", 0.0)), rows)
+
+        return self._cached(("zones", rule["id"]), make)
+
+    def _zone_rules(self, rules: list[dict[str, Any]], batch: _Batch, idx: NDArray[np.intp]) -> None:
+        """Distance and containment rules, all candidate pairs measured in one vectorised pass."""
+        if not rules:
             return
-        for w in group:
-            finding = _attribute_finding(rule, w.premises.floor, self._building(w))
-            w.checked.append({"id": rule["id"], "title": rule["title"], "outcome": finding[0]})
-            if finding[0] != "passed":
-                w.reasons.append(_reason(rule, finding[0], finding[1], finding[2], finding[3]))
-
-    def _zone_rule(self, rule: dict[str, Any], group: list[_Item]) -> None:
-        params, zones = rule["params"], self.zones
-        meters = float(params.get("meters", 0.0))
-
-        def make_map() -> Any:
-            rows = np.flatnonzero(zones.features["kind"].isin(set(params["zone_kinds"])).to_numpy())
-            return zones.cell_map(meters, rows)
-
-        cmap = self._cached(("zones", rule["id"]), make_map)
-        cells = point_cells([w.lon for w in group], [w.lat for w in group], zones.version.h3_resolution)
-        for w, cell in zip(group, cells.tolist()):
-            near = cmap.get(cell)
-            found: list[tuple[float, int]] = []
-            if near is not None:
-                point = self.snap.frame.point(w.lon, w.lat)
-                distances = shapely.distance(zones.local[near], point)
-                inside = shapely.intersects(zones.local[near], point)
-                distances = np.where(inside, 0.0, distances)
-                hit = distances < meters if rule["kind"] == "min_distance" else inside
-                found = sorted(zip(distances[hit].tolist(), near[hit].tolist()))
-            outcome = "violated" if found else "passed"
-            w.checked.append({"id": rule["id"], "title": rule["title"], "outcome": outcome})
-            if found:
-                w.reasons.append(self._zone_reason(rule, found, meters))
+        cells = batch.cells(self.zones.version.h3_resolution)[idx].tolist()
+        pairs = [_pairs(self._zone_map(rule), cells) for rule in rules]
+        pos = np.concatenate([p for p, _ in pairs])
+        rows = np.concatenate([r for _, r in pairs])
+        which = np.repeat(np.arange(len(rules)), [len(p) for p, _ in pairs])
+        # Distance is 0 exactly when the point is inside (or on) the zone: one measure decides both.
+        distance = shapely.distance(self.zones.local[rows], batch.points[idx[pos]])
+        meters, by_distance = self._cached(("limits", tuple(r["id"] for r in rules)), lambda: _limits(rules))
+        hit = np.where(by_distance[which], distance < meters[which], distance == 0.0)
+        found: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
+        for k, p, d, row in zip(
+            which[hit].tolist(), pos[hit].tolist(), distance[hit].tolist(), rows[hit].tolist()
+        ):
+            found[(k, p)].append((d, row))
+        for k, rule in enumerate(rules):
+            passed, violated = self._checked(rule, "passed"), self._checked(rule, "violated")
+            limit = float(rule["params"].get("meters", 0.0))
+            for p, i in enumerate(idx.tolist()):
+                w = batch.items[i]
+                hits = found.get((k, p))
+                if hits is None:
+                    w.checked.append(passed)
+                else:
+                    w.checked.append(violated)
+                    w.reasons.append(self._zone_reason(rule, sorted(hits), limit))
 
     def _zone_reason(
         self, rule: dict[str, Any], found: list[tuple[float, int]], meters: float
@@ -377,14 +447,18 @@ class Checker:
         )
         return applies, self.prohibited.cell_map(self._entries["radius"], np.flatnonzero(applies))
 
-    def _apply_prohibited(self, code: str, as_of: dt.date, group: list[_Item]) -> None:
+    def _apply_prohibited(self, code: str, as_of: dt.date, batch: _Batch, idx: NDArray[np.intp]) -> None:
         p = self._entries
         day = as_of.isoformat()
         applies, cmap = self._cached(("prohibited", code, day), lambda: self._prohibited_in_force(code, day))
-        cells = point_cells(
-            [w.lon for w in group], [w.lat for w in group], self.prohibited.version.h3_resolution
-        )
-        for w, cell in zip(group, cells.tolist()):
+        pos, rows = _pairs(cmap, batch.cells(self.prohibited.version.h3_resolution)[idx].tolist())
+        distance = shapely.distance(self.prohibited.local[rows], batch.points[idx[pos]])
+        near: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        for q, row, d in zip(pos.tolist(), rows.tolist(), distance.tolist()):
+            if d <= p["radius"][row]:
+                near[q].append((row, d))
+        for q, i in enumerate(idx.tolist()):
+            w = batch.items[i]
             hits: dict[int, tuple[str, float | None]] = {}
             building = self._building(w)
             for row in p["by_building"].get(building["id"], []) if building else []:
@@ -393,13 +467,9 @@ class Checker:
             for row in p["by_number"].get(w.house_number_id, []) if w.house_number_id else []:
                 if applies[row]:
                     hits[row] = ("house_number", None)
-            near = cmap.get(cell)
-            if near is not None:
-                point = self.snap.frame.point(w.lon, w.lat)
-                distances = shapely.distance(self.prohibited.local[near], point)
-                for row, d in zip(near.tolist(), distances.tolist()):
-                    if row not in hits and d <= p["radius"][row]:
-                        hits[row] = ("within_radius" if p["is_point"][row] else "inside", d)
+            for row, d in near.get(q, []):
+                if row not in hits:
+                    hits[row] = ("within_radius" if p["is_point"][row] else "inside", d)
             for row, (how, d) in sorted(hits.items()):
                 w.reasons.append(self._prohibited_reason(self._entry_recs[row], how, d, p["radius"][row]))
 
@@ -466,14 +536,14 @@ class Checker:
         p = w.premises
         base: dict[str, Any] = {
             "ref": p.ref,
-            "industry": industries.describe(p.industry),
+            "industry": self._cached(("industry", p.industry), lambda: industries.describe(p.industry)),
             "as_of": w.as_of.isoformat(),
         }
         if w.error is not None:
             return base | {"error": w.error, "match": w.match}
         building = self._building(w)
         if building is None:
-            w.reasons.append(_no_building())
+            w.reasons.append(NO_BUILDING)
         verdict = max(
             (_severity(r, w.match) for r in w.reasons), key=SEVERITY_RANK.__getitem__, default="permitted"
         )
@@ -488,12 +558,21 @@ class Checker:
                 "match": w.match,
             },
             "floor": p.floor,
-            "building": _public(building),
+            "building": None if w.building is None else self._public_building(w.building),
             "reasons": w.reasons,
             "checked": w.checked,
             "address_proof": self._address_proof(w, building),
-            "layer_versions": self.snap.versions,
+            "layer_versions": self._versions,
         }
+
+    def _public_building(self, row: int) -> dict[str, Any]:
+        return self._cached(("building", row), lambda: dict(self._building_recs[row]))
+
+
+def _limits(rules: list[dict[str, Any]]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Each zone rule's distance limit, and whether it is a distance (or a containment) rule."""
+    meters = np.array([float(r["params"].get("meters", 0.0)) for r in rules])
+    return meters, np.array([r["kind"] == "min_distance" for r in rules])
 
 
 def _severity(reason: dict[str, Any], match: dict[str, Any] | None) -> str:
@@ -506,12 +585,6 @@ def _severity(reason: dict[str, Any], match: dict[str, Any] | None) -> str:
 def _in_force(record: dict[str, Any], day: str) -> bool:
     start, end = record.get("effective_from"), record.get("effective_to")
     return (not start or start <= day) and (not end or day <= end)
-
-
-def _public(building: dict[str, Any] | None) -> dict[str, Any] | None:
-    if building is None:
-        return None
-    return {k: v for k, v in building.items() if k != "geometry"}
 
 
 def _reason(
@@ -534,6 +607,14 @@ def _reason(
 
 
 Finding = tuple[str, str, str, dict[str, Any]]  # outcome, message in Chinese, in English, evidence
+
+
+def _attribute_reason(
+    rule: dict[str, Any], floor: int | None, building: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | None]:
+    """The outcome of an attribute rule and, unless it passed, its reason."""
+    outcome, text_zh, text_en, evidence = _attribute_finding(rule, floor, building)
+    return outcome, None if outcome == "passed" else _reason(rule, outcome, text_zh, text_en, evidence)
 
 
 def _attribute_finding(rule: dict[str, Any], floor: int | None, building: dict[str, Any] | None) -> Finding:
@@ -631,19 +712,13 @@ def _unresolved_location(level: str) -> dict[str, Any]:
     }
 
 
-def _no_building() -> dict[str, Any]:
-    return {
-        "source": "resolution",
-        "id": "no-building",
-        "title": "未找到所在建筑",
-        "severity": "review",
-        "outcome": "unresolved",
-        "basis": "",
-        "department": "",
-        "message_zh": "该位置不在任何已登记建筑内，需人工核实",
-        "message_en": "the premises lies in no known building",
-        "evidence": {},
-    }
+NO_BUILDING: dict[str, Any] = {
+    "source": "resolution", "id": "no-building", "title": "未找到所在建筑",
+    "severity": "review", "outcome": "unresolved", "basis": "", "department": "",
+    "message_zh": "该位置不在任何已登记建筑内，需人工核实",
+    "message_en": "the premises lies in no known building",
+    "evidence": {},
+}  # fmt: skip
 
 
 def _records(layer: LayerIndex) -> list[dict[str, Any]]:

@@ -92,5 +92,10 @@ class LocalFrame:
         return shapely.Point(x, y)
 
     def points(self, lon: ArrayLike, lat: ArrayLike) -> NDArray:
-        x, y = self._to_local.transform(np.asarray(lon, float), np.asarray(lat, float))
+        lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+        if lon.size == 1:  # a single check: the scalar calls cost a third of the array ones
+            out = np.empty(1, dtype=object)
+            out[0] = self.point(float(lon[0]), float(lat[0]))
+            return out
+        x, y = self._to_local.transform(lon, lat)
         return shapely.points(x, y)

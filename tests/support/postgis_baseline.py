@@ -95,41 +95,58 @@ class PostgisBaseline:
     def close(self) -> None:
         self.conn.close()
 
-    def check(self, lon: float, lat: float, code: str, day: str, floor: int | None = None) -> BaselineResult:
-        import json
-
-        params = {
+    def _params(self, lon: float, lat: float, code: str, day: str) -> dict[str, Any]:
+        return {
             "lon": lon, "lat": lat, "code": code, "section": section_of(int(code[:2])), "day": day,
             "deg": DEG_PER_M, "rules_v": self.ids["rules"], "buildings_v": self.ids["buildings"],
             "zones_v": self.ids["zones"], "prohibited_v": self.ids["prohibited_addresses"],
             "numbers_v": self.ids["house_numbers"],
         }  # fmt: skip
-        rows = self.conn.execute(CHECK_SQL, params, prepare=True).fetchall()
-        rules: dict[str, dict[str, Any]] = {}
-        building: dict[str, Any] | None = None
-        building_id = None
-        zone_hits: dict[str, list[tuple[str, float]]] = {}
-        entries: set[str] = set()
-        for kind, a, b, d in rows:
-            if kind == "rule":
-                rules[a] = json.loads(b)
-            elif kind == "building":
-                building_id, building = a, json.loads(b)
-            elif kind == "zone":
-                zone_hits.setdefault(a, []).append((b, float(d)))
-            else:
-                entries.add(a)
-        severities = ["prohibited"] if entries else []
-        if building is None:
+
+    def check(self, lon: float, lat: float, code: str, day: str, floor: int | None = None) -> BaselineResult:
+        rows = self.conn.execute(CHECK_SQL, self._params(lon, lat, code, day), prepare=True).fetchall()
+        return _verdict(rows, floor)
+
+    def check_pipelined(
+        self, cases: list[tuple[float, float, str]], day: str, floor: int | None = None
+    ) -> list[BaselineResult]:
+        """Many candidates, the statement sent for all before the answers are read."""
+        with self.conn.pipeline():
+            cursors = [
+                self.conn.execute(CHECK_SQL, self._params(x, y, c, day), prepare=True) for x, y, c in cases
+            ]
+        return [_verdict(cur.fetchall(), floor) for cur in cursors]
+
+
+def _verdict(rows: list[tuple[Any, ...]], floor: int | None) -> BaselineResult:
+    """Turn the statement's rows into a verdict, as the library does."""
+    import json
+
+    rules: dict[str, dict[str, Any]] = {}
+    building: dict[str, Any] | None = None
+    building_id: str | None = None
+    zone_hits: dict[str, list[tuple[str, float]]] = {}
+    entries: set[str] = set()
+    for kind, a, b, d in rows:
+        if kind == "rule":
+            rules[a] = json.loads(b)
+        elif kind == "building":
+            building_id, building = a, json.loads(b)
+        elif kind == "zone":
+            zone_hits.setdefault(a, []).append((b, float(d)))
+        else:
+            entries.add(a)
+    severities = ["prohibited"] if entries else []
+    if building is None:
+        severities.append("review")
+    for rid, rule in rules.items():
+        outcome = _outcome(rule, rid in zone_hits, building, floor)
+        if outcome == "violated":
+            severities.append(rule["severity"])
+        elif outcome == "unresolved":
             severities.append("review")
-        for rid, rule in rules.items():
-            outcome = _outcome(rule, rid in zone_hits, building, floor)
-            if outcome == "violated":
-                severities.append(rule["severity"])
-            elif outcome == "unresolved":
-                severities.append("review")
-        verdict = "prohibited" if "prohibited" in severities else "review" if severities else "permitted"
-        return BaselineResult(verdict, zone_hits, entries, building_id)
+    verdict = "prohibited" if "prohibited" in severities else "review" if severities else "permitted"
+    return BaselineResult(verdict, zone_hits, entries, building_id)
 
 
 def _outcome(rule: dict[str, Any], zone_hit: bool, building: dict[str, Any] | None, floor: int | None) -> str:

@@ -1,0 +1,57 @@
+"""The Laoshan demo scaled up for benchmarks: more buildings and POIs, the same rules and zones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteselect.demo import BUSINESS_MIX, CATEGORY_OF_DIVISION, FLOORS, _rect, generate
+
+
+def scaled_layers(buildings: int = 20_000, pois: int = 100_000, seed: int = 7) -> dict[str, pd.DataFrame]:
+    """The demo layers with synthetic buildings and POIs added up to the given counts."""
+    layers = generate()
+    rng = np.random.default_rng(seed)
+    base = layers["buildings"]
+    district = layers["districts"][layers["districts"]["level"] == "district"].geometry.iloc[0]
+    extra_b = buildings - len(base)
+    uses = list(FLOORS)
+    x, y = _inside(district, rng, extra_b)
+    new_b = pd.DataFrame({
+        "id": [f"SB{i:06d}" for i in range(extra_b)],
+        "name": [f"合成楼{i}" for i in range(extra_b)],
+        "address": None,
+        "use": rng.choice(uses, extra_b),
+        "floors": rng.integers(1, 30, extra_b),
+        "accepted_on": np.where(rng.random(extra_b) < 0.3, "2015-06-01", None),
+        "acceptance_no": None,
+        "flue": rng.random(extra_b) < 0.5,
+        "geometry": [_rect(a, b, 30, 20, float(r)) for a, b, r in zip(x, y, rng.uniform(0, 90, extra_b))],
+    })  # fmt: skip
+    layers["buildings"] = pd.concat([base[[c for c in base.columns if not c.startswith("_")]], new_b])
+    base_p = layers["pois"]
+    extra_p = pois - len(base_p)
+    codes = [c for mix in BUSINESS_MIX.values() for c in mix]
+    chosen = rng.choice(codes, extra_p)
+    x, y = _inside(district, rng, extra_p)
+    new_p = pd.DataFrame({
+        "id": [f"SP{i:07d}" for i in range(extra_p)],
+        "name": [f"合成商户{i}" for i in range(extra_p)],
+        "category": [CATEGORY_OF_DIVISION.get(c[:2], "business") for c in chosen],
+        "industry": chosen,
+        "geometry": shapely.points(x, y),
+    })  # fmt: skip
+    layers["pois"] = pd.concat([base_p, new_p])
+    return {name: df.reset_index(drop=True) for name, df in layers.items()}
+
+
+def _inside(shape: shapely.Geometry, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    minx, miny, maxx, maxy = shape.bounds
+    xs, ys = [], []
+    while sum(len(a) for a in xs) < n:
+        x, y = rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n)
+        keep = shapely.contains_xy(shape, x, y)
+        xs.append(x[keep])
+        ys.append(y[keep])
+    return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
