@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteselect.demo import BUSINESS_MIX, CATEGORY_OF_DIVISION, FLOORS, _rect, generate
+from siteselect.demo import BUSINESS_MIX, CATEGORY_OF_DIVISION, FLOORS, LOAD_ORDER, _rect, generate
+from siteselect.load import load_file, load_frame
+from siteselect.specs import layers_dir
+from siteselect.store import Store
+
+CANDIDATE_CODES = ["9013", "6210", "6232", "5227", "8040", "6513", "9011", "5265", "6110", "8222"]
 
 
 def scaled_layers(buildings: int = 20_000, pois: int = 100_000, seed: int = 7) -> dict[str, pd.DataFrame]:
@@ -55,3 +60,34 @@ def _inside(shape: shapely.Geometry, rng: np.random.Generator, n: int) -> tuple[
         xs.append(x[keep])
         ys.append(y[keep])
     return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+
+
+def load_scaled(store: Store) -> dict[str, pd.DataFrame]:
+    """Load the scaled demo into a store (rules from the catalog); return the layers loaded."""
+    layers = scaled_layers()
+    for layer in LOAD_ORDER:
+        if layer == "rules":
+            load_file(store, layer, layers_dir() / "rules.yaml")
+        else:
+            load_frame(store, layer, layers[layer], source=f"scaled {layer}")
+    if store.postgis:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return layers
+
+
+def describe(layers: dict[str, pd.DataFrame]) -> str:
+    return (
+        f"{len(layers['buildings']):,} buildings, {len(layers['pois']):,} POIs, "
+        f"{len(layers['zones'])} zones, {len(layers['prohibited_addresses'])} prohibited addresses"
+    )
+
+
+def random_candidates(
+    layers: dict[str, pd.DataFrame], n: int, seed: int = 11
+) -> list[tuple[float, float, str]]:
+    """Random points over the district with a rotating mix of industries the rules care about."""
+    districts = layers["districts"]
+    district = districts[districts["level"] == "district"].geometry.iloc[0]
+    x, y = _inside(district, np.random.default_rng(seed), n)
+    return [(a, b, CANDIDATE_CODES[i % len(CANDIDATE_CODES)]) for i, (a, b) in enumerate(zip(x, y))]
