@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "layers": app.state.catalog.versions}
 
     @app.get("/noop", tags=["service"], include_in_schema=False)
-    def noop() -> dict[str, bool]:
+    async def noop() -> dict[str, bool]:
         """Does nothing: the floor under every benchmark of the service."""
         return {"ok": True}
 

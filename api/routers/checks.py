@@ -74,10 +74,13 @@ def _json(content: Any) -> Response:
 
 
 @router.post("/check", response_class=Response, responses={200: {"content": {"application/json": {}}}})
-def check(request: Request, body: CheckRequest, versions: Annotated[str | None, Query()] = None) -> Response:
+async def check(
+    request: Request, body: CheckRequest, versions: Annotated[str | None, Query()] = None
+) -> Response:
     """Check one premises: verdict, every reason with its legal basis, and the address-proof position.
 
-    ``versions`` (``rules:1,zones:2``) checks against earlier layer versions.
+    ``versions`` (``rules:1,zones:2``) checks against earlier layer versions. A check is a tenth
+    of a millisecond of CPU: it runs on the event loop, where a thread hand-off would cost more.
     """
     snapshot = _snapshot(request, _parse_versions(versions))
     return _json(snapshot.checker.check(body.premises()))
