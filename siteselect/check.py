@@ -13,6 +13,7 @@ shares the rule look-ups and cell maps.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import math
 from collections import defaultdict
@@ -36,6 +37,7 @@ DEFAULT_PROHIBITED_RADIUS_M = 10.0
 PRECISE_LEVELS = ("house_number", "building")
 ZONE_KINDS = ("min_distance", "not_within")  # rule kinds judged on the zones layer
 SEVERITY_RANK = {"permitted": 0, "review": 1, "prohibited": 2}
+VERDICTS = tuple(SEVERITY_RANK)
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 # Why an address on a department's prohibited list cannot be a registered domicile.
 PROHIBITED_LIST_BASIS = (
@@ -233,9 +235,7 @@ class Checker:
                 idx = np.array(members, dtype=np.intp)
                 rules = self._rules_for(code, as_of)
                 self._zone_rules([r for r in rules if r["kind"] in ZONE_KINDS], batch, idx)
-                for rule in rules:
-                    if rule["kind"] not in ZONE_KINDS:
-                        self._attribute_rule(rule, batch, idx)
+                self._attribute_rules([r for r in rules if r["kind"] not in ZONE_KINDS], batch, idx)
                 self._apply_prohibited(code, as_of, batch, idx)
         return [self._result(w) for w in work]
 
@@ -284,13 +284,14 @@ class Checker:
             w.reasons.append(_unresolved_location(match.level))
 
     def _outside_message(self, w: _Item) -> str:
-        name = self._district_name()
+        name = self._district_name
         swapped = (
             self._district.intersects(self.snap.frame.point(w.lat, w.lon)) if abs(w.lat) <= 180 else False
         )
         hint = " (lat and lon look swapped)" if swapped else ""
         return f"point ({w.premises.lon}, {w.premises.lat}) lies outside {name}{hint}"
 
+    @functools.cached_property
     def _district_name(self) -> str:
         districts = self.snap.layer("districts").features
         names = districts.loc[districts["level"] == "district", "name"].tolist()
@@ -307,9 +308,10 @@ class Checker:
         pos, rows = _pairs(cmap, batch.cells(b.version.h3_resolution)[todo].tolist())
         inside = shapely.intersects(b.local[rows], batch.points[todo[pos]])
         pos, rows = pos[inside], rows[inside]
-        area = shapely.area(b.local[rows])
-        for p, row, _ in sorted(zip(pos.tolist(), rows.tolist(), area.tolist()), key=lambda t: (t[0], -t[2])):
-            batch.items[todo[p]].building = row  # the smallest building holding the point wins
+        order = np.lexsort((shapely.area(b.local[rows]), pos))  # per item, the smallest building first
+        first = np.unique(pos[order], return_index=True)[1]
+        for p, row in zip(pos[order][first].tolist(), rows[order][first].tolist()):
+            batch.items[todo[p]].building = row
 
     def _building(self, w: _Item) -> dict[str, Any] | None:
         return None if w.building is None else self._building_recs[w.building]
@@ -332,16 +334,30 @@ class Checker:
             ],
         )
 
-    def _attribute_rule(self, rule: dict[str, Any], batch: _Batch, idx: NDArray[np.intp]) -> None:
+    def _attribute_rules(self, rules: list[dict[str, Any]], batch: _Batch, idx: NDArray[np.intp]) -> None:
+        """Rules on the building and the floor: judged once per building and floor, then shared."""
+        if not rules:
+            return
+        ids = tuple(r["id"] for r in rules)
         for i in idx.tolist():
             w = batch.items[i]
-            outcome, reason = self._cached(
-                ("finding", rule["id"], w.building, w.premises.floor),
-                lambda w=w: _attribute_reason(rule, w.premises.floor, self._building(w)),
+            checked, reasons = self._cached(
+                ("findings", ids, w.building, w.premises.floor),
+                lambda w=w: self._judge_attributes(rules, w.premises.floor, self._building(w)),
             )
-            w.checked.append(self._checked(rule, outcome))
+            w.checked.extend(checked)
+            w.reasons.extend(reasons)
+
+    def _judge_attributes(
+        self, rules: list[dict[str, Any]], floor: int | None, building: dict[str, Any] | None
+    ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+        checked, reasons = [], []
+        for rule in rules:
+            outcome, reason = _attribute_reason(rule, floor, building)
+            checked.append(self._checked(rule, outcome))
             if reason is not None:
-                w.reasons.append(reason)
+                reasons.append(reason)
+        return checked, reasons
 
     def _checked(self, rule: dict[str, Any], outcome: str) -> dict[str, str]:
         return self._cached(  # shared: a result never changes it
@@ -377,17 +393,22 @@ class Checker:
             which[hit].tolist(), pos[hit].tolist(), distance[hit].tolist(), rows[hit].tolist()
         ):
             found[(k, p)].append((d, row))
-        for k, rule in enumerate(rules):
-            passed, violated = self._checked(rule, "passed"), self._checked(rule, "violated")
-            limit = float(rule["params"].get("meters", 0.0))
-            for p, i in enumerate(idx.tolist()):
-                w = batch.items[i]
+        all_passed = [self._checked(rule, "passed") for rule in rules]
+        touched = {p for _, p in found}
+        for p, i in enumerate(idx.tolist()):
+            w = batch.items[i]
+            if p not in touched:
+                w.checked.extend(all_passed)
+                continue
+            for k, rule in enumerate(rules):
                 hits = found.get((k, p))
                 if hits is None:
-                    w.checked.append(passed)
+                    w.checked.append(all_passed[k])
                 else:
-                    w.checked.append(violated)
-                    w.reasons.append(self._zone_reason(rule, sorted(hits), limit))
+                    w.checked.append(self._checked(rule, "violated"))
+                    w.reasons.append(
+                        self._zone_reason(rule, sorted(hits), float(rule["params"].get("meters", 0.0)))
+                    )
 
     def _zone_reason(
         self, rule: dict[str, Any], found: list[tuple[float, int]], meters: float
@@ -519,14 +540,16 @@ class Checker:
         }
 
     def _address_proof(self, w: _Item, building: dict[str, Any] | None) -> dict[str, Any]:
+        if building is None and w.house_number_id is None:
+            return NO_PROOF
         bid = building["id"] if building else None
-        own = self._proof["number"].get(w.house_number_id) if w.house_number_id else None
+        prefiled = self._proof["prefiled"].get(bid, []) if bid else []
         return {
             "house_number_id": w.house_number_id,
-            "certificate_no": own,
+            "certificate_no": self._proof["number"].get(w.house_number_id) if w.house_number_id else None,
             "building_certificates": self._proof["certified"].get(bid, []) if bid else [],
-            "prefiled": bool(bid and self._proof["prefiled"].get(bid)),
-            "prefiled_vacancies": self._proof["prefiled"].get(bid, []) if bid else [],
+            "prefiled": bool(prefiled),
+            "prefiled_vacancies": prefiled,
             "building_accepted": bool(building and building.get("accepted_on")),
             "accepted_on": building.get("accepted_on") if building else None,
             "acceptance_no": building.get("acceptance_no") if building else None,
@@ -534,27 +557,34 @@ class Checker:
 
     def _result(self, w: _Item) -> dict[str, Any]:
         p = w.premises
-        base: dict[str, Any] = {
-            "ref": p.ref,
-            "industry": self._cached(("industry", p.industry), lambda: industries.describe(p.industry)),
-            "as_of": w.as_of.isoformat(),
-        }
+        industry = self._cached(("industry", p.industry), lambda: industries.describe(p.industry))
         if w.error is not None:
-            return base | {"error": w.error, "match": w.match}
+            return {
+                "ref": p.ref,
+                "industry": industry,
+                "as_of": w.as_of.isoformat(),
+                "error": w.error,
+                "match": w.match,
+            }
         building = self._building(w)
         if building is None:
             w.reasons.append(NO_BUILDING)
-        verdict = max(
-            (_severity(r, w.match) for r in w.reasons), key=SEVERITY_RANK.__getitem__, default="permitted"
-        )
-        return base | {
+        rank = 0
+        for reason in w.reasons:
+            rank = max(rank, SEVERITY_RANK[_severity(reason, w.match)])
+        verdict = VERDICTS[rank]
+        given = {"lon": p.lon, "lat": p.lat} if p.address is None else {"address": p.address}
+        return {
+            "ref": p.ref,
+            "industry": industry,
+            "as_of": w.as_of.isoformat(),
             "verdict": verdict,
             "verdict_zh": zh("verdicts", verdict),
             "location": {
-                "lon": round(w.lon, 8),
-                "lat": round(w.lat, 8),
+                "lon": w.lon,
+                "lat": w.lat,
                 "coordsys": p.coordsys,
-                "given": {"lon": p.lon, "lat": p.lat} if p.address is None else {"address": p.address},
+                "given": given,
                 "match": w.match,
             },
             "floor": p.floor,
@@ -711,6 +741,11 @@ def _unresolved_location(level: str) -> dict[str, Any]:
         "evidence": {"match_level": level},
     }
 
+
+NO_PROOF: dict[str, Any] = {
+    "house_number_id": None, "certificate_no": None, "building_certificates": [], "prefiled": False,
+    "prefiled_vacancies": [], "building_accepted": False, "accepted_on": None, "acceptance_no": None,
+}  # fmt: skip
 
 NO_BUILDING: dict[str, Any] = {
     "source": "resolution", "id": "no-building", "title": "未找到所在建筑",
