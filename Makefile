@@ -39,7 +39,10 @@ test: $(STAMP) postgis lint
 	$(BIN)/pytest
 
 bench: $(STAMP) postgis
+	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk; }
 	$(BIN)/python bench/load_pois.py
+	$(BIN)/python bench/check_speed.py
+	$(BIN)/python bench/http_check.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
