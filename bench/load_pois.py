@@ -27,7 +27,7 @@ from siteselect.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CODES = ["6210", "6220", "6232", "5212", "5232", "8051", "6513", "7231", "9013", "5228"]
+CODES = ["6210", "6220", "6232", "5212", "5232", "8040", "6513", "7231", "9013", "5227"]
 CATEGORY = {"62": "dining", "52": "retail"}
 
 
