@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import checks, layers
+from api.routers import checks, layers, matching
 from siteselect.index import Catalog
 from siteselect.settings import Settings
 from siteselect.store import Store
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(layers.router)
     app.include_router(checks.router)
+    app.include_router(matching.router)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, object]:

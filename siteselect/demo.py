@@ -518,6 +518,12 @@ def _pois(demo: Demo) -> None:
             None,
             where,
         )
+    for zone in demo.layers["zones"]:  # each residential compound is a place where people live
+        if zone["kind"] == "residential_compound":
+            _poi(demo, zone["name"], "residential", None, zone["geometry"].representative_point())
+    for b in buildings:
+        if b["use"] == "office":
+            _poi(demo, b["name"], "office", None, b["geometry"].representative_point())
     weights = np.array(
         [{"commercial": 6, "mixed": 5, "office": 4}.get(b["use"], 1) for b in buildings], float
     )

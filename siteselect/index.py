@@ -136,6 +136,13 @@ class Snapshot:
         return Checker(self)
 
     @functools.cached_property
+    def scorer(self) -> Any:
+        """The candidate scorer of this snapshot, built once."""
+        from siteselect.match import Scorer
+
+        return Scorer(self)
+
+    @functools.cached_property
     def gazetteer(self) -> Any:
         from siteselect.address import Gazetteer
 

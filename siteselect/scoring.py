@@ -78,7 +78,9 @@ def clustering_scores(same: ArrayLike, related: ArrayLike, quotient: ArrayLike) 
     """Same-division and related businesses nearby, and the location quotient (capped at 2)."""
     sat = config()["clustering_saturation"]
     lq = np.clip(np.nan_to_num(np.asarray(quotient, dtype=float)), 0.0, 2.0) / 2.0
-    return 100.0 * (0.45 * saturating(same, sat["same"]) + 0.25 * saturating(related, sat["related"]) + 0.3 * lq)
+    return 100.0 * (
+        0.45 * saturating(same, sat["same"]) + 0.25 * saturating(related, sat["related"]) + 0.3 * lq
+    )
 
 
 def access_scores(metro_m: ArrayLike, bus_m: ArrayLike) -> Array:
@@ -117,7 +119,9 @@ def totals(scores: NDArray[np.float64], weights: Mapping[str, float]) -> Array:
     present = ~np.isnan(scores)
     used = present * w
     denominator = used.sum(axis=1)
-    out = np.where(denominator > 0, np.nansum(scores * w, axis=1) / np.where(denominator > 0, denominator, 1), np.nan)
+    out = np.where(
+        denominator > 0, np.nansum(scores * w, axis=1) / np.where(denominator > 0, denominator, 1), np.nan
+    )
     return np.asarray(out, dtype=float)
 
 

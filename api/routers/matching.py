@@ -1,0 +1,134 @@
+"""Matching, comparison and the suitability surface, for entrepreneurs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.routers.checks import _json, _snapshot
+from siteselect import industry
+from siteselect.errors import InvalidInputError
+from siteselect.match import Constraints, compare, match, surface
+
+router = APIRouter(tags=["matching"])
+Use = Annotated[str, Field(pattern="^(residential|commercial|office|industrial|mixed|public|other)$")]
+
+
+class Wanted(BaseModel):
+    """Constraints on the premises."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    area_min: Annotated[float | None, Field(ge=0)] = None
+    area_max: Annotated[float | None, Field(ge=0)] = None
+    max_rent: Annotated[float | None, Field(gt=0, description="元/m²/month")] = None
+    streets: Annotated[list[str], Field(max_length=5)] = []
+    floor_min: int | None = None
+    floor_max: int | None = None
+    prefiled_only: bool = False
+    uses: list[Use] = []
+    include_addresses: bool = False
+
+    def constraints(self) -> Constraints:
+        data = self.model_dump()
+        return Constraints(**data | {"streets": tuple(data["streets"]), "uses": tuple(data["uses"])})
+
+
+class Weights(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amenities: Annotated[float, Field(ge=0)] = 0.0
+    clustering: Annotated[float, Field(ge=0)] = 0.0
+    access: Annotated[float, Field(ge=0)] = 0.0
+    cost: Annotated[float, Field(ge=0)] = 0.0
+    size: Annotated[float, Field(ge=0)] = 0.0
+
+
+class MatchRequest(BaseModel):
+    """What the entrepreneur wants to open, where, and what matters most."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    industry: Annotated[str, Field(min_length=1, max_length=50, examples=["奶茶", "6232"])]
+    wanted: Wanted = Wanted()
+    weights: Weights | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 10
+    as_of: dt.date | None = None
+
+
+class Site(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vacancy_id: str | None = None
+    address: Annotated[str | None, Field(max_length=200)] = None
+    lon: Annotated[float | None, Field(ge=-180, le=180)] = None
+    lat: Annotated[float | None, Field(ge=-90, le=90)] = None
+    label: Annotated[str | None, Field(max_length=50)] = None
+    floor: int | None = None
+    area_m2: Annotated[float | None, Field(ge=0)] = None
+    rent: Annotated[float | None, Field(ge=0)] = None
+
+
+class CompareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    industry: Annotated[str, Field(min_length=1, max_length=50)]
+    sites: Annotated[list[Site], Field(min_length=2, max_length=5)]
+    weights: Weights | None = None
+    wanted: Wanted = Wanted()
+    as_of: dt.date | None = None
+
+
+def industry_code(text: str) -> str:
+    """A class code, or the best class for everyday words (奶茶 → 6239)."""
+    stripped = text.strip().upper()
+    if stripped[:1].isdigit() or (len(stripped) == 5 and stripped[1:].isdigit()):
+        return industry.normalize_code(stripped)
+    best = industry.search(text, 1)
+    if not best:
+        raise InvalidInputError(f"industry {text!r}: no GB/T 4754 class matches these words")
+    return best[0]["code"]
+
+
+@router.post("/match", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+def post_match(request: Request, body: MatchRequest) -> Response:
+    """Ranked premises for a business: scores by criterion with explanations, prohibited ones apart."""
+    weights = body.weights.model_dump() if body.weights else None
+    result = match(
+        _snapshot(request, None), industry_code(body.industry), body.wanted.constraints(), weights,
+        body.limit, body.as_of,
+    )  # fmt: skip
+    return _json(result)
+
+
+@router.post("/compare", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+def post_compare(request: Request, body: CompareRequest) -> Response:
+    """Two to five sites side by side."""
+    weights = body.weights.model_dump() if body.weights else None
+    sites = [s.model_dump() for s in body.sites]
+    result = compare(
+        _snapshot(request, None),
+        industry_code(body.industry),
+        sites,
+        weights,
+        body.wanted.constraints(),
+        body.as_of,
+    )
+    return _json(result)
+
+
+@router.get("/surface", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+def get_surface(
+    request: Request,
+    industry: Annotated[str, Query(min_length=1, max_length=50)],
+    res: Annotated[int, Query(ge=6, le=11)] = 9,
+) -> Response:
+    """GeoJSON H3 cells over the district: share where the industry may go, and the mean score."""
+    cells = surface(_snapshot(request, None), industry_code(industry), res)
+    body: dict[str, Any] = json.loads(cells.to_json(drop_id=True))
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json")

@@ -1,0 +1,615 @@
+"""Matching and scoring premises for an entrepreneur: the geo adapter over :mod:`siteselect.scoring`.
+
+From "what I want to open" and a few constraints to a ranked, explained list of available premises
+(and, on request, certified addresses), with the prohibited ones set aside with their reasons, a
+side-by-side comparison of chosen sites, and a suitability surface over H3 cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import geopandas as gpd
+import h3.api.basic_int as h3
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from siteselect import industry, scoring
+from siteselect.check import Premises
+from siteselect.errors import InvalidInputError
+from siteselect.grid import cell_polygons, check_resolution
+from siteselect.index import Snapshot
+
+MAX_RESULTS = 200
+SURFACE_MAX_CELLS = 60_000
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What the entrepreneur asks of the premises."""
+
+    area_min: float | None = None
+    area_max: float | None = None
+    max_rent: float | None = None
+    streets: tuple[str, ...] = ()
+    floor_min: int | None = None
+    floor_max: int | None = None
+    prefiled_only: bool = False
+    uses: tuple[str, ...] = ()
+    include_addresses: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("area_min", "area_max", "max_rent"):
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise InvalidInputError(f"{name} must be a non-negative number, got {value!r}")
+        if self.max_rent is not None and self.max_rent == 0:
+            raise InvalidInputError("max_rent must be above 0")
+        for low, high in (("area_min", "area_max"), ("floor_min", "floor_max")):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and lo > hi:
+                raise InvalidInputError(f"{low} {lo} is above {high} {hi}")
+
+
+class Scorer:
+    """Scores places in one snapshot: trees of POIs in the planar frame, district shares."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snap = snapshot
+        pois = snapshot.layer("pois")
+        xy = shapely.get_coordinates(pois.local)
+        categories = pois.features["category"].to_numpy()
+        self.trees = {c: cKDTree(xy[categories == c]) for c in np.unique(categories)}
+        codes = pois.features["industry"].to_numpy()
+        business = np.array([c is not None for c in codes])
+        self.business_xy = xy[business]
+        self.business_codes = np.array([c for c in codes if c is not None], dtype=object)
+        self.all_business = cKDTree(self.business_xy)
+        self._prefix_trees: dict[str, cKDTree | None] = {}
+        vacancies = snapshot.layer("vacancies").features if snapshot.has("vacancies") else None
+        rents = np.array([] if vacancies is None else vacancies["rent"].dropna().to_numpy(float))
+        self.typical_rent = float(np.median(rents)) if len(rents) else 80.0
+        streets = snapshot.layer("districts")
+        rows = np.flatnonzero((streets.features["level"] == "street").to_numpy())
+        self.street_names = streets.features["name"].to_numpy()[rows]
+        self.street_shapes = streets.local[rows]
+
+    def _tree(self, prefix: str) -> cKDTree | None:
+        """Businesses whose industry falls under a prefix."""
+        if prefix not in self._prefix_trees:
+            mask = np.array([industry.matches(c, prefix) for c in self.business_codes], dtype=bool)
+            self._prefix_trees[prefix] = cKDTree(self.business_xy[mask]) if mask.any() else None
+        return self._prefix_trees[prefix]
+
+    def _count(self, tree: cKDTree | None, xy: NDArray[np.float64], radius: float) -> NDArray[np.float64]:
+        if tree is None or tree.n == 0:
+            return np.zeros(len(xy))
+        return np.asarray(tree.query_ball_point(xy, radius, return_length=True, workers=-1), dtype=float)
+
+    def _nearest(self, category: str, xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        tree = self.trees.get(category)
+        if tree is None or tree.n == 0:
+            return np.full(len(xy), np.nan)
+        return np.asarray(tree.query(xy, workers=-1)[0], dtype=float)
+
+    def criteria(
+        self,
+        xy: NDArray[np.float64],
+        code: str,
+        rent: NDArray[np.float64],
+        area: NDArray[np.float64],
+        constraints: Constraints,
+    ) -> tuple[NDArray[np.float64], dict[str, Any]]:
+        """Scores (n × criteria, NaN where missing) and the facts behind them."""
+        cfg = scoring.config()
+        family = cfg["families"][scoring.family_of(code)]
+        radius = float(cfg["walking_m"])
+        counts = {c: self._count(self.trees.get(c), xy, radius) for c in family["amenities"]}
+        division = code[:2]
+        same = self._count(self._tree(division), xy, radius)
+        related = sum((self._count(self._tree(p), xy, radius) for p in family["related"]), np.zeros(len(xy)))
+        everything = self._count(self.all_business, xy, radius)
+        division_tree = self._tree(division)
+        in_division = division_tree.n if division_tree is not None else 0
+        district_share = in_division / max(len(self.business_codes), 1)
+        local_share = np.where(everything > 0, same / np.maximum(everything, 1), 0.0)
+        quotient = local_share / district_share if district_share > 0 else np.zeros(len(xy))
+        metro, bus = self._nearest("metro", xy), self._nearest("bus", xy)
+        scores = np.column_stack(
+            [
+                scoring.amenity_scores(counts, family["amenities"]),
+                scoring.clustering_scores(same, related, quotient),
+                scoring.access_scores(metro, bus),
+                scoring.cost_scores(rent, constraints.max_rent, self.typical_rent),
+                scoring.size_scores(area, constraints.area_min, constraints.area_max),
+            ]
+        )
+        facts = {
+            "counts": counts,
+            "same": same,
+            "related": related,
+            "quotient": quotient,
+            "metro_m": metro,
+            "bus_m": bus,
+            "rent": rent,
+            "area": area,
+            "radius": radius,
+        }
+        return scores, facts
+
+    def streets_of(self, points: NDArray[np.object_]) -> NDArray[np.object_]:
+        out = np.full(len(points), None, dtype=object)
+        for name, shape in zip(self.street_names, self.street_shapes):
+            out[shapely.intersects(shape, points)] = name
+        return out
+
+
+def explain(
+    i: int, scores: NDArray[np.float64], facts: dict[str, Any], constraints: Constraints, typical: float
+) -> dict[str, Any]:
+    """One line in Chinese and English per criterion for candidate ``i``."""
+    r = int(facts["radius"])
+    amen = {c: int(v[i]) for c, v in facts["counts"].items()}
+    out: dict[str, Any] = {}
+    out["amenities"] = (
+        f"{r}米内：" + "，".join(f"{zh_category(c)}{n}处" for c, n in amen.items()),
+        f"within {r} m: " + ", ".join(f"{n} {c}" for c, n in amen.items()),
+    )
+    same, related, lq = int(facts["same"][i]), int(facts["related"][i]), facts["quotient"][i]
+    out["clustering"] = (
+        f"{r}米内同类商户{same}家、相关商户{related}家，区位商{lq:.2f}",
+        f"{same} same-division and {related} related businesses within {r} m; location quotient {lq:.2f}",
+    )
+    metro, bus = facts["metro_m"][i], facts["bus_m"][i]
+    out["access"] = (
+        f"最近地铁站{_metres(metro, '米')}，最近公交站{_metres(bus, '米')}",
+        f"nearest metro {_metres(metro, ' m')}, nearest bus stop {_metres(bus, ' m')}",
+    )
+    rent, area = facts["rent"][i], facts["area"][i]
+    reference = constraints.max_rent or typical
+    label_zh, label_en = ("预算", "budget") if constraints.max_rent else ("区内常见租金", "typical rent")
+    out["cost"] = (
+        (
+            f"租金{rent:g}元/㎡·月，{label_zh}{reference:g}",
+            f"rent {rent:g} yuan/m²/month, {label_en} {reference:g}",
+        )
+        if not math.isnan(rent)
+        else ("无租金信息", "no rent given")
+    )
+    if constraints.area_min is None and constraints.area_max is None:
+        out["size"] = ("未指定面积需求", "no area range asked for")
+    elif math.isnan(area):
+        out["size"] = ("无面积信息", "no area given")
+    else:
+        lo, hi = constraints.area_min or 0, constraints.area_max or math.inf
+        out["size"] = (f"面积{area:g}㎡，需求{lo:g}–{hi:g}㎡", f"area {area:g} m², wanted {lo:g}–{hi:g} m²")
+    return {
+        name: {
+            "score": None if math.isnan(scores[i, k]) else round(float(scores[i, k]), 1),
+            "missing": bool(math.isnan(scores[i, k])),
+            "explanation_zh": out[name][0],
+            "explanation_en": out[name][1],
+        }
+        for k, name in enumerate(scoring.CRITERIA)
+    }
+
+
+def zh_category(category: str) -> str:
+    names = {
+        "metro": "地铁站",
+        "bus": "公交站",
+        "parking": "停车场",
+        "dining": "餐饮",
+        "retail": "零售",
+        "bank": "银行",
+        "hotel": "酒店",
+        "park": "公园",
+        "office": "写字楼",
+        "residential": "住宅小区",
+        "school": "学校",
+        "hospital": "医院",
+        "business": "商户",
+    }
+    return names.get(category, category)
+
+
+def _metres(value: float, unit: str) -> str:
+    return "—" if math.isnan(value) else f"{value:,.0f}{unit}"
+
+
+# ---- candidates ---------------------------------------------------------------------------------
+
+CANDIDATE_COLUMNS = [
+    "id",
+    "kind",
+    "address",
+    "building_id",
+    "park_id",
+    "floor",
+    "area_m2",
+    "rent",
+    "use",
+    "prefiled",
+    "lon",
+    "lat",
+]
+
+
+def candidates(snapshot: Snapshot, include_addresses: bool) -> pd.DataFrame:
+    """Available vacancies and, on request, every certified house-number address."""
+    frames = []
+    if snapshot.has("vacancies"):
+        v = snapshot.layer("vacancies").features
+        v = v[v["status"] == "available"]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "id": v["id"],
+                    "kind": "vacancy",
+                    "address": v["address"],
+                    "building_id": v["building_id"],
+                    "park_id": v["park_id"],
+                    "floor": v["floor"],
+                    "area_m2": v["area_m2"],
+                    "rent": v["rent"],
+                    "use": v["use"],
+                    "prefiled": v["prefiled"].fillna(False).astype(bool),
+                    "lon": v.geometry.x,
+                    "lat": v.geometry.y,
+                }
+            )
+        )
+    if include_addresses:
+        h = snapshot.layer("house_numbers").features
+        h = h[h["certificate_no"].notna()]
+        uses = dict(
+            zip(snapshot.layer("buildings").features["id"], snapshot.layer("buildings").features["use"])
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "id": h["id"],
+                    "kind": "address",
+                    "address": h["address"],
+                    "building_id": h["building_id"],
+                    "park_id": None,
+                    "floor": None,
+                    "area_m2": np.nan,
+                    "rent": np.nan,
+                    "use": [uses.get(b) for b in h["building_id"]],
+                    "prefiled": False,
+                    "lon": h.geometry.x,
+                    "lat": h.geometry.y,
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=CANDIDATE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[CANDIDATE_COLUMNS]
+
+
+def _filter(table: pd.DataFrame, c: Constraints, streets: NDArray[np.object_]) -> pd.Series:
+    """Exact constraint filters. A value the candidate does not have is not held against it."""
+    keep = pd.Series(True, index=table.index)
+    area, rent = table["area_m2"].astype(float), table["rent"].astype(float)
+    floor = pd.to_numeric(table["floor"], errors="coerce")
+    if c.area_min is not None:
+        keep &= area.isna() | (area >= c.area_min)
+    if c.area_max is not None:
+        keep &= area.isna() | (area <= c.area_max)
+    if c.max_rent is not None:
+        keep &= rent.isna() | (rent <= c.max_rent)
+    if c.floor_min is not None:
+        keep &= floor.isna() | (floor >= c.floor_min)
+    if c.floor_max is not None:
+        keep &= floor.isna() | (floor <= c.floor_max)
+    if c.streets:
+        keep &= pd.Series(np.isin(streets, list(c.streets)), index=table.index)
+    if c.prefiled_only:
+        keep &= table["prefiled"].astype(bool)
+    if c.uses:
+        keep &= table["use"].isin(c.uses)
+    return keep
+
+
+def _check_streets(scorer: Scorer, constraints: Constraints) -> None:
+    known = set(scorer.street_names.tolist())
+    unknown = [s for s in constraints.streets if s not in known]
+    if unknown:
+        raise InvalidInputError(f"streets: unknown {unknown}; known streets are {', '.join(sorted(known))}")
+
+
+def _weights(code: str, weights: dict[str, float] | None) -> dict[str, float]:
+    return scoring.normalize_weights(weights if weights is not None else scoring.default_weights(code))
+
+
+def _score_table(
+    snapshot: Snapshot, table: pd.DataFrame, code: str, constraints: Constraints, weights: dict[str, float]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
+    scorer: Scorer = snapshot.scorer
+    points = snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
+    xy = shapely.get_coordinates(points)
+    scores, facts = scorer.criteria(
+        xy, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints
+    )
+    return scores, scoring.totals(scores, weights), facts
+
+
+def match(
+    snapshot: Snapshot,
+    code: str,
+    constraints: Constraints | None = None,
+    weights: dict[str, float] | None = None,
+    limit: int = 10,
+    as_of: dt.date | None = None,
+) -> dict[str, Any]:
+    """Rank the premises that suit a business, best first, with reasons and scores."""
+    code = industry.normalize_code(code)
+    constraints = constraints or Constraints()
+    if not 1 <= limit <= MAX_RESULTS:
+        raise InvalidInputError(f"limit must be from 1 to {MAX_RESULTS}, got {limit}")
+    w = _weights(code, weights)
+    scorer: Scorer = snapshot.scorer
+    _check_streets(scorer, constraints)
+    table = candidates(snapshot, constraints.include_addresses)
+    points = snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
+    streets = scorer.streets_of(points)
+    keep = _filter(table, constraints, streets).to_numpy()
+    table, streets = table[keep].reset_index(drop=True), streets[keep]
+    checks = snapshot.checker.check_many(
+        [
+            Premises(industry=code, lon=x, lat=y, floor=None if pd.isna(f) else int(f), as_of=as_of, ref=i)
+            for i, x, y, f in zip(table["id"], table["lon"], table["lat"], table["floor"])
+        ]
+    )
+    verdicts = np.array([c.get("verdict", "error") for c in checks], dtype=object)
+    allowed = np.isin(verdicts, ["permitted", "review"])
+    scores, total, facts = _score_table(snapshot, table, code, constraints, w)
+    order = [i for i in np.lexsort((table["id"].to_numpy(), -np.nan_to_num(total, nan=-1))) if allowed[i]]
+    ranked = np.array(order, dtype=np.intp)
+    stability = scoring.ranking_stability(scores[ranked], w, limit) if len(ranked) else np.empty(0)
+    results = [
+        _result(
+            table.iloc[i],
+            streets[i],
+            checks[i],
+            scores,
+            total,
+            facts,
+            i,
+            constraints,
+            scorer,
+            float(stability[n]),
+        )
+        for n, i in enumerate(ranked[:limit])
+    ]
+    excluded = [
+        {
+            "id": table.iloc[i]["id"],
+            "address": table.iloc[i]["address"],
+            "verdict": verdicts[i],
+            "reasons": [r["title"] for r in checks[i].get("reasons", []) if r["outcome"] == "violated"]
+            or [checks[i].get("error", "")],
+        }
+        for i in range(len(table))
+        if not allowed[i]
+    ]
+    family = scoring.family_of(code)
+    return {
+        "industry": industry.describe(code),
+        "family": family,
+        "family_title": scoring.config()["families"][family]["title"],
+        "weights": w,
+        "constraints": asdict(constraints),
+        "results": results,
+        "excluded": excluded,
+        "counts": {"candidates": int(keep.sum()), "ranked": len(ranked), "excluded": len(excluded)},
+        "layer_versions": snapshot.versions,
+    }
+
+
+def _result(
+    row: pd.Series,
+    street: str | None,
+    check: dict[str, Any],
+    scores: NDArray[np.float64],
+    total: NDArray[np.float64],
+    facts: dict[str, Any],
+    i: int,
+    constraints: Constraints,
+    scorer: Scorer,
+    stability: float,
+) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "address": row["address"],
+        "street": street,
+        "building_id": row["building_id"],
+        "park_id": row["park_id"],
+        "floor": None if pd.isna(row["floor"]) else int(row["floor"]),
+        "area_m2": None if pd.isna(row["area_m2"]) else float(row["area_m2"]),
+        "rent": None if pd.isna(row["rent"]) else float(row["rent"]),
+        "use": row["use"],
+        "prefiled": bool(row["prefiled"]),
+        "lon": float(row["lon"]),
+        "lat": float(row["lat"]),
+        "verdict": check["verdict"],
+        "flagged": check["verdict"] == "review",
+        "review_reasons": [r["message_zh"] for r in check["reasons"] if _severity_review(r)],
+        "score": None if math.isnan(total[i]) else round(float(total[i]), 1),
+        "criteria": explain(i, scores, facts, constraints, scorer.typical_rent),
+        "stability": round(stability, 3),
+    }
+
+
+def _severity_review(reason: dict[str, Any]) -> bool:
+    return reason["outcome"] != "passed"
+
+
+# ---- comparison ---------------------------------------------------------------------------------
+
+
+def compare(
+    snapshot: Snapshot,
+    code: str,
+    sites: list[dict[str, Any]],
+    weights: dict[str, float] | None = None,
+    constraints: Constraints | None = None,
+    as_of: dt.date | None = None,
+) -> dict[str, Any]:
+    """2 to 5 sites side by side: verdicts, scores and their explanations."""
+    code = industry.normalize_code(code)
+    if not 2 <= len(sites) <= 5:
+        raise InvalidInputError(f"sites: compare 2 to 5 sites, got {len(sites)}")
+    constraints = constraints or Constraints()
+    w = _weights(code, weights)
+    rows = [_site_row(snapshot, n, site) for n, site in enumerate(sites)]
+    table = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
+    checks = snapshot.checker.check_many(
+        [
+            Premises(industry=code, lon=r["lon"], lat=r["lat"], floor=r["floor"], as_of=as_of, ref=r["id"])
+            for r in rows
+        ]
+    )
+    for n, check in enumerate(checks):
+        if "error" in check:
+            raise InvalidInputError(f"sites[{n}]: {check['error']}")
+    scores, total, facts = _score_table(snapshot, table, code, constraints, w)
+    scorer: Scorer = snapshot.scorer
+    streets = scorer.streets_of(
+        snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
+    )
+    stability = scoring.ranking_stability(scores, w, 1)
+    return {
+        "industry": industry.describe(code),
+        "weights": w,
+        "sites": [
+            _result(
+                table.iloc[i],
+                streets[i],
+                checks[i],
+                scores,
+                total,
+                facts,
+                i,
+                constraints,
+                scorer,
+                float(stability[i]),
+            )
+            | {"reasons": checks[i]["reasons"]}
+            for i in range(len(rows))
+        ],
+        "layer_versions": snapshot.versions,
+    }
+
+
+def _site_row(snapshot: Snapshot, n: int, site: dict[str, Any]) -> dict[str, Any]:
+    """A site is a vacancy id, an address, or coordinates (with optional area, rent, floor)."""
+    if site.get("vacancy_id"):
+        vacancies = snapshot.layer("vacancies").features
+        hit = vacancies[vacancies["id"] == site["vacancy_id"]]
+        if hit.empty:
+            raise InvalidInputError(f"sites[{n}].vacancy_id {site['vacancy_id']!r} does not exist")
+        v = hit.iloc[0]
+        return {
+            "id": v["id"],
+            "kind": "vacancy",
+            "address": v["address"],
+            "building_id": v["building_id"],
+            "park_id": v["park_id"],
+            "floor": v["floor"],
+            "area_m2": v["area_m2"],
+            "rent": v["rent"],
+            "use": v["use"],
+            "prefiled": bool(v["prefiled"]),
+            "lon": v.geometry.x,
+            "lat": v.geometry.y,
+        }
+    if site.get("address"):
+        m = snapshot.gazetteer.resolve(site["address"])
+        if m.level == "none":
+            raise InvalidInputError(f"sites[{n}].address {site['address']!r} could not be resolved")
+        lon, lat, address = m.lon, m.lat, site["address"]
+    elif site.get("lon") is not None and site.get("lat") is not None:
+        lon, lat, address = float(site["lon"]), float(site["lat"]), None
+    else:
+        raise InvalidInputError(f"sites[{n}]: give a vacancy_id, an address, or lon and lat")
+    return {
+        "id": site.get("label") or f"site-{n + 1}",
+        "kind": "site",
+        "address": address,
+        "building_id": None,
+        "park_id": None,
+        "floor": site.get("floor"),
+        "area_m2": site.get("area_m2", np.nan),
+        "rent": site.get("rent", np.nan),
+        "use": None,
+        "prefiled": False,
+        "lon": lon,
+        "lat": lat,
+    }
+
+
+# ---- suitability surface ------------------------------------------------------------------------
+
+
+def surface(
+    snapshot: Snapshot,
+    code: str,
+    res: int = 9,
+    weights: dict[str, float] | None = None,
+    as_of: dt.date | None = None,
+) -> gpd.GeoDataFrame:
+    """H3 cells over the district: the share of each cell where no rule forbids the industry, and
+    the mean score there (amenities, clustering and access: a cell has no rent or size)."""
+    code = industry.normalize_code(code)
+    check_resolution(res)
+    if not 6 <= res <= 11:
+        raise InvalidInputError(f"res must be from 6 to 11 for a district surface, got {res}")
+    w = _weights(code, weights)
+    districts = snapshot.layer("districts").features
+    district = districts[districts["level"] == "district"].geometry.iloc[0]
+    shape = h3.geo_to_h3shape(district.__geo_interface__)
+    cells = np.array(sorted(h3.h3shape_to_cells_experimental(shape, res, "center")), dtype=np.int64)
+    if len(cells) > SURFACE_MAX_CELLS:
+        raise InvalidInputError(f"res {res} gives {len(cells):,} cells, more than {SURFACE_MAX_CELLS:,}")
+    lon, lat, owner = _samples(cells)
+    checks = snapshot.checker.check_many(
+        [Premises(industry=code, lon=x, lat=y, as_of=as_of) for x, y in zip(lon.tolist(), lat.tolist())]
+    )
+    free = np.array([c.get("verdict") in ("permitted", "review") for c in checks], dtype=float)
+    table = pd.DataFrame({"lon": lon, "lat": lat, "rent": np.nan, "area_m2": np.nan})
+    _, total, _ = _score_table(snapshot, table, code, Constraints(), w)
+    per_cell = pd.DataFrame({"cell": owner, "free": free, "score": total}).groupby("cell", sort=True)
+    summary = per_cell.agg(permitted_share=("free", "mean"), score=("score", "mean")).reindex(cells)
+    return gpd.GeoDataFrame(
+        {
+            "cell": [h3.int_to_str(int(c)) for c in cells],
+            "permitted_share": summary["permitted_share"].round(3).to_numpy(),
+            "score": summary["score"].round(1).to_numpy(),
+        },
+        geometry=cell_polygons(cells),
+        crs="EPSG:4326",
+    )
+
+
+def _samples(cells: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Seven points per cell: its centre and halfway to each vertex."""
+    lon, lat, owner = [], [], []
+    for cell in cells.tolist():
+        clat, clng = h3.cell_to_latlng(cell)
+        lon.append(clng)
+        lat.append(clat)
+        owner.append(cell)
+        for vlat, vlng in h3.cell_to_boundary(cell):
+            lon.append((clng + vlng) / 2)
+            lat.append((clat + vlat) / 2)
+            owner.append(cell)
+    return np.array(lon), np.array(lat), np.array(owner, dtype=np.int64)

@@ -1,0 +1,114 @@
+"""Matching premises for an entrepreneur on the Laoshan demo."""
+
+import pytest
+
+from siteselect.errors import InvalidInputError
+from siteselect.index import Catalog
+from siteselect.match import Constraints, compare, match, surface
+from siteselect.store import Store
+
+
+@pytest.fixture(scope="module")
+def snapshot(demo_db):
+    return Catalog(Store(demo_db)).current()
+
+
+def test_ranked_results_with_explained_criteria(snapshot):
+    result = match(snapshot, "6239", Constraints(area_min=40, area_max=300, max_rent=150), limit=5)
+    results = result["results"]
+    assert 1 <= len(results) <= 5 and result["family"] == "catering"
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    for r in results:
+        assert r["verdict"] in ("permitted", "review") and r["flagged"] == (r["verdict"] == "review")
+        assert 0 <= r["stability"] <= 1
+        for criterion in r["criteria"].values():
+            assert criterion["explanation_zh"] and criterion["explanation_en"]
+            assert criterion["missing"] or 0 <= criterion["score"] <= 100
+
+
+def test_constraint_filters_are_exact(snapshot):
+    c = Constraints(area_min=50, area_max=150, max_rent=100, streets=("金家岭街道",), floor_min=1,
+                    floor_max=5, uses=("office", "commercial"))  # fmt: skip
+    result = match(snapshot, "6513", c, limit=200)
+    assert result["results"]
+    for r in result["results"]:
+        assert 50 <= r["area_m2"] <= 150 and r["rent"] <= 100 and 1 <= r["floor"] <= 5
+        assert r["street"] == "金家岭街道" and r["use"] in ("office", "commercial")
+    vacancies = snapshot.layer("vacancies").features
+    available = vacancies[vacancies["status"] == "available"]
+    assert result["counts"]["candidates"] <= len(available)
+    assert all(r["kind"] == "vacancy" for r in result["results"])
+
+
+def test_prefiled_only_and_addresses(snapshot):
+    prefiled = match(snapshot, "6513", Constraints(prefiled_only=True), limit=200)
+    assert prefiled["results"] and all(r["prefiled"] for r in prefiled["results"])
+    with_addresses = match(snapshot, "6513", Constraints(include_addresses=True), limit=200)
+    kinds = {r["kind"] for r in with_addresses["results"]}
+    assert kinds == {"vacancy", "address"}
+    address = next(r for r in with_addresses["results"] if r["kind"] == "address")
+    assert address["criteria"]["cost"]["missing"] and address["criteria"]["cost"]["score"] is None
+
+
+def test_prohibited_candidates_are_set_apart_with_their_reason(snapshot):
+    result = match(snapshot, "9013", limit=200)  # internet cafés: schools, residential buildings
+    assert result["excluded"]
+    ranked = {r["id"] for r in result["results"]}
+    for entry in result["excluded"]:
+        assert entry["id"] not in ranked and entry["verdict"] == "prohibited" and entry["reasons"]
+
+
+def test_ranking_is_reproducible(snapshot):
+    a = match(snapshot, "6232", Constraints(max_rent=120), limit=10)
+    b = match(snapshot, "6232", Constraints(max_rent=120), limit=10)
+    assert a == b
+
+
+def test_weights_change_the_order(snapshot):
+    cheap = match(snapshot, "6232", weights={"cost": 1}, limit=5)
+    near = match(snapshot, "6232", weights={"access": 1}, limit=5)
+    assert cheap["weights"]["cost"] == 1.0 and near["weights"]["access"] == 1.0
+    assert [r["id"] for r in cheap["results"]] != [r["id"] for r in near["results"]]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"constraints": Constraints(streets=("火星街道",))}, "streets: unknown"),
+        ({"weights": {"cost": 0}}, "above zero"),
+        ({"weights": {"cost": -1}}, "non-negative"),
+        ({"limit": 0}, "limit must be"),
+        ({"code": "62"}, "is not a GB/T 4754 class code"),
+    ],
+)
+def test_bad_requests(snapshot, kwargs, words):
+    code = kwargs.pop("code", "6232")
+    with pytest.raises(InvalidInputError, match=words):
+        match(snapshot, code, **kwargs)
+
+
+def test_min_above_max_is_refused():
+    with pytest.raises(InvalidInputError, match="area_min 90 is above area_max 40"):
+        Constraints(area_min=90, area_max=40)
+
+
+def test_compare_two_to_five_sites(snapshot):
+    vacancy = snapshot.layer("vacancies").features.iloc[0]["id"]
+    result = compare(snapshot, "6232", [{"vacancy_id": vacancy}, {"lon": 120.46, "lat": 36.105, "rent": 90}])
+    assert result["sites"][0]["id"] == vacancy
+    assert all("reasons" in s and s["criteria"] for s in result["sites"])
+    with pytest.raises(InvalidInputError, match="compare 2 to 5 sites"):
+        compare(snapshot, "6232", [{"vacancy_id": vacancy}] * 6)
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        compare(snapshot, "6232", [{"vacancy_id": "nope"}, {"vacancy_id": vacancy}])
+
+
+def test_surface_covers_the_district_with_shares_and_scores(snapshot):
+    cells = surface(snapshot, "9013", res=8)
+    assert len(cells) > 100 and cells.crs.to_epsg() == 4326
+    assert cells["permitted_share"].between(0, 1).all()
+    assert (cells["permitted_share"] < 1).any() and (cells["permitted_share"] == 1).any()
+    assert cells["score"].between(0, 100).all()
+    with pytest.raises(InvalidInputError, match="res must be from 6 to 11"):
+        surface(snapshot, "9013", res=13)
