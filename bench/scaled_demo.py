@@ -14,8 +14,11 @@ from siteselect.store import Store
 CANDIDATE_CODES = ["9013", "6210", "6232", "5227", "8040", "6513", "9011", "5265", "6110", "8222"]
 
 
-def scaled_layers(buildings: int = 20_000, pois: int = 100_000, seed: int = 7) -> dict[str, pd.DataFrame]:
-    """The demo layers with synthetic buildings and POIs added up to the given counts."""
+def scaled_layers(
+    buildings: int = 20_000, pois: int = 100_000, vacancies: int = 0, addresses: int = 0, seed: int = 7
+) -> dict[str, pd.DataFrame]:
+    """The demo layers with synthetic buildings, POIs, available vacancies and certified house
+    numbers added up to the given counts (0: as in the demo)."""
     layers = generate()
     rng = np.random.default_rng(seed)
     base = layers["buildings"]
@@ -48,7 +51,35 @@ def scaled_layers(buildings: int = 20_000, pois: int = 100_000, seed: int = 7) -
         "geometry": shapely.points(x, y),
     })  # fmt: skip
     layers["pois"] = pd.concat([base_p, new_p])
+    synthetic = layers["buildings"].iloc[len(base) :]
+    if vacancies:
+        layers["vacancies"] = pd.concat([layers["vacancies"], _vacancies(synthetic, vacancies, rng)])
+    if addresses:
+        layers["house_numbers"] = pd.concat([layers["house_numbers"], _addresses(synthetic, addresses)])
     return {name: df.reset_index(drop=True) for name, df in layers.items()}
+
+
+def _vacancies(buildings: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    picks = buildings.iloc[rng.integers(0, len(buildings), n)]
+    return pd.DataFrame({
+        "id": [f"SV{i:06d}" for i in range(n)], "park_id": None, "building_id": picks["id"].to_numpy(),
+        "address": [f"合成楼{i}室" for i in range(n)], "floor": rng.integers(1, 10, n),
+        "area_m2": rng.uniform(20, 800, n).round(1), "rent": rng.uniform(30, 200, n).round(1),
+        "use": picks["use"].to_numpy(), "status": "available", "prefiled": rng.random(n) < 0.1,
+        "available_from": "2026-12-01", "updated_at": "2026-11-01",
+        "geometry": shapely.centroid(picks.geometry.to_numpy()),
+    })  # fmt: skip
+
+
+def _addresses(buildings: pd.DataFrame, n: int) -> pd.DataFrame:
+    picks = buildings.iloc[np.arange(n) % len(buildings)]
+    return pd.DataFrame({
+        "id": [f"SH{i:06d}" for i in range(n)],
+        "address": [f"山东省青岛市崂山区合成路{i + 1}号" for i in range(n)], "road": "合成路",
+        "number": [str(i + 1) for i in range(n)], "building_id": picks["id"].to_numpy(),
+        "certificate_no": [f"合成证{i:06d}" for i in range(n)],
+        "geometry": shapely.centroid(picks.geometry.to_numpy()),
+    })  # fmt: skip
 
 
 def _inside(shape: shapely.Geometry, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +93,9 @@ def _inside(shape: shapely.Geometry, rng: np.random.Generator, n: int) -> tuple[
     return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
 
 
-def load_scaled(store: Store) -> dict[str, pd.DataFrame]:
+def load_scaled(store: Store, **sizes: int) -> dict[str, pd.DataFrame]:
     """Load the scaled demo into a store (rules from the catalog); return the layers loaded."""
-    layers = scaled_layers()
+    layers = scaled_layers(**sizes)
     for layer in LOAD_ORDER:
         if layer == "rules":
             load_file(store, layer, layers_dir() / "rules.yaml")

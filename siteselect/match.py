@@ -8,6 +8,7 @@ side-by-side comparison of chosen sites, and a suitability surface over H3 cells
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -72,6 +73,7 @@ class Scorer:
         self.business_codes = np.array([c for c in codes if c is not None], dtype=object)
         self.all_business = cKDTree(self.business_xy)
         self._prefix_trees: dict[str, cKDTree | None] = {}
+        self._pool_facts: dict[tuple[str, str], dict[str, Any]] = {}
         vacancies = snapshot.layer("vacancies").features if snapshot.has("vacancies") else None
         rents = np.array([] if vacancies is None else vacancies["rent"].dropna().to_numpy(float))
         self.typical_rent = float(np.median(rents)) if len(rents) else 80.0
@@ -98,6 +100,48 @@ class Scorer:
             return np.full(len(xy), np.nan)
         return np.asarray(tree.query(xy, workers=-1)[0], dtype=float)
 
+    def facts(self, xy: NDArray[np.float64], code: str) -> dict[str, Any]:
+        """What lies around each place (planar x, y): counts by category, businesses, transit."""
+        cfg = scoring.config()
+        family = cfg["families"][scoring.family_of(code)]
+        radius = float(cfg["walking_m"])
+        division_tree = self._tree(code[:2])
+        same = self._count(division_tree, xy, radius)
+        everything = self._count(self.all_business, xy, radius)
+        in_division = division_tree.n if division_tree is not None else 0
+        district_share = in_division / max(len(self.business_codes), 1)
+        local_share = np.where(everything > 0, same / np.maximum(everything, 1), 0.0)
+        return {
+            "counts": {c: self._count(self.trees.get(c), xy, radius) for c in family["amenities"]},
+            "same": same,
+            "related": sum(
+                (self._count(self._tree(p), xy, radius) for p in family["related"]), np.zeros(len(xy))
+            ),
+            "quotient": local_share / district_share if district_share > 0 else np.zeros(len(xy)),
+            "metro_m": self._nearest("metro", xy),
+            "bus_m": self._nearest("bus", xy),
+            "radius": radius,
+        }
+
+    def scores(
+        self,
+        facts: dict[str, Any],
+        code: str,
+        rent: NDArray[np.float64],
+        area: NDArray[np.float64],
+        constraints: Constraints,
+    ) -> NDArray[np.float64]:
+        """Criterion scores (n × criteria, NaN where missing) from the facts, rent and area."""
+        family = scoring.config()["families"][scoring.family_of(code)]
+        facts["rent"], facts["area"] = rent, area
+        return np.column_stack([
+            scoring.amenity_scores(facts["counts"], family["amenities"]),
+            scoring.clustering_scores(facts["same"], facts["related"], facts["quotient"]),
+            scoring.access_scores(facts["metro_m"], facts["bus_m"]),
+            scoring.cost_scores(rent, constraints.max_rent, self.typical_rent),
+            scoring.size_scores(area, constraints.area_min, constraints.area_max),
+        ])  # fmt: skip
+
     def criteria(
         self,
         xy: NDArray[np.float64],
@@ -106,42 +150,23 @@ class Scorer:
         area: NDArray[np.float64],
         constraints: Constraints,
     ) -> tuple[NDArray[np.float64], dict[str, Any]]:
-        """Scores (n × criteria, NaN where missing) and the facts behind them."""
-        cfg = scoring.config()
-        family = cfg["families"][scoring.family_of(code)]
-        radius = float(cfg["walking_m"])
-        counts = {c: self._count(self.trees.get(c), xy, radius) for c in family["amenities"]}
-        division = code[:2]
-        same = self._count(self._tree(division), xy, radius)
-        related = sum((self._count(self._tree(p), xy, radius) for p in family["related"]), np.zeros(len(xy)))
-        everything = self._count(self.all_business, xy, radius)
-        division_tree = self._tree(division)
-        in_division = division_tree.n if division_tree is not None else 0
-        district_share = in_division / max(len(self.business_codes), 1)
-        local_share = np.where(everything > 0, same / np.maximum(everything, 1), 0.0)
-        quotient = local_share / district_share if district_share > 0 else np.zeros(len(xy))
-        metro, bus = self._nearest("metro", xy), self._nearest("bus", xy)
-        scores = np.column_stack(
-            [
-                scoring.amenity_scores(counts, family["amenities"]),
-                scoring.clustering_scores(same, related, quotient),
-                scoring.access_scores(metro, bus),
-                scoring.cost_scores(rent, constraints.max_rent, self.typical_rent),
-                scoring.size_scores(area, constraints.area_min, constraints.area_max),
-            ]
-        )
-        facts = {
-            "counts": counts,
-            "same": same,
-            "related": related,
-            "quotient": quotient,
-            "metro_m": metro,
-            "bus_m": bus,
-            "rent": rent,
-            "area": area,
-            "radius": radius,
-        }
-        return scores, facts
+        """Scores and the facts behind them, for any places: the batch-scoring path."""
+        facts = self.facts(xy, code)
+        return self.scores(facts, code, rent, area, constraints), facts
+
+    @functools.cached_property
+    def pool(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
+        """Every candidate of the snapshot, its planar position and street: matched many times."""
+        table = candidates(self.snap, include_addresses=True)
+        points = self.snap.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
+        return table, shapely.get_coordinates(points), self.streets_of(points)
+
+    def pool_facts(self, code: str) -> dict[str, Any]:
+        """The facts of the candidate pool for an industry, worked out once per family and division."""
+        key = (scoring.family_of(code), code[:2])
+        if key not in self._pool_facts:
+            self._pool_facts[key] = self.facts(self.pool[1], code)
+        return self._pool_facts[key]
 
     def streets_of(self, points: NDArray[np.object_]) -> NDArray[np.object_]:
         out = np.full(len(points), None, dtype=object)
@@ -341,6 +366,9 @@ def _score_table(
     return scores, scoring.totals(scores, weights), facts
 
 
+CHECK_CHUNK = 64
+
+
 def match(
     snapshot: Snapshot,
     code: str,
@@ -349,7 +377,12 @@ def match(
     limit: int = 10,
     as_of: dt.date | None = None,
 ) -> dict[str, Any]:
-    """Rank the premises that suit a business, best first, with reasons and scores."""
+    """Rank the premises that suit a business, best first, with reasons and scores.
+
+    Candidates are scored first (cheap) and checked in score order (exact) until ``limit`` allowed
+    ones are found; the prohibited ones met on the way are listed apart with their reasons. The
+    stability of each result is measured among the best ``5 × limit`` (at least 100) candidates.
+    """
     code = industry.normalize_code(code)
     constraints = constraints or Constraints()
     if not 1 <= limit <= MAX_RESULTS:
@@ -357,22 +390,32 @@ def match(
     w = _weights(code, weights)
     scorer: Scorer = snapshot.scorer
     _check_streets(scorer, constraints)
-    table = candidates(snapshot, constraints.include_addresses)
-    points = snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
-    streets = scorer.streets_of(points)
-    keep = _filter(table, constraints, streets).to_numpy()
+    table, _, streets = scorer.pool
+    keep = _filter(table, constraints, streets).to_numpy(copy=True)
+    if not constraints.include_addresses:
+        keep &= (table["kind"] == "vacancy").to_numpy()
+    facts = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in scorer.pool_facts(code).items()}
+    facts["counts"] = {c: v[keep] for c, v in scorer.pool_facts(code)["counts"].items()}
     table, streets = table[keep].reset_index(drop=True), streets[keep]
-    checks = snapshot.checker.check_many(
-        [
-            Premises(industry=code, lon=x, lat=y, floor=None if pd.isna(f) else int(f), as_of=as_of, ref=i)
-            for i, x, y, f in zip(table["id"], table["lon"], table["lat"], table["floor"])
-        ]
+    scores = scorer.scores(
+        facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints
     )
-    verdicts = np.array([c.get("verdict", "error") for c in checks], dtype=object)
-    allowed = np.isin(verdicts, ["permitted", "review"])
-    scores, total, facts = _score_table(snapshot, table, code, constraints, w)
-    order = [i for i in np.lexsort((table["id"].to_numpy(), -np.nan_to_num(total, nan=-1))) if allowed[i]]
-    ranked = np.array(order, dtype=np.intp)
+    total = scoring.totals(scores, w)
+    order = np.lexsort((table["id"].to_numpy(), -np.nan_to_num(total, nan=-1)))
+    pool_size = max(5 * limit, 100)
+    checks: dict[int, dict[str, Any]] = {}
+    allowed: list[int] = []
+    excluded: list[int] = []
+    for start in range(0, len(order), CHECK_CHUNK):
+        if len(allowed) >= pool_size:
+            break
+        chunk = order[start : start + CHECK_CHUNK].tolist()
+        for i, result in zip(
+            chunk, snapshot.checker.check_many([_premises(table, i, code, as_of) for i in chunk])
+        ):
+            checks[i] = result
+            (allowed if result.get("verdict") in ("permitted", "review") else excluded).append(i)
+    ranked = np.array(allowed, dtype=np.intp)
     stability = scoring.ranking_stability(scores[ranked], w, limit) if len(ranked) else np.empty(0)
     results = [
         _result(
@@ -387,18 +430,7 @@ def match(
             scorer,
             float(stability[n]),
         )
-        for n, i in enumerate(ranked[:limit])
-    ]
-    excluded = [
-        {
-            "id": table.iloc[i]["id"],
-            "address": table.iloc[i]["address"],
-            "verdict": verdicts[i],
-            "reasons": [r["title"] for r in checks[i].get("reasons", []) if r["outcome"] == "violated"]
-            or [checks[i].get("error", "")],
-        }
-        for i in range(len(table))
-        if not allowed[i]
+        for n, i in enumerate(ranked[:limit].tolist())
     ]
     family = scoring.family_of(code)
     return {
@@ -408,9 +440,27 @@ def match(
         "weights": w,
         "constraints": asdict(constraints),
         "results": results,
-        "excluded": excluded,
-        "counts": {"candidates": int(keep.sum()), "ranked": len(ranked), "excluded": len(excluded)},
+        "excluded": [_excluded(table.iloc[i], checks[i]) for i in excluded],
+        "counts": {"candidates": int(keep.sum()), "checked": len(checks), "excluded": len(excluded)},
         "layer_versions": snapshot.versions,
+    }
+
+
+def _premises(table: pd.DataFrame, i: int, code: str, as_of: dt.date | None) -> Premises:
+    row = table.iloc[i]
+    floor = None if pd.isna(row["floor"]) else int(row["floor"])
+    return Premises(
+        industry=code, lon=float(row["lon"]), lat=float(row["lat"]), floor=floor, as_of=as_of, ref=row["id"]
+    )
+
+
+def _excluded(row: pd.Series, check: dict[str, Any]) -> dict[str, Any]:
+    reasons = [r["title"] for r in check.get("reasons", []) if r["outcome"] == "violated"]
+    return {
+        "id": row["id"],
+        "address": row["address"],
+        "verdict": check.get("verdict", "error"),
+        "reasons": reasons or [check.get("error", "")],
     }
 
 
@@ -567,8 +617,9 @@ def surface(
     weights: dict[str, float] | None = None,
     as_of: dt.date | None = None,
 ) -> gpd.GeoDataFrame:
-    """H3 cells over the district: the share of each cell where no rule forbids the industry, and
-    the mean score there (amenities, clustering and access: a cell has no rent or size)."""
+    """H3 cells over the district: the share of each cell where no rule forbids the industry (the
+    share of its sample points whose check is not ``prohibited``), and the score at its centre
+    (amenities, clustering and access: a cell has no rent or size)."""
     code = industry.normalize_code(code)
     check_resolution(res)
     if not 6 <= res <= 11:
@@ -580,35 +631,35 @@ def surface(
     cells = np.array(sorted(h3.h3shape_to_cells_experimental(shape, res, "center")), dtype=np.int64)
     if len(cells) > SURFACE_MAX_CELLS:
         raise InvalidInputError(f"res {res} gives {len(cells):,} cells, more than {SURFACE_MAX_CELLS:,}")
-    lon, lat, owner = _samples(cells)
+    lon, lat, owner = _samples(cells, every_vertex=res <= 9)
     checks = snapshot.checker.check_many(
         [Premises(industry=code, lon=x, lat=y, as_of=as_of) for x, y in zip(lon.tolist(), lat.tolist())]
     )
     free = np.array([c.get("verdict") in ("permitted", "review") for c in checks], dtype=float)
-    table = pd.DataFrame({"lon": lon, "lat": lat, "rent": np.nan, "area_m2": np.nan})
-    _, total, _ = _score_table(snapshot, table, code, Constraints(), w)
-    per_cell = pd.DataFrame({"cell": owner, "free": free, "score": total}).groupby("cell", sort=True)
-    summary = per_cell.agg(permitted_share=("free", "mean"), score=("score", "mean")).reindex(cells)
+    share = pd.Series(free).groupby(owner).mean().reindex(cells).to_numpy()
+    centres = np.array([h3.cell_to_latlng(int(c)) for c in cells])
+    table = pd.DataFrame({"lon": centres[:, 1], "lat": centres[:, 0], "rent": np.nan, "area_m2": np.nan})
+    _, score, _ = _score_table(snapshot, table, code, Constraints(), w)
     return gpd.GeoDataFrame(
-        {
-            "cell": [h3.int_to_str(int(c)) for c in cells],
-            "permitted_share": summary["permitted_share"].round(3).to_numpy(),
-            "score": summary["score"].round(1).to_numpy(),
-        },
-        geometry=cell_polygons(cells),
-        crs="EPSG:4326",
-    )
+        {"cell": [h3.int_to_str(int(c)) for c in cells], "permitted_share": np.round(share, 3),
+         "score": np.round(score, 1)},
+        geometry=cell_polygons(cells), crs="EPSG:4326",
+    )  # fmt: skip
 
 
-def _samples(cells: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-    """Seven points per cell: its centre and halfway to each vertex."""
+def _samples(
+    cells: NDArray[np.int64], every_vertex: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Points per cell where the check is made: its centre and halfway to each vertex (to every
+    other vertex for small cells, where four points tell as much as seven)."""
+    step = 1 if every_vertex else 2
     lon, lat, owner = [], [], []
     for cell in cells.tolist():
         clat, clng = h3.cell_to_latlng(cell)
         lon.append(clng)
         lat.append(clat)
         owner.append(cell)
-        for vlat, vlng in h3.cell_to_boundary(cell):
+        for vlat, vlng in h3.cell_to_boundary(cell)[::step]:
             lon.append((clng + vlng) / 2)
             lat.append((clat + vlat) / 2)
             owner.append(cell)
