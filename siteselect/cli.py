@@ -200,6 +200,45 @@ def _write_results(results: list[dict[str, Any]], out: Path | None) -> None:
         stream.close()
 
 
+def cmd_match(args: argparse.Namespace) -> int:
+    from siteselect.industry import search
+    from siteselect.match import Constraints, match
+
+    code = (
+        args.industry
+        if args.industry[:1].isdigit()
+        else (search(args.industry, 1) or [{"code": args.industry}])[0]["code"]
+    )
+    weights = dict(_pair(w) for w in args.weight) if args.weight else None
+    wanted = Constraints(
+        area_min=args.area_min, area_max=args.area_max, max_rent=args.max_rent, streets=tuple(args.street),
+        floor_min=args.floor_min, floor_max=args.floor_max, prefiled_only=args.prefiled_only,
+        uses=tuple(args.use), include_addresses=args.addresses,
+    )  # fmt: skip
+    result = match(_snapshot(args), code, wanted, weights, args.limit)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    head = result["industry"]
+    print(f"{head['code']} {head['name']} ({result['family_title'][0]}): {result['counts']['candidates']} "
+          f"candidates, {len(result['excluded'])} set aside as prohibited")  # fmt: skip
+    for n, r in enumerate(result["results"], start=1):
+        flag = " [需核查]" if r["flagged"] else ""
+        print(f"{n:>2}. {r['score']:5.1f}  {r['address']}  {r['area_m2'] or '-'}㎡  {r['rent'] or '-'}元  "
+              f"stability {r['stability']:.2f}{flag}")  # fmt: skip
+        for name, c in r["criteria"].items():
+            print(f"      {name:10} {'—' if c['missing'] else c['score']:>5}  {c['explanation_zh']}")
+    return 0
+
+
+def _pair(text: str) -> tuple[str, float]:
+    name, _, value = text.partition("=")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise SiteSelectError(f"--weight {text!r}: write criterion=number, e.g. cost=2") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -263,6 +302,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.add_argument("--out", type=Path, help="with --file: write results here (.csv or .json)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("match", help="rank available premises for a business")
+    p.add_argument("industry", help="class code or everyday words (奶茶, 6232)")
+    p.add_argument("--area-min", type=float)
+    p.add_argument("--area-max", type=float)
+    p.add_argument("--max-rent", type=float, help="元/m²/month")
+    p.add_argument("--street", action="append", default=[], help="a street name; repeat for several")
+    p.add_argument("--floor-min", type=int)
+    p.add_argument("--floor-max", type=int)
+    p.add_argument("--use", action="append", default=[], help="building use; repeat for several")
+    p.add_argument("--prefiled-only", action="store_true")
+    p.add_argument("--addresses", action="store_true", help="also rank certified house-number addresses")
+    p.add_argument("--weight", action="append", default=[], help="criterion=weight, e.g. cost=2")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")

@@ -223,3 +223,14 @@ def _common_length(a: str, b: str) -> int:
             else:
                 break
     return best
+
+
+def resolve(text: str) -> str:
+    """A class code from a code or from everyday words: ``"6232"`` → 6232, ``"奶茶"`` → 6239."""
+    stripped = str(text).strip().upper()
+    if _PREFIX.match(stripped):  # a code, or something shaped like one: it must be a class
+        return normalize_code(stripped)
+    best = search(text, 1)
+    if not best:
+        raise InvalidInputError(f"industry {text!r}: no GB/T 4754 class matches these words")
+    return best[0]["code"]

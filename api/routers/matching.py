@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.routers.checks import _json, _snapshot
 from siteselect import industry
-from siteselect.errors import InvalidInputError
 from siteselect.match import Constraints, compare, match, surface
 
 router = APIRouter(tags=["matching"])
@@ -84,23 +83,12 @@ class CompareRequest(BaseModel):
     as_of: dt.date | None = None
 
 
-def industry_code(text: str) -> str:
-    """A class code, or the best class for everyday words (奶茶 → 6239)."""
-    stripped = text.strip().upper()
-    if stripped[:1].isdigit() or (len(stripped) == 5 and stripped[1:].isdigit()):
-        return industry.normalize_code(stripped)
-    best = industry.search(text, 1)
-    if not best:
-        raise InvalidInputError(f"industry {text!r}: no GB/T 4754 class matches these words")
-    return best[0]["code"]
-
-
 @router.post("/match", response_class=Response, responses={200: {"content": {"application/json": {}}}})
 def post_match(request: Request, body: MatchRequest) -> Response:
     """Ranked premises for a business: scores by criterion with explanations, prohibited ones apart."""
     weights = body.weights.model_dump() if body.weights else None
     result = match(
-        _snapshot(request, None), industry_code(body.industry), body.wanted.constraints(), weights,
+        _snapshot(request, None), industry.resolve(body.industry), body.wanted.constraints(), weights,
         body.limit, body.as_of,
     )  # fmt: skip
     return _json(result)
@@ -113,7 +101,7 @@ def post_compare(request: Request, body: CompareRequest) -> Response:
     sites = [s.model_dump() for s in body.sites]
     result = compare(
         _snapshot(request, None),
-        industry_code(body.industry),
+        industry.resolve(body.industry),
         sites,
         weights,
         body.wanted.constraints(),
@@ -125,10 +113,10 @@ def post_compare(request: Request, body: CompareRequest) -> Response:
 @router.get("/surface", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
 def get_surface(
     request: Request,
-    industry: Annotated[str, Query(min_length=1, max_length=50)],
+    wanted: Annotated[str, Query(alias="industry", min_length=1, max_length=50, description="code or words")],
     res: Annotated[int, Query(ge=6, le=11)] = 9,
 ) -> Response:
     """GeoJSON H3 cells over the district: share where the industry may go, and the mean score."""
-    cells = surface(_snapshot(request, None), industry_code(industry), res)
+    cells = surface(_snapshot(request, None), industry.resolve(wanted), res)
     body: dict[str, Any] = json.loads(cells.to_json(drop_id=True))
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json")

@@ -100,3 +100,11 @@ def test_check_refuses_bad_input_with_exit_2(demo_db, capsys):
         == 2
     )
     assert "industry code '62'" in capsys.readouterr().err
+
+
+def test_match_ranks_vacancies(demo_db, capsys):
+    assert main(["--database-url", demo_db, "match", "奶茶", "--max-rent", "150", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("6239 ") and " 1. " in out and "amenities" in out
+    assert main(["--database-url", demo_db, "match", "奶茶", "--weight", "cost=x"]) == 2
+    assert "criterion=number" in capsys.readouterr().err

@@ -74,3 +74,18 @@ def test_prefix_matching_of_sections_and_divisions():
     assert industry.matches("1310", "C") and industry.matches("4390", "C")
     assert not industry.matches("4410", "C")
     assert industry.matches("6210", "62") and not industry.matches("6110", "62")
+
+
+@pytest.mark.parametrize(
+    ("text", "code"), [("6232", "6232"), ("H6232", "6232"), ("奶茶", "6239"), ("KTV", "9011")]
+)
+def test_resolve_code_or_words(text, code):
+    assert industry.resolve(text) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "words"), [("62", "not a GB/T 4754 class code"), ("完全无关的词语", "no GB/T")]
+)
+def test_resolve_refuses_what_is_not_one_class(text, words):
+    with pytest.raises(InvalidInputError, match=words):
+        industry.resolve(text)
