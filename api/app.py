@@ -23,6 +23,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = Store(settings.database_url, h3_resolution=settings.h3_resolution)
         app.state.store = store
         app.state.catalog = Catalog(store, settings)
+        snapshot = app.state.catalog.current()
+        if snapshot.has("rules") and snapshot.has("pois"):  # the first request should not wait
+            snapshot.checker.warm()
+            snapshot.scorer.warm()
         try:
             yield
         finally:

@@ -174,15 +174,12 @@ class _Batch:
 
 def _pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """(position in ``cells``, feature row) for every candidate the cell map gives."""
-    positions, rows = [], []
-    for i, cell in enumerate(cells):
-        hit = cmap.get(cell)
-        if hit is not None:
-            positions.append(np.full(len(hit), i, dtype=np.intp))
-            rows.append(hit)
-    if not rows:
-        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
-    return np.concatenate(positions), np.concatenate(rows)
+    hits = [cmap.get(cell, _NONE) for cell in cells]
+    rows = np.concatenate(hits) if hits else _NONE
+    return np.repeat(np.arange(len(cells)), [len(h) for h in hits]), rows
+
+
+_NONE = np.empty(0, dtype=np.intp)
 
 
 class Checker:
@@ -211,6 +208,13 @@ class Checker:
         gc.freeze()
 
     # ---- public ---------------------------------------------------------------------------------
+
+    def warm(self) -> None:
+        """Build the cell maps of the buildings and of every zone rule now rather than on first use."""
+        self._cached("buildings", lambda: self.buildings.cell_map(0.0))
+        for rule in self.rules:
+            if rule["kind"] in ZONE_KINDS:
+                self._zone_map(rule)
 
     def check(self, premises: Premises) -> dict[str, Any]:
         """Check one premises; bad input raises ``InvalidInputError``."""
@@ -250,6 +254,10 @@ class Checker:
             if w.premises.address is None:
                 by_system[w.premises.coordsys].append(w)
         for system, group in by_system.items():
+            if system in ("wgs84", "cgcs2000"):  # the stored system already
+                for w in group:
+                    w.lon, w.lat = float(w.premises.lon or 0.0), float(w.premises.lat or 0.0)
+                continue
             given = np.array([(w.premises.lon, w.premises.lat) for w in group], dtype=float)
             lon, lat = to_wgs84(given[:, 0], given[:, 1], system)
             for w, x, y in zip(group, lon.tolist(), lat.tolist()):
@@ -308,6 +316,10 @@ class Checker:
         pos, rows = _pairs(cmap, batch.cells(b.version.h3_resolution)[todo].tolist())
         inside = shapely.intersects(b.local[rows], batch.points[todo[pos]])
         pos, rows = pos[inside], rows[inside]
+        if len(pos) == len(set(pos.tolist())):  # no place in two buildings: nothing to choose
+            for p, row in zip(pos.tolist(), rows.tolist()):
+                batch.items[todo[p]].building = row
+            return
         order = np.lexsort((shapely.area(b.local[rows]), pos))  # per item, the smallest building first
         first = np.unique(pos[order], return_index=True)[1]
         for p, row in zip(pos[order][first].tolist(), rows[order][first].tolist()):

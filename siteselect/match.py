@@ -73,7 +73,7 @@ class Scorer:
         self.business_codes = np.array([c for c in codes if c is not None], dtype=object)
         self.all_business = cKDTree(self.business_xy)
         self._prefix_trees: dict[str, cKDTree | None] = {}
-        self._pool_facts: dict[tuple[str, str], dict[str, Any]] = {}
+        self._pool_memo: dict[Any, Any] = {}
         vacancies = snapshot.layer("vacancies").features if snapshot.has("vacancies") else None
         rents = np.array([] if vacancies is None else vacancies["rent"].dropna().to_numpy(float))
         self.typical_rent = float(np.median(rents)) if len(rents) else 80.0
@@ -100,26 +100,41 @@ class Scorer:
             return np.full(len(xy), np.nan)
         return np.asarray(tree.query(xy, workers=-1)[0], dtype=float)
 
-    def facts(self, xy: NDArray[np.float64], code: str) -> dict[str, Any]:
-        """What lies around each place (planar x, y): counts by category, businesses, transit."""
+    def facts(self, xy: NDArray[np.float64], code: str, memo: dict[Any, Any] | None = None) -> dict[str, Any]:
+        """What lies around each place (planar x, y): counts by category, businesses, transit.
+
+        ``memo`` keeps each count between calls on the same places (the candidate pool), so an
+        industry's first match only counts what no earlier match has.
+        """
+        memo = {} if memo is None else memo
         cfg = scoring.config()
         family = cfg["families"][scoring.family_of(code)]
         radius = float(cfg["walking_m"])
+
+        def count(key: Any, tree: cKDTree | None) -> NDArray[np.float64]:
+            if key not in memo:
+                memo[key] = self._count(tree, xy, radius)
+            return memo[key]
+
+        def nearest(category: str) -> NDArray[np.float64]:
+            if ("near", category) not in memo:
+                memo[("near", category)] = self._nearest(category, xy)
+            return memo[("near", category)]
+
         division_tree = self._tree(code[:2])
-        same = self._count(division_tree, xy, radius)
-        everything = self._count(self.all_business, xy, radius)
+        same = count(("prefix", code[:2]), division_tree)
+        everything = count(("all",), self.all_business)
         in_division = division_tree.n if division_tree is not None else 0
         district_share = in_division / max(len(self.business_codes), 1)
         local_share = np.where(everything > 0, same / np.maximum(everything, 1), 0.0)
+        related = [count(("prefix", p), self._tree(p)) for p in family["related"]]
         return {
-            "counts": {c: self._count(self.trees.get(c), xy, radius) for c in family["amenities"]},
+            "counts": {c: count(("category", c), self.trees.get(c)) for c in family["amenities"]},
             "same": same,
-            "related": sum(
-                (self._count(self._tree(p), xy, radius) for p in family["related"]), np.zeros(len(xy))
-            ),
+            "related": np.sum(related, axis=0) if related else np.zeros(len(xy)),
             "quotient": local_share / district_share if district_share > 0 else np.zeros(len(xy)),
-            "metro_m": self._nearest("metro", xy),
-            "bus_m": self._nearest("bus", xy),
+            "metro_m": nearest("metro"),
+            "bus_m": nearest("bus"),
             "radius": radius,
         }
 
@@ -162,11 +177,16 @@ class Scorer:
         return table, shapely.get_coordinates(points), self.streets_of(points)
 
     def pool_facts(self, code: str) -> dict[str, Any]:
-        """The facts of the candidate pool for an industry, worked out once per family and division."""
-        key = (scoring.family_of(code), code[:2])
-        if key not in self._pool_facts:
-            self._pool_facts[key] = self.facts(self.pool[1], code)
-        return self._pool_facts[key]
+        """The facts of the candidate pool for an industry; each count is made once per snapshot."""
+        return self.facts(self.pool[1], code, self._pool_memo)
+
+    def warm(self) -> None:
+        """Count what every family needs around the pool, so that no match waits for it."""
+        for family in scoring.config()["families"].values():
+            for prefix in family["prefixes"]:
+                code = next((c.code for c in industry.classes() if industry.matches(c.code, prefix)), None)
+                if code is not None:
+                    self.pool_facts(code)
 
     def streets_of(self, points: NDArray[np.object_]) -> NDArray[np.object_]:
         out = np.full(len(points), None, dtype=object)
