@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import checks, layers, matching
+from api.routers import checks, layers, matching, ogc
 from siteselect.index import Catalog
 from siteselect.settings import Settings
 from siteselect.store import Store
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(layers.router)
     app.include_router(checks.router)
     app.include_router(matching.router)
+    app.include_router(ogc.router)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, object]:

@@ -240,9 +240,9 @@ class Store:
             moment = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
             candidates = [v for v in candidates if v.loaded_at <= moment]
         if not candidates:
-            wanted = f" version {version}" if version is not None else ""
+            wanted = f" {version}" if version is not None else ""
             wanted += f" as of {as_of.isoformat()}" if as_of is not None else ""
-            raise NotFoundError(f"layer {layer!r} has no stored{wanted or ' version'}")
+            raise NotFoundError(f"layer {layer!r} has no stored version{wanted}")
         return candidates[-1]
 
     def read_layer(

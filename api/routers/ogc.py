@@ -1,0 +1,203 @@
+"""OGC API – Features, Part 1 (Core), read side: every layer as a collection GIS tools can read.
+
+Landing page, conformance, collections, items (``bbox``, ``limit`` with an advertised maximum, paging
+by ``next`` links, ``datetime`` for the layer version loaded by then), and items by id, as
+``application/geo+json``. QGIS and GDAL's OAPIF driver read it as they read any such service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Annotated, Any
+
+import geopandas as gpd
+import shapely
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.routers.layers import parse_bbox
+from siteselect.errors import InvalidInputError, NotFoundError
+from siteselect.index import Catalog
+from siteselect.specs import get_spec, layer_specs
+
+router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
+GEOJSON = "application/geo+json"
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 100
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _json(body: Any, media_type: str = "application/json") -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), media_type=media_type)
+
+
+@router.get("", include_in_schema=False)
+@router.get("/")
+def landing(request: Request) -> Response:
+    """The landing page: where everything else is."""
+    base = _base(request)
+    return _json({
+        "title": "siteselect — Laoshan layers",
+        "description": "Department layers for business registration site selection, as OGC API Features",
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{base}/"},
+            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
+             "href": str(request.base_url).rstrip("/") + "/openapi.json"},
+            {"rel": "conformance", "type": "application/json", "href": f"{base}/conformance"},
+            {"rel": "data", "type": "application/json", "href": f"{base}/collections"},
+        ],
+    })  # fmt: skip
+
+
+@router.get("/conformance")
+def conformance() -> Response:
+    return _json({"conformsTo": CONFORMANCE})
+
+
+def _collection(request: Request, name: str) -> dict[str, Any]:
+    spec = get_spec(name)
+    base = _base(request)
+    catalog: Catalog = request.app.state.catalog
+    snapshot = catalog.current()
+    body: dict[str, Any] = {
+        "id": name,
+        "title": spec.title,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{base}/collections/{name}"},
+            {"rel": "items", "type": GEOJSON, "href": f"{base}/collections/{name}/items"},
+        ],
+    }
+    if snapshot.has(name) and spec.has_geometry and len(snapshot.layer(name).features):
+        bounds = snapshot.layer(name).features.total_bounds.tolist()
+        body["extent"] = {"spatial": {"bbox": [bounds], "crs": CRS84}}
+    return body
+
+
+@router.get("/collections")
+def collections(request: Request) -> Response:
+    base = _base(request)
+    return _json({
+        "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections"}],
+        "collections": [_collection(request, name) for name in layer_specs()],
+    })  # fmt: skip
+
+
+@router.get("/collections/{collection_id}")
+def collection(request: Request, collection_id: str) -> Response:
+    return _json(_collection(request, collection_id))
+
+
+def _features(request: Request, name: str, moment: dt.datetime | None) -> gpd.GeoDataFrame:
+    get_spec(name)
+    catalog: Catalog = request.app.state.catalog
+    if moment is None:
+        return catalog.current().layer(name).features
+    return catalog.store.read_layer(name, as_of=moment)
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    """A ``datetime`` instant (RFC 3339); intervals are not supported for versioned layers."""
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(
+            f"datetime {text!r} is not an RFC 3339 instant, e.g. 2026-11-01T00:00:00Z"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _feature(record: dict[str, Any], geometry: Any) -> dict[str, Any]:
+    fid = record.pop("id")
+    properties = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in record.items()}
+    return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
+
+
+def _collection_items(gdf: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    has_geometry = "geometry" in gdf.columns
+    records = gdf.drop(columns="geometry").to_dict("records") if has_geometry else gdf.to_dict("records")
+    geometries = (
+        [shapely.geometry.mapping(g) for g in gdf.geometry] if has_geometry else [None] * len(records)
+    )
+    return [_feature(r, g) for r, g in zip(records, geometries)]
+
+
+@router.get("/collections/{collection_id}/items", response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}})  # fmt: skip
+def items(
+    request: Request,
+    collection_id: str,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CRS84)")] = None,
+    limit: Annotated[
+        int, Query(ge=1, description=f"at most {MAX_LIMIT}; larger values are clamped")
+    ] = DEFAULT_LIMIT,
+    datetime: Annotated[str | None, Query(description="the layer as loaded at this instant")] = None,
+    cursor: Annotated[int, Query(ge=0, include_in_schema=False)] = 0,
+) -> Response:
+    """Features of a collection, a page at a time; follow the ``next`` link for more."""
+    limit = min(limit, MAX_LIMIT)
+    gdf = _features(request, collection_id, _moment(datetime))
+    box = parse_bbox(bbox)
+    if box is not None and "geometry" in gdf.columns:
+        gdf = gdf.iloc[sorted(gdf.sindex.query(shapely.box(*box), predicate="intersects"))]
+    page = gdf.iloc[cursor : cursor + limit]
+    base = f"{_base(request)}/collections/{collection_id}/items"
+    params = {k: v for k, v in (("bbox", bbox), ("datetime", datetime)) if v is not None} | {"limit": limit}
+    links = [{"rel": "self", "type": GEOJSON, "href": _url(base, params | {"cursor": cursor})}]
+    if cursor + limit < len(gdf):
+        links.append(
+            {"rel": "next", "type": GEOJSON, "href": _url(base, params | {"cursor": cursor + limit})}
+        )
+    body = {
+        "type": "FeatureCollection",
+        "features": _collection_items(page),
+        "numberMatched": len(gdf),
+        "numberReturned": len(page),
+        "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "links": links,
+    }
+    return _json(body, GEOJSON)
+
+
+def _url(base: str, params: dict[str, Any]) -> str:
+    from urllib.parse import urlencode
+
+    return f"{base}?{urlencode(params)}"
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}})  # fmt: skip
+def item(request: Request, collection_id: str, feature_id: str) -> Response:
+    """One feature by its id."""
+    gdf = _features(request, collection_id, None)
+    hit = gdf[gdf["id"] == feature_id]
+    if hit.empty:
+        raise NotFoundError(f"collection {collection_id!r} has no feature {feature_id!r}")
+    body = _collection_items(hit)[0]
+    body["links"] = [
+        {
+            "rel": "self",
+            "type": GEOJSON,
+            "href": f"{_base(request)}/collections/{collection_id}/items/{feature_id}",
+        },
+        {
+            "rel": "collection",
+            "type": "application/json",
+            "href": f"{_base(request)}/collections/{collection_id}",
+        },
+    ]
+    return _json(body, GEOJSON)
