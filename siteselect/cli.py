@@ -239,6 +239,28 @@ def _pair(text: str) -> tuple[str, float]:
         raise SiteSelectError(f"--weight {text!r}: write criterion=number, e.g. cost=2") from None
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    import time
+
+    from siteselect.batch import assess, assess_distributed, connect, read_candidates
+
+    candidates = read_candidates(args.file, args.on_bad)
+    for problem in candidates.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    snapshot = _snapshot(args)
+    start = time.perf_counter()
+    if args.scheduler:
+        with connect(args.scheduler) as client:
+            results = assess_distributed(snapshot, candidates.table, client)
+    else:
+        results = assess(snapshot, candidates.table)
+    took = time.perf_counter() - start
+    results.to_csv(args.out, index=False)
+    print(f"{len(results):,} candidates checked and scored in {took:.1f} s → {args.out}"
+          f" ({len(candidates.problems)} bad rows skipped)")  # fmt: skip
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -318,6 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("batch", help="check and score every candidate of a file, here or on a Dask cluster")
+    p.add_argument("file", type=Path, help="CSV: ref, industry, lon, lat[, floor]")
+    p.add_argument("--out", type=Path, required=True, help="results CSV")
+    p.add_argument("--scheduler", help="tcp://host:port of a Dask scheduler (default: this process)")
+    p.add_argument(
+        "--on-bad", choices=["skip", "refuse"], default="skip", help="bad rows: skip them or run nothing"
+    )
+    p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")

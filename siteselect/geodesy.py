@@ -8,6 +8,7 @@ found with planar geometry at no loss that matters (micrometres at district scal
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import shapely
@@ -62,6 +63,12 @@ class LocalFrame:
     """
 
     def __init__(self, lon0: float, lat0: float):
+        self._build(lon0, lat0)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # transformers do not pickle: rebuild them
+        return (LocalFrame, (self.lon0, self.lat0))
+
+    def _build(self, lon0: float, lat0: float) -> None:
         self.lon0, self.lat0 = lon0, lat0
         aeqd = CRS.from_proj4(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +ellps=WGS84 +units=m")
         gnom = CRS.from_proj4(f"+proj=gnom +lat_0={lat0} +lon_0={lon0} +R={_SPHERE_R} +units=m")

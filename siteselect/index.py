@@ -79,6 +79,26 @@ class LayerIndex:
         """The candidate features themselves."""
         return self.features.iloc[self.candidates(lon, lat, radius_m)]
 
+    def subset(self, rows: NDArray[np.intp]) -> LayerIndex:
+        """The same version limited to some features (a region of a partitioned batch)."""
+        rows = np.sort(np.asarray(rows, dtype=np.intp))
+        new_row = np.full(len(self.features), -1, dtype=np.intp)
+        new_row[rows] = np.arange(len(rows))
+        keep = new_row[self.positions] >= 0
+        local = self.local[rows] if len(self.local) else self.local
+        return LayerIndex(
+            self.version, self.features.iloc[rows].reset_index(drop=True), local,
+            self.cells[keep], new_row[self.positions[keep]],
+        )  # fmt: skip
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_maps": {}}  # maps are rebuilt where they are used
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if len(self.local):
+            shapely.prepare(self.local)  # preparation does not survive pickling
+
     def cell_map(
         self, radius_m: float | NDArray[np.float64], rows: NDArray[np.intp] | None = None
     ) -> CellMap:
@@ -109,11 +129,41 @@ class LayerIndex:
 
 
 class Snapshot:
-    """One version of every loaded layer, indexed: what a check reads."""
+    """One version of every loaded layer, indexed: what a check reads.
 
-    def __init__(self, layers: dict[str, LayerIndex], frame: LocalFrame):
+    ``district`` holds figures about the whole district that a regional snapshot (a partition of a
+    batch) cannot work out from its own features: business shares by division, the typical rent.
+    """
+
+    def __init__(
+        self, layers: dict[str, LayerIndex], frame: LocalFrame, district: dict[str, Any] | None = None
+    ):
         self.layers = layers
         self.frame = frame
+        self.district = district
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"layers": self.layers, "frame": self.frame, "district": self.district}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # Layers a region always keeps whole: small, and read district-wide (the district's outline,
+    # the rules, the parks).
+    WHOLE = ("districts", "rules", "parks")
+
+    def region(self, shape: shapely.Geometry, keep: dict[str, NDArray[np.bool_]] | None = None) -> Snapshot:
+        """The features that intersect ``shape`` (lon/lat), plus any ``keep`` marks, layer by layer."""
+        layers = {}
+        for name, idx in self.layers.items():
+            if name in self.WHOLE or "geometry" not in idx.features.columns:
+                layers[name] = idx
+                continue
+            inside = shapely.intersects(idx.features.geometry.to_numpy(), shape)
+            if keep and name in keep:
+                inside |= keep[name]
+            layers[name] = idx.subset(np.flatnonzero(inside))
+        return Snapshot(layers, self.frame, self.district or self.scorer.district_figures())
 
     def layer(self, name: str) -> LayerIndex:
         try:

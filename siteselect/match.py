@@ -77,10 +77,25 @@ class Scorer:
         vacancies = snapshot.layer("vacancies").features if snapshot.has("vacancies") else None
         rents = np.array([] if vacancies is None else vacancies["rent"].dropna().to_numpy(float))
         self.typical_rent = float(np.median(rents)) if len(rents) else 80.0
+        self._district = snapshot.district  # figures of the whole district, when this is a region
+        if self._district is not None:
+            self.typical_rent = self._district["typical_rent"]
         streets = snapshot.layer("districts")
         rows = np.flatnonzero((streets.features["level"] == "street").to_numpy())
         self.street_names = streets.features["name"].to_numpy()[rows]
         self.street_shapes = streets.local[rows]
+
+    def district_share(self, division: str) -> float:
+        """The share of the district's businesses in a division (for the location quotient)."""
+        if self._district is not None:
+            return float(self._district["shares"].get(division, 0.0))
+        tree = self._tree(division)
+        return (tree.n if tree is not None else 0) / max(len(self.business_codes), 1)
+
+    def district_figures(self) -> dict[str, Any]:
+        """What a region of this snapshot needs to score as the whole district would."""
+        divisions = {str(c)[:2] for c in self.business_codes}
+        return {"shares": {d: self.district_share(d) for d in divisions}, "typical_rent": self.typical_rent}
 
     def _tree(self, prefix: str) -> cKDTree | None:
         """Businesses whose industry falls under a prefix."""
@@ -124,8 +139,7 @@ class Scorer:
         division_tree = self._tree(code[:2])
         same = count(("prefix", code[:2]), division_tree)
         everything = count(("all",), self.all_business)
-        in_division = division_tree.n if division_tree is not None else 0
-        district_share = in_division / max(len(self.business_codes), 1)
+        district_share = self.district_share(code[:2])
         local_share = np.where(everything > 0, same / np.maximum(everything, 1), 0.0)
         related = [count(("prefix", p), self._tree(p)) for p in family["related"]]
         return {
