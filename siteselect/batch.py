@@ -68,8 +68,18 @@ def read_candidates(path: str | Path, on_bad: str = "skip") -> Candidates:
     return Candidates(table, problems)
 
 
+CHUNK = 50_000  # candidates checked at a time: full results of millions would not fit in memory
+
+
 def assess(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
     """Check and score candidates in this process: one row of results each, in the given order."""
+    if len(table) > CHUNK:
+        return pd.concat([_assess(snapshot, table.iloc[i : i + CHUNK]) for i in range(0, len(table), CHUNK)],
+                         ignore_index=True)  # fmt: skip
+    return _assess(snapshot, table)
+
+
+def _assess(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     floors = [None if pd.isna(f) else int(f) for f in table["floor"]]
