@@ -451,21 +451,8 @@ def match(
             (allowed if result.get("verdict") in ("permitted", "review") else excluded).append(i)
     ranked = np.array(allowed, dtype=np.intp)
     stability = scoring.ranking_stability(scores[ranked], w, limit) if len(ranked) else np.empty(0)
-    results = [
-        _result(
-            table.iloc[i],
-            streets[i],
-            checks[i],
-            scores,
-            total,
-            facts,
-            i,
-            constraints,
-            scorer,
-            float(stability[n]),
-        )
-        for n, i in enumerate(ranked[:limit].tolist())
-    ]
+    scored = _Scored(table, streets, checks, scores, total, facts, constraints, scorer.typical_rent)
+    results = [scored.entry(i, float(stability[n])) for n, i in enumerate(ranked[:limit].tolist())]
     family = scoring.family_of(code)
     return {
         "industry": industry.describe(code),
@@ -498,43 +485,35 @@ def _excluded(row: pd.Series, check: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _result(
-    row: pd.Series,
-    street: str | None,
-    check: dict[str, Any],
-    scores: NDArray[np.float64],
-    total: NDArray[np.float64],
-    facts: dict[str, Any],
-    i: int,
-    constraints: Constraints,
-    scorer: Scorer,
-    stability: float,
-) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "address": row["address"],
-        "street": street,
-        "building_id": row["building_id"],
-        "park_id": row["park_id"],
-        "floor": None if pd.isna(row["floor"]) else int(row["floor"]),
-        "area_m2": None if pd.isna(row["area_m2"]) else float(row["area_m2"]),
-        "rent": None if pd.isna(row["rent"]) else float(row["rent"]),
-        "use": row["use"],
-        "prefiled": bool(row["prefiled"]),
-        "lon": float(row["lon"]),
-        "lat": float(row["lat"]),
-        "verdict": check["verdict"],
-        "flagged": check["verdict"] == "review",
-        "review_reasons": [r["message_zh"] for r in check["reasons"] if _severity_review(r)],
-        "score": None if math.isnan(total[i]) else round(float(total[i]), 1),
-        "criteria": explain(i, scores, facts, constraints, scorer.typical_rent),
-        "stability": round(stability, 3),
-    }
+@dataclass
+class _Scored:
+    """Candidates with their streets, checks and scores: what a ranked entry is made from."""
 
+    table: pd.DataFrame
+    streets: NDArray[np.object_]
+    checks: dict[int, dict[str, Any]]
+    scores: NDArray[np.float64]
+    total: NDArray[np.float64]
+    facts: dict[str, Any]
+    constraints: Constraints
+    typical_rent: float
 
-def _severity_review(reason: dict[str, Any]) -> bool:
-    return reason["outcome"] != "passed"
+    def entry(self, i: int, stability: float) -> dict[str, Any]:
+        row, check, total = self.table.iloc[i], self.checks[i], self.total[i]
+        return {
+            "id": row["id"], "kind": row["kind"], "address": row["address"], "street": self.streets[i],
+            "building_id": row["building_id"], "park_id": row["park_id"],
+            "floor": None if pd.isna(row["floor"]) else int(row["floor"]),
+            "area_m2": None if pd.isna(row["area_m2"]) else float(row["area_m2"]),
+            "rent": None if pd.isna(row["rent"]) else float(row["rent"]),
+            "use": row["use"], "prefiled": bool(row["prefiled"]),
+            "lon": float(row["lon"]), "lat": float(row["lat"]),
+            "verdict": check["verdict"], "flagged": check["verdict"] == "review",
+            "open_points": [r["message_zh"] for r in check["reasons"] if r["outcome"] != "passed"],
+            "score": None if math.isnan(total) else round(float(total), 1),
+            "criteria": explain(i, self.scores, self.facts, self.constraints, self.typical_rent),
+            "stability": round(stability, 3),
+        }  # fmt: skip
 
 
 # ---- comparison ---------------------------------------------------------------------------------
@@ -571,24 +550,14 @@ def compare(
         snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
     )
     stability = scoring.ranking_stability(scores, w, 1)
+    scored = _Scored(
+        table, streets, dict(enumerate(checks)), scores, total, facts, constraints, scorer.typical_rent
+    )
     return {
         "industry": industry.describe(code),
         "weights": w,
         "sites": [
-            _result(
-                table.iloc[i],
-                streets[i],
-                checks[i],
-                scores,
-                total,
-                facts,
-                i,
-                constraints,
-                scorer,
-                float(stability[i]),
-            )
-            | {"reasons": checks[i]["reasons"]}
-            for i in range(len(rows))
+            scored.entry(i, float(stability[i])) | {"reasons": checks[i]["reasons"]} for i in range(len(rows))
         ],
         "layer_versions": snapshot.versions,
     }
