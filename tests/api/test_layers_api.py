@@ -72,3 +72,21 @@ def test_bad_requests_get_a_clear_4xx(client, path, status, words):
     r = client.get(path)
     assert r.status_code == status
     assert words in r.text
+
+
+def test_home_page_links_everything_offline(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'href="/docs"' in r.text and 'href="/ogc/"' in r.text
+    assert "http://" not in r.text and "https://" not in r.text  # nothing from outside
+
+
+def test_api_docs_need_no_cdn(client):
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text) + re.findall(r"url: '([^']+)'", page.text)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source
