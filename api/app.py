@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 from fastapi.responses import HTMLResponse
+from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.routers import checks, layers, matching, ogc
