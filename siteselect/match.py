@@ -305,25 +305,7 @@ def candidates(snapshot: Snapshot, include_addresses: bool) -> pd.DataFrame:
     frames = []
     if snapshot.has("vacancies"):
         v = snapshot.layer("vacancies").features
-        v = v[v["status"] == "available"]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "id": v["id"],
-                    "kind": "vacancy",
-                    "address": v["address"],
-                    "building_id": v["building_id"],
-                    "park_id": v["park_id"],
-                    "floor": v["floor"],
-                    "area_m2": v["area_m2"],
-                    "rent": v["rent"],
-                    "use": v["use"],
-                    "prefiled": v["prefiled"].fillna(False).astype(bool),
-                    "lon": v.geometry.x,
-                    "lat": v.geometry.y,
-                }
-            )
-        )
+        frames.append(_vacancy_rows(v[v["status"] == "available"]))
     if include_addresses:
         h = snapshot.layer("house_numbers").features
         h = h[h["certificate_no"].notna()]
@@ -351,6 +333,16 @@ def candidates(snapshot: Snapshot, include_addresses: bool) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
     return pd.concat(frames, ignore_index=True)[CANDIDATE_COLUMNS]
+
+
+def _vacancy_rows(v: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Vacancies as candidate rows."""
+    return pd.DataFrame({
+        "id": v["id"], "kind": "vacancy", "address": v["address"], "building_id": v["building_id"],
+        "park_id": v["park_id"], "floor": v["floor"], "area_m2": v["area_m2"], "rent": v["rent"],
+        "use": v["use"], "prefiled": v["prefiled"].fillna(False).astype(bool),
+        "lon": v.geometry.x, "lat": v.geometry.y,
+    })[CANDIDATE_COLUMNS]  # fmt: skip
 
 
 def _filter(table: pd.DataFrame, c: Constraints, streets: NDArray[np.object_]) -> pd.Series:
@@ -570,21 +562,7 @@ def _site_row(snapshot: Snapshot, n: int, site: dict[str, Any]) -> dict[str, Any
         hit = vacancies[vacancies["id"] == site["vacancy_id"]]
         if hit.empty:
             raise InvalidInputError(f"sites[{n}].vacancy_id {site['vacancy_id']!r} does not exist")
-        v = hit.iloc[0]
-        return {
-            "id": v["id"],
-            "kind": "vacancy",
-            "address": v["address"],
-            "building_id": v["building_id"],
-            "park_id": v["park_id"],
-            "floor": v["floor"],
-            "area_m2": v["area_m2"],
-            "rent": v["rent"],
-            "use": v["use"],
-            "prefiled": bool(v["prefiled"]),
-            "lon": v.geometry.x,
-            "lat": v.geometry.y,
-        }
+        return dict(_vacancy_rows(hit).iloc[0])
     if site.get("address"):
         m = snapshot.gazetteer.resolve(site["address"])
         if m.level == "none":

@@ -4,6 +4,7 @@ import geopandas as gpd
 import pytest
 
 from siteselect.cli import main
+from siteselect.demo import LOAD_ORDER
 
 
 def test_load_layers_export(tmp_path, sqlite_url, demo_files, capsys):
@@ -43,17 +44,7 @@ def test_demo_builds_and_loads_every_layer(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     assert main(["--database-url", url, "demo", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    for layer in (
-        "districts",
-        "buildings",
-        "house_numbers",
-        "prohibited_addresses",
-        "zones",
-        "pois",
-        "parks",
-        "vacancies",
-        "rules",
-    ):
+    for layer in LOAD_ORDER:
         assert layer in out
 
 
