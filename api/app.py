@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi_offline import FastAPIOffline
 
 from api import errors
+from api.auth import User
 from api.routers import checks, layers, matching, ogc
 from siteselect.index import Catalog
 from siteselect.settings import Settings
@@ -64,6 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def home() -> str:
         """A plain page of where things are, until the web map lives here."""
         return HOME
+
+    @app.get("/me", tags=["accounts"])
+    def me(user: User) -> dict[str, object]:
+        """Who the bearer token belongs to: its user's name, role and parks."""
+        return {"name": user.name, "role": user.role, "parks": list(user.parks)}
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, object]:

@@ -6,9 +6,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from siteselect.errors import (
+    AuthenticationError,
     InvalidInputError,
     LayerValidationError,
     NotFoundError,
+    PermissionDeniedError,
     SiteSelectError,
     StoreError,
 )
@@ -17,6 +19,8 @@ STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,
     InvalidInputError: 422,
     NotFoundError: 404,
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
     StoreError: 503,
 }
 
@@ -33,7 +37,8 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, object] = {"detail": str(exc)}
     if isinstance(exc, LayerValidationError):
         body["problems"] = [p.__dict__ | {"value": repr(p.value)} for p in exc.problems[:200]]
-    return JSONResponse(status_code=status_of(exc), content=body)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    return JSONResponse(status_code=status_of(exc), content=body, headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -261,6 +261,36 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    from siteselect import accounts
+
+    store = _store(args)
+    if args.action == "add":
+        user = accounts.add_user(store, args.name, args.role, args.park)
+        print(f"user {user.name}: {user.role}" + (f", parks {', '.join(user.parks)}" if user.parks else ""))
+    else:
+        for user in accounts.users(store):
+            print(f"{user.id:>4}  {user.name:20} {user.role:9} {', '.join(user.parks)}")
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from siteselect import accounts
+
+    store = _store(args)
+    if args.action == "create":
+        token, token_id = accounts.create_token(store, args.name, args.label or "")
+        print(f"token {token_id} for {args.name} (shown this once, keep it safe):\n{token}")
+    elif args.action == "revoke":
+        accounts.revoke_token(store, args.id)
+        print(f"token {args.id} revoked")
+    else:
+        for t in accounts.tokens(store):
+            state = f"revoked {t['revoked_at']:%Y-%m-%d}" if t["revoked_at"] else "active"
+            print(f"{t['id']:>4}  {t['name']:20} {t['label']:16} {t['created_at']:%Y-%m-%d}  {state}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -349,6 +379,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--on-bad", choices=["skip", "refuse"], default="skip", help="bad rows: skip them or run nothing"
     )
     p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("users", help="add or list users (admin, clerk, operator)")
+    users_sub = p.add_subparsers(dest="action", required=True)
+    q = users_sub.add_parser("add")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=["admin", "clerk", "operator"])
+    q.add_argument("--park", action="append", default=[], help="an operator's park id; repeat for several")
+    users_sub.add_parser("list")
+    p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("tokens", help="create, revoke or list bearer tokens")
+    tokens_sub = p.add_subparsers(dest="action", required=True)
+    q = tokens_sub.add_parser("create")
+    q.add_argument("name", help="the user the token is for")
+    q.add_argument("--label", help="where it will be used, e.g. 'park office laptop'")
+    q = tokens_sub.add_parser("revoke")
+    q.add_argument("id", type=int)
+    tokens_sub.add_parser("list")
+    p.set_defaults(func=cmd_tokens)
 
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")

@@ -22,6 +22,14 @@ class NotFoundError(SiteSelectError, LookupError):
     """A layer, version, feature or other named thing does not exist."""
 
 
+class AuthenticationError(SiteSelectError):
+    """No token, or one that is unknown or revoked."""
+
+
+class PermissionDeniedError(SiteSelectError, PermissionError):
+    """The user is known but may not do this."""
+
+
 class StoreError(SiteSelectError):
     """The store could not be opened or written."""
 

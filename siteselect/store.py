@@ -93,6 +93,30 @@ def _tables(metadata: sa.MetaData, postgis: bool) -> dict[str, sa.Table]:
     return {"versions": versions, "features": features, "cells": cells}
 
 
+def _account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    """Who may write: users with a role (operators bound to parks) and their hashed tokens."""
+    users = sa.Table(
+        "users",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(100), nullable=False, unique=True),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("parks", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    tokens = sa.Table(
+        "tokens",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("label", sa.String(100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    return {"users": users, "tokens": tokens}
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -109,6 +133,7 @@ class Store:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.metadata = sa.MetaData()
         self.t = _tables(self.metadata, self.postgis)
+        self.accounts = _account_tables(self.metadata)
         try:
             with self.engine.begin() as conn:
                 if self.postgis:

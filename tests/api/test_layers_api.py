@@ -90,3 +90,18 @@ def test_api_docs_need_no_cdn(client):
     assert sources and all(s.startswith("/") for s in sources), sources
     for source in sources:
         assert client.get(source).status_code == 200, source
+
+
+def test_me_needs_a_valid_bearer_token(client, demo_db):
+    from siteselect import accounts
+    from siteselect.store import Store
+
+    store = Store(demo_db)
+    accounts.add_user(store, "登记窗口一号", "clerk")
+    token, token_id = accounts.create_token(store, "登记窗口一号")
+    assert client.get("/me", headers={"Authorization": f"Bearer {token}"}).json()["role"] == "clerk"
+    missing = client.get("/me")
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    assert client.get("/me", headers={"Authorization": "Bearer ss_wrong"}).status_code == 401
+    accounts.revoke_token(store, token_id)
+    assert client.get("/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
