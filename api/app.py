@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from api import errors
 from api.auth import User
 from api.routers import checks, layers, matching, ogc
+from siteselect import listings
 from siteselect.index import Catalog
 from siteselect.settings import Settings
 from siteselect.store import Store
@@ -70,6 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def me(user: User) -> dict[str, object]:
         """Who the bearer token belongs to: its user's name, role and parks."""
         return {"name": user.name, "role": user.role, "parks": list(user.parks)}
+
+    @app.get("/audit", tags=["accounts"])
+    def audit(user: User) -> list[dict[str, object]]:
+        """Every write and every refusal, oldest first: for admins and clerks."""
+        return listings.audit_log(app.state.store, user)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, object]:

@@ -14,6 +14,7 @@ from siteselect.errors import (
     SiteSelectError,
     StoreError,
 )
+from siteselect.listings import StaleWriteError
 
 STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,
@@ -21,6 +22,7 @@ STATUS_OF: dict[type[SiteSelectError], int] = {
     NotFoundError: 404,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
+    StaleWriteError: 412,
     StoreError: 503,
 }
 

@@ -114,7 +114,34 @@ def _account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     )
-    return {"users": users, "tokens": tokens}
+    # Vacancies are live listings that operators edit one by one: a mutable table with a revision
+    # per row (the ETag), not new versions of the whole layer. Every write and every refusal is in
+    # the audit log, written in the same transaction as the change.
+    listings = sa.Table(
+        "listings",
+        metadata,
+        sa.Column("id", sa.String(200), primary_key=True),
+        sa.Column("park_id", sa.String(200), nullable=True, index=True),
+        sa.Column("lon", sa.Float, nullable=False),
+        sa.Column("lat", sa.Float, nullable=False),
+        sa.Column("props", sa.JSON, nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    audit = sa.Table(
+        "audit_log",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(100), nullable=False),
+        sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("target", sa.String(200), nullable=False),
+        sa.Column("before", sa.JSON, nullable=True),
+        sa.Column("after", sa.JSON, nullable=True),
+        sa.Column("outcome", sa.String(20), nullable=False),
+        sa.Column("detail", sa.Text, nullable=False),
+    )
+    return {"users": users, "tokens": tokens, "listings": listings, "audit": audit}
 
 
 def _utcnow() -> dt.datetime:

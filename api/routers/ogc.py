@@ -13,12 +13,15 @@ import math
 from typing import Annotated, Any
 
 import geopandas as gpd
+import pandas as pd
 import shapely
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import Response
 
+from api.auth import User
 from api.routers.layers import parse_bbox
-from siteselect.errors import InvalidInputError, NotFoundError
+from siteselect import listings
+from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from siteselect.index import Catalog
 from siteselect.specs import get_spec, layer_specs
 
@@ -103,6 +106,8 @@ def collection(request: Request, collection_id: str) -> Response:
 def _features(request: Request, name: str, moment: dt.datetime | None) -> gpd.GeoDataFrame:
     get_spec(name)
     catalog: Catalog = request.app.state.catalog
+    if name == "vacancies" and moment is None:  # live listings, as operators keep them
+        return _listings_frame(listings.all_listings(catalog.store))
     if moment is None:
         return catalog.current().layer(name).features
     return catalog.store.read_layer(name, as_of=moment)
@@ -183,6 +188,8 @@ def _url(base: str, params: dict[str, Any]) -> str:
             responses={200: {"content": {GEOJSON: {}}}})  # fmt: skip
 def item(request: Request, collection_id: str, feature_id: str) -> Response:
     """One feature by its id."""
+    if collection_id == "vacancies":  # live, with the ETag a write must match
+        return _listing_feature(request, listings.get(request.app.state.store, feature_id))
     gdf = _features(request, collection_id, None)
     hit = gdf[gdf["id"] == feature_id]
     if hit.empty:
@@ -201,3 +208,101 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
         },
     ]
     return _json(body, GEOJSON)
+
+
+# ---- writes (Part 4, draft): vacancies, by their park's operator --------------------------------
+
+
+def _listings_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    frame = pd.DataFrame(rows).drop(columns=["revision"], errors="ignore")
+    if frame.empty:
+        return gpd.GeoDataFrame({"id": []}, geometry=[], crs="EPSG:4326")
+    geometry = shapely.points(frame.pop("lon").to_numpy(float), frame.pop("lat").to_numpy(float))
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
+
+
+def _listing_feature(request: Request, listing: dict[str, Any], status: int = 200) -> Response:
+    props = {k: v for k, v in listing.items() if k not in ("id", "lon", "lat", "revision")}
+    point = {"type": "Point", "coordinates": [listing["lon"], listing["lat"]]}
+    body = {"type": "Feature", "id": listing["id"], "geometry": point, "properties": props}
+    href = f"{_base(request)}/collections/vacancies/items/{listing['id']}"
+    headers = {"ETag": listings.etag(listing)} | ({"Location": href} if status == 201 else {})
+    return Response(
+        json.dumps(body, ensure_ascii=False), status_code=status, media_type=GEOJSON, headers=headers
+    )
+
+
+def _body(feature: dict[str, Any]) -> dict[str, Any]:
+    """A GeoJSON Feature → listing fields (lon, lat from a Point)."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise InvalidInputError("the body must be a GeoJSON Feature")
+    props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        raise InvalidInputError("properties must be an object")
+    geometry = feature.get("geometry")
+    if geometry is not None:
+        coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+        if geometry.get("type") != "Point" or not isinstance(coords, list) or len(coords) != 2:
+            raise InvalidInputError("geometry must be a Point [lon, lat]")
+        props = props | {"lon": coords[0], "lat": coords[1]}
+    if "id" in feature:
+        props = props | {"id": feature["id"]}  # refused below: ids are the server's
+    return props
+
+
+def _writable(collection_id: str) -> None:
+    if collection_id != "vacancies":
+        raise PermissionDeniedError(f"collection {collection_id!r} is read-only here; vacancies take writes")
+
+
+@router.post("/collections/{collection_id}/items", status_code=201, response_class=Response,
+             responses={201: {"content": {GEOJSON: {}}}, 401: {}, 403: {}, 422: {}})  # fmt: skip
+def create_item(
+    request: Request, collection_id: str, user: User, feature: Annotated[dict[str, Any], Body()]
+) -> Response:
+    """Publish a vacancy in one of the operator's parks (201, Location, ETag)."""
+    _writable(collection_id)
+    return _listing_feature(request, listings.create(request.app.state.store, user, _body(feature)), 201)
+
+
+@router.put("/collections/{collection_id}/items/{feature_id}", response_class=Response,
+            responses={401: {}, 403: {}, 412: {}, 422: {}})  # fmt: skip
+def replace_item(
+    request: Request, collection_id: str, feature_id: str, user: User,
+    feature: Annotated[dict[str, Any], Body()], if_match: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    """Replace a vacancy; with If-Match, only if it has not changed since."""
+    _writable(collection_id)
+    fields = _body(feature)
+    changed = listings.update(
+        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=False
+    )
+    return _listing_feature(request, changed)
+
+
+@router.patch("/collections/{collection_id}/items/{feature_id}", response_class=Response,
+              responses={401: {}, 403: {}, 412: {}, 422: {}})  # fmt: skip
+def patch_item(
+    request: Request, collection_id: str, feature_id: str, user: User,
+    patch: Annotated[dict[str, Any], Body(media_type="application/merge-patch+json")],
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    """Change some fields of a vacancy (JSON merge patch)."""
+    _writable(collection_id)
+    fields = _body(patch) if patch.get("type") == "Feature" else patch
+    changed = listings.update(
+        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=True
+    )
+    return _listing_feature(request, changed)
+
+
+@router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204,
+               responses={401: {}, 403: {}, 412: {}})  # fmt: skip
+def delete_item(
+    request: Request, collection_id: str, feature_id: str, user: User,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    """Withdraw a vacancy listing."""
+    _writable(collection_id)
+    listings.delete(request.app.state.store, user, feature_id, if_match=if_match)
+    return Response(status_code=204)
