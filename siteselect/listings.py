@@ -14,6 +14,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 import shapely
 import sqlalchemy as sa
@@ -70,6 +71,26 @@ def _row(rec: dict[str, Any], revision: int) -> dict[str, Any]:
 def _as_listing(row: Any) -> dict[str, Any]:
     return {"id": row.id, "park_id": row.park_id, "lon": row.lon, "lat": row.lat, **row.props,
             "revision": row.revision, "updated_at": row.updated_at.isoformat()}  # fmt: skip
+
+
+def stamp(store: Store) -> tuple[Any, ...]:
+    """Changes whenever a listing is created, changed or deleted: a cheap test for staleness."""
+    seed(store)
+    t = store.accounts["listings"]
+    query = sa.select(
+        sa.func.count(), sa.func.coalesce(sa.func.sum(t.c.revision), 0), sa.func.max(t.c.updated_at)
+    )
+    with store.engine.connect() as conn:
+        return tuple(conn.execute(query).one())
+
+
+def as_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    """Listings as a vacancies GeoDataFrame (points in WGS-84)."""
+    frame = pd.DataFrame(rows).drop(columns=["revision"], errors="ignore")
+    if frame.empty:
+        return gpd.GeoDataFrame({"id": [], "status": []}, geometry=[], crs="EPSG:4326")
+    geometry = shapely.points(frame.pop("lon").to_numpy(float), frame.pop("lat").to_numpy(float))
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
 
 
 def get(store: Store, listing_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -74,6 +75,8 @@ class Scorer:
         self.all_business = cKDTree(self.business_xy)
         self._prefix_trees: dict[str, cKDTree | None] = {}
         self._pool_memo: dict[Any, Any] = {}
+        self._live: tuple[Any, gpd.GeoDataFrame] | None = None
+        self._lock = threading.RLock()
         vacancies = snapshot.layer("vacancies").features if snapshot.has("vacancies") else None
         rents = np.array([] if vacancies is None else vacancies["rent"].dropna().to_numpy(float))
         self.typical_rent = float(np.median(rents)) if len(rents) else 80.0
@@ -185,14 +188,35 @@ class Scorer:
 
     @functools.cached_property
     def pool(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
-        """Every candidate of the snapshot, its planar position and street: matched many times."""
-        table = candidates(self.snap, include_addresses=True)
+        """Every candidate, its planar position and street: matched many times."""
+        live = self._live[1] if self._live is not None else None
+        table = candidates(self.snap, include_addresses=True, vacancies=live)
         points = self.snap.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
         return table, shapely.get_coordinates(points), self.streets_of(points)
 
     def pool_facts(self, code: str) -> dict[str, Any]:
-        """The facts of the candidate pool for an industry; each count is made once per snapshot."""
+        """The facts of the candidate pool for an industry; each count is made once per pool."""
         return self.facts(self.pool[1], code, self._pool_memo)
+
+    def pool_with_facts(self, code: str) -> tuple[tuple[pd.DataFrame, Any, Any], dict[str, Any]]:
+        """The pool and its facts, consistent with each other even while listings change."""
+        with self._lock:
+            return self.pool, self.pool_facts(code)
+
+    @property
+    def vacancies_key(self) -> Any:
+        """The key of the live vacancies in use, or None for the layer's own."""
+        return self._live[0] if self._live is not None else None
+
+    def use_vacancies(self, key: Any, vacancies: gpd.GeoDataFrame) -> None:
+        """Match against these vacancies (the live listings) from now on; ``key`` says when they
+        changed. A new key drops the pool and its counts, which the next match works out again."""
+        with self._lock:
+            if self._live is not None and self._live[0] == key:
+                return
+            self._live = (key, vacancies)
+            self.__dict__.pop("pool", None)
+            self._pool_memo = {}
 
     def warm(self) -> None:
         """Count what every family needs around the pool, so that no match waits for it."""
@@ -300,11 +324,18 @@ CANDIDATE_COLUMNS = [
 ]
 
 
-def candidates(snapshot: Snapshot, include_addresses: bool) -> pd.DataFrame:
-    """Available vacancies and, on request, every certified house-number address."""
+def candidates(
+    snapshot: Snapshot, include_addresses: bool, vacancies: gpd.GeoDataFrame | None = None
+) -> pd.DataFrame:
+    """Available vacancies (the layer's, or the live listings given) and, on request, every
+    certified house-number address."""
     frames = []
-    if snapshot.has("vacancies"):
-        v = snapshot.layer("vacancies").features
+    v = (
+        vacancies
+        if vacancies is not None
+        else (snapshot.layer("vacancies").features if snapshot.has("vacancies") else None)
+    )
+    if v is not None and len(v):
         frames.append(_vacancy_rows(v[v["status"] == "available"]))
     if include_addresses:
         h = snapshot.layer("house_numbers").features
@@ -416,12 +447,12 @@ def match(
     w = _weights(code, weights)
     scorer: Scorer = snapshot.scorer
     _check_streets(scorer, constraints)
-    table, _, streets = scorer.pool
+    (table, _, streets), pool_facts = scorer.pool_with_facts(code)
     keep = _filter(table, constraints, streets).to_numpy(copy=True)
     if not constraints.include_addresses:
         keep &= (table["kind"] == "vacancy").to_numpy()
-    facts = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in scorer.pool_facts(code).items()}
-    facts["counts"] = {c: v[keep] for c, v in scorer.pool_facts(code)["counts"].items()}
+    facts = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in pool_facts.items()}
+    facts["counts"] = {c: v[keep] for c, v in pool_facts["counts"].items()}
     table, streets = table[keep].reset_index(drop=True), streets[keep]
     scores = scorer.scores(
         facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.routers.checks import _json, _snapshot
-from siteselect import industry
+from siteselect import industry, listings
 from siteselect.match import Constraints, compare, match, surface
 
 router = APIRouter(tags=["matching"])
@@ -87,11 +87,21 @@ class CompareRequest(BaseModel):
 def post_match(request: Request, body: MatchRequest) -> Response:
     """Ranked premises for a business: scores by criterion with explanations, prohibited ones apart."""
     weights = body.weights.model_dump() if body.weights else None
+    _use_live_listings(request)
     result = match(
         _snapshot(request, None), industry.resolve(body.industry), body.wanted.constraints(), weights,
         body.limit, body.as_of,
     )  # fmt: skip
     return _json(result)
+
+
+def _use_live_listings(request: Request) -> None:
+    """Operators' listings take effect in the very next match."""
+    store = request.app.state.store
+    key = listings.stamp(store)
+    scorer = _snapshot(request, None).scorer
+    if scorer.vacancies_key != key:
+        scorer.use_vacancies(key, listings.as_frame(listings.all_listings(store)))
 
 
 @router.post("/compare", response_class=Response, responses={200: {"content": {"application/json": {}}}})

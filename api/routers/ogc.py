@@ -13,7 +13,6 @@ import math
 from typing import Annotated, Any
 
 import geopandas as gpd
-import pandas as pd
 import shapely
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import Response
@@ -107,7 +106,7 @@ def _features(request: Request, name: str, moment: dt.datetime | None) -> gpd.Ge
     get_spec(name)
     catalog: Catalog = request.app.state.catalog
     if name == "vacancies" and moment is None:  # live listings, as operators keep them
-        return _listings_frame(listings.all_listings(catalog.store))
+        return listings.as_frame(listings.all_listings(catalog.store))
     if moment is None:
         return catalog.current().layer(name).features
     return catalog.store.read_layer(name, as_of=moment)
@@ -211,14 +210,6 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
 
 
 # ---- writes (Part 4, draft): vacancies, by their park's operator --------------------------------
-
-
-def _listings_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
-    frame = pd.DataFrame(rows).drop(columns=["revision"], errors="ignore")
-    if frame.empty:
-        return gpd.GeoDataFrame({"id": []}, geometry=[], crs="EPSG:4326")
-    geometry = shapely.points(frame.pop("lon").to_numpy(float), frame.pop("lat").to_numpy(float))
-    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
 
 
 def _listing_feature(request: Request, listing: dict[str, Any], status: int = 200) -> Response:

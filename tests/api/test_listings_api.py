@@ -130,3 +130,15 @@ def test_other_collections_are_read_only(service):
     client, auth, _ = service
     r = client.post("/ogc/collections/zones/items", json=_feature(), headers=auth["operator-a"])
     assert r.status_code == 403
+
+
+def test_a_published_vacancy_is_in_the_very_next_match(service):
+    client, auth, _ = service
+    wanted = {"industry": "6513", "wanted": {"area_min": 777, "area_max": 777}, "limit": 5}
+    assert client.post("/match", json=wanted).json()["results"] == []
+    created = client.post(ITEMS, json=_feature(area_m2=777.0), headers=auth["operator-a"]).json()
+    ids = [r["id"] for r in client.post("/match", json=wanted).json()["results"]]
+    assert ids == [created["id"]]
+    url = f"{ITEMS}/{created['id']}"
+    assert client.patch(url, json={"status": "leased"}, headers=auth["operator-a"]).status_code == 200
+    assert client.post("/match", json=wanted).json()["results"] == []  # leased: never shown as available
