@@ -49,7 +49,7 @@ def seed(store: Store) -> int:
         if "vacancies" not in store.current_versions():
             return 0
         vacancies = store.read_layer("vacancies")
-        rows = [_row(rec, 1) for rec in _records(vacancies)]
+        rows = [_row(rec, 1, _confirmed(rec)) for rec in _records(vacancies)]
         if rows:
             conn.execute(table.insert(), rows)
     return len(rows)
@@ -62,15 +62,22 @@ def _records(gdf: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _row(rec: dict[str, Any], revision: int) -> dict[str, Any]:
-    props = {k: v for k, v in rec.items() if k not in ("id", "park_id", "lon", "lat")}
+def _row(rec: dict[str, Any], revision: int, updated_at: dt.datetime | None = None) -> dict[str, Any]:
+    props = {k: v for k, v in rec.items() if k not in ("id", "park_id", "lon", "lat", "updated_at")}
     return {"id": rec["id"], "park_id": rec.get("park_id"), "lon": rec["lon"], "lat": rec["lat"],
-            "props": props, "revision": revision, "updated_at": _now()}  # fmt: skip
+            "props": props, "revision": revision, "updated_at": updated_at or _now()}  # fmt: skip
+
+
+def _confirmed(rec: dict[str, Any]) -> dt.datetime | None:
+    """When a vacancy from a layer file was last confirmed (its ``updated_at`` date)."""
+    day = rec.get("updated_at")
+    return dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC) if day else None
 
 
 def _as_listing(row: Any) -> dict[str, Any]:
+    updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=dt.UTC)
     return {"id": row.id, "park_id": row.park_id, "lon": row.lon, "lat": row.lat, **row.props,
-            "revision": row.revision, "updated_at": row.updated_at.isoformat()}  # fmt: skip
+            "revision": row.revision, "updated_at": updated.isoformat()}  # fmt: skip
 
 
 def stamp(store: Store) -> tuple[Any, ...]:
@@ -113,7 +120,7 @@ def all_listings(store: Store) -> list[dict[str, Any]]:
 def _validated(fields: dict[str, Any], listing_id: str) -> dict[str, Any]:
     """Check a listing's fields against the vacancies spec; return them typed."""
     rec = {k: v for k, v in fields.items() if k not in ("lon", "lat", "revision", "updated_at")}
-    frame = pd.DataFrame([rec | {"id": listing_id, "updated_at": None}])
+    frame = pd.DataFrame([rec | {"id": listing_id}])
     frame["geometry"] = [shapely.Point(fields["lon"], fields["lat"])]
     typed = validate_frame("vacancies", frame, "request")
     out = _records(typed)[0]

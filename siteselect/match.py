@@ -309,6 +309,7 @@ def _metres(value: float, unit: str) -> str:
 # ---- candidates ---------------------------------------------------------------------------------
 
 CANDIDATE_COLUMNS = [
+    "updated_at",
     "id",
     "kind",
     "address",
@@ -358,6 +359,7 @@ def candidates(
                     "prefiled": False,
                     "lon": h.geometry.x,
                     "lat": h.geometry.y,
+                    "updated_at": pd.NaT,
                 }
             )
         )
@@ -373,6 +375,8 @@ def _vacancy_rows(v: gpd.GeoDataFrame) -> pd.DataFrame:
         "park_id": v["park_id"], "floor": v["floor"], "area_m2": v["area_m2"], "rent": v["rent"],
         "use": v["use"], "prefiled": v["prefiled"].fillna(False).astype(bool),
         "lon": v.geometry.x, "lat": v.geometry.y,
+        "updated_at": pd.to_datetime(v["updated_at"], utc=True, errors="coerce", format="mixed")
+        if "updated_at" in v else pd.NaT,
     })[CANDIDATE_COLUMNS]  # fmt: skip
 
 
@@ -424,6 +428,7 @@ def _score_table(
 
 
 CHECK_CHUNK = 64
+STALE_FACTOR = 0.8
 
 
 def match(
@@ -433,6 +438,7 @@ def match(
     weights: dict[str, float] | None = None,
     limit: int = 10,
     as_of: dt.date | None = None,
+    stale_after_days: int = 30,
 ) -> dict[str, Any]:
     """Rank the premises that suit a business, best first, with reasons and scores.
 
@@ -458,6 +464,10 @@ def match(
         facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints
     )
     total = scoring.totals(scores, w)
+    # A listing its operator has not confirmed for a while may be gone: it ranks lower.
+    age = (pd.Timestamp.now(tz="UTC") - pd.to_datetime(table["updated_at"], utc=True)).dt.days
+    stale = (age > stale_after_days).to_numpy()
+    total = np.where(stale, total * STALE_FACTOR, total)
     order = np.lexsort((table["id"].to_numpy(), -np.nan_to_num(total, nan=-1)))
     pool_size = max(5 * limit, 100)
     checks: dict[int, dict[str, Any]] = {}
@@ -474,7 +484,7 @@ def match(
             (allowed if result.get("verdict") in ("permitted", "review") else excluded).append(i)
     ranked = np.array(allowed, dtype=np.intp)
     stability = scoring.ranking_stability(scores[ranked], w, limit) if len(ranked) else np.empty(0)
-    scored = _Scored(table, streets, checks, scores, total, facts, constraints, scorer.typical_rent)
+    scored = _Scored(table, streets, checks, scores, total, facts, constraints, scorer.typical_rent, stale)
     results = [scored.entry(i, float(stability[n])) for n, i in enumerate(ranked[:limit].tolist())]
     family = scoring.family_of(code)
     return {
@@ -520,6 +530,7 @@ class _Scored:
     facts: dict[str, Any]
     constraints: Constraints
     typical_rent: float
+    stale: NDArray[np.bool_] | None = None
 
     def entry(self, i: int, stability: float) -> dict[str, Any]:
         row, check, total = self.table.iloc[i], self.checks[i], self.total[i]
@@ -536,6 +547,8 @@ class _Scored:
             "score": None if math.isnan(total) else round(float(total), 1),
             "criteria": explain(i, self.scores, self.facts, self.constraints, self.typical_rent),
             "stability": round(stability, 3),
+            "confirmed": None if pd.isna(row["updated_at"]) else row["updated_at"].date().isoformat(),
+            "stale": bool(self.stale[i]) if self.stale is not None else False,
         }  # fmt: skip
 
 
@@ -606,6 +619,7 @@ def _site_row(snapshot: Snapshot, n: int, site: dict[str, Any]) -> dict[str, Any
     return {
         "id": site.get("label") or f"site-{n + 1}",
         "kind": "site",
+        "updated_at": pd.NaT,
         "address": address,
         "building_id": None,
         "park_id": None,

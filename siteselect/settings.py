@@ -23,6 +23,9 @@ class Settings(BaseSettings):
         description="min lon, min lat, max lon, max lat (WGS-84) of the district served",
     )
     h3_resolution: int = Field(default=9, ge=5, le=12, description="resolution of stored H3 cells")
+    stale_after_days: int = Field(
+        default=30, ge=1, le=3650, description="listings not confirmed for longer rank lower"
+    )
     max_batch: int = Field(default=1000, ge=1, le=100_000, description="most candidates in one batch request")
 
     @field_validator("extent")

@@ -88,9 +88,10 @@ def post_match(request: Request, body: MatchRequest) -> Response:
     """Ranked premises for a business: scores by criterion with explanations, prohibited ones apart."""
     weights = body.weights.model_dump() if body.weights else None
     _use_live_listings(request)
+    stale_days = request.app.state.settings.stale_after_days
     result = match(
         _snapshot(request, None), industry.resolve(body.industry), body.wanted.constraints(), weights,
-        body.limit, body.as_of,
+        body.limit, body.as_of, stale_days,
     )  # fmt: skip
     return _json(result)
 

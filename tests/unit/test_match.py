@@ -112,3 +112,23 @@ def test_surface_covers_the_district_with_shares_and_scores(snapshot):
     assert cells["score"].between(0, 100).all()
     with pytest.raises(InvalidInputError, match="res must be from 6 to 11"):
         surface(snapshot, "9013", res=13)
+
+
+def test_stale_listings_rank_lower_and_say_so(snapshot):
+    import pandas as pd
+
+    v = snapshot.layer("vacancies").features
+    twin = v[v["status"] == "available"].iloc[[0, 0]].copy()
+    twin["id"] = ["fresh", "stale"]
+    today = pd.Timestamp.now(tz="UTC")
+    twin["updated_at"] = [today.date().isoformat(), (today - pd.Timedelta(days=90)).date().isoformat()]
+    scorer = snapshot.scorer
+    try:
+        scorer.use_vacancies("twins", twin)
+        result = match(snapshot, "6513", limit=5, stale_after_days=30)
+    finally:
+        scorer.use_vacancies("layer", v)
+    ranked = [(r["id"], r["stale"]) for r in result["results"]]
+    assert ranked == [("fresh", False), ("stale", True)]
+    fresh, stale = result["results"]
+    assert stale["score"] == pytest.approx(fresh["score"] * 0.8, abs=0.11)
