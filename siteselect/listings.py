@@ -75,9 +75,12 @@ def _confirmed(rec: dict[str, Any]) -> dt.datetime | None:
 
 
 def _as_listing(row: Any) -> dict[str, Any]:
-    updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=dt.UTC)
-    return {"id": row.id, "park_id": row.park_id, "lon": row.lon, "lat": row.lat, **row.props,
-            "revision": row.revision, "updated_at": updated.isoformat()}  # fmt: skip
+    """A stored row (a database row or the dict written) as the flat listing callers see."""
+    row = dict(row._mapping) if hasattr(row, "_mapping") else row
+    at = row["updated_at"]
+    updated = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    return {"id": row["id"], "park_id": row["park_id"], "lon": row["lon"], "lat": row["lat"], **row["props"],
+            "revision": row["revision"], "updated_at": updated.isoformat()}  # fmt: skip
 
 
 def stamp(store: Store) -> tuple[Any, ...]:
@@ -175,7 +178,7 @@ def create(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
     row = _row(fields, 1)
     with store.engine.begin() as conn:
         conn.execute(store.accounts["listings"].insert().values(**row))
-        _audit(conn, store, user, "create", listing_id, None, _json(row), "ok")
+        _audit(conn, store, user, "create", listing_id, None, _as_listing(row), "ok")
     return get(store, listing_id)
 
 
@@ -217,7 +220,7 @@ def update(store: Store, user: User, listing_id: str, body: dict[str, Any], *, i
             if done.rowcount != 1:  # another write got in between: the same as a stale revision
                 stale = StaleWriteError(f"listing {listing_id} changed while this write was made")
             else:
-                _audit(conn, store, user, action, listing_id, _json(_row_of(row)), _json(new), "ok")
+                _audit(conn, store, user, action, listing_id, _as_listing(row), _as_listing(new), "ok")
     if stale is not None:
         raise stale
     return get(store, listing_id)
@@ -234,7 +237,7 @@ def delete(store: Store, user: User, listing_id: str, *, if_match: str | None) -
         _refuse(store, user, "delete", listing_id, exc)
     with store.engine.begin() as conn:
         conn.execute(t.delete().where(t.c.id == listing_id, t.c.revision == current["revision"]))
-        _audit(conn, store, user, "delete", listing_id, _json(current), None, "ok")
+        _audit(conn, store, user, "delete", listing_id, current, None, "ok")
 
 
 def audit_log(store: Store, user: User) -> list[dict[str, Any]]:
@@ -245,12 +248,3 @@ def audit_log(store: Store, user: User) -> list[dict[str, Any]]:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(a).order_by(a.c.id)).mappings().all()
     return [dict(r) | {"at": r["at"].isoformat()} for r in rows]
-
-
-def _row_of(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "park_id": row.park_id, "lon": row.lon, "lat": row.lat, "props": row.props,
-            "revision": row.revision}  # fmt: skip
-
-
-def _json(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in row.items()}

@@ -82,6 +82,11 @@ def test_a_stale_write_gets_412(service):
     second = client.patch(url, json={"rent": 65.0}, headers=auth["operator-a"] | {"If-Match": tag})
     assert first.status_code == 200 and second.status_code == 412
     assert client.get(url).json()["properties"]["rent"] == 70.0
+    change = next(
+        e for e in reversed(_audit(client, auth)) if e["action"] == "patch" and e["outcome"] == "ok"
+    )
+    assert (change["before"]["rent"], change["after"]["rent"]) == (75.0, 70.0)
+    assert change["after"]["revision"] == change["before"]["revision"] + 1
 
 
 @pytest.mark.parametrize(
