@@ -236,8 +236,13 @@ def delete(store: Store, user: User, listing_id: str, *, if_match: str | None) -
     except SiteSelectError as exc:
         _refuse(store, user, "delete", listing_id, exc)
     with store.engine.begin() as conn:
-        conn.execute(t.delete().where(t.c.id == listing_id, t.c.revision == current["revision"]))
-        _audit(conn, store, user, "delete", listing_id, current, None, "ok")
+        done = conn.execute(t.delete().where(t.c.id == listing_id, t.c.revision == current["revision"]))
+        if done.rowcount == 1:
+            _audit(conn, store, user, "delete", listing_id, current, None, "ok")
+        else:  # another write got in between: nothing deleted, and the caller is told
+            _audit(conn, store, user, "delete", listing_id, None, None, "refused", "stale revision")
+    if done.rowcount != 1:
+        raise StaleWriteError(f"listing {listing_id} changed while it was being deleted")
 
 
 def audit_log(store: Store, user: User) -> list[dict[str, Any]]:
