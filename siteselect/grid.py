@@ -110,12 +110,6 @@ def disc_cells(lon: float, lat: float, radius_m: float, res: int) -> Cells:
     return np.array(h3.grid_disk(center, k), dtype=np.int64)
 
 
-def cell_to_parent(cells: ArrayLike, res: int) -> Cells:
-    """The parent of each cell at a coarser resolution."""
-    check_resolution(res)
-    return np.fromiter((h3.cell_to_parent(int(c), res) for c in np.asarray(cells)), dtype=np.int64)
-
-
 def cell_polygons(cells: ArrayLike) -> NDArray[np.object_]:
     """The hexagon of each cell as a shapely Polygon in (lon, lat)."""
     out = []

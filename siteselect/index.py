@@ -75,10 +75,6 @@ class LayerIndex:
             return np.empty(0, dtype=np.intp)
         return np.unique(np.concatenate(hits))
 
-    def nearby(self, lon: float, lat: float, radius_m: float) -> gpd.GeoDataFrame:
-        """The candidate features themselves."""
-        return self.features.iloc[self.candidates(lon, lat, radius_m)]
-
     def subset(self, rows: NDArray[np.intp]) -> LayerIndex:
         """The same version limited to some features (a region of a partitioned batch)."""
         rows = np.sort(np.asarray(rows, dtype=np.intp))
