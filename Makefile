@@ -8,12 +8,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DB := var/demo.db
 
-.PHONY: demo serve test lint postgis bench clean
+.PHONY: demo serve test lint system bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	npm ci --no-audit --no-fund --loglevel=error   # Leaflet, served and embedded: no page needs a CDN
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,27 +23,30 @@ demo: $(STAMP)
 	SITESELECT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/siteselect demo --out var/demo
 	SITESELECT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/siteselect serve --host 127.0.0.1 --port 8000
 
-# PostgreSQL 15 with PostGIS 3 from Debian, for the database tests. Needs root; without it the
-# PostGIS tests are skipped (and fail the run when SITESELECT_REQUIRE_POSTGIS=1, as in CI).
-postgis:
-	@if [ -f /usr/share/postgresql/15/extension/postgis.control ]; then :; \
+# From Debian, for the tests: PostgreSQL 15 with PostGIS 3, and Chromium (with CJK fonts) for the
+# browser tests. Needs root; without it those tests are skipped (and fail the run when
+# SITESELECT_REQUIRE_POSTGIS=1, as in CI).
+DEBIAN_PACKAGES := postgresql-15-postgis-3 chromium fonts-noto-cjk
+system:
+	@if [ -f /usr/share/postgresql/15/extension/postgis.control ] && [ -x /usr/bin/chromium ] \
+	  && [ -d /usr/share/fonts/opentype/noto ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15-postgis-3; \
-	else echo "PostGIS is not installed and this is not root: PostGIS tests will be skipped"; fi
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PACKAGES); \
+	else echo "not root: PostGIS and browser tests will be skipped"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) postgis lint
+test: $(STAMP) system lint
 	$(BIN)/pytest
 
-bench: $(STAMP) postgis
+bench: $(STAMP) system
 	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk; }
 	$(BIN)/python bench/load_pois.py
 	$(BIN)/python bench/check_speed.py
 	$(BIN)/python bench/http_check.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.auth import User
-from api.routers import checks, layers, matching, ogc
+from api.routers import checks, layers, matching, ogc, reports
 from siteselect import listings
 from siteselect.index import Catalog
 from siteselect.settings import Settings
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checks.router)
     app.include_router(matching.router)
     app.include_router(ogc.router)
+    app.include_router(reports.router)
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     def home() -> str:

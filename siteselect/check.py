@@ -237,7 +237,7 @@ class Checker:
                 groups[(w.premises.industry, w.as_of)].append(i)
             for (code, as_of), members in groups.items():
                 idx = np.array(members, dtype=np.intp)
-                rules = self._rules_for(code, as_of)
+                rules = self.rules_for(code, as_of)
                 self._zone_rules([r for r in rules if r["kind"] in ZONE_KINDS], batch, idx)
                 self._attribute_rules([r for r in rules if r["kind"] not in ZONE_KINDS], batch, idx)
                 self._apply_prohibited(code, as_of, batch, idx)
@@ -335,7 +335,8 @@ class Checker:
 
     # ---- rules ----------------------------------------------------------------------------------
 
-    def _rules_for(self, code: str, as_of: dt.date) -> list[dict[str, Any]]:
+    def rules_for(self, code: str, as_of: dt.date) -> list[dict[str, Any]]:
+        """The rules in force on ``as_of`` that name the industry."""
         day = as_of.isoformat()
         return self._cached(
             ("rules", code, day),

@@ -231,6 +231,46 @@ def cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from siteselect import industry, report
+
+    request = report.ReportRequest(
+        industry=industry.resolve(args.industry),
+        sites=tuple(_site(text) for text in args.site),
+        weights=dict(_pair(w) for w in args.weight) if args.weight else None,
+        as_of=_as_of(args.as_of),
+    )
+    settings = _settings(args)
+    basemap = report.Basemap.parse(settings.basemap, settings.basemap_attribution)
+    made = report.build(_snapshot(args), request, basemap, dt.datetime.now(dt.UTC))
+    out = args.out or Path(f"report-{made.id}.html")
+    out.write_text(made.html, encoding="utf-8")
+    print(f"report {made.id}: {', '.join(made.verdicts)} -> {out}")
+    return 0
+
+
+def _site(text: str) -> dict[str, Any]:
+    """``--site`` is ``lon,lat``, ``vacancy:ID`` or an address."""
+    if text.startswith("vacancy:"):
+        return {"vacancy_id": text.removeprefix("vacancy:")}
+    lon, sep, lat = text.partition(",")
+    try:
+        return {"lon": float(lon), "lat": float(lat)} if sep else {"address": text}
+    except ValueError:
+        return {"address": text}
+
+
+def _as_of(text: str | None) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise SiteSelectError(f"--as-of {text!r} is not a date YYYY-MM-DD") from None
+
+
 def _pair(text: str) -> tuple[str, float]:
     name, _, value = text.partition("=")
     try:
@@ -370,6 +410,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("report", help="draw the map report of a site, or compare two to five")
+    p.add_argument("industry", help="class code or everyday words (网吧, 9013)")
+    p.add_argument(
+        "--site", action="append", required=True, help="lon,lat | vacancy:ID | an address; repeat to compare"
+    )
+    p.add_argument("--weight", action="append", default=[], help="criterion=weight, e.g. cost=2")
+    p.add_argument("--as-of", help="judge by the rules in force on this day (YYYY-MM-DD)")
+    p.add_argument("--out", type=Path, help="HTML file (default: report-<id>.html)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("batch", help="check and score every candidate of a file, here or on a Dask cluster")
     p.add_argument("file", type=Path, help="CSV: ref, industry, lon, lat[, floor]")

@@ -127,6 +127,7 @@ def generate(seed: int = SEED) -> dict[str, gpd.GeoDataFrame]:
     inputs = yaml.safe_load((layers_dir() / "demo" / "laoshan.yaml").read_text(encoding="utf-8"))
     demo = Demo(inputs, np.random.default_rng(seed))
     streets = _districts(demo)
+    _roads(demo)
     _parks(demo)
     _zones(demo)
     _buildings(demo, streets)
@@ -169,6 +170,11 @@ def _districts(demo: Demo) -> dict[str, Polygon]:
                 geometry=shapely.orient_polygons(cell.intersection(outline)),
             )
     return streets
+
+
+def _roads(demo: Demo) -> None:
+    for n, road in enumerate(demo.inputs["roads"], start=1):
+        demo.add("roads", id=f"RD{n:03d}", name=road["name"], geometry=LineString(road["line"]))
 
 
 # ---- parks and zones ----------------------------------------------------------------------------
@@ -578,6 +584,7 @@ def _vacancies(demo: Demo) -> None:
 
 FILE_OF_LAYER = {
     "districts": "districts.geojson",
+    "roads": "roads.geojson",
     "buildings": "buildings.gpkg",
     "house_numbers": "house_numbers.csv",
     "prohibited_addresses": "prohibited_addresses.geojson",
@@ -588,6 +595,7 @@ FILE_OF_LAYER = {
 }
 LOAD_ORDER = [
     "districts",
+    "roads",
     "zones",
     "parks",
     "buildings",

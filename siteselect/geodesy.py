@@ -73,6 +73,7 @@ class LocalFrame:
         aeqd = CRS.from_proj4(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +ellps=WGS84 +units=m")
         gnom = CRS.from_proj4(f"+proj=gnom +lat_0={lat0} +lon_0={lon0} +R={_SPHERE_R} +units=m")
         self._to_local = Transformer.from_crs("EPSG:4326", aeqd, always_xy=True)
+        self._from_local = Transformer.from_crs(aeqd, "EPSG:4326", always_xy=True)
         self._to_gnom = Transformer.from_crs("EPSG:4326", gnom, always_xy=True)
         self._from_gnom = Transformer.from_crs(gnom, "EPSG:4326", always_xy=True)
 
@@ -93,6 +94,10 @@ class LocalFrame:
     def to_local(self, geoms: ArrayLike) -> NDArray:
         """Geometries in the frame's metres, edges densified along great circles."""
         return self._apply(self._to_local, self.densify(geoms))
+
+    def to_wgs84(self, geoms: ArrayLike) -> NDArray:
+        """Geometries in the frame's metres back to lon/lat (a buffer drawn on a map)."""
+        return self._apply(self._from_local, np.asarray(geoms, dtype=object))
 
     def point(self, lon: float, lat: float) -> shapely.Point:
         x, y = self._to_local.transform(lon, lat)

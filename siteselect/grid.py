@@ -50,7 +50,19 @@ def geometry_cells(geom: shapely.Geometry, res: int) -> Cells:
         shape = h3.geo_to_h3shape(geom.__geo_interface__)
         cells = h3.h3shape_to_cells_experimental(shape, res, "overlap")
         return np.array(sorted(cells), dtype=np.int64)
+    if geom.geom_type in ("LineString", "MultiLineString"):
+        return _line_cells(geom, res)
     raise InvalidInputError(f"cannot index a {geom.geom_type} with H3")
+
+
+def _line_cells(line: shapely.Geometry, res: int) -> Cells:
+    """Cells of points along a line, a third of an edge apart, and their neighbours: a line crossing
+    the corner of a cell between two samples still has that cell."""
+    start = h3.latlng_to_cell(*shapely.get_coordinates(line)[0][::-1], res)
+    step_deg = h3.average_hexagon_edge_length(res, unit="m") / 3 / 111_000
+    xy = shapely.get_coordinates(shapely.segmentize(line, step_deg))
+    hit = np.unique(point_cells(xy[:, 0], xy[:, 1], res)).tolist() or [start]
+    return np.unique(np.array([n for c in hit for n in h3.grid_disk(c, 1)], dtype=np.int64))
 
 
 def geometries_cells(geoms: ArrayLike, res: int) -> tuple[NDArray[np.intp], Cells]:

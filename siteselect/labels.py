@@ -26,3 +26,8 @@ def en(group: str, code: str | None) -> str:
     """The English label of a code, or the code itself."""
     pair = _labels()[group].get(code or "")
     return pair[1] if pair else code or ""
+
+
+def both(group: str, code: str | None) -> str:
+    """The Chinese and the English name together, as maps and reports show them."""
+    return f"{zh(group, code)} {en(group, code)}"

@@ -564,9 +564,24 @@ def compare(
     as_of: dt.date | None = None,
 ) -> dict[str, Any]:
     """2 to 5 sites side by side: verdicts, scores and their explanations."""
-    code = industry.normalize_code(code)
     if not 2 <= len(sites) <= 5:
         raise InvalidInputError(f"sites: compare 2 to 5 sites, got {len(sites)}")
+    result, _ = assess_sites(snapshot, code, sites, weights, constraints, as_of)
+    return result
+
+
+def assess_sites(
+    snapshot: Snapshot,
+    code: str,
+    sites: list[dict[str, Any]],
+    weights: dict[str, float] | None = None,
+    constraints: Constraints | None = None,
+    as_of: dt.date | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """1 to 5 sites: the comparison (verdicts, scores, explanations) and the full check of each."""
+    code = industry.normalize_code(code)
+    if not 1 <= len(sites) <= 5:
+        raise InvalidInputError(f"sites: give 1 to 5 sites, got {len(sites)}")
     constraints = constraints or Constraints()
     w = _weights(code, weights)
     rows = [_site_row(snapshot, n, site) for n, site in enumerate(sites)]
@@ -589,7 +604,7 @@ def compare(
     scored = _Scored(
         table, streets, dict(enumerate(checks)), scores, total, facts, constraints, scorer.typical_rent
     )
-    return {
+    result = {
         "industry": industry.describe(code),
         "weights": w,
         "sites": [
@@ -597,6 +612,7 @@ def compare(
         ],
         "layer_versions": snapshot.versions,
     }
+    return result, checks
 
 
 def _site_row(snapshot: Snapshot, n: int, site: dict[str, Any]) -> dict[str, Any]:

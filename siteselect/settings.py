@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     stale_after_days: int = Field(
         default=30, ge=1, le=3650, description="listings not confirmed for longer rank lower"
     )
+    basemap: str = Field(
+        default="none",
+        description="what maps draw beneath the data: none (district, roads and buildings as vectors), "
+        "a tile URL template with {z}, {x}, {y} (an intranet tile server), or gcj02:<template> for a "
+        "provider in GCJ-02, the drawn data then shifted to match",
+    )
+    basemap_attribution: str = Field(default="", description="credit shown for the tiles")
     max_batch: int = Field(default=1000, ge=1, le=100_000, description="most candidates in one batch request")
 
     @field_validator("extent")
@@ -34,6 +41,17 @@ class Settings(BaseSettings):
         minx, miny, maxx, maxy = v
         if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
             raise ValueError(f"extent must be min lon, min lat, max lon, max lat; got {v}")
+        return v
+
+    @field_validator("basemap")
+    @classmethod
+    def _basemap(cls, v: str) -> str:
+        template = v.removeprefix("gcj02:")
+        if v != "none" and not all(part in template for part in ("{z}", "{x}", "{y}")):
+            raise ValueError(
+                "basemap must be none, a tile URL template with {z}/{x}/{y}, or gcj02:<template>;"
+                f" got {v!r}"
+            )
         return v
 
     @field_validator("database_url")

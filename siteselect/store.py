@@ -144,6 +144,20 @@ def _account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     return {"users": users, "tokens": tokens, "listings": listings, "audit": audit}
 
 
+def _report_table(metadata: sa.MetaData) -> sa.Table:
+    """Reports by id: the request, the layer versions and the day they were judged by, so the same
+    report can be drawn again on any worker, after newer layers are loaded too."""
+    return sa.Table(
+        "reports",
+        metadata,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("request", sa.JSON, nullable=False),
+        sa.Column("versions", sa.JSON, nullable=False),
+        sa.Column("as_of", sa.Date, nullable=False),
+        sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -161,6 +175,7 @@ class Store:
         self.metadata = sa.MetaData()
         self.t = _tables(self.metadata, self.postgis)
         self.accounts = _account_tables(self.metadata)
+        self.reports = _report_table(self.metadata)
         try:
             with self.engine.begin() as conn:
                 if self.postgis:

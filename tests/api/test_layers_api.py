@@ -23,6 +23,7 @@ def test_layers_list_every_layer_with_its_version(client):
     layers = {layer["name"]: layer for layer in client.get("/layers").json()}
     assert set(layers) == {
         "districts",
+        "roads",
         "buildings",
         "house_numbers",
         "prohibited_addresses",
@@ -59,7 +60,7 @@ def test_versions_of_a_layer(client):
 @pytest.mark.parametrize(
     ("path", "status", "words"),
     [
-        ("/layers/roads/features", 404, "unknown layer 'roads'"),
+        ("/layers/rivers/features", 404, "unknown layer 'rivers'"),
         ("/layers/zones/features?bbox=1,2,3", 422, "must be four numbers"),
         ("/layers/zones/features?bbox=a,b,c,d", 422, "must be four numbers"),
         ("/layers/zones/features?bbox=120.5,36,120.4,36.1", 422, "is not a box"),

@@ -23,8 +23,8 @@ def test_landing_page_and_conformance(client):
 
 def test_every_layer_is_a_collection(client):
     ids = [c["id"] for c in client.get("/ogc/collections").json()["collections"]]
-    assert ids == ["districts", "buildings", "house_numbers", "prohibited_addresses", "zones", "pois",
-                   "parks", "vacancies", "rules"]  # fmt: skip
+    assert ids == ["districts", "roads", "buildings", "house_numbers", "prohibited_addresses", "zones",
+                   "pois", "parks", "vacancies", "rules"]  # fmt: skip
     zones = client.get("/ogc/collections/zones").json()
     minx, miny, maxx, maxy = zones["extent"]["spatial"]["bbox"][0]
     assert 120.3 < minx < maxx < 121 and 35.8 < miny < maxy < 36.4
@@ -67,8 +67,8 @@ def test_datetime_picks_the_version_loaded_by_then(client):
 @pytest.mark.parametrize(
     ("path", "status"),
     [
-        ("/ogc/collections/roads", 404),
-        ("/ogc/collections/roads/items", 404),
+        ("/ogc/collections/rivers", 404),
+        ("/ogc/collections/rivers/items", 404),
         ("/ogc/collections/zones/items/nope", 404),
         ("/ogc/collections/zones/items?bbox=1,2,3", 422),
         ("/ogc/collections/zones/items?limit=0", 422),

@@ -36,8 +36,8 @@ def test_bad_file_exits_2_with_the_problem(tmp_path, sqlite_url, capsys):
 
 
 def test_unknown_layer_exits_2(tmp_path, sqlite_url, capsys):
-    assert main(["--database-url", sqlite_url, "export", "roads", str(tmp_path / "x.geojson")]) == 2
-    assert "unknown layer 'roads'" in capsys.readouterr().err
+    assert main(["--database-url", sqlite_url, "export", "rivers", str(tmp_path / "x.geojson")]) == 2
+    assert "unknown layer 'rivers'" in capsys.readouterr().err
 
 
 def test_demo_builds_and_loads_every_layer(tmp_path, capsys):

@@ -123,3 +123,10 @@ def test_disc_cells_cover_the_disc_exactly_enough():
 
     x, y, _ = GEOD.fwd(np.full(72, lon), np.full(72, lat), ring, np.full(72, radius))
     assert disc.covers(shapely.MultiPoint(np.column_stack([x, y])))
+
+
+def test_a_line_has_every_cell_it_passes_through():
+    line = shapely.LineString([(120.40, 36.07), (120.47, 36.09), (120.49, 36.13)])
+    cells = set(grid.geometry_cells(line, 10).tolist())
+    xy = shapely.get_coordinates(shapely.segmentize(line, 0.00001))  # about a metre apart
+    assert set(grid.point_cells(xy[:, 0], xy[:, 1], 10).tolist()) <= cells

@@ -1,0 +1,101 @@
+"""Map reports: made by POST, read as HTML by id, the same bytes every time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.routers.checks import _snapshot
+from api.routers.matching import Site, Wanted, Weights
+from siteselect import industry, report
+from siteselect.index import Snapshot
+
+router = APIRouter(tags=["reports"])
+CACHED = 64  # reports drawn recently, kept per worker
+
+
+class ReportBody(BaseModel):
+    """One site for a registration file, or two to five to compare."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    industry: Annotated[str, Field(min_length=1, max_length=50, examples=["9013", "奶茶"])]
+    sites: Annotated[list[Site], Field(min_length=1, max_length=5)]
+    weights: Weights | None = None
+    wanted: Wanted = Wanted()
+    as_of: dt.date | None = None
+
+    def request(self) -> report.ReportRequest:
+        return report.ReportRequest(
+            industry=industry.resolve(self.industry),
+            sites=tuple(s.model_dump(exclude_none=True) for s in self.sites),
+            weights=self.weights.model_dump() if self.weights else None,
+            constraints=self.wanted.constraints(),
+            as_of=self.as_of,
+        )
+
+
+class Made(BaseModel):
+    id: str
+    url: str
+    verdicts: list[str]
+
+
+def _basemap(request: Request) -> report.Basemap:
+    settings = request.app.state.settings
+    return report.Basemap.parse(settings.basemap, settings.basemap_attribution)
+
+
+def _cache(request: Request) -> OrderedDict[str, str]:
+    state = request.app.state
+    if not hasattr(state, "reports"):
+        state.reports = OrderedDict()
+    cache: OrderedDict[str, str] = state.reports
+    return cache
+
+
+def _remember(request: Request, rid: str, html: str) -> None:
+    cache = _cache(request)
+    cache[rid] = html
+    cache.move_to_end(rid)
+    while len(cache) > CACHED:
+        cache.popitem(last=False)
+
+
+@router.post("/reports", status_code=201, response_model=Made)
+def post_report(request: Request, response: Response, body: ReportBody) -> Made:
+    """Check, score and draw the sites; the report is then read at ``/reports/{id}``."""
+    wanted = body.request()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    made = report.build(_snapshot(request, None), wanted, _basemap(request), now)
+    stored = report.save(request.app.state.store, made, wanted, now)
+    if stored.generated_at == now:  # else it was made before, and is drawn with that time
+        _remember(request, made.id, made.html)
+    response.headers["Location"] = f"/reports/{made.id}"
+    return Made(id=made.id, url=f"/reports/{made.id}", verdicts=list(made.verdicts))
+
+
+@router.get("/reports/{rid}", response_class=HTMLResponse, responses={404: {"description": "no such report"}})
+def get_report(request: Request, rid: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
+    """The report as one self-contained HTML page, ready to print."""
+    cache = _cache(request)
+    if rid not in cache:
+        stored = report.load(request.app.state.store, rid)
+        again = report.build(
+            _stored_snapshot(request, stored.versions),
+            stored.on_the_day(),
+            _basemap(request),
+            stored.generated_at,
+        )
+        _remember(request, rid, again.html)
+    return HTMLResponse(cache[rid])
+
+
+def _stored_snapshot(request: Request, versions: dict[str, int]) -> Snapshot:
+    current = _snapshot(request, None)
+    return current if current.versions == versions else _snapshot(request, versions)

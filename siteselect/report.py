@@ -1,0 +1,473 @@
+"""Map reports that go with a registration file: one site, or two to five side by side.
+
+A report holds a folium map (the premises, its building, the buffers of the distance rules that
+apply, restriction zones, prohibited addresses, amenities by category and same-industry
+businesses), the verdict table citing the legal basis of every rule checked, the address-proof
+position and the score breakdown with a small chart. It is one self-contained HTML file: Leaflet is
+embedded, so it opens on a closed intranet and prints on A4.
+
+The report id is a digest of the request, the layer versions and the as-of date: the same inputs
+give the same id and the same bytes (only the generation time, which is stored with the request,
+is not part of the id). Elements of the map are numbered in order rather than given random ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import folium
+import jinja2
+import numpy as np
+import orjson
+import shapely
+import sqlalchemy as sa
+from branca.element import Element, Figure
+from numpy.typing import NDArray
+
+from siteselect import __version__, assets, industry, scoring
+from siteselect.check import today
+from siteselect.coords import transform_geometries
+from siteselect.errors import InvalidInputError, NotFoundError
+from siteselect.index import Snapshot
+from siteselect.labels import both, en, zh
+from siteselect.match import Constraints, assess_sites
+from siteselect.store import Store
+
+VIEW_M = 600.0  # what a site's map shows around it
+DECIMALS = 6  # coordinates drawn to 0.1 m: finer only adds bytes
+SIMPLIFY_M = 0.5  # drawn outlines lose detail below this
+BUFFER_SEGMENTS = 8  # a quarter circle of a rule buffer in this many segments
+
+ZONE_COLOUR = "#9c27b0"
+BUFFER_COLOUR = "#e53935"
+CATEGORY_COLOURS = {
+    "metro": "#1565c0", "bus": "#1e88e5", "parking": "#546e7a", "dining": "#fb8c00", "retail": "#8e24aa",
+    "bank": "#00897b", "hotel": "#6d4c41", "office": "#3949ab", "residential": "#7cb342", "school": "#fdd835",
+    "hospital": "#d81b60", "park": "#43a047", "business": "#757575",
+}  # fmt: skip
+VERDICT_COLOURS = {"permitted": "#2e7d32", "review": "#f9a825", "prohibited": "#c62828"}
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """What maps draw beneath the data (the ``basemap`` setting)."""
+
+    tiles: str | None = None  # URL template, or None: vectors only
+    gcj02: bool = False  # the tiles are in GCJ-02: shift what is drawn to match
+    attribution: str = ""
+
+    @classmethod
+    def parse(cls, setting: str, attribution: str = "") -> Basemap:
+        if setting == "none":
+            return cls()
+        return cls(setting.removeprefix("gcj02:"), setting.startswith("gcj02:"), attribution)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What a report is about: an industry and 1 to 5 sites (vacancy id, address, or lon/lat)."""
+
+    industry: str
+    sites: tuple[dict[str, Any], ...]
+    weights: dict[str, float] | None = None
+    constraints: Constraints = dataclasses.field(default_factory=Constraints)
+    as_of: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.sites) <= 5:
+            raise InvalidInputError(f"sites: a report covers 1 to 5 sites, got {len(self.sites)}")
+        object.__setattr__(self, "industry", industry.normalize_code(self.industry))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The request as plain JSON values, the form it is stored and hashed in."""
+        return {
+            "industry": self.industry,
+            "sites": [{k: v for k, v in site.items() if v is not None} for site in self.sites],
+            "weights": self.weights,
+            "constraints": dataclasses.asdict(self.constraints),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReportRequest:
+        wanted = dict(data.get("constraints") or {})
+        for name in ("streets", "uses"):
+            wanted[name] = tuple(wanted.get(name) or ())
+        return cls(
+            industry=data["industry"],
+            sites=tuple(data["sites"]),
+            weights=data.get("weights"),
+            constraints=Constraints(**wanted),
+            as_of=dt.date.fromisoformat(data["as_of"]) if data.get("as_of") else None,
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    id: str
+    html: str
+    as_of: dt.date
+    layer_versions: dict[str, int]
+    verdicts: tuple[str, ...]  # of the sites, in order
+
+
+def report_id(request: ReportRequest, versions: dict[str, int], as_of: dt.date, basemap: Basemap) -> str:
+    """The same request over the same layer versions on the same day has the same id."""
+    key = {
+        "request": request.as_dict() | {"as_of": as_of.isoformat()},
+        "versions": versions,
+        "basemap": dataclasses.asdict(basemap),
+        "format": __version__,
+    }
+    return hashlib.sha256(orjson.dumps(key, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+
+
+def build(
+    snapshot: Snapshot,
+    request: ReportRequest,
+    basemap: Basemap | None = None,
+    generated_at: dt.datetime | None = None,
+) -> Report:
+    """Check and score the sites of ``request`` and draw the report; bad input raises InvalidInputError."""
+    basemap = basemap or Basemap()
+    as_of = request.as_of or today()
+    result, checks = assess_sites(
+        snapshot, request.industry, list(request.sites), request.weights, request.constraints, as_of
+    )
+    rid = report_id(request, snapshot.versions, as_of, basemap)
+    fmap = _draw(snapshot, request.industry, as_of, result["sites"], checks, basemap)
+    generated = (generated_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    html = _template().render(
+        id=rid,
+        as_of=as_of.isoformat(),
+        generated=generated.isoformat().replace("+00:00", "Z"),
+        industry=result["industry"],
+        family=scoring.family_of(request.industry),
+        weights=result["weights"],
+        sites=[_site_view(snapshot, s, c) for s, c in zip(result["sites"], checks)],
+        versions=snapshot.versions,
+        criteria=scoring.CRITERIA,
+        map=_map_parts(fmap),
+        leaflet_js=assets.leaflet_js(),
+        leaflet_css=assets.leaflet_css(),
+        attribution=basemap.attribution,
+        zh=zh,
+        en=en,
+        colours=VERDICT_COLOURS,
+    )
+    return Report(rid, html, as_of, snapshot.versions, tuple(s["verdict"] for s in result["sites"]))
+
+
+# ---- stored reports ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    request: ReportRequest
+    versions: dict[str, int]
+    as_of: dt.date
+    generated_at: dt.datetime
+
+    def on_the_day(self) -> ReportRequest:
+        """The request judged on the day it was first made."""
+        return dataclasses.replace(self.request, as_of=self.as_of)
+
+
+def save(store: Store, report: Report, request: ReportRequest, generated_at: dt.datetime) -> StoredReport:
+    """Keep a report's request under its id; a report asked for again keeps its first generation time."""
+    row = {
+        "id": report.id, "request": request.as_dict(), "versions": report.layer_versions,
+        "as_of": report.as_of, "generated_at": generated_at,
+    }  # fmt: skip
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(store.reports.insert().values(**row))
+    except sa.exc.IntegrityError:
+        pass  # the same request, stored already (perhaps a moment ago by another worker)
+    return load(store, report.id)
+
+
+def load(store: Store, rid: str) -> StoredReport:
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(store.reports).where(store.reports.c.id == rid)).first()
+    if row is None:
+        raise NotFoundError(f"report {rid!r} does not exist")
+    generated = row.generated_at if row.generated_at.tzinfo else row.generated_at.replace(tzinfo=dt.UTC)
+    return StoredReport(ReportRequest.from_dict(row.request), dict(row.versions), row.as_of, generated)
+
+
+# ---- the page -----------------------------------------------------------------------------------
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,  # names come from department files
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html")
+
+
+def _site_view(snapshot: Snapshot, site: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows of one site: its comparison entry, its full check, and every rule checked
+    with the legal basis it cites."""
+    rules = {r["id"]: r for r in snapshot.checker.rules}
+    findings = {r["id"]: r for r in check["reasons"]}
+    checked = [
+        {
+            "id": c["id"], "title": c["title"], "outcome": c["outcome"],
+            "basis": rules[c["id"]]["basis"], "department": rules[c["id"]]["department"],
+            "finding": findings.get(c["id"]),
+        }
+        for c in check["checked"]
+    ]  # fmt: skip
+    other = [r for r in check["reasons"] if r["id"] not in rules]  # prohibited-list entries, location
+    return site | {"check": check, "checked": checked, "other_findings": other}
+
+
+def _map_parts(fmap: folium.Map) -> dict[str, str]:
+    """The map's styles, element and script, for the report's own page."""
+    figure = fmap.get_root()
+    assert isinstance(figure, Figure)
+    _number(figure)
+    for child in figure._children.values():  # what Figure.render does before its own page
+        child.render()
+    script = figure.script.render()
+    return {
+        "header": figure.header.render(),
+        "html": figure.html.render(),
+        # Names in the data may hold "</script>": never let them end the script early.
+        "script": script.replace("</", "<\\/"),
+    }
+
+
+def _number(root: Element) -> None:
+    """Give every element an id by its place in the tree, not a random one: same input, same bytes."""
+    counter = itertools.count()
+
+    def walk(element: Element) -> None:
+        element._id = f"{next(counter):04d}"
+        for child in element._children.values():
+            walk(child)
+
+    walk(root)
+
+
+# ---- the map ------------------------------------------------------------------------------------
+
+
+class _OfflineMap(folium.Map):
+    """A folium map that links no CDN: the report embeds Leaflet itself, and draws only vectors
+    (circle markers, no icon images), so it needs nothing else."""
+
+    default_js = []  # noqa: RUF012 (folium's own class attribute, emptied)
+    default_css = []  # noqa: RUF012
+
+
+@dataclass
+class _Drawing:
+    """The map being drawn and how to turn local geometries into its GeoJSON."""
+
+    snapshot: Snapshot
+    basemap: Basemap
+    fmap: folium.Map
+
+    def geojson(self, geoms: Iterable[Any], props: Iterable[dict[str, Any]], local: bool = True) -> dict:
+        arr = np.asarray(list(geoms), dtype=object)
+        if local:
+            arr = self.snapshot.frame.to_wgs84(shapely.simplify(arr, SIMPLIFY_M))
+        if self.basemap.gcj02:
+            arr = transform_geometries(arr, "gcj02", inverse=True)
+        arr = shapely.transform(arr, lambda xy: np.round(xy, DECIMALS))
+        features = [
+            {"type": "Feature", "properties": p, "geometry": shapely.geometry.mapping(g)}
+            for g, p in zip(arr, props)
+        ]
+        return {"type": "FeatureCollection", "features": features}
+
+    def layer(
+        self,
+        name: str,
+        geoms: Iterable[Any],
+        props: list[dict[str, Any]],
+        style: dict[str, Any],
+        *,
+        local: bool = True,
+        show: bool = True,
+    ) -> None:
+        if not props:
+            return
+        group = folium.FeatureGroup(name=name, show=show)
+        fields = [k for k in ("name", "note") if k in props[0]]
+        folium.GeoJson(
+            self.geojson(geoms, props, local),
+            style_function=_constant(style),
+            marker=folium.CircleMarker(radius=style.get("radius", 4), fill=True),
+            tooltip=folium.GeoJsonTooltip(fields=fields, labels=False) if fields else None,
+        ).add_to(group)
+        group.add_to(self.fmap)
+
+
+def _constant(style: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    return lambda _feature: style
+
+
+def _draw(
+    snapshot: Snapshot,
+    code: str,
+    as_of: dt.date,
+    sites: list[dict[str, Any]],
+    checks: list[dict[str, Any]],
+    basemap: Basemap,
+) -> folium.Map:
+    lon = np.array([s["lon"] for s in sites])
+    lat = np.array([s["lat"] for s in sites])
+    here = snapshot.frame.points(lon, lat)
+    view = shapely.union_all(shapely.buffer(here, VIEW_M))
+    fmap = _OfflineMap(
+        location=[float(lat.mean()), float(lon.mean())], zoom_start=16, tiles=None, control_scale=True,
+        height=440, prefer_canvas=True,
+    )  # fmt: skip
+    drawing = _Drawing(snapshot, basemap, fmap)
+    if basemap.tiles:
+        folium.TileLayer(basemap.tiles, attr=basemap.attribution or " ", name="底图 base map").add_to(fmap)
+    _draw_base(drawing, view)
+    _draw_zones(drawing, view, code, as_of, here)
+    _draw_pois(drawing, here, code)
+    _draw_sites(drawing, sites, checks)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    minx, miny, maxx, maxy = snapshot.frame.to_wgs84([view])[0].bounds
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return fmap
+
+
+def _near(snapshot: Snapshot, layer: str, area: shapely.Geometry) -> NDArray[np.intp]:
+    """Rows of a layer's features that touch ``area`` (in the local frame)."""
+    if not snapshot.has(layer):
+        return np.empty(0, dtype=np.intp)
+    return np.flatnonzero(shapely.intersects(snapshot.layer(layer).local, area))
+
+
+def _draw_base(d: _Drawing, view: shapely.Geometry) -> None:
+    """District and street outlines, roads and buildings: the base map when no tiles are set."""
+    snap, box = d.snapshot, shapely.box(*view.bounds)
+    if snap.has("districts"):
+        districts = snap.layer("districts")
+        rows = _near(snap, "districts", box)
+        rows = rows[districts.features["level"].to_numpy()[rows] != "community"]
+        names = districts.features["name"].to_numpy()[rows]
+        outlines, props = _clipped(shapely.boundary(districts.local[rows]), names, box)
+        d.layer("行政区划 boundaries", outlines, props, {"color": "#455a64", "weight": 2, "dashArray": "6 4"})
+    if snap.has("roads"):
+        roads = snap.layer("roads")
+        rows = _near(snap, "roads", box)
+        lines, props = _clipped(roads.local[rows], roads.features["name"].to_numpy()[rows], box)
+        d.layer("道路 roads", lines, props, {"color": "#bdbdbd", "weight": 6, "opacity": 0.9})
+    if snap.has("buildings"):
+        buildings = snap.layer("buildings")
+        rows = _near(snap, "buildings", view)
+        feats = buildings.features.iloc[rows]
+        props = [{"name": f"{n}（{both('uses', u)}）"} for n, u in zip(feats["name"], feats["use"])]
+        style = {"color": "#9e9e9e", "weight": 1, "fillColor": "#e0e0e0", "fillOpacity": 0.6}
+        d.layer("建筑 buildings", buildings.local[rows], props, style)
+
+
+def _clipped(
+    lines: NDArray[np.object_], names: NDArray[np.object_], box: shapely.Geometry
+) -> tuple[list[shapely.Geometry], list[dict[str, Any]]]:
+    """Lines cut to the map's box, each as one multiline; those with nothing left are dropped."""
+    geoms, props = [], []
+    for line, name in zip(shapely.clip_by_rect(lines, *box.bounds), names):
+        parts = [p for p in shapely.get_parts(line) if p.geom_type == "LineString" and not p.is_empty]
+        if parts:
+            geoms.append(shapely.MultiLineString(parts))
+            props.append({"name": str(name)})
+    return geoms, props
+
+
+def _draw_zones(
+    d: _Drawing, view: shapely.Geometry, code: str, as_of: dt.date, here: NDArray[np.object_]
+) -> None:
+    """Restriction zones in view, and around the zones of each distance rule that applies, its buffer."""
+    snap = d.snapshot
+    if not snap.has("zones"):
+        return
+    zones = snap.layer("zones")
+    kinds = zones.features["kind"].to_numpy()
+    names = zones.features["name"].to_numpy()
+    rows = _near(snap, "zones", view)
+    props = [{"name": f"{names[r]}（{both('zone_kinds', kinds[r])}）"} for r in rows]
+    style = {"color": ZONE_COLOUR, "weight": 1, "fillColor": ZONE_COLOUR, "fillOpacity": 0.15}
+    d.layer("限制区域 restriction zones", zones.local[rows], props, style)
+    for rule in snap.checker.rules_for(code, as_of):
+        if rule["kind"] != "min_distance":
+            continue
+        meters = float(rule["params"]["meters"])
+        reach = shapely.union_all(shapely.buffer(here, meters))
+        rows = np.flatnonzero(
+            np.isin(kinds, rule["params"]["zone_kinds"]) & shapely.intersects(zones.local, reach)
+        )
+        rings = shapely.buffer(zones.local[rows], meters, quad_segs=BUFFER_SEGMENTS)
+        note = f"{rule['id']} {rule['title']}：{meters:g}米 / {meters:g} m"
+        props = [{"name": str(names[r]), "note": note} for r in rows]
+        style = {"color": BUFFER_COLOUR, "weight": 2, "dashArray": "8 6", "fillColor": BUFFER_COLOUR,
+                 "fillOpacity": 0.08}  # fmt: skip
+        d.layer(f"{meters:g}米缓冲区 {meters:g} m buffer · {rule['id']}", rings, props, style)
+
+
+def _draw_pois(d: _Drawing, here: NDArray[np.object_], code: str) -> None:
+    """Amenities by category and same-industry businesses within walking distance."""
+    snap = d.snapshot
+    if snap.has("prohibited_addresses"):
+        entries = snap.layer("prohibited_addresses")
+        rows = _near(snap, "prohibited_addresses", shapely.union_all(shapely.buffer(here, VIEW_M)))
+        feats = entries.features.iloc[rows]
+        props = [{"name": f"{a}：{r}"} for a, r in zip(feats["address"], feats["reason"])]
+        style = {"color": "#000000", "weight": 2, "fillColor": "#c62828", "fillOpacity": 0.7, "radius": 5}
+        d.layer("禁设地址 prohibited addresses", entries.local[rows], props, style)
+    if not snap.has("pois"):
+        return
+    pois = snap.layer("pois")
+    walk = shapely.union_all(shapely.buffer(here, float(scoring.config()["walking_m"])))
+    rows = _near(snap, "pois", walk)
+    category = pois.features["category"].to_numpy()[rows]
+    codes = pois.features["industry"].fillna("").astype(str).to_numpy()[rows]
+    names = pois.features["name"].to_numpy()[rows]
+    same = np.char.startswith(codes.astype(str), code[:2])
+    for cat in CATEGORY_COLOURS:
+        pick = (category == cat) & ~same
+        colour = CATEGORY_COLOURS[cat]
+        props = [{"name": str(n)} for n in names[pick]]
+        style = {"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.8, "radius": 4}
+        d.layer(both("poi_categories", cat), pois.local[rows[pick]], props, style)
+    props = [{"name": f"{n}（{c}）"} for n, c in zip(names[same], codes[same])]
+    style = {"color": "#000000", "weight": 2, "fillColor": "#ffeb3b", "fillOpacity": 1.0, "radius": 5}
+    d.layer("同业商户 same-industry businesses", pois.local[rows[same]], props, style)
+
+
+def _draw_sites(d: _Drawing, sites: list[dict[str, Any]], checks: list[dict[str, Any]]) -> None:
+    """Each site, coloured by its verdict, and the building it is in."""
+    snap = d.snapshot
+    if snap.has("buildings"):
+        buildings = snap.layer("buildings")
+        row_of = {b: i for i, b in enumerate(buildings.features["id"].tolist())}
+        found = [(c["building"]["id"], c["building"]["name"]) for c in checks if c.get("building")]
+        rows = [row_of[b] for b, _ in found]
+        style = {"color": "#0d47a1", "weight": 3, "fillColor": "#90caf9", "fillOpacity": 0.5}
+        d.layer("所在建筑 the building", buildings.local[rows], [{"name": n} for _, n in found], style)
+    points = [shapely.Point(s["lon"], s["lat"]) for s in sites]
+    for n, (site, point) in enumerate(zip(sites, points), start=1):
+        colour = VERDICT_COLOURS[site["verdict"]]
+        label = f"{n}. {site['address'] or site['id']}：{both('verdicts', site['verdict'])}"
+        style = {"color": "#000000", "weight": 2, "fillColor": colour, "fillOpacity": 1.0, "radius": 9}
+        d.layer(f"场所{n} site {n}", [point], [{"name": label}], style, local=False)
