@@ -235,6 +235,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from siteselect import industry, report
+    from siteselect.drawing import Basemap
 
     request = report.ReportRequest(
         industry=industry.resolve(args.industry),
@@ -242,8 +243,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         weights=dict(_pair(w) for w in args.weight) if args.weight else None,
         as_of=_as_of(args.as_of),
     )
-    settings = _settings(args)
-    basemap = report.Basemap.parse(settings.basemap, settings.basemap_attribution)
+    basemap = Basemap.from_settings(_settings(args))
     made = report.build(_snapshot(args), request, basemap, dt.datetime.now(dt.UTC))
     out = args.out or Path(f"report-{made.id}.html")
     out.write_text(made.html, encoding="utf-8")

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from siteselect import __version__, assets, industry, scoring
 from siteselect.check import today
-from siteselect.coords import transform_geometries
+from siteselect.drawing import BASE_STYLES, Basemap, base_layers, feature_collection, near
 from siteselect.errors import InvalidInputError, NotFoundError
 from siteselect.index import Snapshot
 from siteselect.labels import both, en, zh
@@ -42,8 +42,6 @@ from siteselect.match import Constraints, assess_sites
 from siteselect.store import Store
 
 VIEW_M = 600.0  # what a site's map shows around it
-DECIMALS = 6  # coordinates drawn to 0.1 m: finer only adds bytes
-SIMPLIFY_M = 0.5  # drawn outlines lose detail below this
 BUFFER_SEGMENTS = 8  # a quarter circle of a rule buffer in this many segments
 
 ZONE_COLOUR = "#9c27b0"
@@ -54,21 +52,6 @@ CATEGORY_COLOURS = {
     "hospital": "#d81b60", "park": "#43a047", "business": "#757575",
 }  # fmt: skip
 VERDICT_COLOURS = {"permitted": "#2e7d32", "review": "#f9a825", "prohibited": "#c62828"}
-
-
-@dataclass(frozen=True)
-class Basemap:
-    """What maps draw beneath the data (the ``basemap`` setting)."""
-
-    tiles: str | None = None  # URL template, or None: vectors only
-    gcj02: bool = False  # the tiles are in GCJ-02: shift what is drawn to match
-    attribution: str = ""
-
-    @classmethod
-    def parse(cls, setting: str, attribution: str = "") -> Basemap:
-        if setting == "none":
-            return cls()
-        return cls(setting.removeprefix("gcj02:"), setting.startswith("gcj02:"), attribution)
 
 
 @dataclass(frozen=True)
@@ -282,19 +265,6 @@ class _Drawing:
     basemap: Basemap
     fmap: folium.Map
 
-    def geojson(self, geoms: Iterable[Any], props: Iterable[dict[str, Any]], local: bool = True) -> dict:
-        arr = np.asarray(list(geoms), dtype=object)
-        if local:
-            arr = self.snapshot.frame.to_wgs84(shapely.simplify(arr, SIMPLIFY_M))
-        if self.basemap.gcj02:
-            arr = transform_geometries(arr, "gcj02", inverse=True)
-        arr = shapely.transform(arr, lambda xy: np.round(xy, DECIMALS))
-        features = [
-            {"type": "Feature", "properties": p, "geometry": shapely.geometry.mapping(g)}
-            for g, p in zip(arr, props)
-        ]
-        return {"type": "FeatureCollection", "features": features}
-
     def layer(
         self,
         name: str,
@@ -310,7 +280,7 @@ class _Drawing:
         group = folium.FeatureGroup(name=name, show=show)
         fields = [k for k in ("name", "note") if k in props[0]]
         folium.GeoJson(
-            self.geojson(geoms, props, local),
+            feature_collection(self.snapshot, geoms, props, self.basemap, local=local),
             style_function=_constant(style),
             marker=folium.CircleMarker(radius=style.get("radius", 4), fill=True),
             tooltip=folium.GeoJsonTooltip(fields=fields, labels=False) if fields else None,
@@ -351,48 +321,10 @@ def _draw(
     return fmap
 
 
-def _near(snapshot: Snapshot, layer: str, area: shapely.Geometry) -> NDArray[np.intp]:
-    """Rows of a layer's features that touch ``area`` (in the local frame)."""
-    if not snapshot.has(layer):
-        return np.empty(0, dtype=np.intp)
-    return np.flatnonzero(shapely.intersects(snapshot.layer(layer).local, area))
-
-
 def _draw_base(d: _Drawing, view: shapely.Geometry) -> None:
-    """District and street outlines, roads and buildings: the base map when no tiles are set."""
-    snap, box = d.snapshot, shapely.box(*view.bounds)
-    if snap.has("districts"):
-        districts = snap.layer("districts")
-        rows = _near(snap, "districts", box)
-        rows = rows[districts.features["level"].to_numpy()[rows] != "community"]
-        names = districts.features["name"].to_numpy()[rows]
-        outlines, props = _clipped(shapely.boundary(districts.local[rows]), names, box)
-        d.layer("行政区划 boundaries", outlines, props, {"color": "#455a64", "weight": 2, "dashArray": "6 4"})
-    if snap.has("roads"):
-        roads = snap.layer("roads")
-        rows = _near(snap, "roads", box)
-        lines, props = _clipped(roads.local[rows], roads.features["name"].to_numpy()[rows], box)
-        d.layer("道路 roads", lines, props, {"color": "#bdbdbd", "weight": 6, "opacity": 0.9})
-    if snap.has("buildings"):
-        buildings = snap.layer("buildings")
-        rows = _near(snap, "buildings", view)
-        feats = buildings.features.iloc[rows]
-        props = [{"name": f"{n}（{both('uses', u)}）"} for n, u in zip(feats["name"], feats["use"])]
-        style = {"color": "#9e9e9e", "weight": 1, "fillColor": "#e0e0e0", "fillOpacity": 0.6}
-        d.layer("建筑 buildings", buildings.local[rows], props, style)
-
-
-def _clipped(
-    lines: NDArray[np.object_], names: NDArray[np.object_], box: shapely.Geometry
-) -> tuple[list[shapely.Geometry], list[dict[str, Any]]]:
-    """Lines cut to the map's box, each as one multiline; those with nothing left are dropped."""
-    geoms, props = [], []
-    for line, name in zip(shapely.clip_by_rect(lines, *box.bounds), names):
-        parts = [p for p in shapely.get_parts(line) if p.geom_type == "LineString" and not p.is_empty]
-        if parts:
-            geoms.append(shapely.MultiLineString(parts))
-            props.append({"name": str(name)})
-    return geoms, props
+    for key, (geoms, props) in base_layers(d.snapshot, view).items():
+        name, style = BASE_STYLES[key]
+        d.layer(name, geoms, props, style)
 
 
 def _draw_zones(
@@ -405,7 +337,7 @@ def _draw_zones(
     zones = snap.layer("zones")
     kinds = zones.features["kind"].to_numpy()
     names = zones.features["name"].to_numpy()
-    rows = _near(snap, "zones", view)
+    rows = near(snap, "zones", view)
     props = [{"name": f"{names[r]}（{both('zone_kinds', kinds[r])}）"} for r in rows]
     style = {"color": ZONE_COLOUR, "weight": 1, "fillColor": ZONE_COLOUR, "fillOpacity": 0.15}
     d.layer("限制区域 restriction zones", zones.local[rows], props, style)
@@ -430,7 +362,7 @@ def _draw_pois(d: _Drawing, here: NDArray[np.object_], code: str) -> None:
     snap = d.snapshot
     if snap.has("prohibited_addresses"):
         entries = snap.layer("prohibited_addresses")
-        rows = _near(snap, "prohibited_addresses", shapely.union_all(shapely.buffer(here, VIEW_M)))
+        rows = near(snap, "prohibited_addresses", shapely.union_all(shapely.buffer(here, VIEW_M)))
         feats = entries.features.iloc[rows]
         props = [{"name": f"{a}：{r}"} for a, r in zip(feats["address"], feats["reason"])]
         style = {"color": "#000000", "weight": 2, "fillColor": "#c62828", "fillOpacity": 0.7, "radius": 5}
@@ -439,7 +371,7 @@ def _draw_pois(d: _Drawing, here: NDArray[np.object_], code: str) -> None:
         return
     pois = snap.layer("pois")
     walk = shapely.union_all(shapely.buffer(here, float(scoring.config()["walking_m"])))
-    rows = _near(snap, "pois", walk)
+    rows = near(snap, "pois", walk)
     category = pois.features["category"].to_numpy()[rows]
     codes = pois.features["industry"].fillna("").astype(str).to_numpy()[rows]
     names = pois.features["name"].to_numpy()[rows]

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.routers.checks import _snapshot
 from api.routers.matching import Site, Wanted, Weights
 from siteselect import industry, report
+from siteselect.drawing import Basemap
 from siteselect.index import Snapshot
 
 router = APIRouter(tags=["reports"])
@@ -46,9 +47,8 @@ class Made(BaseModel):
     verdicts: list[str]
 
 
-def _basemap(request: Request) -> report.Basemap:
-    settings = request.app.state.settings
-    return report.Basemap.parse(settings.basemap, settings.basemap_attribution)
+def _basemap(request: Request) -> Basemap:
+    return Basemap.from_settings(request.app.state.settings)
 
 
 def _cache(request: Request) -> OrderedDict[str, str]:

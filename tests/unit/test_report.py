@@ -10,6 +10,7 @@ import shapely
 from siteselect import report
 from siteselect.cli import main
 from siteselect.coords import wgs84_to_gcj02
+from siteselect.drawing import Basemap
 from siteselect.errors import InvalidInputError
 from siteselect.index import Catalog
 from siteselect.store import Store
@@ -53,7 +54,7 @@ def test_same_inputs_same_id_and_bytes(snapshot):
 def test_id_follows_inputs_versions_and_day(snapshot):
     site, _, _ = _school_site(snapshot)
     request = report.ReportRequest(industry="9013", sites=(site,), as_of=AS_OF)
-    versions, plain = snapshot.versions, report.Basemap()
+    versions, plain = snapshot.versions, Basemap()
     base = report.report_id(request, versions, AS_OF, plain)
     assert report.report_id(request, versions | {"rules": 2}, AS_OF, plain) != base
     assert report.report_id(request, versions, AS_OF + dt.timedelta(days=1), plain) != base
@@ -89,9 +90,9 @@ def test_report_needs_nothing_but_itself(snapshot):
 def test_tile_and_gcj02_basemaps(snapshot):
     site, _, _ = _school_site(snapshot)
     tiles = "http://tiles.intranet.example/{z}/{x}/{y}.png"
-    plain = _build(snapshot, [site], basemap=report.Basemap.parse(tiles, "区测绘院")).html
+    plain = _build(snapshot, [site], basemap=Basemap.parse(tiles, "区测绘院")).html
     assert tiles in plain and "区测绘院" in plain
-    shifted = _build(snapshot, [site], basemap=report.Basemap.parse("gcj02:" + tiles)).html
+    shifted = _build(snapshot, [site], basemap=Basemap.parse("gcj02:" + tiles)).html
     glon, glat = wgs84_to_gcj02(site["lon"], site["lat"])
     assert f"[{round(float(glon), 6)}, {round(float(glat), 6)}]" in shifted
     assert f"[{round(float(glon), 6)}, {round(float(glat), 6)}]" not in plain
