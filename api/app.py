@@ -6,29 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.auth import User
-from api.routers import checks, layers, matching, ogc, reports
+from api.routers import checks, layers, matching, ogc, reports, webmap
 from siteselect import listings
 from siteselect.index import Catalog
 from siteselect.settings import Settings
 from siteselect.store import Store
-
-HOME = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>siteselect 智能选址</title></head>
-<body style="font-family: sans-serif; max-width: 42em; margin: 2em auto">
-<h1>siteselect 智能选址</h1>
-<p>崂山区住所登记选址服务 — site selection for business registration, Laoshan District.</p>
-<ul>
-<li><a href="/docs">API 文档 / API documentation</a> — check premises, match, compare, surface</li>
-<li><a href="/ogc/">OGC API – Features</a> — every layer, for QGIS and GDAL</li>
-<li><a href="/layers">图层 / layers</a> and their versions</li>
-<li><a href="/industries?q=%E5%A5%B6%E8%8C%B6">行业查询 / industry picker</a> (奶茶)</li>
-</ul></body></html>
-"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,11 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matching.router)
     app.include_router(ogc.router)
     app.include_router(reports.router)
-
-    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
-    def home() -> str:
-        """A plain page of where things are, until the web map lives here."""
-        return HOME
+    app.include_router(webmap.router)
+    app.mount("/static", StaticFiles(directory=webmap.STATIC), name="static")
 
     @app.get("/me", tags=["accounts"])
     def me(user: User) -> dict[str, object]:

@@ -29,14 +29,15 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Turn any skipped PostGIS test into a failed run when PostGIS is required."""
+    """Turn any skipped PostGIS or browser test into a failed run when they are required (in CI)."""
     if not require_postgis():
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
-    db_skips = [r for r in skipped if "tests/db/" in r.nodeid.replace(os.sep, "/")]
-    if db_skips:
-        print(f"\nFAILED: {len(db_skips)} PostGIS test(s) skipped while SITESELECT_REQUIRE_POSTGIS=1")
+    required = ("tests/db/", "tests/browser/")
+    missed = [r for r in skipped if any(p in r.nodeid.replace(os.sep, "/") for p in required)]
+    if missed:
+        print(f"\nFAILED: {len(missed)} PostGIS or browser tests skipped; SITESELECT_REQUIRE_POSTGIS=1")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -3,12 +3,6 @@ running service and gets the same features as the store."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pyogrio
@@ -17,38 +11,13 @@ import shapely
 
 from siteselect.specs import layer_specs
 from siteselect.store import Store
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.serve import running_service
 
 
 @pytest.fixture(scope="module")
 def service(demo_db) -> Iterator[str]:
-    port = _free_port()
-    env = os.environ | {"SITESELECT_DATABASE_URL": demo_db}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the service did not start") from None
-                time.sleep(0.3)
+    with running_service(demo_db) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize("layer", [name for name, spec in layer_specs().items() if spec.has_geometry])

@@ -1,0 +1,67 @@
+"""The web map in a real browser: it loads clean, searches, shows verdicts and opens reports."""
+
+from __future__ import annotations
+
+READY = "window.siteselect && window.siteselect.ready"
+
+
+def _open(watched, service):
+    page = watched.page
+    page.goto(f"{service}/")
+    page.wait_for_function(READY)
+    return page
+
+
+def test_page_loads_with_the_district_drawn_and_nothing_failing(watched, service):
+    page = _open(watched, service)
+    drawn = page.evaluate("window.siteselect.base.getLayers().length")
+    assert drawn > 2600  # buildings, roads and outlines, as vectors: no tiles by default
+    assert page.inner_text("h1") == "崂山区智能选址"
+    watched.assert_clean()
+
+
+def test_search_puts_ranked_results_on_the_map_and_a_click_shows_the_verdict(watched, service):
+    page = _open(watched, service)
+    page.fill("#industry", "奶茶")
+    page.fill("#max-rent", "150")
+    page.click("#search")
+    page.wait_for_selector("#results li")
+    items = page.locator("#results li")
+    assert items.count() == page.evaluate("window.siteselect.markers.getLayers().length") > 0
+    scores = [float(s) for s in page.locator("#results li .score").all_inner_texts()]
+    assert scores == sorted(scores, reverse=True)
+    items.nth(0).click()
+    page.wait_for_selector("#detail:not([hidden])")
+    assert page.inner_text("#detail .badge") in ("可登记", "需人工核查")
+    assert page.locator("#detail .criteria li").count() == 5
+    page.check("#surface")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('适宜性')")
+    watched.assert_clean()
+
+
+def test_clerk_checks_an_address_and_the_report_renders_its_map(watched, service):
+    page = _open(watched, service)
+    page.click("button[data-mode=check]")
+    page.fill("#industry", "网吧")
+    page.fill("#address", "海口路42号")
+    page.click("#check-button")
+    page.wait_for_selector("#detail .verdict")
+    assert page.inner_text("#detail .verdict") == "可登记"
+    page.click("#detail .make-report")
+    page.wait_for_selector("#detail .report-link:not([hidden])")
+    report = watched.page.context.new_page()
+    report.goto(service + page.get_attribute("#detail .report-link", "href"))
+    report.wait_for_selector(".leaflet-container canvas")
+    maps = "Object.keys(window).filter(k => k.startsWith('map_'))"
+    layers = report.evaluate(f"{maps}.map(k => Object.keys(window[k]._layers).length)")
+    assert layers and layers[0] > 20  # the premises, its building, amenities, zones, roads ...
+    assert "选址核查报告" in report.inner_text("h1")
+    watched.assert_clean()
+
+
+def test_english_switch(watched, service):
+    page = _open(watched, service)
+    page.click("#lang")
+    assert page.inner_text("h1") == "Laoshan site selection"
+    assert page.inner_text("#search") == "Search"
+    watched.assert_clean()
