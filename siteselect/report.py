@@ -68,6 +68,8 @@ class ReportRequest:
         if not 1 <= len(self.sites) <= 5:
             raise InvalidInputError(f"sites: a report covers 1 to 5 sites, got {len(self.sites)}")
         object.__setattr__(self, "industry", industry.normalize_code(self.industry))
+        plain = ({k: v.item() if isinstance(v, np.generic) else v for k, v in s.items()} for s in self.sites)
+        object.__setattr__(self, "sites", tuple(plain))  # stored and hashed as JSON
 
     def as_dict(self) -> dict[str, Any]:
         """The request as plain JSON values, the form it is stored and hashed in."""
@@ -345,9 +347,10 @@ def _draw_zones(
         if rule["kind"] != "min_distance":
             continue
         meters = float(rule["params"]["meters"])
-        reach = shapely.union_all(shapely.buffer(here, meters))
+        # Every buffer that reaches the map, not only those the site is in: a permitted site shows
+        # how far outside it lies.
         rows = np.flatnonzero(
-            np.isin(kinds, rule["params"]["zone_kinds"]) & shapely.intersects(zones.local, reach)
+            np.isin(kinds, rule["params"]["zone_kinds"]) & shapely.dwithin(zones.local, view, meters)
         )
         rings = shapely.buffer(zones.local[rows], meters, quad_segs=BUFFER_SEGMENTS)
         note = f"{rule['id']} {rule['title']}：{meters:g}米 / {meters:g} m"

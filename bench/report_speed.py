@@ -1,0 +1,139 @@
+"""Benchmark: map reports (time and size) and the web map's first load in Chromium.
+
+    python bench/report_speed.py [--reports 40]
+
+Reports are drawn by the library (check, scores and the folium map, as ``POST /reports`` does) for
+random places over the district and inside random buildings, with a rotating mix of industries, on
+the Laoshan demo and on the demo scaled to 20,000 buildings and 100,000 POIs, whose reports hold
+far more to draw. The web map is opened in Debian's Chromium (headless, Playwright) from uvicorn
+on loopback over the demo, each time in a fresh browser context (nothing cached): the figure is
+the time from navigation to the district drawn. Targets: a single-site report within 500 ms and
+2 MB; the first load within 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.scaled_demo import CANDIDATE_CODES, describe, load_scaled, random_candidates
+from siteselect import report
+from siteselect.demo import LOAD_ORDER, generate, write_demo
+from siteselect.index import Catalog
+from siteselect.load import load_file
+from siteselect.store import Store
+from tests.support.serve import running_service
+
+WHEN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def demo_store(folder: Path) -> tuple[str, dict]:
+    url = f"sqlite:///{folder / 'demo.db'}"
+    store = Store(url)
+    files = write_demo(folder / "demo")
+    for layer in LOAD_ORDER:
+        load_file(store, layer, files[layer])
+    return url, generate()
+
+
+def time_reports(url: str, layers: dict, n: int) -> None:
+    snapshot = Catalog(Store(url)).current()
+    snapshot.checker.warm()
+    snapshot.scorer.warm()
+    places = _places(layers, n)
+    singles, sizes, verdicts = [], [], []
+    for x, y, code in places:
+        request = report.ReportRequest(industry=code, sites=({"lon": x, "lat": y},))
+        start = time.perf_counter()
+        made = report.build(snapshot, request, generated_at=WHEN)
+        singles.append(time.perf_counter() - start)
+        sizes.append(len(made.html.encode()))
+        verdicts += made.verdicts
+    compared, compared_sizes = [], []
+    for k in range(0, n - 4, 5):
+        sites = tuple({"lon": x, "lat": y} for x, y, _ in places[k : k + 5])
+        request = report.ReportRequest(industry=CANDIDATE_CODES[k % len(CANDIDATE_CODES)], sites=sites)
+        start = time.perf_counter()
+        made = report.build(snapshot, request, generated_at=WHEN)
+        compared.append(time.perf_counter() - start)
+        compared_sizes.append(len(made.html.encode()))
+    mix = ", ".join(f"{v} {verdicts.count(v)}" for v in ("permitted", "review", "prohibited"))
+    print(f"  single-site report ({n}; {mix}): median {ms(singles)}, p95 {ms(singles, 0.95)}, "
+          f"max {max(singles) * 1000:.0f} ms; HTML median {mb(sizes)}, max {max(sizes) / 1e6:.2f} MB"
+          f"   (target 500 ms, 2 MB)")  # fmt: skip
+    print(f"  five-site comparison ({len(compared)}): median {ms(compared)}, "
+          f"max {max(compared) * 1000:.0f} ms; HTML median {mb(compared_sizes)}, "
+          f"max {max(compared_sizes) / 1e6:.2f} MB")  # fmt: skip
+
+
+def _places(layers: dict, n: int) -> list[tuple[float, float, str]]:
+    """Half random points over the district (mostly open land: review), half inside buildings."""
+    anywhere = random_candidates(layers, n - n // 2)
+    buildings = layers["buildings"].geometry.sample(n // 2, random_state=7).representative_point()
+    inside = [(p.x, p.y, CANDIDATE_CODES[i % len(CANDIDATE_CODES)]) for i, p in enumerate(buildings)]
+    return [place for pair in zip(anywhere, inside) for place in pair] + anywhere[len(inside) :]
+
+
+def ms(values: list[float], q: float = 0.5) -> str:
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.0f} ms"
+
+
+def mb(sizes: list[int]) -> str:
+    return f"{statistics.median(sizes) / 1e6:.2f} MB"
+
+
+def first_loads(url: str, runs: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with running_service(url) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        outside: list[str] = []
+        loads, bytes_in = [], []
+        for _ in range(runs + 1):  # the first warms the service's base-map drawing
+            context = browser.new_context(viewport={"width": 1300, "height": 850})
+            page = context.new_page()
+            page.route("**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else (
+                outside.append(r.request.url), r.abort()))  # fmt: skip
+            start = time.perf_counter()
+            page.goto(f"{base}/")
+            page.wait_for_function("window.siteselect && window.siteselect.ready")
+            loads.append(time.perf_counter() - start)
+            bytes_in.append(page.evaluate(
+                "performance.getEntriesByType('resource').reduce((s, e) => s + e.encodedBodySize, 0)"
+                " + performance.getEntriesByType('navigation')[0].encodedBodySize"
+            ))  # fmt: skip
+            context.close()
+        browser.close()
+    warm = loads[1:]
+    print(f"  web map first load, fresh browser context ({runs} runs): median {ms(warm)}, "
+          f"max {max(warm) * 1000:.0f} ms; {bytes_in[-1] / 1e6:.2f} MB transferred; "
+          f"{len(outside)} requests outside 127.0.0.1   (target 1 s)")  # fmt: skip
+    print(f"  (the very first load, drawing the base map in the service: {loads[0] * 1000:.0f} ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--reports", type=int, default=40)
+    parser.add_argument("--loads", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url, layers = demo_store(Path(folder))
+        print(f"Laoshan demo: {describe(layers)}")
+        time_reports(url, layers, args.reports)
+        first_loads(url, args.loads)
+        scaled_url = f"sqlite:///{Path(folder) / 'scaled.db'}"
+        scaled = load_scaled(Store(scaled_url))
+        print(f"scaled demo: {describe(scaled)}")
+        time_reports(scaled_url, scaled, args.reports)
+
+
+if __name__ == "__main__":
+    main()
