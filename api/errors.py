@@ -12,9 +12,9 @@ from siteselect.errors import (
     NotFoundError,
     PermissionDeniedError,
     SiteSelectError,
+    StaleWriteError,
     StoreError,
 )
-from siteselect.listings import StaleWriteError
 
 STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,

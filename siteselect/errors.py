@@ -30,6 +30,10 @@ class PermissionDeniedError(SiteSelectError, PermissionError):
     """The user is known but may not do this."""
 
 
+class StaleWriteError(SiteSelectError):
+    """What a write was made against has changed since (a stale ETag, or a concurrent write)."""
+
+
 class StoreError(SiteSelectError):
     """The store could not be opened or written."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
 import geopandas as gpd
 import pandas as pd
@@ -20,16 +20,18 @@ import shapely
 import sqlalchemy as sa
 
 from siteselect.accounts import User
-from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError, SiteSelectError
+from siteselect.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    SiteSelectError,
+    StaleWriteError,
+)
 from siteselect.load import validate_frame
 from siteselect.store import Store
 
 SERVER_OWNED = ("id", "updated_at")
 CLERK_ONLY = ("prefiled",)
-
-
-class StaleWriteError(SiteSelectError):
-    """The listing changed since the revision the write was made against."""
 
 
 def _now() -> dt.datetime:
@@ -130,7 +132,7 @@ def _validated(fields: dict[str, Any], listing_id: str) -> dict[str, Any]:
     return out
 
 
-def _audit(conn: sa.Connection, store: Store, user: User, action: str, target: str,
+def audit(conn: sa.Connection, store: Store, user: User, action: str, target: str,
            before: Any, after: Any, outcome: str, detail: str = "") -> None:  # fmt: skip
     conn.execute(store.accounts["audit"].insert().values(
         at=_now(), actor=f"{user.role}:{user.name}", action=action, target=target,
@@ -138,10 +140,10 @@ def _audit(conn: sa.Connection, store: Store, user: User, action: str, target: s
     ))  # fmt: skip
 
 
-def _refuse(store: Store, user: User, action: str, target: str, error: SiteSelectError) -> None:
+def refuse(store: Store, user: User, action: str, target: str, error: SiteSelectError) -> NoReturn:
     """Record a refusal in its own transaction (the write itself changed nothing), then raise."""
     with store.engine.begin() as conn:
-        _audit(conn, store, user, action, target, None, None, "refused", str(error))
+        audit(conn, store, user, action, target, None, None, "refused", str(error))
     raise error
 
 
@@ -174,11 +176,11 @@ def create(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
         _check_park(user, body.get("park_id"), store)
         fields = _validated(body, listing_id)
     except SiteSelectError as exc:
-        _refuse(store, user, "create", listing_id, exc)
+        refuse(store, user, "create", listing_id, exc)
     row = _row(fields, 1)
     with store.engine.begin() as conn:
         conn.execute(store.accounts["listings"].insert().values(**row))
-        _audit(conn, store, user, "create", listing_id, None, _as_listing(row), "ok")
+        audit(conn, store, user, "create", listing_id, None, _as_listing(row), "ok")
     return get(store, listing_id)
 
 
@@ -201,13 +203,13 @@ def update(store: Store, user: User, listing_id: str, body: dict[str, Any], *, i
         merged = {k: v for k, v in (base | body).items() if v is not None or not merge}
         fields = _validated(merged, listing_id)
     except SiteSelectError as exc:
-        _refuse(store, user, action, listing_id, exc)
+        refuse(store, user, action, listing_id, exc)
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(t).where(t.c.id == listing_id).with_for_update()).first()
         if row is None:
             raise NotFoundError(f"no listing {listing_id!r}")
         if if_match is not None and if_match != etag({"id": listing_id, "revision": row.revision}):
-            _audit(conn, store, user, action, listing_id, None, None, "refused", "stale revision")
+            audit(conn, store, user, action, listing_id, None, None, "refused", "stale revision")
             stale = StaleWriteError(
                 f"listing {listing_id} changed since {if_match}; now {etag(_as_listing(row))}"
             )
@@ -220,7 +222,7 @@ def update(store: Store, user: User, listing_id: str, body: dict[str, Any], *, i
             if done.rowcount != 1:  # another write got in between: the same as a stale revision
                 stale = StaleWriteError(f"listing {listing_id} changed while this write was made")
             else:
-                _audit(conn, store, user, action, listing_id, _as_listing(row), _as_listing(new), "ok")
+                audit(conn, store, user, action, listing_id, _as_listing(row), _as_listing(new), "ok")
     if stale is not None:
         raise stale
     return get(store, listing_id)
@@ -234,13 +236,13 @@ def delete(store: Store, user: User, listing_id: str, *, if_match: str | None) -
         if if_match is not None and if_match != etag(current):
             raise StaleWriteError(f"listing {listing_id} changed since {if_match}; now {etag(current)}")
     except SiteSelectError as exc:
-        _refuse(store, user, "delete", listing_id, exc)
+        refuse(store, user, "delete", listing_id, exc)
     with store.engine.begin() as conn:
         done = conn.execute(t.delete().where(t.c.id == listing_id, t.c.revision == current["revision"]))
         if done.rowcount == 1:
-            _audit(conn, store, user, "delete", listing_id, current, None, "ok")
+            audit(conn, store, user, "delete", listing_id, current, None, "ok")
         else:  # another write got in between: nothing deleted, and the caller is told
-            _audit(conn, store, user, "delete", listing_id, None, None, "refused", "stale revision")
+            audit(conn, store, user, "delete", listing_id, None, None, "refused", "stale revision")
     if done.rowcount != 1:
         raise StaleWriteError(f"listing {listing_id} changed while it was being deleted")
 

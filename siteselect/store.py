@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import JSONB
 
-from siteselect.errors import NotFoundError, StoreError
+from siteselect.errors import NotFoundError, StaleWriteError, StoreError
 from siteselect.grid import geometries_cells
 from siteselect.specs import get_spec
 
@@ -200,8 +200,14 @@ class Store:
         source: str,
         loaded_by: str | None = None,
         on_progress: Progress | None = None,
+        based_on: int | None = None,
+        also: Callable[[sa.Connection, LayerVersion], None] | None = None,
     ) -> LayerVersion:
-        """Store validated features as a new version of ``layer``, all or nothing."""
+        """Store validated features as a new version of ``layer``, all or nothing.
+
+        ``based_on`` makes the write conditional: it is refused (``StaleWriteError``) unless that
+        version is still the latest when it commits. ``also`` runs in the same transaction (an
+        audit record)."""
         spec = get_spec(layer)
         # Rows go in id order: the checksum then depends on content only, and the primary key
         # index is appended to rather than inserted into at random.
@@ -216,26 +222,49 @@ class Store:
             cell_pos, cells = geometries_cells(geoms, self.h3_resolution)
         checksum = _checksum(ids, wkb, props)
         who = loaded_by or _whoami()
-        total = len(ids) + len(cells)
-        with self.engine.begin() as conn:
-            version = self._new_version(conn, layer, source, who, len(ids), checksum)
-            done = 0
-            for count in self._insert_features(conn, version.id, ids, wkb, props):
-                done += count
-                if on_progress:
-                    on_progress(done, total)
-            for count in self._insert_cells(conn, version.id, ids[cell_pos], cells):
-                done += count
-                if on_progress:
-                    on_progress(done, total)
+        try:
+            with self.engine.begin() as conn:
+                version = self._new_version(conn, layer, source, who, len(ids), checksum, based_on)
+                self._insert_all(conn, version, ids, wkb, props, cell_pos, cells, on_progress)
+                if also is not None:
+                    also(conn, version)
+        except sa.exc.IntegrityError as exc:  # two writes based on the same version: one is late
+            if based_on is None:
+                raise
+            raise StaleWriteError(f"layer {layer} changed while this write was made") from exc
         return version
 
+    def _insert_all(
+        self,
+        conn: sa.Connection,
+        version: LayerVersion,
+        ids: np.ndarray,
+        wkb: np.ndarray | None,
+        props: list[str],
+        cell_pos: np.ndarray,
+        cells: np.ndarray,
+        on_progress: Progress | None,
+    ) -> None:
+        total = len(ids) + len(cells)
+        done = 0
+        for count in self._insert_features(conn, version.id, ids, wkb, props):
+            done += count
+            if on_progress:
+                on_progress(done, total)
+        for count in self._insert_cells(conn, version.id, ids[cell_pos], cells):
+            done += count
+            if on_progress:
+                on_progress(done, total)
+
     def _new_version(
-        self, conn: sa.Connection, layer: str, source: str, who: str, count: int, checksum: str
-    ) -> LayerVersion:
+        self, conn: sa.Connection, layer: str, source: str, who: str, count: int, checksum: str,
+        based_on: int | None = None,
+    ) -> LayerVersion:  # fmt: skip
         v = self.t["versions"]
-        latest = conn.execute(sa.select(sa.func.max(v.c.version)).where(v.c.layer == layer))
-        number = (latest.scalar() or 0) + 1
+        latest = conn.execute(sa.select(sa.func.max(v.c.version)).where(v.c.layer == layer)).scalar() or 0
+        if based_on is not None and latest != based_on:
+            raise StaleWriteError(f"layer {layer} is at version {latest}, not {based_on}")
+        number = latest + 1
         row: dict[str, Any] = {
             "layer": layer,
             "version": number,

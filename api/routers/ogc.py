@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from api.auth import User
 from api.routers.layers import parse_bbox
-from siteselect import listings
+from siteselect import listings, parks
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from siteselect.index import Catalog
 from siteselect.specs import get_spec, layer_specs
@@ -40,8 +40,8 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/ogc"
 
 
-def _json(body: Any, media_type: str = "application/json") -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), media_type=media_type)
+def _json(body: Any, media_type: str = "application/json", headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, default=str), media_type=media_type, headers=headers)
 
 
 @router.get("", include_in_schema=False)
@@ -194,6 +194,9 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
     if hit.empty:
         raise NotFoundError(f"collection {collection_id!r} has no feature {feature_id!r}")
     body = _collection_items(hit)[0]
+    headers = {}
+    if collection_id == "parks":  # the ETag an operator's write must match
+        headers["ETag"] = parks.etag(parks.get(request.app.state.store, feature_id))
     body["links"] = [
         {
             "rel": "self",
@@ -206,7 +209,7 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
             "href": f"{_base(request)}/collections/{collection_id}",
         },
     ]
-    return _json(body, GEOJSON)
+    return _json(body, GEOJSON, headers)
 
 
 # ---- writes (Part 4, draft): vacancies, by their park's operator --------------------------------
@@ -241,9 +244,30 @@ def _body(feature: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
-def _writable(collection_id: str) -> None:
-    if collection_id != "vacancies":
-        raise PermissionDeniedError(f"collection {collection_id!r} is read-only here; vacancies take writes")
+def _properties(feature: dict[str, Any]) -> dict[str, Any]:
+    """A park write's fields: its properties, and the geometry if one was sent (to be refused)."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise InvalidInputError("the body must be a GeoJSON Feature")
+    props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        raise InvalidInputError("properties must be an object")
+    extra = {"geometry": feature["geometry"]} if feature.get("geometry") is not None else {}
+    return props | extra | ({"id": feature["id"]} if "id" in feature else {})
+
+
+def _writable(collection_id: str, parks_too: bool = False) -> None:
+    if collection_id == "vacancies" or (parks_too and collection_id == "parks"):
+        return
+    if collection_id == "parks":
+        raise PermissionDeniedError("parks are added and removed by the data stewards; operators edit theirs")
+    raise PermissionDeniedError(f"collection {collection_id!r} is read-only; vacancies and parks take writes")
+
+
+def _park_feature(request: Request, park: dict[str, Any]) -> Response:
+    """A park after a write: its fields and ETag (the outline is unchanged and left out)."""
+    props = {k: v for k, v in park.items() if k != "id"}
+    body = {"type": "Feature", "id": park["id"], "geometry": None, "properties": props}
+    return _json(body, GEOJSON, {"ETag": parks.etag(park)})
 
 
 @router.post("/collections/{collection_id}/items", status_code=201, response_class=Response,
@@ -262,8 +286,13 @@ def replace_item(
     request: Request, collection_id: str, feature_id: str, user: User,
     feature: Annotated[dict[str, Any], Body()], if_match: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
-    """Replace a vacancy; with If-Match, only if it has not changed since."""
-    _writable(collection_id)
+    """Replace a vacancy, or a park's descriptive fields; with If-Match, only if unchanged since."""
+    _writable(collection_id, parks_too=True)
+    store = request.app.state.store
+    if collection_id == "parks":
+        props = _properties(feature)
+        changed = parks.update(store, user, feature_id, props, if_match=if_match, merge=False)
+        return _park_feature(request, changed)
     fields = _body(feature)
     changed = listings.update(
         request.app.state.store, user, feature_id, fields, if_match=if_match, merge=False
@@ -278,8 +307,14 @@ def patch_item(
     patch: Annotated[dict[str, Any], Body(media_type="application/merge-patch+json")],
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
-    """Change some fields of a vacancy (JSON merge patch)."""
-    _writable(collection_id)
+    """Change some fields of a vacancy or of a park (JSON merge patch)."""
+    _writable(collection_id, parks_too=True)
+    if collection_id == "parks":
+        props = _properties(patch) if patch.get("type") == "Feature" else patch
+        store = request.app.state.store
+        return _park_feature(
+            request, parks.update(store, user, feature_id, props, if_match=if_match, merge=True)
+        )
     fields = _body(patch) if patch.get("type") == "Feature" else patch
     changed = listings.update(
         request.app.state.store, user, feature_id, fields, if_match=if_match, merge=True
