@@ -28,6 +28,7 @@ from siteselect.errors import (
     StaleWriteError,
 )
 from siteselect.load import validate_frame
+from siteselect.security import acting_as
 from siteselect.store import Store
 
 SERVER_OWNED = ("id", "updated_at")
@@ -46,6 +47,7 @@ def seed(store: Store) -> int:
     """Fill an empty listings table from the current vacancies version; return how many."""
     table = store.accounts["listings"]
     with store.engine.begin() as conn:
+        acting_as(conn, None)
         if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
             return 0
         if "vacancies" not in store.current_versions():
@@ -179,6 +181,7 @@ def create(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
         refuse(store, user, "create", listing_id, exc)
     row = _row(fields, 1)
     with store.engine.begin() as conn:
+        acting_as(conn, user)
         conn.execute(store.accounts["listings"].insert().values(**row))
         audit(conn, store, user, "create", listing_id, None, _as_listing(row), "ok")
     return get(store, listing_id)
@@ -205,6 +208,7 @@ def update(store: Store, user: User, listing_id: str, body: dict[str, Any], *, i
     except SiteSelectError as exc:
         refuse(store, user, action, listing_id, exc)
     with store.engine.begin() as conn:
+        acting_as(conn, user)
         row = conn.execute(sa.select(t).where(t.c.id == listing_id).with_for_update()).first()
         if row is None:
             raise NotFoundError(f"no listing {listing_id!r}")
@@ -238,6 +242,7 @@ def delete(store: Store, user: User, listing_id: str, *, if_match: str | None) -
     except SiteSelectError as exc:
         refuse(store, user, "delete", listing_id, exc)
     with store.engine.begin() as conn:
+        acting_as(conn, user)
         done = conn.execute(t.delete().where(t.c.id == listing_id, t.c.revision == current["revision"]))
         if done.rowcount == 1:
             audit(conn, store, user, "delete", listing_id, current, None, "ok")

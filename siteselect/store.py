@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import JSONB
 
+from siteselect import security
 from siteselect.errors import NotFoundError, StaleWriteError, StoreError
 from siteselect.grid import geometries_cells
 from siteselect.specs import get_spec
@@ -181,6 +182,8 @@ class Store:
                 if self.postgis:
                     conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
                 self.metadata.create_all(conn)
+                if self.postgis:
+                    security.install(conn)
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the store at {self._safe_url()}: {exc.orig}") from exc
 
