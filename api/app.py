@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, object]:
-        return {"status": "ok", "layers": app.state.catalog.versions}
+        return {"status": "ok", "layers": app.state.catalog.versions, "worker": os.getpid()}
 
     @app.get("/noop", tags=["service"], include_in_schema=False)
     async def noop() -> dict[str, bool]:

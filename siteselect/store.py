@@ -264,6 +264,7 @@ class Store:
         based_on: int | None = None,
     ) -> LayerVersion:  # fmt: skip
         v = self.t["versions"]
+        self._lock_layer(conn, layer)
         latest = conn.execute(sa.select(sa.func.max(v.c.version)).where(v.c.layer == layer)).scalar() or 0
         if based_on is not None and latest != based_on:
             raise StaleWriteError(f"layer {layer} is at version {latest}, not {based_on}")
@@ -280,6 +281,14 @@ class Store:
         }
         new_id = conn.execute(v.insert().values(**row).returning(v.c.id)).scalar_one()
         return LayerVersion(id=new_id, **row)
+
+    def _lock_layer(self, conn: sa.Connection, layer: str) -> None:
+        """One new version of a layer at a time: the next writer waits, then sees this one's number
+        (rather than two partitions being attached at once, which PostgreSQL calls a deadlock)."""
+        if self.postgis:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"layer:{layer}"})
+        else:  # a write statement takes SQLite's write lock before the version is read
+            conn.exec_driver_sql("UPDATE layer_versions SET id = id WHERE 0")
 
     def _insert_features(
         self,

@@ -19,13 +19,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(database_url: str, **env: str) -> Iterator[str]:
+def running_service(database_url: str, workers: int = 1, **env: str) -> Iterator[str]:
     """Start the service over ``database_url``; yield its base URL once it answers."""
     port = free_port()
     environ = os.environ | {"SITESELECT_DATABASE_URL": database_url} | env
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+         "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
         env=environ,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
