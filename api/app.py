@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from api import errors
+from api import errors, openapi
 from api.auth import User
 from api.routers import checks, layers, matching, ogc, reports, webmap
 from siteselect import listings
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     app.include_router(layers.router)
     app.include_router(checks.router)
     app.include_router(matching.router)

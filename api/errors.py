@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from siteselect.errors import (
     AuthenticationError,
@@ -43,5 +47,19 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status_of(exc), content=body, headers=headers)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """As FastAPI answers, but a 405 names every method the path takes, not just one route's."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allowed = set()
+        for route in request.app.router.routes:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match != Match.NONE and isinstance(route, APIRoute):
+                allowed |= route.methods or set()
+        exc.headers = {"Allow": ", ".join(sorted(allowed))}
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SiteSelectError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.fields import IsoDate
 from siteselect import industry
 from siteselect.check import Premises
 from siteselect.errors import InvalidInputError
@@ -23,7 +23,7 @@ Coordsys = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 class CheckRequest(BaseModel):
     """One premises: an address or coordinates, the industry, optionally floor and date."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
     industry: Annotated[str, Field(min_length=1, max_length=8, examples=["9013"])]
     address: Annotated[str | None, Field(max_length=200, examples=["崂山区苗岭路28号"])] = None
@@ -31,7 +31,7 @@ class CheckRequest(BaseModel):
     lat: Annotated[float | None, Field(ge=-90, le=90)] = None
     coordsys: Coordsys = "wgs84"
     floor: int | None = None
-    as_of: dt.date | None = None
+    as_of: IsoDate | None = None
     ref: Annotated[str | None, Field(max_length=100)] = None
 
     def premises(self) -> Premises:
@@ -41,7 +41,7 @@ class CheckRequest(BaseModel):
 class BatchRequest(BaseModel):
     """Many premises, checked against the same layer versions."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
     items: Annotated[list[CheckRequest], Field(min_length=1)]
     versions: dict[str, int] | None = None
@@ -57,8 +57,11 @@ def industries(
     q: Annotated[str, Query(min_length=1, max_length=50, description="code or everyday words: 奶茶, 网吧")],
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[dict[str, str]]:
-    """GB/T 4754-2017 classes matching a code or everyday words, best first."""
-    return industry.search(q, limit)
+    """GB/T 4754-2017 classes matching a code or everyday words, best first (none: an empty list)."""
+    try:
+        return industry.search(q, limit)
+    except InvalidInputError:  # a code-like query naming no class: a search that found nothing
+        return []
 
 
 @router.get("/geocode")

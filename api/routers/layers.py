@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.fields import BboxQuery
 from siteselect.errors import InvalidInputError
 from siteselect.specs import get_spec, layer_specs
 from siteselect.store import LayerVersion, Store
@@ -76,7 +77,7 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
 def features(
     request: Request,
     layer: str,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")] = None,
+    bbox: BboxQuery = None,
     version: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, description=f"at most {MAX_LIMIT}")] = 1000,
 ) -> Response:

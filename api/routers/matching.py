@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.fields import IsoDate
 from api.routers.checks import _json, _snapshot
 from siteselect import industry, listings
 from siteselect.match import Constraints, compare, match, surface
@@ -21,7 +21,7 @@ Use = Annotated[str, Field(pattern="^(residential|commercial|office|industrial|m
 class Wanted(BaseModel):
     """Constraints on the premises."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
     area_min: Annotated[float | None, Field(ge=0)] = None
     area_max: Annotated[float | None, Field(ge=0)] = None
@@ -39,7 +39,7 @@ class Wanted(BaseModel):
 
 
 class Weights(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
     amenities: Annotated[float, Field(ge=0)] = 0.0
     clustering: Annotated[float, Field(ge=0)] = 0.0
@@ -51,17 +51,17 @@ class Weights(BaseModel):
 class MatchRequest(BaseModel):
     """What the entrepreneur wants to open, where, and what matters most."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
     industry: Annotated[str, Field(min_length=1, max_length=50, examples=["奶茶", "6232"])]
     wanted: Wanted = Wanted()
     weights: Weights | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 10
-    as_of: dt.date | None = None
+    as_of: IsoDate | None = None
 
 
 class Site(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
     vacancy_id: str | None = None
     address: Annotated[str | None, Field(max_length=200)] = None
@@ -74,13 +74,13 @@ class Site(BaseModel):
 
 
 class CompareRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
     industry: Annotated[str, Field(min_length=1, max_length=50)]
     sites: Annotated[list[Site], Field(min_length=2, max_length=5)]
     weights: Weights | None = None
     wanted: Wanted = Wanted()
-    as_of: dt.date | None = None
+    as_of: IsoDate | None = None
 
 
 @router.post("/match", response_class=Response, responses={200: {"content": {"application/json": {}}}})

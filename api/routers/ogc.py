@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import Response
 
 from api.auth import User
+from api.fields import INSTANT, BboxQuery
 from api.routers.layers import parse_bbox
 from siteselect import listings, parks
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
@@ -145,11 +146,13 @@ def _collection_items(gdf: gpd.GeoDataFrame) -> list[dict[str, Any]]:
 def items(
     request: Request,
     collection_id: str,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CRS84)")] = None,
+    bbox: BboxQuery = None,
     limit: Annotated[
         int, Query(ge=1, description=f"at most {MAX_LIMIT}; larger values are clamped")
     ] = DEFAULT_LIMIT,
-    datetime: Annotated[str | None, Query(description="the layer as loaded at this instant")] = None,
+    datetime: Annotated[
+        str | None, Query(description="the layer as loaded at this instant", pattern=INSTANT)
+    ] = None,
     cursor: Annotated[int, Query(ge=0, include_in_schema=False)] = 0,
 ) -> Response:
     """Features of a collection, a page at a time; follow the ``next`` link for more."""

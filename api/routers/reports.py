@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.fields import IsoDate
 from api.routers.checks import _snapshot
 from api.routers.matching import Site, Wanted, Weights
 from siteselect import industry, report
@@ -23,13 +24,13 @@ CACHED = 64  # reports drawn recently, kept per worker
 class ReportBody(BaseModel):
     """One site for a registration file, or two to five to compare."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
     industry: Annotated[str, Field(min_length=1, max_length=50, examples=["9013", "奶茶"])]
     sites: Annotated[list[Site], Field(min_length=1, max_length=5)]
     weights: Weights | None = None
     wanted: Wanted = Wanted()
-    as_of: dt.date | None = None
+    as_of: IsoDate | None = None
 
     def request(self) -> report.ReportRequest:
         return report.ReportRequest(
