@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from api import errors, openapi
 from api.auth import User
+from api.limits import LimitBodySize
 from api.routers import checks, layers, matching, ogc, reports, webmap
 from siteselect import listings
 from siteselect.index import Catalog
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(LimitBodySize)
     errors.install(app)
     openapi.install(app)
     app.include_router(layers.router)

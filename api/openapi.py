@@ -52,6 +52,8 @@ def _document_errors(spec: dict[str, Any]) -> None:
     for operations in spec["paths"].values():
         for method, operation in operations.items():
             statuses = dict(ALWAYS)
+            if "requestBody" in operation:
+                statuses[413] = "the body is larger than the service takes"
             if operation.get("security"):
                 statuses |= SECURED
                 if method in ("put", "patch", "delete"):

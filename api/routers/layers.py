@@ -57,6 +57,9 @@ def list_versions(request: Request, layer: str) -> list[dict[str, Any]]:
     return [_version_json(v) for v in _store(request).versions(layer)]
 
 
+MAX_BBOX_DEG = 5.0  # a district spans well under a degree; a city a couple
+
+
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     """``minlon,minlat,maxlon,maxlat`` → a tuple, or a clear error."""
     if text is None:
@@ -70,6 +73,10 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     minx, miny, maxx, maxy = parts
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
         raise InvalidInputError(f"bbox {text!r} is not a box in lon/lat (min < max, within range)")
+    if maxx - minx > MAX_BBOX_DEG or maxy - miny > MAX_BBOX_DEG:
+        raise InvalidInputError(
+            f"bbox {text!r} spans more than {MAX_BBOX_DEG}°: ask for the district, not the world"
+        )
     return minx, miny, maxx, maxy
 
 

@@ -1,5 +1,7 @@
 """Park operators publish and change vacancies: ownership, ETags, server-owned fields, audit."""
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -147,3 +149,32 @@ def test_a_published_vacancy_is_in_the_very_next_match(service):
     url = f"{ITEMS}/{created['id']}"
     assert client.patch(url, json={"status": "leased"}, headers=auth["operator-a"]).status_code == 200
     assert client.post("/match", json=wanted).json()["results"] == []  # leased: never shown as available
+
+
+def test_a_world_sized_bbox_is_refused(service):
+    client, _, _ = service
+    for path in (ITEMS, "/layers/pois/features"):
+        r = client.get(path, params={"bbox": "-180,-90,180,90"})
+        assert r.status_code == 422 and "world" in r.json()["detail"]
+    assert client.get(ITEMS, params={"bbox": "120.35,35.85,121.0,36.4"}).status_code == 200  # the district
+
+
+def test_a_polygon_of_a_million_vertices_is_refused_unread(service):
+    client, auth, store = service
+    before = _state(store)
+    ring = [[120.4 + i * 1e-7, 36.1 + (i % 2) * 1e-4] for i in range(1_000_000)]
+    feature = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+               "properties": {"park_id": "park-001"}}  # fmt: skip
+    r = client.post(ITEMS, json=feature, headers=auth["operator-a"])
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]
+
+    def chunks():  # the same without a Content-Length: counted as it streams in
+        body = json.dumps(feature).encode()
+        for start in range(0, len(body), 1 << 16):
+            yield body[start : start + (1 << 16)]
+
+    r = client.post(
+        ITEMS, content=chunks(), headers=auth["operator-a"] | {"Content-Type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert _state(store) == before
