@@ -65,3 +65,16 @@ def test_english_switch(watched, service):
     assert page.inner_text("h1") == "Laoshan site selection"
     assert page.inner_text("#search") == "Search"
     watched.assert_clean()
+
+
+def test_the_pages_gcj02_shift_matches_the_librarys(watched, service):
+    """With a GCJ-02 base map the page shifts what it draws itself: the same numbers as coords.py."""
+    from siteselect.coords import wgs84_to_gcj02
+
+    page = _open(watched, service)
+    for lon, lat in [(120.45, 36.1), (120.62, 36.2), (120.38, 36.05)]:
+        x, y = page.evaluate(f"gcj02({lon}, {lat})")
+        ex, ey = wgs84_to_gcj02(lon, lat)
+        assert abs(x - float(ex)) < 1e-9 and abs(y - float(ey)) < 1e-9
+        assert abs(x - lon) > 1e-4  # a real shift (hundreds of metres), not a no-op
+    watched.assert_clean()
