@@ -229,33 +229,33 @@ def _listing_feature(request: Request, listing: dict[str, Any], status: int = 20
     )
 
 
-def _body(feature: dict[str, Any]) -> dict[str, Any]:
-    """A GeoJSON Feature → listing fields (lon, lat from a Point)."""
+def _written(feature: dict[str, Any]) -> dict[str, Any]:
+    """A written GeoJSON Feature's properties, with its id if it sent one (refused later: ids are
+    the server's)."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise InvalidInputError("the body must be a GeoJSON Feature")
     props = feature.get("properties") or {}
     if not isinstance(props, dict):
         raise InvalidInputError("properties must be an object")
+    return props | ({"id": feature["id"]} if "id" in feature else {})
+
+
+def _body(feature: dict[str, Any]) -> dict[str, Any]:
+    """A vacancy's fields: the Feature's properties, lon and lat from its Point."""
+    props = _written(feature)
     geometry = feature.get("geometry")
     if geometry is not None:
         coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
         if geometry.get("type") != "Point" or not isinstance(coords, list) or len(coords) != 2:
             raise InvalidInputError("geometry must be a Point [lon, lat]")
         props = props | {"lon": coords[0], "lat": coords[1]}
-    if "id" in feature:
-        props = props | {"id": feature["id"]}  # refused below: ids are the server's
     return props
 
 
 def _properties(feature: dict[str, Any]) -> dict[str, Any]:
-    """A park write's fields: its properties, and the geometry if one was sent (to be refused)."""
-    if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        raise InvalidInputError("the body must be a GeoJSON Feature")
-    props = feature.get("properties") or {}
-    if not isinstance(props, dict):
-        raise InvalidInputError("properties must be an object")
-    extra = {"geometry": feature["geometry"]} if feature.get("geometry") is not None else {}
-    return props | extra | ({"id": feature["id"]} if "id" in feature else {})
+    """A park's fields: the Feature's properties, and its geometry if one was sent (to be refused)."""
+    props = _written(feature)
+    return props | ({"geometry": feature["geometry"]} if feature.get("geometry") is not None else {})
 
 
 def _writable(collection_id: str, parks_too: bool = False) -> None:
