@@ -135,7 +135,6 @@ def build(
         as_of=as_of.isoformat(),
         generated=generated.isoformat().replace("+00:00", "Z"),
         industry=result["industry"],
-        family=scoring.family_of(request.industry),
         weights=result["weights"],
         sites=[_site_view(snapshot, s, c) for s, c in zip(result["sites"], checks)],
         versions=snapshot.versions,
