@@ -42,7 +42,7 @@ const TEXT = {
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  lang: localStorage.getItem("siteselect.lang") || "zh", results: [], selected: null, industry: null, redraw: null,
+  lang: localStorage.getItem("siteselect.lang") || "zh", results: [], selected: null, industry: null, redraw: null, relist: null,
 };
 const t = (key) => TEXT[state.lang][key];
 
@@ -155,7 +155,8 @@ $("find").addEventListener("submit", async (event) => {
 });
 
 function showResults(result) {
-  state.redraw = () => showResults(result);
+  state.relist = () => showResults(result);
+  state.redraw = state.relist;
   state.results = result.results;
   markers.clearLayers();
   $("detail").hidden = true;
@@ -182,8 +183,7 @@ function showResults(result) {
 function select(i) {
   const r = state.results[i];
   state.selected = r;
-  const listed = state.redraw;
-  state.redraw = () => { listed(); select(i); };
+  state.redraw = () => { state.relist(); select(i); };
   document.querySelectorAll("#results li").forEach((li, k) => li.classList.toggle("selected", k === i));
   const detail = $("detail");
   detail.hidden = false;

@@ -78,3 +78,18 @@ def test_the_pages_gcj02_shift_matches_the_librarys(watched, service):
         assert abs(x - float(ex)) < 1e-9 and abs(y - float(ey)) < 1e-9
         assert abs(x - lon) > 1e-4  # a real shift (hundreds of metres), not a no-op
     watched.assert_clean()
+
+
+def test_switching_language_redraws_what_is_shown(watched, service):
+    page = _open(watched, service)
+    page.fill("#industry", "奶茶")
+    page.click("#search")
+    page.wait_for_selector("#results li")
+    page.locator("#results li").nth(1).click()
+    page.wait_for_selector("#detail:not([hidden])")
+    address = page.inner_text("#detail h2")
+    page.click("#lang")
+    assert page.inner_text("#detail .badge") in ("permitted", "to review")
+    assert page.inner_text("#detail h2") == address  # the same result, still selected
+    assert "within 500 m" in page.inner_text("#detail .criteria")
+    watched.assert_clean()
