@@ -74,7 +74,8 @@ class Scorer:
         self.business_codes = np.array([c for c in codes if c is not None], dtype=object)
         self.all_business = cKDTree(self.business_xy)
         self._prefix_trees: dict[str, cKDTree | None] = {}
-        self._pool_memo: dict[Any, Any] = {}
+        self._address_memo: dict[Any, Any] = {}  # counts around the certified addresses: per snapshot
+        self._vacancy_memo: dict[Any, Any] = {}  # around the vacancies: dropped when listings change
         self._live: tuple[Any, gpd.GeoDataFrame] | None = None
         self._lock = threading.RLock()
         vacancies = snapshot.layer("vacancies").features if snapshot.has("vacancies") else None
@@ -188,15 +189,31 @@ class Scorer:
 
     @functools.cached_property
     def pool(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
-        """Every candidate, its planar position and street: matched many times."""
+        """Every candidate, its planar position and street: matched many times. The vacancies come
+        first, then the certified addresses, each part counted apart, so that a listing's change
+        recounts only the vacancies."""
+        parts = [self._vacancy_part, self._address_part]
+        table = pd.concat([p[0] for p in parts], ignore_index=True)[CANDIDATE_COLUMNS]
+        return table, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+
+    @functools.cached_property
+    def _vacancy_part(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
         live = self._live[1] if self._live is not None else None
-        table = candidates(self.snap, include_addresses=True, vacancies=live)
+        return self._part(vacancy_candidates(self.snap, live))
+
+    @functools.cached_property
+    def _address_part(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
+        return self._part(address_candidates(self.snap))
+
+    def _part(self, table: pd.DataFrame) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
         points = self.snap.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
-        return table, shapely.get_coordinates(points), self.streets_of(points)
+        return table, shapely.get_coordinates(points).reshape(-1, 2), self.streets_of(points)
 
     def pool_facts(self, code: str) -> dict[str, Any]:
-        """The facts of the candidate pool for an industry; each count is made once per pool."""
-        return self.facts(self.pool[1], code, self._pool_memo)
+        """The facts of the candidate pool for an industry; each count is made once per pool part."""
+        vacancies = self.facts(self._vacancy_part[1], code, self._vacancy_memo)
+        addresses = self.facts(self._address_part[1], code, self._address_memo)
+        return _joined(vacancies, addresses)
 
     def pool_with_facts(self, code: str) -> tuple[tuple[pd.DataFrame, Any, Any], dict[str, Any]]:
         """The pool and its facts, consistent with each other even while listings change."""
@@ -210,13 +227,15 @@ class Scorer:
 
     def use_vacancies(self, key: Any, vacancies: gpd.GeoDataFrame) -> None:
         """Match against these vacancies (the live listings) from now on; ``key`` says when they
-        changed. A new key drops the pool and its counts, which the next match works out again."""
+        changed. A new key drops the vacancies' part of the pool and its counts, which the next
+        match works out again; the addresses' part stays."""
         with self._lock:
             if self._live is not None and self._live[0] == key:
                 return
             self._live = (key, vacancies)
             self.__dict__.pop("pool", None)
-            self._pool_memo = {}
+            self.__dict__.pop("_vacancy_part", None)
+            self._vacancy_memo = {}
 
     def warm(self) -> None:
         """Count what every family needs around the pool, so that no match waits for it."""
@@ -325,47 +344,54 @@ CANDIDATE_COLUMNS = [
 ]
 
 
-def candidates(
-    snapshot: Snapshot, include_addresses: bool, vacancies: gpd.GeoDataFrame | None = None
-) -> pd.DataFrame:
-    """Available vacancies (the layer's, or the live listings given) and, on request, every
-    certified house-number address."""
-    frames = []
+def vacancy_candidates(snapshot: Snapshot, vacancies: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+    """The available vacancies: the layer's, or the live listings given."""
     v = (
         vacancies
         if vacancies is not None
         else (snapshot.layer("vacancies").features if snapshot.has("vacancies") else None)
     )
-    if v is not None and len(v):
-        frames.append(_vacancy_rows(v[v["status"] == "available"]))
-    if include_addresses:
-        h = snapshot.layer("house_numbers").features
-        h = h[h["certificate_no"].notna()]
-        uses = dict(
-            zip(snapshot.layer("buildings").features["id"], snapshot.layer("buildings").features["use"])
-        )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "id": h["id"],
-                    "kind": "address",
-                    "address": h["address"],
-                    "building_id": h["building_id"],
-                    "park_id": None,
-                    "floor": None,
-                    "area_m2": np.nan,
-                    "rent": np.nan,
-                    "use": [uses.get(b) for b in h["building_id"]],
-                    "prefiled": False,
-                    "lon": h.geometry.x,
-                    "lat": h.geometry.y,
-                    "updated_at": pd.NaT,
-                }
-            )
-        )
-    if not frames:
+    if v is None or not len(v):
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[CANDIDATE_COLUMNS]
+    return _vacancy_rows(v[v["status"] == "available"])[CANDIDATE_COLUMNS]
+
+
+def address_candidates(snapshot: Snapshot) -> pd.DataFrame:
+    """Every certified house-number address, as a candidate without area or rent."""
+    h = snapshot.layer("house_numbers").features
+    h = h[h["certificate_no"].notna()]
+    buildings = snapshot.layer("buildings").features
+    uses = dict(zip(buildings["id"], buildings["use"]))
+    return pd.DataFrame(
+        {
+            "id": h["id"],
+            "kind": "address",
+            "address": h["address"],
+            "building_id": h["building_id"],
+            "park_id": None,
+            "floor": None,
+            "area_m2": np.nan,
+            "rent": np.nan,
+            "use": [uses.get(b) for b in h["building_id"]],
+            "prefiled": False,
+            "lon": h.geometry.x,
+            "lat": h.geometry.y,
+            "updated_at": pd.NaT,
+        }
+    )[CANDIDATE_COLUMNS]
+
+
+def _joined(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Facts of two sets of places as the facts of both, in that order (arrays joined, settings kept)."""
+    out: dict[str, Any] = {}
+    for key, value in first.items():
+        if isinstance(value, dict):
+            out[key] = _joined(value, second[key])
+        elif isinstance(value, np.ndarray):
+            out[key] = np.concatenate([value, second[key]])
+        else:
+            out[key] = value
+    return out
 
 
 def _vacancy_rows(v: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Matching premises for an entrepreneur on the Laoshan demo."""
 
+import numpy as np
 import pytest
 
 from siteselect.errors import InvalidInputError
@@ -132,3 +133,33 @@ def test_stale_listings_rank_lower_and_say_so(snapshot):
     assert ranked == [("fresh", False), ("stale", True)]
     fresh, stale = result["results"]
     assert stale["score"] == pytest.approx(fresh["score"] * 0.8, abs=0.11)
+
+
+def test_a_listing_change_recounts_only_the_vacancies_and_matches_as_from_scratch(demo_db):
+    wanted = Constraints(include_addresses=True)
+    live = Catalog(Store(demo_db)).current()
+    match(live, "6513", wanted, limit=20)  # the pool and its counts are made
+    addresses = live.scorer._address_part
+    vacancies = live.layer("vacancies").features.copy()
+    vacancies.loc[vacancies.index[:50], "status"] = "leased"
+    vacancies.loc[vacancies.index[50:100], "rent"] = 1.0
+    live.scorer.use_vacancies("changed", vacancies)
+    after = match(live, "6513", wanted, limit=20)
+    assert live.scorer._address_part is addresses  # kept, with its counts
+    fresh = Catalog(Store(demo_db)).current()
+    fresh.scorer.use_vacancies("changed", vacancies)
+    assert after["results"] == match(fresh, "6513", wanted, limit=20)["results"]
+    assert not {r["id"] for r in after["results"]} & set(vacancies["id"][:50])
+    _, xy, _ = live.scorer.pool
+    _assert_same_facts(live.scorer.pool_facts("6513"), live.scorer.facts(xy, "6513"))  # counted whole
+
+
+def _assert_same_facts(a, b):
+    assert a.keys() == b.keys()
+    for key, value in a.items():
+        if isinstance(value, dict):
+            _assert_same_facts(value, b[key])
+        elif isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, b[key])
+        else:
+            assert value == b[key]
