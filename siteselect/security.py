@@ -38,9 +38,20 @@ STATEMENTS = [
 ]
 
 
+INSTALLED = sa.text(
+    "SELECT (SELECT count(*) FROM pg_policies WHERE tablename = 'listings'"
+    "        AND policyname IN ('listings_read', 'listings_write')) = 2"
+    " AND (SELECT relforcerowsecurity FROM pg_class WHERE relname = 'listings')"
+    " AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only')"
+)
+
+
 def install(conn: sa.Connection) -> None:
-    """Put the policies and the trigger in place (idempotent; PostGIS stores only)."""
+    """Put the policies and the trigger in place, unless they are (PostGIS stores only). Checked
+    first, so that a store opened while the service runs takes no lock on the listings."""
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(7414)"))  # two workers starting at once
+    if conn.execute(INSTALLED).scalar():
+        return
     for statement in STATEMENTS:
         conn.execute(sa.text(statement))
 
