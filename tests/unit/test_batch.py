@@ -75,3 +75,18 @@ def test_bad_rows_are_named_and_skipped_or_refused(tmp_path, demo_db, capsys):
     results = pd.read_csv(out, dtype=str)
     assert list(results["ref"]) == ["a", "d"] and results["verdict"].notna().all()
     assert main(["--database-url", demo_db, "batch", str(path), "--out", str(out), "--on-bad", "refuse"]) == 2
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_batch_leaves_the_cyclic_collector_as_it_found_it(snapshot, enabled):
+    import gc
+
+    table = pd.DataFrame(
+        {"ref": ["a"], "lon": [120.46], "lat": [36.1], "industry": ["6513"], "floor": [None]}
+    )
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assess(snapshot, table)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
