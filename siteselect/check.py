@@ -176,6 +176,9 @@ class _Batch:
 
 def _pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """(position in ``cells``, feature row) for every candidate the cell map gives."""
+    if len(cells) == 1:  # a single check: no arrays to join (a fifth of its time)
+        rows = cmap.get(cells[0], _NONE)
+        return np.zeros(len(rows), dtype=np.intp), rows
     hits = [cmap.get(cell, _NONE) for cell in cells]
     rows = np.concatenate(hits) if hits else _NONE
     return np.repeat(np.arange(len(cells)), [len(h) for h in hits]), rows
@@ -399,20 +402,22 @@ class Checker:
         if not rules:
             return
         cells = batch.cells(self.zones.version.h3_resolution)[idx].tolist()
+        ids = tuple(r["id"] for r in rules)
+        all_passed = self._cached(("passed", ids), lambda: [self._checked(rule, "passed") for rule in rules])
         pairs = [_pairs(self._zone_map(rule), cells) for rule in rules]
-        pos = np.concatenate([p for p, _ in pairs])
-        rows = np.concatenate([r for _, r in pairs])
-        which = np.repeat(np.arange(len(rules)), [len(p) for p, _ in pairs])
-        # Distance is 0 exactly when the point is inside (or on) the zone: one measure decides both.
-        distance = shapely.distance(self.zones.local[rows], batch.points[idx[pos]])
-        meters, by_distance = self._cached(("limits", tuple(r["id"] for r in rules)), lambda: _limits(rules))
-        hit = np.where(by_distance[which], distance < meters[which], distance == 0.0)
         found: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
-        for k, p, d, row in zip(
-            which[hit].tolist(), pos[hit].tolist(), distance[hit].tolist(), rows[hit].tolist()
-        ):
-            found[(k, p)].append((d, row))
-        all_passed = [self._checked(rule, "passed") for rule in rules]
+        if any(len(r) for _, r in pairs):  # else no zone is near any of them: all pass
+            pos = np.concatenate([p for p, _ in pairs])
+            rows = np.concatenate([r for _, r in pairs])
+            which = np.repeat(np.arange(len(rules)), [len(p) for p, _ in pairs])
+            # Distance is 0 exactly when the point is inside (or on) the zone: one measure decides both.
+            distance = shapely.distance(self.zones.local[rows], batch.points[idx[pos]])
+            meters, by_distance = self._cached(("limits", ids), lambda: _limits(rules))
+            hit = np.where(by_distance[which], distance < meters[which], distance == 0.0)
+            for k, p, d, row in zip(
+                which[hit].tolist(), pos[hit].tolist(), distance[hit].tolist(), rows[hit].tolist()
+            ):
+                found[(k, p)].append((d, row))
         touched = {p for _, p in found}
         for p, i in enumerate(idx.tolist()):
             w = batch.items[i]
