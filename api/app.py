@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if snapshot.has("rules") and snapshot.has("pois"):  # the first request should not wait
             snapshot.checker.warm()
             snapshot.scorer.warm()
+            webmap.base_geojson(app.state)
         try:
             yield
         finally:

@@ -61,16 +61,22 @@ def leaflet_css() -> Response:
 def basemap(request: Request) -> Response:
     """District and street outlines, roads and buildings as one GeoJSON, each feature with its
     ``layer``; drawn once per set of layer versions."""
-    snapshot = request.app.state.catalog.current()
-    drawn = Basemap.from_settings(request.app.state.settings)
+    return Response(base_geojson(request.app.state), media_type="application/geo+json")
+
+
+def base_geojson(state: Any) -> bytes:
+    """The base map of the current snapshot, drawn when the versions change (the service draws it
+    when it starts, so the first visitor does not wait for it)."""
+    snapshot = state.catalog.current()
+    drawn = Basemap.from_settings(state.settings)
     key = (tuple(sorted(snapshot.versions.items())), drawn)
-    cached = getattr(request.app.state, "basemap", None)
+    cached = getattr(state, "basemap", None)
     if cached is None or cached[0] != key:
         features = []
         for layer, (geoms, _) in base_layers(snapshot).items():
             if geoms:  # drawn, not pointed at: the layer is all the page needs to style it
                 props = [{"layer": layer}] * len(geoms)
                 features += feature_collection(snapshot, geoms, props, drawn)["features"]
-        body = orjson.dumps({"type": "FeatureCollection", "features": features})
-        request.app.state.basemap = cached = (key, body)
-    return Response(cached[1], media_type="application/geo+json")
+        state.basemap = cached = (key, orjson.dumps({"type": "FeatureCollection", "features": features}))
+    drawing: bytes = cached[1]
+    return drawing
