@@ -97,7 +97,7 @@ def first_loads(url: str, runs: int) -> None:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         outside: list[str] = []
         loads, bytes_in = [], []
-        for _ in range(runs + 1):  # the first warms the service's base-map drawing
+        for _ in range(runs + 1):  # the first is the browser's first page too: reported apart
             context = browser.new_context(viewport={"width": 1300, "height": 850})
             page = context.new_page()
             page.route("**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else (
@@ -116,7 +116,7 @@ def first_loads(url: str, runs: int) -> None:
     print(f"  web map first load, fresh browser context ({runs} runs): median {ms(warm)}, "
           f"max {max(warm) * 1000:.0f} ms; {bytes_in[-1] / 1e6:.2f} MB transferred; "
           f"{len(outside)} requests outside 127.0.0.1   (target 1 s)")  # fmt: skip
-    print(f"  (the very first load, drawing the base map in the service: {loads[0] * 1000:.0f} ms)")
+    print(f"  (the very first load, the browser's first page since it started: {loads[0] * 1000:.0f} ms)")
 
 
 def main() -> None:
