@@ -88,7 +88,7 @@ def _assess(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     floors = [None if pd.isna(f) else int(f) for f in table["floor"]]
-    checks = snapshot.checker.check_many([
+    checks = snapshot.checker.verdicts([
         Premises(industry=c, lon=float(x), lat=float(y), floor=f, ref=str(r))
         for r, x, y, c, f in zip(table["ref"], table["lon"], table["lat"], table["industry"], floors)
     ])  # fmt: skip
@@ -104,10 +104,10 @@ def _assess(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "ref": table["ref"].to_numpy(),
         "industry": table["industry"].to_numpy(),
-        "verdict": [c.get("verdict", "") for c in checks],
+        "verdict": [c.verdict for c in checks],
         "score": np.round(score, 6),
-        "reasons": [";".join(r["id"] for r in c.get("reasons", [])) for c in checks],
-        "error": [c.get("error", "") for c in checks],
+        "reasons": [";".join(c.reasons) for c in checks],
+        "error": [c.error for c in checks],
     })  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -141,6 +141,15 @@ def _date(value: Any) -> dt.date:
         raise InvalidInputError(f"as_of {value!r} is not a date YYYY-MM-DD") from None
 
 
+class Verdict(NamedTuple):
+    """A check's outcome in brief: the verdict and its reasons' ids, or why it could not be made."""
+
+    ref: str | None
+    verdict: str
+    reasons: tuple[str, ...]
+    error: str
+
+
 @dataclass
 class _Item:
     """A premises being checked, with what has been found out about it."""
@@ -231,9 +240,15 @@ class Checker:
     def check_many(self, items: list[Premises]) -> list[dict[str, Any]]:
         """Check many premises; one that cannot be checked gets an ``error`` instead of a verdict."""
         with cyclic_gc_paused():
-            return self._check_many(items)
+            return [self._result(w) for w in self._judge(items)]
 
-    def _check_many(self, items: list[Premises]) -> list[dict[str, Any]]:
+    def verdicts(self, items: list[Premises]) -> list[Verdict]:
+        """As :meth:`check_many`, but only each verdict and the ids of its reasons (or the error):
+        what a city-scale batch writes, without the messages, evidence and address proof."""
+        with cyclic_gc_paused():
+            return [self._verdict(w) for w in self._judge(items)]
+
+    def _judge(self, items: list[Premises]) -> list[_Item]:
         day = today()
         work = [_Item(p, p.as_of or day) for p in items]
         self._locate(work)
@@ -250,7 +265,10 @@ class Checker:
                 self._zone_rules([r for r in rules if r["kind"] in ZONE_KINDS], batch, idx)
                 self._attribute_rules([r for r in rules if r["kind"] not in ZONE_KINDS], batch, idx)
                 self._apply_prohibited(code, as_of, batch, idx)
-        return [self._result(w) for w in work]
+        for w in located:
+            if w.building is None:
+                w.reasons.append(NO_BUILDING)
+        return work
 
     # ---- locating -------------------------------------------------------------------------------
 
@@ -591,12 +609,7 @@ class Checker:
                 "match": w.match,
             }
         building = self._building(w)
-        if building is None:
-            w.reasons.append(NO_BUILDING)
-        rank = 0
-        for reason in w.reasons:
-            rank = max(rank, SEVERITY_RANK[_severity(reason, w.match)])
-        verdict = VERDICTS[rank]
+        verdict = VERDICTS[_rank(w.reasons, w.match)]
         given = {"lon": p.lon, "lat": p.lat} if p.address is None else {"address": p.address}
         return {
             "ref": p.ref,
@@ -618,6 +631,13 @@ class Checker:
             "address_proof": self._address_proof(w, building),
             "layer_versions": self._versions,
         }
+
+    def _verdict(self, w: _Item) -> Verdict:
+        if w.error is not None:
+            return Verdict(w.premises.ref, "", (), w.error)
+        return Verdict(
+            w.premises.ref, VERDICTS[_rank(w.reasons, w.match)], tuple(r["id"] for r in w.reasons), ""
+        )
 
     def _public_building(self, row: int) -> dict[str, Any]:
         return self._cached(("building", row), lambda: dict(self._building_recs[row]))
@@ -645,11 +665,15 @@ def _limits(rules: list[dict[str, Any]]) -> tuple[NDArray[np.float64], NDArray[n
     return meters, np.array([r["kind"] == "min_distance" for r in rules])
 
 
-def _severity(reason: dict[str, Any], match: dict[str, Any] | None) -> str:
-    """How much a reason weighs: a finding at an approximate location can only ask for review."""
-    if reason["outcome"] == "violated" and (match is None or match["level"] in PRECISE_LEVELS):
-        return str(reason["severity"])
-    return "review"
+def _rank(reasons: list[dict[str, Any]], match: dict[str, Any] | None) -> int:
+    """The verdict's rank: the weightiest reason's. A violation weighs its severity; any other
+    finding, and every finding at an approximate location, can only ask for review."""
+    review = SEVERITY_RANK["review"]
+    if not reasons:
+        return SEVERITY_RANK["permitted"]
+    if match is not None and match["level"] not in PRECISE_LEVELS:
+        return review
+    return max(SEVERITY_RANK[r["severity"]] if r["outcome"] == "violated" else review for r in reasons)
 
 
 def _in_force(record: dict[str, Any], day: str) -> bool:

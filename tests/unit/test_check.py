@@ -281,3 +281,24 @@ def test_a_check_as_of_an_earlier_layer_version_gives_the_earlier_verdict(sqlite
     assert now["layer_versions"]["rules"] == 2 and then["layer_versions"]["rules"] == 1
     assert "R01-school-200m" not in _reasons(now)
     assert "R01-school-200m" in _reasons(then)
+
+
+def test_verdicts_in_brief_are_those_of_the_full_checks(checker):
+    rng = np.random.default_rng(3)
+    minx, miny, maxx, maxy = 120.40, 36.05, 120.62, 36.20
+    codes = ["9013", "6210", "5227", "8040", "6513", "9011"]
+    items = [
+        Premises(
+            industry=codes[i % len(codes)], lon=float(x), lat=float(y), floor=int(rng.integers(-2, 30)) or 1
+        )
+        for i, (x, y) in enumerate(zip(rng.uniform(minx, maxx, 3000), rng.uniform(miny, maxy, 3000)))
+    ]
+    numbers = checker.numbers.features["address"].tolist()[:50]
+    items += [Premises(industry="6210", address=a) for a in numbers]  # resolved addresses
+    items += [Premises(industry="6210", address="崂山区苗岭路"), Premises(industry="6210", lon=1.0, lat=2.0)]
+    full = checker.check_many(items)
+    brief = checker.verdicts(items)
+    assert [b.verdict for b in brief] == [f.get("verdict", "") for f in full]
+    assert [b.reasons for b in brief] == [tuple(r["id"] for r in f.get("reasons", [])) for f in full]
+    assert [b.error for b in brief] == [f.get("error", "") for f in full]
+    assert {b.verdict for b in brief} == {"permitted", "review", "prohibited", ""}  # every case met
