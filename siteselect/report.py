@@ -313,7 +313,8 @@ def _draw(
     if basemap.tiles:
         folium.TileLayer(basemap.tiles, attr=basemap.attribution or " ", name="底图 base map").add_to(fmap)
     _draw_base(drawing, view)
-    _draw_zones(drawing, view, code, as_of, here)
+    _draw_zones(drawing, view, code, as_of)
+    _draw_prohibited(drawing, view)
     _draw_pois(drawing, here, code)
     _draw_sites(drawing, sites, checks)
     folium.LayerControl(collapsed=True).add_to(fmap)
@@ -328,9 +329,7 @@ def _draw_base(d: _Drawing, view: shapely.Geometry) -> None:
         d.layer(name, geoms, props, style)
 
 
-def _draw_zones(
-    d: _Drawing, view: shapely.Geometry, code: str, as_of: dt.date, here: NDArray[np.object_]
-) -> None:
+def _draw_zones(d: _Drawing, view: shapely.Geometry, code: str, as_of: dt.date) -> None:
     """Restriction zones in view, and around the zones of each distance rule that applies, its buffer."""
     snap = d.snapshot
     if not snap.has("zones"):
@@ -359,25 +358,31 @@ def _draw_zones(
         d.layer(f"{meters:g}米缓冲区 {meters:g} m buffer · {rule['id']}", rings, props, style)
 
 
+def _draw_prohibited(d: _Drawing, view: shapely.Geometry) -> None:
+    """The prohibited-list entries in view."""
+    snap = d.snapshot
+    if not snap.has("prohibited_addresses"):
+        return
+    entries = snap.layer("prohibited_addresses")
+    rows = near(snap, "prohibited_addresses", view)
+    feats = entries.features.iloc[rows]
+    props = [{"name": f"{a}：{r}"} for a, r in zip(feats["address"], feats["reason"])]
+    style = {"color": "#000000", "weight": 2, "fillColor": "#c62828", "fillOpacity": 0.7, "radius": 5}
+    d.layer("禁设地址 prohibited addresses", entries.local[rows], props, style)
+
+
 def _draw_pois(d: _Drawing, here: NDArray[np.object_], code: str) -> None:
     """Amenities by category and same-industry businesses within walking distance."""
     snap = d.snapshot
-    if snap.has("prohibited_addresses"):
-        entries = snap.layer("prohibited_addresses")
-        rows = near(snap, "prohibited_addresses", shapely.union_all(shapely.buffer(here, VIEW_M)))
-        feats = entries.features.iloc[rows]
-        props = [{"name": f"{a}：{r}"} for a, r in zip(feats["address"], feats["reason"])]
-        style = {"color": "#000000", "weight": 2, "fillColor": "#c62828", "fillOpacity": 0.7, "radius": 5}
-        d.layer("禁设地址 prohibited addresses", entries.local[rows], props, style)
     if not snap.has("pois"):
         return
     pois = snap.layer("pois")
     walk = shapely.union_all(shapely.buffer(here, float(scoring.config()["walking_m"])))
     rows = near(snap, "pois", walk)
     category = pois.features["category"].to_numpy()[rows]
-    codes = pois.features["industry"].fillna("").astype(str).to_numpy()[rows]
+    codes = pois.features["industry"].fillna("").to_numpy(dtype=str)[rows]
     names = pois.features["name"].to_numpy()[rows]
-    same = np.char.startswith(codes.astype(str), code[:2])
+    same = np.char.startswith(codes, code[:2])  # the same division, as the scores count it
     for cat in CATEGORY_COLOURS:
         pick = (category == cat) & ~same
         colour = CATEGORY_COLOURS[cat]
