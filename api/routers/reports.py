@@ -84,17 +84,17 @@ def post_report(request: Request, response: Response, body: ReportBody) -> Made:
 @router.get("/reports/{rid}", response_class=HTMLResponse, responses={404: {"description": "no such report"}})
 def get_report(request: Request, rid: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
     """The report as one self-contained HTML page, ready to print."""
-    cache = _cache(request)
-    if rid not in cache:
+    html = _cache(request).get(rid)
+    if html is None:  # drawn again from the stored request (another worker made it, or long ago)
         stored = report.load(request.app.state.store, rid)
-        again = report.build(
+        html = report.build(
             _stored_snapshot(request, stored.versions),
             stored.on_the_day(),
             _basemap(request),
             stored.generated_at,
-        )
-        _remember(request, rid, again.html)
-    return HTMLResponse(cache[rid])
+        ).html
+        _remember(request, rid, html)
+    return HTMLResponse(html)
 
 
 def _stored_snapshot(request: Request, versions: dict[str, int]) -> Snapshot:
