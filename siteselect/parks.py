@@ -49,12 +49,8 @@ def current(store: Store) -> tuple[gpd.GeoDataFrame, int]:
     return store.read_layer("parks", version=version), version
 
 
-def get(store: Store, park_id: str) -> dict[str, Any]:
-    parks, _ = current(store)
-    return _record(parks, park_id)
-
-
-def _record(parks: gpd.GeoDataFrame, park_id: str) -> dict[str, Any]:
+def record(parks: gpd.GeoDataFrame, park_id: str) -> dict[str, Any]:
+    """One park's fields from a frame of parks, blanks as None (what its ETag is made of)."""
     hit = parks[parks["id"] == park_id]
     if hit.empty:
         raise NotFoundError(f"no park {park_id!r}")
@@ -81,7 +77,7 @@ def _attempt(store: Store, user: User, park_id: str, body: dict[str, Any], if_ma
              merge: bool, action: str) -> dict[str, Any] | None:  # fmt: skip
     """One try against the latest version; None when another version was written meanwhile."""
     parks, version = current(store)
-    before = _record(parks, park_id)
+    before = record(parks, park_id)
     try:
         _check(user, park_id, body)
         if if_match is not None and if_match != etag(before):
@@ -89,15 +85,15 @@ def _attempt(store: Store, user: User, park_id: str, body: dict[str, Any], if_ma
         changed = _changed(parks, park_id, before, body, merge)
     except SiteSelectError as exc:
         refuse(store, user, action, park_id, exc)
-    after = _record(changed, park_id)
+    after = record(changed, park_id)
 
-    def record(conn: sa.Connection, new: LayerVersion) -> None:
+    def audited(conn: sa.Connection, new: LayerVersion) -> None:
         audit(conn, store, user, action, park_id, before, after, "ok", f"parks v{new.version}")
 
     try:
         store.write_layer(
             "parks", changed, source=f"{action} of {park_id} by {user.name}", loaded_by=user.name,
-            based_on=version, also=record,
+            based_on=version, also=audited,
         )  # fmt: skip
     except StaleWriteError:
         return None

@@ -192,14 +192,16 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
     """One feature by its id."""
     if collection_id == "vacancies":  # live, with the ETag a write must match
         return _listing_feature(request, listings.get(request.app.state.store, feature_id))
-    gdf = _features(request, collection_id, None)
+    # Parks are read from the store, not the snapshot (which may lag a second behind a write): the
+    # feature and the ETag an operator's write must match come from the same version.
+    gdf = parks.current(request.app.state.store)[0] if collection_id == "parks" else None
+    if gdf is None:
+        gdf = _features(request, collection_id, None)
     hit = gdf[gdf["id"] == feature_id]
     if hit.empty:
         raise NotFoundError(f"collection {collection_id!r} has no feature {feature_id!r}")
     body = _collection_items(hit)[0]
-    headers = {}
-    if collection_id == "parks":  # the ETag an operator's write must match
-        headers["ETag"] = parks.etag(parks.get(request.app.state.store, feature_id))
+    headers = {"ETag": parks.etag(parks.record(gdf, feature_id))} if collection_id == "parks" else {}
     body["links"] = [
         {
             "rel": "self",
