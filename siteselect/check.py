@@ -19,7 +19,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -150,37 +150,65 @@ class Verdict(NamedTuple):
     error: str
 
 
-@dataclass
-class _Item:
-    """A premises being checked, with what has been found out about it."""
+class _Shared(NamedTuple):
+    """What the premises of one group (industry, as-of day) share when they are in the same building
+    on the same floor: the findings of the attribute rules, and whether no building was found."""
 
-    premises: Premises
-    as_of: dt.date
-    lon: float = math.nan
-    lat: float = math.nan
-    match: dict[str, Any] | None = None
-    building: int | None = None  # row in the buildings layer
-    house_number_id: str | None = None
-    point: Any = None  # in the snapshot's planar frame
-    error: str | None = None
-    reasons: list[dict[str, Any]] = field(default_factory=list)
-    checked: list[dict[str, str]] = field(default_factory=list)
+    reasons: list[dict[str, Any]]  # attribute rules' reasons
+    after: list[dict[str, Any]]  # [NO_BUILDING] or []
+    checked_zones: list[dict[str, str]]  # every zone rule passed
+    checked_attributes: list[dict[str, str]]
+    ids: tuple[str, ...]  # of reasons + after
+    verdict: str  # from reasons + after alone
 
 
 class _Batch:
-    """The located items of one call, with their planar points and cells as arrays."""
+    """One call's premises as columns, with what has been found out about them.
 
-    def __init__(self, items: list[_Item], snapshot: Snapshot):
-        self.items = items
-        self.lon = np.array([w.lon for w in items], dtype=float)
-        self.lat = np.array([w.lat for w in items], dtype=float)
-        self.points = np.array([w.point for w in items], dtype=object)
+    Findings most premises share (attribute rules, no building) are judged once per group, building
+    and floor and referenced; only the few a premises has of its own (an approximate address, a zone
+    too near, a prohibited entry) are kept per premises, in ``head`` and ``tail``.
+    """
+
+    def __init__(self, premises: list[Premises], day: dt.date):
+        n = len(premises)
+        self.premises = premises
+        self.as_of = [p.as_of or day for p in premises]
+        self.floor = np.array([p.floor or 0 for p in premises], dtype=np.intp)  # 0: not given
+        self.lon = np.full(n, np.nan)
+        self.lat = np.full(n, np.nan)
+        self.points = np.empty(n, dtype=object)  # in the snapshot's planar frame
+        self.building = np.full(n, -1, dtype=np.intp)  # row in the buildings layer
+        self.located = _NONE  # positions of the premises that were placed in the district
+        self.match: dict[int, dict[str, Any]] = {}
+        self.house_number: dict[int, str] = {}
+        self.error: dict[int, str] = {}
+        self.head: dict[int, list[dict[str, Any]]] = defaultdict(list)  # before the shared reasons
+        self.tail: dict[int, list[dict[str, Any]]] = defaultdict(list)  # after them
+        self.checked_zones: dict[int, list[dict[str, str]]] = {}  # where a zone rule was violated
+        self.shared = np.empty(n, dtype=object)
         self._cells: dict[int, NDArray[np.int64]] = {}
 
     def cells(self, res: int) -> NDArray[np.int64]:
+        """The cell of every premises (0 where it was not located)."""
         if res not in self._cells:
-            self._cells[res] = point_cells(self.lon, self.lat, res)
+            cells = np.zeros(len(self.premises), dtype=np.int64)
+            at = self.located
+            cells[at] = point_cells(self.lon[at], self.lat[at], res)
+            self._cells[res] = cells
         return self._cells[res]
+
+    def own(self, i: int) -> bool:
+        """Whether premises ``i`` has findings of its own beside the shared ones."""
+        return i in self.head or i in self.tail
+
+    def reasons(self, i: int) -> list[dict[str, Any]]:
+        shared = self.shared[i]
+        return self.head.get(i, []) + shared.reasons + self.tail.get(i, []) + shared.after
+
+    def checked(self, i: int) -> list[dict[str, str]]:
+        shared = self.shared[i]
+        return self.checked_zones.get(i, shared.checked_zones) + shared.checked_attributes
 
 
 def _pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -191,6 +219,13 @@ def _pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArray[n
     hits = [cmap.get(cell, _NONE) for cell in cells]
     rows = np.concatenate(hits) if hits else _NONE
     return np.repeat(np.arange(len(cells)), [len(h) for h in hits]), rows
+
+
+def _unique(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """The distinct keys and, for each key given, its position among them."""
+    if len(keys) == 1:  # a single check: np.unique costs more than the rest of the step
+        return keys, np.zeros(1, dtype=np.intp)
+    return np.unique(keys, return_inverse=True)
 
 
 _NONE = np.empty(0, dtype=np.intp)
@@ -240,91 +275,84 @@ class Checker:
     def check_many(self, items: list[Premises]) -> list[dict[str, Any]]:
         """Check many premises; one that cannot be checked gets an ``error`` instead of a verdict."""
         with cyclic_gc_paused():
-            return [self._result(w) for w in self._judge(items)]
+            batch = self._judge(items)
+            return [self._result(batch, i) for i in range(len(items))]
 
     def verdicts(self, items: list[Premises]) -> list[Verdict]:
         """As :meth:`check_many`, but only each verdict and the ids of its reasons (or the error):
         what a city-scale batch writes, without the messages, evidence and address proof."""
         with cyclic_gc_paused():
-            return [self._verdict(w) for w in self._judge(items)]
+            batch = self._judge(items)
+            return [self._verdict(batch, i) for i in range(len(items))]
 
-    def _judge(self, items: list[Premises]) -> list[_Item]:
-        day = today()
-        work = [_Item(p, p.as_of or day) for p in items]
-        self._locate(work)
-        located = [w for w in work if w.error is None]
-        if located:
-            batch = _Batch(located, self.snap)
+    def _judge(self, items: list[Premises]) -> _Batch:
+        batch = _Batch(items, today())
+        self._locate(batch)
+        located = batch.located
+        if len(located):
             self._find_buildings(batch)
             groups: dict[tuple[str, dt.date], list[int]] = defaultdict(list)
-            for i, w in enumerate(located):
-                groups[(w.premises.industry, w.as_of)].append(i)
+            for i in located.tolist():
+                groups[(items[i].industry, batch.as_of[i])].append(i)
             for (code, as_of), members in groups.items():
                 idx = np.array(members, dtype=np.intp)
-                rules = self.rules_for(code, as_of)
-                self._zone_rules([r for r in rules if r["kind"] in ZONE_KINDS], batch, idx)
-                self._attribute_rules([r for r in rules if r["kind"] not in ZONE_KINDS], batch, idx)
+                zone_rules, attribute_rules = self._split_rules(code, as_of)
+                self._zone_rules(zone_rules, batch, idx)
+                self._share(zone_rules, attribute_rules, batch, idx)
                 self._apply_prohibited(code, as_of, batch, idx)
-        for w in located:
-            if w.building is None:
-                w.reasons.append(NO_BUILDING)
-        return work
+        return batch
 
     # ---- locating -------------------------------------------------------------------------------
 
-    def _locate(self, work: list[_Item]) -> None:
-        for w in work:
-            if w.premises.address is not None:
-                self._resolve_address(w)
-        by_system: dict[str, list[_Item]] = defaultdict(list)
-        for w in work:
-            if w.premises.address is None:
-                by_system[w.premises.coordsys].append(w)
+    def _locate(self, batch: _Batch) -> None:
+        by_system: dict[str, list[int]] = defaultdict(list)
+        for i, p in enumerate(batch.premises):
+            if p.address is not None:
+                self._resolve_address(batch, i)
+            else:
+                by_system[p.coordsys].append(i)
         for system, group in by_system.items():
+            at = np.array(group, dtype=np.intp)
+            given = np.array([(batch.premises[i].lon, batch.premises[i].lat) for i in group], dtype=float)
             if system in ("wgs84", "cgcs2000"):  # the stored system already
-                for w in group:
-                    w.lon, w.lat = float(w.premises.lon or 0.0), float(w.premises.lat or 0.0)
-                continue
-            given = np.array([(w.premises.lon, w.premises.lat) for w in group], dtype=float)
-            lon, lat = to_wgs84(given[:, 0], given[:, 1], system)
-            for w, x, y in zip(group, lon.tolist(), lat.tolist()):
-                w.lon, w.lat = x, y
-        pending = [w for w in work if w.error is None]
-        if pending:
-            lon = np.array([w.lon for w in pending], dtype=float)
-            lat = np.array([w.lat for w in pending], dtype=float)
-            points = self.snap.frame.points(lon, lat)
-            inside = shapely.intersects(self._district, points)
-            for w, point, ok in zip(pending, points, inside.tolist()):
-                w.point = point
-                if not ok:
-                    w.error = self._outside_message(w)
-
-    def _resolve_address(self, w: _Item) -> None:
-        try:
-            match = self.snap.gazetteer.resolve(w.premises.address or "")
-        except InvalidInputError as exc:
-            w.error = f"address: {exc}"
+                batch.lon[at], batch.lat[at] = given[:, 0], given[:, 1]
+            else:
+                batch.lon[at], batch.lat[at] = to_wgs84(given[:, 0], given[:, 1], system)
+        pending = np.array([i for i in range(len(batch.premises)) if i not in batch.error], dtype=np.intp)
+        if not len(pending):
             return
-        w.match = match.as_dict()
+        points = self.snap.frame.points(batch.lon[pending], batch.lat[pending])
+        inside = shapely.intersects(self._district, points)
+        batch.points[pending] = points
+        batch.located = pending[inside]
+        for i in pending[~inside].tolist():
+            batch.error[i] = self._outside_message(batch, i)
+
+    def _resolve_address(self, batch: _Batch, i: int) -> None:
+        address = batch.premises[i].address or ""
+        try:
+            match = self.snap.gazetteer.resolve(address)
+        except InvalidInputError as exc:
+            batch.error[i] = f"address: {exc}"
+            return
+        batch.match[i] = match.as_dict()
         if match.level == "none":
             notes = "; ".join(match.notes) or "no match"
-            w.error = f"address {w.premises.address!r} could not be resolved to a place ({notes})"
+            batch.error[i] = f"address {address!r} could not be resolved to a place ({notes})"
             return
-        w.lon, w.lat = float(match.lon or 0.0), float(match.lat or 0.0)
-        w.house_number_id = match.house_number_id
+        batch.lon[i], batch.lat[i] = float(match.lon or 0.0), float(match.lat or 0.0)
+        if match.house_number_id is not None:
+            batch.house_number[i] = match.house_number_id
         if match.building_id is not None:
-            w.building = self._building_row.get(match.building_id)
+            batch.building[i] = self._building_row.get(match.building_id, -1)
         if match.level not in PRECISE_LEVELS:
-            w.reasons.append(_unresolved_location(match.level))
+            batch.head[i].append(_unresolved_location(match.level))
 
-    def _outside_message(self, w: _Item) -> str:
-        name = self._district_name
-        swapped = (
-            self._district.intersects(self.snap.frame.point(w.lat, w.lon)) if abs(w.lat) <= 180 else False
-        )
+    def _outside_message(self, batch: _Batch, i: int) -> str:
+        p, lon, lat = batch.premises[i], float(batch.lon[i]), float(batch.lat[i])
+        swapped = self._district.intersects(self.snap.frame.point(lat, lon)) if abs(lat) <= 180 else False
         hint = " (lat and lon look swapped)" if swapped else ""
-        return f"point ({w.premises.lon}, {w.premises.lat}) lies outside {name}{hint}"
+        return f"point ({p.lon}, {p.lat}) lies outside {self._district_name}{hint}"
 
     @functools.cached_property
     def _district_name(self) -> str:
@@ -336,24 +364,21 @@ class Checker:
 
     def _find_buildings(self, batch: _Batch) -> None:
         b = self.buildings
-        todo = np.array([i for i, w in enumerate(batch.items) if w.building is None], dtype=np.intp)
+        todo = batch.located[batch.building[batch.located] < 0]
         if not len(todo):
             return
         cmap = self._cached("buildings", lambda: b.cell_map(0.0))
         pos, rows = _pairs(cmap, batch.cells(b.version.h3_resolution)[todo].tolist())
         inside = shapely.intersects(b.local[rows], batch.points[todo[pos]])
         pos, rows = pos[inside], rows[inside]
-        if len(pos) == len(set(pos.tolist())):  # no place in two buildings: nothing to choose
-            for p, row in zip(pos.tolist(), rows.tolist()):
-                batch.items[todo[p]].building = row
-            return
-        order = np.lexsort((shapely.area(b.local[rows]), pos))  # per item, the smallest building first
-        first = np.unique(pos[order], return_index=True)[1]
-        for p, row in zip(pos[order][first].tolist(), rows[order][first].tolist()):
-            batch.items[todo[p]].building = row
+        if len(pos) != len(set(pos.tolist())):  # a place in two buildings: the smallest is its own
+            order = np.lexsort((shapely.area(b.local[rows]), pos))
+            first = np.unique(pos[order], return_index=True)[1]
+            pos, rows = pos[order][first], rows[order][first]
+        batch.building[todo[pos]] = rows
 
-    def _building(self, w: _Item) -> dict[str, Any] | None:
-        return None if w.building is None else self._building_recs[w.building]
+    def _building(self, row: int) -> dict[str, Any] | None:
+        return None if row < 0 else self._building_recs[row]
 
     def _cached(self, key: Any, make: Any) -> Any:
         if key not in self._cache:
@@ -374,30 +399,57 @@ class Checker:
             ],
         )
 
-    def _attribute_rules(self, rules: list[dict[str, Any]], batch: _Batch, idx: NDArray[np.intp]) -> None:
-        """Rules on the building and the floor: judged once per building and floor, then shared."""
-        if not rules:
-            return
-        ids = tuple(r["id"] for r in rules)
-        for i in idx.tolist():
-            w = batch.items[i]
-            checked, reasons = self._cached(
-                ("findings", ids, w.building, w.premises.floor),
-                lambda w=w: self._judge_attributes(rules, w.premises.floor, self._building(w)),
-            )
-            w.checked.extend(checked)
-            w.reasons.extend(reasons)
+    def _split_rules(self, code: str, as_of: dt.date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rules for the industry that are judged on zones, and those judged on the building."""
 
-    def _judge_attributes(
-        self, rules: list[dict[str, Any]], floor: int | None, building: dict[str, Any] | None
-    ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+        def split() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            rules = self.rules_for(code, as_of)
+            return [r for r in rules if r["kind"] in ZONE_KINDS], [
+                r for r in rules if r["kind"] not in ZONE_KINDS
+            ]
+
+        return self._cached(("split", code, as_of), split)
+
+    def _share(
+        self,
+        zone_rules: list[dict[str, Any]],
+        attribute_rules: list[dict[str, Any]],
+        batch: _Batch,
+        idx: NDArray[np.intp],
+    ) -> None:
+        """Judge the attribute rules once per building and floor, and hand every premises its share."""
+        rule_ids = (tuple(r["id"] for r in zone_rules), tuple(r["id"] for r in attribute_rules))
+        keys = (batch.building[idx] + 1) * 1024 + batch.floor[idx] + 512  # floors are within ±512
+        distinct, inverse = _unique(keys)
+        shares = np.empty(len(distinct), dtype=object)
+        for k, key in enumerate(distinct.tolist()):
+            building, floor = key // 1024 - 1, key % 1024 - 512
+            shares[k] = self._cached(
+                ("shared", rule_ids, building, floor),
+                lambda b=building, f=floor: self._shared(zone_rules, attribute_rules, b, f or None),
+            )
+        batch.shared[idx] = shares[inverse]
+
+    def _shared(
+        self,
+        zone_rules: list[dict[str, Any]],
+        attribute_rules: list[dict[str, Any]],
+        building: int,
+        floor: int | None,
+    ) -> _Shared:
         checked, reasons = [], []
-        for rule in rules:
-            outcome, reason = _attribute_reason(rule, floor, building)
+        for rule in attribute_rules:
+            outcome, reason = _attribute_reason(rule, floor, self._building(building))
             checked.append(self._checked(rule, outcome))
             if reason is not None:
                 reasons.append(reason)
-        return checked, reasons
+        after = [NO_BUILDING] if building < 0 else []
+        passed = self._cached(
+            ("passed", tuple(r["id"] for r in zone_rules)),
+            lambda: [self._checked(rule, "passed") for rule in zone_rules],
+        )
+        ids = tuple(r["id"] for r in reasons + after)
+        return _Shared(reasons, after, passed, checked, ids, VERDICTS[_rank(reasons + after, None)])
 
     def _checked(self, rule: dict[str, Any], outcome: str) -> dict[str, str]:
         return self._cached(  # shared: a result never changes it
@@ -420,37 +472,32 @@ class Checker:
         if not rules:
             return
         cells = batch.cells(self.zones.version.h3_resolution)[idx].tolist()
-        ids = tuple(r["id"] for r in rules)
-        all_passed = self._cached(("passed", ids), lambda: [self._checked(rule, "passed") for rule in rules])
         pairs = [_pairs(self._zone_map(rule), cells) for rule in rules]
-        found: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
-        if any(len(r) for _, r in pairs):  # else no zone is near any of them: all pass
-            pos = np.concatenate([p for p, _ in pairs])
-            rows = np.concatenate([r for _, r in pairs])
-            which = np.repeat(np.arange(len(rules)), [len(p) for p, _ in pairs])
-            # Distance is 0 exactly when the point is inside (or on) the zone: one measure decides both.
-            distance = shapely.distance(self.zones.local[rows], batch.points[idx[pos]])
-            meters, by_distance = self._cached(("limits", ids), lambda: _limits(rules))
-            hit = np.where(by_distance[which], distance < meters[which], distance == 0.0)
-            for k, p, d, row in zip(
-                which[hit].tolist(), pos[hit].tolist(), distance[hit].tolist(), rows[hit].tolist()
-            ):
-                found[(k, p)].append((d, row))
-        touched = {p for _, p in found}
-        for p, i in enumerate(idx.tolist()):
-            w = batch.items[i]
-            if p not in touched:
-                w.checked.extend(all_passed)
-                continue
+        if not any(len(r) for _, r in pairs):  # no zone is near any of them: all pass
+            return
+        pos = np.concatenate([p for p, _ in pairs])
+        rows = np.concatenate([r for _, r in pairs])
+        which = np.repeat(np.arange(len(rules)), [len(p) for p, _ in pairs])
+        # Distance is 0 exactly when the point is inside (or on) the zone: one measure decides both.
+        distance = shapely.distance(self.zones.local[rows], batch.points[idx[pos]])
+        ids = tuple(r["id"] for r in rules)
+        meters, by_distance = self._cached(("limits", ids), lambda: _limits(rules))
+        hit = np.where(by_distance[which], distance < meters[which], distance == 0.0)
+        found: dict[int, dict[int, list[tuple[float, int]]]] = defaultdict(lambda: defaultdict(list))
+        for k, p, d, row in zip(
+            which[hit].tolist(), pos[hit].tolist(), distance[hit].tolist(), rows[hit].tolist()
+        ):
+            found[p][k].append((d, row))
+        for p, by_rule in found.items():
+            i = int(idx[p])
+            checked = []
             for k, rule in enumerate(rules):
-                hits = found.get((k, p))
-                if hits is None:
-                    w.checked.append(all_passed[k])
-                else:
-                    w.checked.append(self._checked(rule, "violated"))
-                    w.reasons.append(
-                        self._zone_reason(rule, sorted(hits), float(rule["params"].get("meters", 0.0)))
-                    )
+                hits = by_rule.get(k)
+                checked.append(self._checked(rule, "passed" if hits is None else "violated"))
+                if hits is not None:
+                    meters_k = float(rule["params"].get("meters", 0.0))
+                    batch.head[i].append(self._zone_reason(rule, sorted(hits), meters_k))
+            batch.checked_zones[i] = checked
 
     def _zone_reason(
         self, rule: dict[str, Any], found: list[tuple[float, int]], meters: float
@@ -491,14 +538,19 @@ class Checker:
         radius = entries["radius_m"].astype(float).fillna(DEFAULT_PROHIBITED_RADIUS_M).to_numpy()
         radius = np.where(is_point, radius, 0.0)
         building_of = dict(zip(self.numbers.features["id"], self.numbers.features["building_id"]))
-        by_building: dict[str, list[int]] = defaultdict(list)
+        by_building: dict[int, list[int]] = defaultdict(list)  # by row in the buildings layer
         by_number: dict[str, list[int]] = defaultdict(list)
         for row, hn in enumerate(entries["house_number_id"]):
             if hn:
                 by_number[hn].append(row)
-            if hn and building_of.get(hn):
-                by_building[building_of[hn]].append(row)
-        return {"radius": radius, "is_point": is_point, "by_building": by_building, "by_number": by_number}
+            if hn and building_of.get(hn) in self._building_row:
+                by_building[self._building_row[building_of[hn]]].append(row)
+        return {
+            "radius": radius,
+            "is_point": is_point,
+            "by_building": by_building,
+            "by_number": by_number,
+        }
 
     def _prohibited_in_force(self, code: str, day: str) -> tuple[Any, Any]:
         applies = np.array(
@@ -515,26 +567,31 @@ class Checker:
         day = as_of.isoformat()
         applies, cmap = self._cached(("prohibited", code, day), lambda: self._prohibited_in_force(code, day))
         pos, rows = _pairs(cmap, batch.cells(self.prohibited.version.h3_resolution)[idx].tolist())
-        distance = shapely.distance(self.prohibited.local[rows], batch.points[idx[pos]])
         near: dict[int, list[tuple[int, float]]] = defaultdict(list)
-        for q, row, d in zip(pos.tolist(), rows.tolist(), distance.tolist()):
-            if d <= p["radius"][row]:
-                near[q].append((row, d))
-        for q, i in enumerate(idx.tolist()):
-            w = batch.items[i]
+        if len(rows):
+            distance = shapely.distance(self.prohibited.local[rows], batch.points[idx[pos]])
+            for q, row, d in zip(pos.tolist(), rows.tolist(), distance.tolist()):
+                if d <= p["radius"][row]:
+                    near[q].append((row, d))
+        # Only premises in a listed building, at a listed house number or near an entry can be hit.
+        listed = p["by_building"]
+        todo = set(near) | {q for q, row in enumerate(batch.building[idx].tolist()) if row in listed}
+        if batch.house_number:
+            todo |= {q for q, i in enumerate(idx.tolist()) if i in batch.house_number}
+        for q in sorted(todo):
+            i = int(idx[q])
             hits: dict[int, tuple[str, float | None]] = {}
-            building = self._building(w)
-            for row in p["by_building"].get(building["id"], []) if building else []:
+            for row in p["by_building"].get(int(batch.building[i]), []):
                 if applies[row]:
                     hits[row] = ("same_building", None)
-            for row in p["by_number"].get(w.house_number_id, []) if w.house_number_id else []:
+            for row in p["by_number"].get(batch.house_number.get(i, ""), []):
                 if applies[row]:
                     hits[row] = ("house_number", None)
             for row, d in near.get(q, []):
                 if row not in hits:
                     hits[row] = ("within_radius" if p["is_point"][row] else "inside", d)
             for row, (how, d) in sorted(hits.items()):
-                w.reasons.append(self._prohibited_reason(self._entry_recs[row], how, d, p["radius"][row]))
+                batch.tail[i].append(self._prohibited_reason(self._entry_recs[row], how, d, p["radius"][row]))
 
     def _prohibited_reason(
         self, entry: Any, how: str, distance: float | None, radius: float
@@ -581,14 +638,15 @@ class Checker:
             "number": dict(zip(numbers["id"], numbers["certificate_no"])),
         }
 
-    def _address_proof(self, w: _Item, building: dict[str, Any] | None) -> dict[str, Any]:
-        if building is None and w.house_number_id is None:
+    def _address_proof(self, batch: _Batch, i: int) -> dict[str, Any]:
+        building, number = self._building(int(batch.building[i])), batch.house_number.get(i)
+        if building is None and number is None:
             return NO_PROOF
         bid = building["id"] if building else None
         prefiled = self._proof["prefiled"].get(bid, []) if bid else []
         return {
-            "house_number_id": w.house_number_id,
-            "certificate_no": self._proof["number"].get(w.house_number_id) if w.house_number_id else None,
+            "house_number_id": number,
+            "certificate_no": self._proof["number"].get(number) if number else None,
             "building_certificates": self._proof["certified"].get(bid, []) if bid else [],
             "prefiled": bool(prefiled),
             "prefiled_vacancies": prefiled,
@@ -597,47 +655,51 @@ class Checker:
             "acceptance_no": building.get("acceptance_no") if building else None,
         }
 
-    def _result(self, w: _Item) -> dict[str, Any]:
-        p = w.premises
+    def _result(self, batch: _Batch, i: int) -> dict[str, Any]:
+        p, as_of, match = batch.premises[i], batch.as_of[i].isoformat(), batch.match.get(i)
         industry = self._cached(("industry", p.industry), lambda: industries.describe(p.industry))
-        if w.error is not None:
+        if i in batch.error:
             return {
                 "ref": p.ref,
                 "industry": industry,
-                "as_of": w.as_of.isoformat(),
-                "error": w.error,
-                "match": w.match,
+                "as_of": as_of,
+                "error": batch.error[i],
+                "match": match,
             }
-        building = self._building(w)
-        verdict = VERDICTS[_rank(w.reasons, w.match)]
+        reasons = batch.reasons(i)
+        verdict = VERDICTS[_rank(reasons, match)] if batch.own(i) else batch.shared[i].verdict
+        building = int(batch.building[i])
         given = {"lon": p.lon, "lat": p.lat} if p.address is None else {"address": p.address}
         return {
             "ref": p.ref,
             "industry": industry,
-            "as_of": w.as_of.isoformat(),
+            "as_of": as_of,
             "verdict": verdict,
             "verdict_zh": zh("verdicts", verdict),
             "location": {
-                "lon": w.lon,
-                "lat": w.lat,
+                "lon": float(batch.lon[i]),
+                "lat": float(batch.lat[i]),
                 "coordsys": p.coordsys,
                 "given": given,
-                "match": w.match,
+                "match": match,
             },
             "floor": p.floor,
-            "building": None if w.building is None else self._public_building(w.building),
-            "reasons": w.reasons,
-            "checked": w.checked,
-            "address_proof": self._address_proof(w, building),
+            "building": None if building < 0 else self._public_building(building),
+            "reasons": reasons,
+            "checked": batch.checked(i),
+            "address_proof": self._address_proof(batch, i),
             "layer_versions": self._versions,
         }
 
-    def _verdict(self, w: _Item) -> Verdict:
-        if w.error is not None:
-            return Verdict(w.premises.ref, "", (), w.error)
-        return Verdict(
-            w.premises.ref, VERDICTS[_rank(w.reasons, w.match)], tuple(r["id"] for r in w.reasons), ""
-        )
+    def _verdict(self, batch: _Batch, i: int) -> Verdict:
+        ref = batch.premises[i].ref
+        if i in batch.error:
+            return Verdict(ref, "", (), batch.error[i])
+        if not batch.own(i):  # the common case: nothing beyond what it shares with others
+            shared = batch.shared[i]
+            return Verdict(ref, shared.verdict, shared.ids, "")
+        reasons = batch.reasons(i)
+        return Verdict(ref, VERDICTS[_rank(reasons, batch.match.get(i))], tuple(r["id"] for r in reasons), "")
 
     def _public_building(self, row: int) -> dict[str, Any]:
         return self._cached(("building", row), lambda: dict(self._building_recs[row]))
