@@ -150,6 +150,14 @@ class Verdict(NamedTuple):
     error: str
 
 
+class _RuleSet(NamedTuple):
+    """The rules in force for one industry on one day."""
+
+    zones: list[dict[str, Any]]  # judged on the zones layer
+    attributes: list[dict[str, Any]]  # judged on the building and the floor
+    ids: tuple[str, ...]
+
+
 class _Shared(NamedTuple):
     """What the premises of one group (industry, as-of day) share when they are in the same building
     on the same floor: the findings of the attribute rules, and whether no building was found."""
@@ -174,9 +182,10 @@ class _Batch:
         n = len(premises)
         self.premises = premises
         self.as_of = [p.as_of or day for p in premises]
-        self.floor = np.array([p.floor or 0 for p in premises], dtype=np.intp)  # 0: not given
-        self.lon = np.full(n, np.nan)
-        self.lat = np.full(n, np.nan)
+        self.floor = [p.floor or 0 for p in premises]  # 0: not given
+        # As given for now; in WGS-84 once located (addresses resolved, other systems converted).
+        given = np.array([(p.lon, p.lat) if p.address is None else _NO_PLACE for p in premises], dtype=float)
+        self.lon, self.lat = given[:, 0], given[:, 1]
         self.points = np.empty(n, dtype=object)  # in the snapshot's planar frame
         self.building = np.full(n, -1, dtype=np.intp)  # row in the buildings layer
         self.located = _NONE  # positions of the premises that were placed in the district
@@ -186,7 +195,7 @@ class _Batch:
         self.head: dict[int, list[dict[str, Any]]] = defaultdict(list)  # before the shared reasons
         self.tail: dict[int, list[dict[str, Any]]] = defaultdict(list)  # after them
         self.checked_zones: dict[int, list[dict[str, str]]] = {}  # where a zone rule was violated
-        self.shared = np.empty(n, dtype=object)
+        self.shared: list[_Shared] = [NOT_SHARED] * n
         self._cells: dict[int, NDArray[np.int64]] = {}
 
     def cells(self, res: int) -> NDArray[np.int64]:
@@ -221,14 +230,8 @@ def _pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArray[n
     return np.repeat(np.arange(len(cells)), [len(h) for h in hits]), rows
 
 
-def _unique(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
-    """The distinct keys and, for each key given, its position among them."""
-    if len(keys) == 1:  # a single check: np.unique costs more than the rest of the step
-        return keys, np.zeros(1, dtype=np.intp)
-    return np.unique(keys, return_inverse=True)
-
-
 _NONE = np.empty(0, dtype=np.intp)
+_NO_PLACE = (math.nan, math.nan)
 
 
 class Checker:
@@ -267,7 +270,7 @@ class Checker:
 
     def check(self, premises: Premises) -> dict[str, Any]:
         """Check one premises; bad input raises ``InvalidInputError``."""
-        (result,) = self.check_many([premises])
+        result = self._result(self._judge([premises]), 0)  # too few objects to pause the collector for
         if "error" in result:
             raise InvalidInputError(result["error"])
         return result
@@ -296,9 +299,9 @@ class Checker:
                 groups[(items[i].industry, batch.as_of[i])].append(i)
             for (code, as_of), members in groups.items():
                 idx = np.array(members, dtype=np.intp)
-                zone_rules, attribute_rules = self._split_rules(code, as_of)
-                self._zone_rules(zone_rules, batch, idx)
-                self._share(zone_rules, attribute_rules, batch, idx)
+                rules = self._split_rules(code, as_of)
+                self._zone_rules(rules.zones, batch, idx)
+                self._share(rules, batch, idx)
                 self._apply_prohibited(code, as_of, batch, idx)
         return batch
 
@@ -309,18 +312,17 @@ class Checker:
         for i, p in enumerate(batch.premises):
             if p.address is not None:
                 self._resolve_address(batch, i)
-            else:
+            elif p.coordsys not in ("wgs84", "cgcs2000"):  # not the stored system
                 by_system[p.coordsys].append(i)
         for system, group in by_system.items():
             at = np.array(group, dtype=np.intp)
-            given = np.array([(batch.premises[i].lon, batch.premises[i].lat) for i in group], dtype=float)
-            if system in ("wgs84", "cgcs2000"):  # the stored system already
-                batch.lon[at], batch.lat[at] = given[:, 0], given[:, 1]
-            else:
-                batch.lon[at], batch.lat[at] = to_wgs84(given[:, 0], given[:, 1], system)
-        pending = np.array([i for i in range(len(batch.premises)) if i not in batch.error], dtype=np.intp)
-        if not len(pending):
-            return
+            batch.lon[at], batch.lat[at] = to_wgs84(batch.lon[at], batch.lat[at], system)
+        if batch.error:
+            pending = np.array([i for i in range(len(batch.premises)) if i not in batch.error], dtype=np.intp)
+            if not len(pending):
+                return
+        else:
+            pending = np.arange(len(batch.premises))
         points = self.snap.frame.points(batch.lon[pending], batch.lat[pending])
         inside = shapely.intersects(self._district, points)
         batch.points[pending] = points
@@ -399,55 +401,40 @@ class Checker:
             ],
         )
 
-    def _split_rules(self, code: str, as_of: dt.date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The rules for the industry that are judged on zones, and those judged on the building."""
+    def _split_rules(self, code: str, as_of: dt.date) -> _RuleSet:
+        """The rules for the industry, split into those judged on zones and on the building."""
 
-        def split() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        def split() -> _RuleSet:
             rules = self.rules_for(code, as_of)
-            return [r for r in rules if r["kind"] in ZONE_KINDS], [
-                r for r in rules if r["kind"] not in ZONE_KINDS
-            ]
+            zone = [r for r in rules if r["kind"] in ZONE_KINDS]
+            return _RuleSet(
+                zone, [r for r in rules if r["kind"] not in ZONE_KINDS], tuple(r["id"] for r in rules)
+            )
 
         return self._cached(("split", code, as_of), split)
 
-    def _share(
-        self,
-        zone_rules: list[dict[str, Any]],
-        attribute_rules: list[dict[str, Any]],
-        batch: _Batch,
-        idx: NDArray[np.intp],
-    ) -> None:
+    def _share(self, rules: _RuleSet, batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Judge the attribute rules once per building and floor, and hand every premises its share."""
-        rule_ids = (tuple(r["id"] for r in zone_rules), tuple(r["id"] for r in attribute_rules))
-        keys = (batch.building[idx] + 1) * 1024 + batch.floor[idx] + 512  # floors are within ±512
-        distinct, inverse = _unique(keys)
-        shares = np.empty(len(distinct), dtype=object)
-        for k, key in enumerate(distinct.tolist()):
-            building, floor = key // 1024 - 1, key % 1024 - 512
-            shares[k] = self._cached(
-                ("shared", rule_ids, building, floor),
-                lambda b=building, f=floor: self._shared(zone_rules, attribute_rules, b, f or None),
-            )
-        batch.shared[idx] = shares[inverse]
+        shares: dict[tuple[int, int], _Shared] = {}
+        for i, building in zip(idx.tolist(), batch.building[idx].tolist()):
+            floor = batch.floor[i]
+            share = shares.get((building, floor))
+            if share is None:
+                share = shares[(building, floor)] = self._cached(
+                    ("shared", rules.ids, building, floor),
+                    lambda: self._shared(rules, building, floor or None),  # noqa: B023 (called at once)
+                )
+            batch.shared[i] = share
 
-    def _shared(
-        self,
-        zone_rules: list[dict[str, Any]],
-        attribute_rules: list[dict[str, Any]],
-        building: int,
-        floor: int | None,
-    ) -> _Shared:
+    def _shared(self, rules: _RuleSet, building: int, floor: int | None) -> _Shared:
         checked, reasons = [], []
-        for rule in attribute_rules:
+        for rule in rules.attributes:
             outcome, reason = _attribute_reason(rule, floor, self._building(building))
             checked.append(self._checked(rule, outcome))
             if reason is not None:
                 reasons.append(reason)
         after = [NO_BUILDING] if building < 0 else []
-        passed = self._cached(
-            ("passed", tuple(r["id"] for r in zone_rules)),
-            lambda: [self._checked(rule, "passed") for rule in zone_rules],
-        )
+        passed = [self._checked(rule, "passed") for rule in rules.zones]
         ids = tuple(r["id"] for r in reasons + after)
         return _Shared(reasons, after, passed, checked, ids, VERDICTS[_rank(reasons + after, None)])
 
@@ -872,6 +859,8 @@ NO_PROOF: dict[str, Any] = {
     "house_number_id": None, "certificate_no": None, "building_certificates": [], "prefiled": False,
     "prefiled_vacancies": [], "building_accepted": False, "accepted_on": None, "acceptance_no": None,
 }  # fmt: skip
+
+NOT_SHARED = _Shared([], [], [], [], (), "")  # until the premises' group is judged
 
 NO_BUILDING: dict[str, Any] = {
     "source": "resolution", "id": "no-building", "title": "未找到所在建筑",
