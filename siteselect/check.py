@@ -289,7 +289,8 @@ class Checker:
             return [self._verdict(batch, i) for i in range(len(items))]
 
     def _judge(self, items: list[Premises]) -> _Batch:
-        batch = _Batch(items, today())
+        undated = any(p.as_of is None for p in items)  # judged as of today, else no need to ask the clock
+        batch = _Batch(items, today() if undated else dt.date.min)
         self._locate(batch)
         located = batch.located
         if len(located):
@@ -446,13 +447,12 @@ class Checker:
 
     def _zone_map(self, rule: dict[str, Any]) -> CellMap:
         """Cell → zones of the rule's kinds that may lie within its distance of a point there."""
-
-        def make() -> CellMap:
+        key = ("zones", rule["id"])
+        if key not in self._cache:
             kinds = set(rule["params"]["zone_kinds"])
             rows = np.flatnonzero(self.zones.features["kind"].isin(kinds).to_numpy())
-            return self.zones.cell_map(float(rule["params"].get("meters", 0.0)), rows)
-
-        return self._cached(("zones", rule["id"]), make)
+            self._cache[key] = self.zones.cell_map(float(rule["params"].get("meters", 0.0)), rows)
+        return self._cache[key]
 
     def _zone_rules(self, rules: list[dict[str, Any]], batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Distance and containment rules, all candidate pairs measured in one vectorised pass."""

@@ -105,9 +105,8 @@ class LocalFrame:
 
     def points(self, lon: ArrayLike, lat: ArrayLike) -> NDArray:
         lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-        if lon.size == 1:  # a single check: the scalar calls cost a third of the array ones
-            out = np.empty(1, dtype=object)
-            out[0] = self.point(float(lon[0]), float(lat[0]))
-            return out
+        if lon.size == 1:  # a single check: the scalar transform costs a third of the array one
+            x, y = self._to_local.transform(float(lon[0]), float(lat[0]))
+            return shapely.points(np.array([[x, y]]))
         x, y = self._to_local.transform(lon, lat)
         return shapely.points(x, y)
