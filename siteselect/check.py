@@ -255,6 +255,8 @@ class Checker:
         self._entries = self._prohibited_entries()
         self._proof = self._proof_tables()
         self._versions = snapshot.versions
+        self._industries: dict[str, dict[str, Any]] = {}
+        self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
         # The layer records are long-lived: keep the cyclic collector from re-scanning them on
         # every collection, which would cost more than the checks themselves.
         gc.freeze()
@@ -270,7 +272,8 @@ class Checker:
 
     def check(self, premises: Premises) -> dict[str, Any]:
         """Check one premises; bad input raises ``InvalidInputError``."""
-        result = self._result(self._judge([premises]), 0)  # too few objects to pause the collector for
+        batch = self._judge([premises])
+        result = self._result(batch, 0, int(batch.building[0]))  # too few objects to pause the collector for
         if "error" in result:
             raise InvalidInputError(result["error"])
         return result
@@ -279,7 +282,8 @@ class Checker:
         """Check many premises; one that cannot be checked gets an ``error`` instead of a verdict."""
         with cyclic_gc_paused():
             batch = self._judge(items)
-            return [self._result(batch, i) for i in range(len(items))]
+            rows = batch.building.tolist()  # Python ints: a numpy scalar a premises costs more
+            return [self._result(batch, i, row) for i, row in enumerate(rows)]
 
     def verdicts(self, items: list[Premises]) -> list[Verdict]:
         """As :meth:`check_many`, but only each verdict and the ids of its reasons (or the error):
@@ -625,8 +629,8 @@ class Checker:
             "number": dict(zip(numbers["id"], numbers["certificate_no"])),
         }
 
-    def _address_proof(self, batch: _Batch, i: int) -> dict[str, Any]:
-        building, number = self._building(int(batch.building[i])), batch.house_number.get(i)
+    def _address_proof(self, batch: _Batch, i: int, row: int) -> dict[str, Any]:
+        building, number = self._building(row), batch.house_number.get(i)
         if building is None and number is None:
             return NO_PROOF
         bid = building["id"] if building else None
@@ -642,9 +646,10 @@ class Checker:
             "acceptance_no": building.get("acceptance_no") if building else None,
         }
 
-    def _result(self, batch: _Batch, i: int) -> dict[str, Any]:
+    def _result(self, batch: _Batch, i: int, building: int) -> dict[str, Any]:
+        """The full result of premises ``i``, in ``building`` (a row of the layer, or -1)."""
         p, as_of, match = batch.premises[i], batch.as_of[i].isoformat(), batch.match.get(i)
-        industry = self._cached(("industry", p.industry), lambda: industries.describe(p.industry))
+        industry = self._industries.get(p.industry) or self._industry(p.industry)
         if i in batch.error:
             return {
                 "ref": p.ref,
@@ -655,14 +660,13 @@ class Checker:
             }
         reasons = batch.reasons(i)
         verdict = VERDICTS[_rank(reasons, match)] if batch.own(i) else batch.shared[i].verdict
-        building = int(batch.building[i])
         given = {"lon": p.lon, "lat": p.lat} if p.address is None else {"address": p.address}
         return {
             "ref": p.ref,
             "industry": industry,
             "as_of": as_of,
             "verdict": verdict,
-            "verdict_zh": zh("verdicts", verdict),
+            "verdict_zh": self._verdicts_zh[verdict],
             "location": {
                 "lon": float(batch.lon[i]),
                 "lat": float(batch.lat[i]),
@@ -674,7 +678,7 @@ class Checker:
             "building": None if building < 0 else self._public_building(building),
             "reasons": reasons,
             "checked": batch.checked(i),
-            "address_proof": self._address_proof(batch, i),
+            "address_proof": self._address_proof(batch, i, building),
             "layer_versions": self._versions,
         }
 
@@ -687,6 +691,10 @@ class Checker:
             return Verdict(ref, shared.verdict, shared.ids, "")
         reasons = batch.reasons(i)
         return Verdict(ref, VERDICTS[_rank(reasons, batch.match.get(i))], tuple(r["id"] for r in reasons), "")
+
+    def _industry(self, code: str) -> dict[str, Any]:
+        self._industries[code] = industries.describe(code)
+        return self._industries[code]
 
     def _public_building(self, row: int) -> dict[str, Any]:
         return self._cached(("building", row), lambda: dict(self._building_recs[row]))
