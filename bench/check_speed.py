@@ -1,6 +1,6 @@
 """Benchmark: premises checks per second, the library against a hand-written PostGIS baseline.
 
-    python bench/check_speed.py [--single 2000] [--batch 20000] [--baseline 2000]
+    python bench/check_speed.py [--single 10000] [--batch 20000] [--baseline 2000] [--rounds 7]
 
 Data: the Laoshan demo scaled to 20,000 buildings and 100,000 POIs, loaded into a throwaway PostGIS
 with its default durability settings (GiST-indexed, analysed). Candidates: random points over the
@@ -66,7 +66,7 @@ def ratio(label: str, base: list[float], ours: list[float], target: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--single", type=int, default=2000)
+    parser.add_argument("--single", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=20000)
     parser.add_argument("--baseline", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)

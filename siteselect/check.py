@@ -376,6 +376,8 @@ class Checker:
             return
         cmap = self._cached("buildings", lambda: b.cell_map(0.0))
         pos, rows = _pairs(cmap, batch.cells(b.version.h3_resolution)[todo].tolist())
+        if not len(rows):  # open land: no building near any of them
+            return
         inside = shapely.intersects(b.local[rows], batch.points[todo[pos]])
         pos, rows = pos[inside], rows[inside]
         if len(pos) != len(set(pos.tolist())):  # a place in two buildings: the smallest is its own
