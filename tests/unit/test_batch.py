@@ -90,3 +90,35 @@ def test_a_batch_leaves_the_cyclic_collector_as_it_found_it(snapshot, enabled):
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
+
+
+def test_the_collector_stays_paused_until_the_last_of_overlapping_batches_ends():
+    import gc
+    import threading
+
+    from siteselect.check import cyclic_gc_paused
+
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def first() -> None:
+        with cyclic_gc_paused():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with cyclic_gc_paused():
+            second_in.set()
+            first_out.wait(5)
+            seen["after the first ended"] = gc.isenabled()
+        seen["after both ended"] = gc.isenabled()
+
+    gc.enable()
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"after the first ended": False, "after both ended": True}
