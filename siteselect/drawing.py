@@ -82,6 +82,11 @@ def near(snapshot: Snapshot, layer: str, area: shapely.Geometry | None) -> NDArr
 def base_layers(snapshot: Snapshot, area: shapely.Geometry | None = None) -> dict[str, Layer]:
     """District and street outlines, roads and buildings (within ``area``, cut to its box): the base
     map when no tiles are set."""
+    return outline_layers(snapshot, area) | {"buildings": buildings_layer(snapshot, area)}
+
+
+def outline_layers(snapshot: Snapshot, area: shapely.Geometry | None = None) -> dict[str, Layer]:
+    """District and street outlines and roads (within ``area``, cut to its box)."""
     box = None if area is None else shapely.box(*area.bounds)
     out: dict[str, Layer] = {}
     if snapshot.has("districts"):
@@ -94,13 +99,18 @@ def base_layers(snapshot: Snapshot, area: shapely.Geometry | None = None) -> dic
         roads = snapshot.layer("roads")
         rows = near(snapshot, "roads", box)
         out["roads"] = _lines(roads.local[rows], roads.features["name"].to_numpy()[rows], box)
-    if snapshot.has("buildings"):
-        buildings = snapshot.layer("buildings")
-        rows = near(snapshot, "buildings", area)
-        feats = buildings.features.iloc[rows]
-        props = [{"name": f"{n}（{both('uses', u)}）"} for n, u in zip(feats["name"], feats["use"])]
-        out["buildings"] = (list(buildings.local[rows]), props)
     return out
+
+
+def buildings_layer(snapshot: Snapshot, area: shapely.Geometry | None = None) -> Layer:
+    """The buildings that touch ``area`` (all of them when None), named with their use."""
+    if not snapshot.has("buildings"):
+        return [], []
+    buildings = snapshot.layer("buildings")
+    rows = near(snapshot, "buildings", area)
+    feats = buildings.features.iloc[rows]
+    props = [{"name": f"{n}（{both('uses', u)}）"} for n, u in zip(feats["name"], feats["use"])]
+    return list(buildings.local[rows]), props
 
 
 def _lines(lines: NDArray[np.object_], names: NDArray[np.object_], box: shapely.Geometry | None) -> Layer:

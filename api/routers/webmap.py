@@ -8,15 +8,22 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import shapely
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.fields import BboxQuery
+from api.routers.layers import parse_bbox
 from siteselect import assets
-from siteselect.drawing import Basemap, base_layers, feature_collection
+from siteselect.drawing import Basemap, Layer, buildings_layer, feature_collection, outline_layers
+from siteselect.errors import InvalidInputError
+from siteselect.index import Snapshot
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parents[1] / "static"
 CACHE = "public, max-age=3600"
+GEOJSON = "application/geo+json"
+BUILDINGS_MAX_DEG = 0.2  # the page asks from zoom 15: a 2,560-pixel view there is 0.11° across
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -59,24 +66,47 @@ def leaflet_css() -> Response:
 
 @router.get("/basemap")
 def basemap(request: Request) -> Response:
-    """District and street outlines, roads and buildings as one GeoJSON, each feature with its
-    ``layer``; drawn once per set of layer versions."""
-    return Response(base_geojson(request.app.state), media_type="application/geo+json")
+    """District and street outlines and roads as one GeoJSON, each feature with its ``layer``;
+    drawn once per set of layer versions. Buildings come by view, from ``/basemap/buildings``."""
+    return Response(base_geojson(request.app.state), media_type=GEOJSON)
+
+
+@router.get("/basemap/buildings")
+def basemap_buildings(request: Request, bbox: BboxQuery = None) -> Response:
+    """The buildings in a view (``bbox`` in WGS-84, at most ``BUILDINGS_MAX_DEG`` a side): a real
+    district has too many to send at once, and they only read when zoomed in."""
+    box = parse_bbox(bbox)
+    if box is None:
+        raise InvalidInputError("bbox is required: minlon,minlat,maxlon,maxlat of the view")
+    if box[2] - box[0] > BUILDINGS_MAX_DEG or box[3] - box[1] > BUILDINGS_MAX_DEG:
+        raise InvalidInputError(
+            f"bbox {bbox!r} spans more than {BUILDINGS_MAX_DEG}°: zoom in to see buildings"
+        )
+    snapshot = request.app.state.catalog.current()
+    area = snapshot.frame.to_local([shapely.box(*box)])[0]
+    layers = {"buildings": buildings_layer(snapshot, area)}
+    return Response(
+        _geojson(snapshot, layers, Basemap.from_settings(request.app.state.settings)), media_type=GEOJSON
+    )
 
 
 def base_geojson(state: Any) -> bytes:
-    """The base map of the current snapshot, drawn when the versions change (the service draws it
-    when it starts, so the first visitor does not wait for it)."""
+    """The outlines and roads of the current snapshot, drawn when the versions change (the service
+    draws them when it starts, so the first visitor does not wait)."""
     snapshot = state.catalog.current()
     drawn = Basemap.from_settings(state.settings)
     key = (tuple(sorted(snapshot.versions.items())), drawn)
     cached = getattr(state, "basemap", None)
     if cached is None or cached[0] != key:
-        features = []
-        for layer, (geoms, _) in base_layers(snapshot).items():
-            if geoms:  # drawn, not pointed at: the layer is all the page needs to style it
-                props = [{"layer": layer}] * len(geoms)
-                features += feature_collection(snapshot, geoms, props, drawn)["features"]
-        state.basemap = cached = (key, orjson.dumps({"type": "FeatureCollection", "features": features}))
+        state.basemap = cached = (key, _geojson(snapshot, outline_layers(snapshot), drawn))
     drawing: bytes = cached[1]
     return drawing
+
+
+def _geojson(snapshot: Snapshot, layers: dict[str, Layer], drawn: Basemap) -> bytes:
+    features = []
+    for layer, (geoms, _) in layers.items():
+        if geoms:  # drawn, not pointed at: the layer is all the page needs to style it
+            props = [{"layer": layer}] * len(geoms)
+            features += feature_collection(snapshot, geoms, props, drawn)["features"]
+    return orjson.dumps({"type": "FeatureCollection", "features": features})

@@ -77,12 +77,37 @@ const base = L.geoJSON(null, { style: (f) => BASE_STYLES[f.properties.layer], in
 const markers = L.layerGroup().addTo(map);
 let surface = null;
 
-window.siteselect = { map, base, markers, state, ready: false }; // for people in the console, and the tests
+const buildings = L.geoJSON(null, { style: BASE_STYLES.buildings, interactive: false }).addTo(map);
+
+window.siteselect = { map, base, buildings, markers, state, ready: false }; // for the console and the tests
 
 fetch("/basemap").then((r) => r.json()).then((g) => {
   base.addData(g); // already in the base map's datum: the service shifted it
   window.siteselect.ready = true;
 });
+
+// Buildings come by view once zoomed in: a district has too many to send at once, and they only
+// read at street scale.
+const BUILDINGS_MIN_ZOOM = 15;
+let buildingsAsked = 0;
+// One step back from the drawn datum to WGS-84: metres off at most, and the view is padded anyway.
+const undrawn = (lon, lat) => { const [x, y] = drawn(lon, lat); return [2 * lon - x, 2 * lat - y]; };
+
+async function showBuildings() {
+  const asked = ++buildingsAsked;
+  if (map.getZoom() < BUILDINGS_MIN_ZOOM) {
+    buildings.clearLayers();
+    return;
+  }
+  const view = map.getBounds().pad(0.1);
+  const [w, s] = undrawn(view.getWest(), view.getSouth());
+  const [e, n] = undrawn(view.getEast(), view.getNorth());
+  const g = await api(`/basemap/buildings?bbox=${[w, s, e, n].map((v) => v.toFixed(6)).join(",")}`);
+  if (asked !== buildingsAsked) return; // the view moved on while these were on their way
+  buildings.clearLayers();
+  buildings.addData(g);
+}
+map.on("moveend", () => showBuildings().catch((e) => status(e.message, true)));
 
 function marker(lon, lat, verdict, radius) {
   return L.circleMarker(latlng(lon, lat), {

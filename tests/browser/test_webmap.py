@@ -15,8 +15,25 @@ def _open(watched, service):
 def test_page_loads_with_the_district_drawn_and_nothing_failing(watched, service):
     page = _open(watched, service)
     drawn = page.evaluate("window.siteselect.base.getLayers().length")
-    assert drawn > 2600  # buildings, roads and outlines, as vectors: no tiles by default
+    assert drawn > 20  # roads and outlines, as vectors: no tiles by default
+    assert page.evaluate("window.siteselect.buildings.getLayers().length") == 0  # not at district scale
     assert page.inner_text("h1") == "崂山区智能选址"
+    watched.assert_clean()
+
+
+def test_buildings_are_drawn_for_the_view_once_zoomed_in(watched, service, demo_db):
+    from siteselect.store import Store
+
+    spot = Store(demo_db).read_layer("buildings").geometry.iloc[0].centroid
+    page = _open(watched, service)
+    count = "window.siteselect.buildings.getLayers().length"
+    page.evaluate(f"window.siteselect.map.setView([{spot.y}, {spot.x}], 17)")
+    page.wait_for_function(f"{count} > 0")
+    near = page.evaluate(count)
+    page.evaluate(f"window.siteselect.map.setView([{spot.y}, {spot.x}], 16)")
+    page.wait_for_function(f"{count} > {near}")  # a wider view, more of them
+    page.evaluate("window.siteselect.map.setZoom(12)")
+    page.wait_for_function(f"{count} === 0")
     watched.assert_clean()
 
 
