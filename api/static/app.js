@@ -213,8 +213,7 @@ function select(i) {
   const detail = $("detail");
   detail.hidden = false;
   detail.innerHTML = `<h2></h2><p><span class="badge ${r.verdict}"></span> ${t("score")} <b></b></p>
-    <div class="open"></div><h3>${t("criteria")}</h3><ul class="criteria"></ul>
-    <button type="button" class="make-report">${t("report")}</button> <a class="report-link" target="_blank" hidden>${t("openReport")}</a>`;
+    <div class="open"></div><h3>${t("criteria")}</h3><ul class="criteria"></ul>`;
   detail.querySelector("h2").textContent = r.address;
   detail.querySelector(".badge").textContent = t("verdicts")[r.verdict];
   detail.querySelector("b").textContent = r.score ?? "—";
@@ -228,9 +227,16 @@ function select(i) {
     li.textContent = `${name} ${c.missing ? t("missing") : c.score}: ${state.lang === "zh" ? c.explanation_zh : c.explanation_en}`;
     detail.querySelector(".criteria").append(li);
   }
-  const site = r.kind === "vacancy" ? { vacancy_id: r.id } : { lon: r.lon, lat: r.lat };
-  detail.querySelector(".make-report").addEventListener("click", () => makeReport(state.industry, site, detail));
+  reportButton(detail, t("report"), r.kind === "vacancy" ? { vacancy_id: r.id } : { lon: r.lon, lat: r.lat });
   map.setView(latlng(r.lon, r.lat), Math.max(map.getZoom(), 16));
+}
+
+// A button that makes the site's report, and the link to it once made.
+function reportButton(detail, label, site) {
+  const button = Object.assign(document.createElement("button"), { type: "button", className: "make-report", textContent: label });
+  const link = Object.assign(document.createElement("a"), { className: "report-link", target: "_blank", hidden: true, textContent: t("openReport") });
+  button.addEventListener("click", () => makeReport(state.industry, site, detail));
+  detail.append(button, " ", link);
 }
 
 async function makeReport(code, site, where) {
@@ -286,8 +292,7 @@ function showCheck(result, body) {
   const detail = $("detail");
   detail.hidden = false;
   detail.innerHTML = `<h2></h2><p><span class="badge ${result.verdict} verdict"></span></p><h3>${t("reasons")}</h3>
-    <ul class="reasons"></ul><h3>${t("proof")}</h3><ul class="proof"></ul>
-    <button type="button" class="make-report">${t("printReport")}</button> <a class="report-link" target="_blank" hidden>${t("openReport")}</a>`;
+    <ul class="reasons"></ul><h3>${t("proof")}</h3><ul class="proof"></ul>`;
   detail.querySelector("h2").textContent = body.address;
   detail.querySelector(".verdict").textContent = t("verdicts")[result.verdict];
   const reasons = detail.querySelector(".reasons");
@@ -303,8 +308,7 @@ function showCheck(result, body) {
     p.certificate_no && `${t("certificate")}: ${p.certificate_no}`, p.prefiled && t("prefiled"),
     p.building_accepted ? `${t("accepted")}: ${p.acceptance_no}` : t("notAccepted")].filter(Boolean);
   lines.forEach((line) => proof.append(Object.assign(document.createElement("li"), { textContent: line })));
-  const site = { address: body.address, floor: body.floor };
-  detail.querySelector(".make-report").addEventListener("click", () => makeReport(state.industry, site, detail));
+  reportButton(detail, t("printReport"), { address: body.address, floor: body.floor });
 }
 
 // ---- modes and language --------------------------------------------------------------------------

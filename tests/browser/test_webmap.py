@@ -51,6 +51,9 @@ def test_search_puts_ranked_results_on_the_map_and_a_click_shows_the_verdict(wat
     page.wait_for_selector("#detail:not([hidden])")
     assert page.inner_text("#detail .badge") in ("可登记", "需人工核查")
     assert page.locator("#detail .criteria li").count() == 5
+    page.click("#detail .make-report")
+    page.wait_for_selector("#detail .report-link:not([hidden])")
+    assert page.get_attribute("#detail .report-link", "href").startswith("/reports/")
     page.check("#surface")
     page.wait_for_function("document.getElementById('status').textContent.startsWith('适宜性')")
     watched.assert_clean()
