@@ -256,7 +256,6 @@ class Checker:
         self._entries = self._prohibited_entries()
         self._proof = self._proof_tables()
         self._versions = snapshot.versions
-        self._industries: dict[str, dict[str, Any]] = {}
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
         # The layer records are long-lived: keep the cyclic collector from re-scanning them on
         # every collection, which would cost more than the checks themselves.
@@ -390,9 +389,11 @@ class Checker:
     def _building(self, row: int) -> dict[str, Any] | None:
         return None if row < 0 else self._building_recs[row]
 
-    def _cached(self, key: Any, make: Any) -> Any:
+    def _cached(self, key: Any, make: Any, *args: Any) -> Any:
+        """``make(*args)``, made once per key. Arguments rather than a closure: the hot paths ask
+        once per premises, and a closure a call costs more than the look-up."""
         if key not in self._cache:
-            self._cache[key] = make()
+            self._cache[key] = make(*args)
         return self._cache[key]
 
     # ---- rules ----------------------------------------------------------------------------------
@@ -423,16 +424,11 @@ class Checker:
 
     def _share(self, rules: _RuleSet, batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Judge the attribute rules once per building and floor, and hand every premises its share."""
-        shares: dict[tuple[int, int], _Shared] = {}
         for i, building in zip(idx.tolist(), batch.building[idx].tolist()):
             floor = batch.floor[i]
-            share = shares.get((building, floor))
-            if share is None:
-                share = shares[(building, floor)] = self._cached(
-                    ("shared", rules.ids, building, floor),
-                    lambda: self._shared(rules, building, floor or None),  # noqa: B023 (called at once)
-                )
-            batch.shared[i] = share
+            batch.shared[i] = self._cached(
+                ("shared", rules.ids, building, floor), self._shared, rules, building, floor or None
+            )
 
     def _shared(self, rules: _RuleSet, building: int, floor: int | None) -> _Shared:
         checked, reasons = [], []
@@ -454,12 +450,12 @@ class Checker:
 
     def _zone_map(self, rule: dict[str, Any]) -> CellMap:
         """Cell → zones of the rule's kinds that may lie within its distance of a point there."""
-        key = ("zones", rule["id"])
-        if key not in self._cache:
-            kinds = set(rule["params"]["zone_kinds"])
-            rows = np.flatnonzero(self.zones.features["kind"].isin(kinds).to_numpy())
-            self._cache[key] = self.zones.cell_map(float(rule["params"].get("meters", 0.0)), rows)
-        return self._cache[key]
+        return self._cached(("zones", rule["id"]), self._make_zone_map, rule)
+
+    def _make_zone_map(self, rule: dict[str, Any]) -> CellMap:
+        kinds = set(rule["params"]["zone_kinds"])
+        rows = np.flatnonzero(self.zones.features["kind"].isin(kinds).to_numpy())
+        return self.zones.cell_map(float(rule["params"].get("meters", 0.0)), rows)
 
     def _zone_rules(self, rules: list[dict[str, Any]], batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Distance and containment rules, all candidate pairs measured in one vectorised pass."""
@@ -652,7 +648,7 @@ class Checker:
     def _result(self, batch: _Batch, i: int, building: int) -> dict[str, Any]:
         """The full result of premises ``i``, in ``building`` (a row of the layer, or -1)."""
         p, as_of, match = batch.premises[i], batch.as_of[i].isoformat(), batch.match.get(i)
-        industry = self._industries.get(p.industry) or self._industry(p.industry)
+        industry = self._cached(("industry", p.industry), industries.describe, p.industry)
         if i in batch.error:
             return {
                 "ref": p.ref,
@@ -694,10 +690,6 @@ class Checker:
             return Verdict(ref, shared.verdict, shared.ids, "")
         reasons = batch.reasons(i)
         return Verdict(ref, VERDICTS[_rank(reasons, batch.match.get(i))], tuple(r["id"] for r in reasons), "")
-
-    def _industry(self, code: str) -> dict[str, Any]:
-        self._industries[code] = industries.describe(code)
-        return self._industries[code]
 
     def _public_building(self, row: int) -> dict[str, Any]:
         return self._cached(("building", row), lambda: dict(self._building_recs[row]))
