@@ -165,18 +165,23 @@ function number(id) {
   return value === "" ? null : Number(value);
 }
 
-$("find").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  try {
-    status(t("searching"));
-    const code = await industryCode();
-    state.industry = code;
-    const streets = [...document.querySelectorAll("#streets input:checked")].map((i) => i.value);
-    const wanted = { area_min: number("area-min"), area_max: number("area-max"), max_rent: number("max-rent"), streets };
-    const result = await api("/match", { industry: code, wanted, limit: 20 });
-    showResults(result);
-    if ($("surface").checked) await showSurface();
-  } catch (e) { status(e.message, true); }
+// Both forms start alike: say what is happening, find the industry, then do their own part.
+function onSubmit(form, busy, run) {
+  $(form).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      status(t(busy));
+      state.industry = await industryCode();
+      await run(state.industry);
+    } catch (e) { status(e.message, true); }
+  });
+}
+
+onSubmit("find", "searching", async (code) => {
+  const streets = [...document.querySelectorAll("#streets input:checked")].map((i) => i.value);
+  const wanted = { area_min: number("area-min"), area_max: number("area-max"), max_rent: number("max-rent"), streets };
+  showResults(await api("/match", { industry: code, wanted, limit: 20 }));
+  if ($("surface").checked) await showSurface();
 });
 
 function showResults(result) {
@@ -269,16 +274,9 @@ $("surface").addEventListener("change", () => showSurface().catch((e) => status(
 
 // ---- clerks: check one premises ------------------------------------------------------------------
 
-$("check").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  try {
-    status(t("checking"));
-    const code = await industryCode();
-    state.industry = code;
-    const body = { industry: code, address: $("address").value.trim() || null, floor: number("floor") };
-    const result = await api("/check", body);
-    showCheck(result, body);
-  } catch (e) { status(e.message, true); }
+onSubmit("check", "checking", async (code) => {
+  const body = { industry: code, address: $("address").value.trim() || null, floor: number("floor") };
+  showCheck(await api("/check", body), body);
 });
 
 function showCheck(result, body) {
