@@ -60,8 +60,11 @@ def list_versions(request: Request, layer: str) -> list[dict[str, Any]]:
 MAX_BBOX_DEG = 5.0  # a district spans well under a degree; a city a couple
 
 
-def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    """``minlon,minlat,maxlon,maxlat`` → a tuple, or a clear error."""
+def parse_bbox(
+    text: str | None, max_deg: float = MAX_BBOX_DEG, too_wide: str = "ask for the district, not the world"
+) -> tuple[float, float, float, float] | None:
+    """``minlon,minlat,maxlon,maxlat`` → a tuple, or a clear error (``too_wide`` says what to do
+    about a box wider than ``max_deg``)."""
     if text is None:
         return None
     try:
@@ -73,10 +76,8 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     minx, miny, maxx, maxy = parts
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
         raise InvalidInputError(f"bbox {text!r} is not a box in lon/lat (min < max, within range)")
-    if maxx - minx > MAX_BBOX_DEG or maxy - miny > MAX_BBOX_DEG:
-        raise InvalidInputError(
-            f"bbox {text!r} spans more than {MAX_BBOX_DEG}°: ask for the district, not the world"
-        )
+    if maxx - minx > max_deg or maxy - miny > max_deg:
+        raise InvalidInputError(f"bbox {text!r} spans more than {max_deg}°: {too_wide}")
     return minx, miny, maxx, maxy
 
 

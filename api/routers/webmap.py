@@ -75,13 +75,9 @@ def basemap(request: Request) -> Response:
 def basemap_buildings(request: Request, bbox: BboxQuery = None) -> Response:
     """The buildings in a view (``bbox`` in WGS-84, at most ``BUILDINGS_MAX_DEG`` a side): a real
     district has too many to send at once, and they only read when zoomed in."""
-    box = parse_bbox(bbox)
+    box = parse_bbox(bbox, BUILDINGS_MAX_DEG, "zoom in to see buildings")
     if box is None:
         raise InvalidInputError("bbox is required: minlon,minlat,maxlon,maxlat of the view")
-    if box[2] - box[0] > BUILDINGS_MAX_DEG or box[3] - box[1] > BUILDINGS_MAX_DEG:
-        raise InvalidInputError(
-            f"bbox {bbox!r} spans more than {BUILDINGS_MAX_DEG}°: zoom in to see buildings"
-        )
     snapshot = request.app.state.catalog.current()
     area = snapshot.frame.to_local([shapely.box(*box)])[0]
     layers = {"buildings": buildings_layer(snapshot, area)}
