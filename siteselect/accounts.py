@@ -10,23 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from siteselect.errors import InvalidInputError, NotFoundError
 from siteselect.store import Store
+from siteselect.users import ROLES, User
 
-ROLES = ("admin", "clerk", "operator")
 TOKEN_PREFIX = "ss_"
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    name: str
-    role: str
-    parks: tuple[str, ...]
 
 
 def _hash(token: str) -> str:

@@ -18,7 +18,7 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 
-from siteselect.accounts import User
+from siteselect.audit import audit, refuse
 from siteselect.errors import (
     InvalidInputError,
     NotFoundError,
@@ -26,9 +26,9 @@ from siteselect.errors import (
     SiteSelectError,
     StaleWriteError,
 )
-from siteselect.listings import audit, refuse
 from siteselect.load import validate_frame
 from siteselect.store import LayerVersion, Store
+from siteselect.users import User
 
 DESCRIPTIVE = ("name", "address", "industries")
 PLANNING = ("operator", "geometry", "lon", "lat")  # the stewards' data, not the operator's

@@ -12,12 +12,9 @@ forced on owners too).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import sqlalchemy as sa
 
-if TYPE_CHECKING:  # accounts builds on the store, which installs these policies
-    from siteselect.accounts import User
+from siteselect.users import User
 
 MAY_WRITE = (
     "current_setting('siteselect.role', true) IN ('admin', 'clerk', 'system')"

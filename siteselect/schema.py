@@ -1,0 +1,121 @@
+"""The stored tables, defined once: layer versions and their features and cells, accounts and
+listings with their audit log, and reports. The store creates them; nothing else defines a table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+def layer_tables(metadata: sa.MetaData, postgis: bool) -> dict[str, sa.Table]:
+    geometry: sa.types.TypeEngine[Any]
+    if postgis:
+        geometry = Geometry("GEOMETRY", srid=4326, spatial_index=True)
+        props: sa.types.TypeEngine[Any] = JSONB()
+    else:
+        geometry, props = sa.LargeBinary(), sa.JSON()
+    versions = sa.Table(
+        "layer_versions",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("layer", sa.String(40), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("loaded_by", sa.String(200), nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("feature_count", sa.Integer, nullable=False),
+        sa.Column("checksum", sa.String(64), nullable=False),
+        sa.Column("h3_resolution", sa.SmallInteger, nullable=False),
+        sa.UniqueConstraint("layer", "version"),
+    )
+    # On PostGIS each version is a partition: a load fills a bare table and attaches it, so the
+    # indexes are built in bulk (sorted GiST build) instead of row by row.
+    partitioned: dict[str, Any] = {"postgresql_partition_by": "LIST (version_id)"} if postgis else {}
+    features = sa.Table(
+        "features",
+        metadata,
+        sa.Column("version_id", sa.ForeignKey("layer_versions.id"), primary_key=True),
+        sa.Column("fid", sa.String(200), primary_key=True),
+        sa.Column("geom", geometry, nullable=True),
+        sa.Column("props", props, nullable=False),
+        **partitioned,
+    )
+    cells = sa.Table(
+        "feature_cells",
+        metadata,
+        sa.Column("version_id", sa.ForeignKey("layer_versions.id"), nullable=False),
+        sa.Column("fid", sa.String(200), nullable=False),
+        sa.Column("cell", sa.BigInteger, nullable=False),
+        sa.Index("ix_feature_cells_version_cell", "version_id", "cell"),
+        **partitioned,
+    )
+    return {"versions": versions, "features": features, "cells": cells}
+
+
+def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    """Who may write: users with a role (operators bound to parks) and their hashed tokens."""
+    users = sa.Table(
+        "users",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(100), nullable=False, unique=True),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("parks", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    tokens = sa.Table(
+        "tokens",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("label", sa.String(100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    # Vacancies are live listings that operators edit one by one: a mutable table with a revision
+    # per row (the ETag), not new versions of the whole layer. Every write and every refusal is in
+    # the audit log, written in the same transaction as the change.
+    listings = sa.Table(
+        "listings",
+        metadata,
+        sa.Column("id", sa.String(200), primary_key=True),
+        sa.Column("park_id", sa.String(200), nullable=True, index=True),
+        sa.Column("lon", sa.Float, nullable=False),
+        sa.Column("lat", sa.Float, nullable=False),
+        sa.Column("props", sa.JSON, nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    audit = sa.Table(
+        "audit_log",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(100), nullable=False),
+        sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("target", sa.String(200), nullable=False),
+        sa.Column("before", sa.JSON, nullable=True),
+        sa.Column("after", sa.JSON, nullable=True),
+        sa.Column("outcome", sa.String(20), nullable=False),
+        sa.Column("detail", sa.Text, nullable=False),
+    )
+    return {"users": users, "tokens": tokens, "listings": listings, "audit": audit}
+
+
+def report_table(metadata: sa.MetaData) -> sa.Table:
+    """Reports by id: the request, the layer versions and the day they were judged by, so the same
+    report can be drawn again on any worker, after newer layers are loaded too."""
+    return sa.Table(
+        "reports",
+        metadata,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("request", sa.JSON, nullable=False),
+        sa.Column("versions", sa.JSON, nullable=False),
+        sa.Column("as_of", sa.Date, nullable=False),
+        sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
+    )
