@@ -14,8 +14,10 @@ from api import errors, openapi
 from api.auth import User
 from api.limits import LimitBodySize
 from api.routers import checks, layers, matching, ogc, reports, webmap
-from siteselect import listings
+from siteselect.audit import audit_log
+from siteselect.check import checker_for
 from siteselect.index import Catalog
+from siteselect.match import scorer_for
 from siteselect.settings import Settings
 from siteselect.store import Store
 
@@ -31,8 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.catalog = Catalog(store, settings)
         snapshot = app.state.catalog.current()
         if snapshot.has("rules") and snapshot.has("pois"):  # the first request should not wait
-            snapshot.checker.warm()
-            snapshot.scorer.warm()
+            checker_for(snapshot).warm()
+            scorer_for(snapshot).warm()
             webmap.base_geojson(app.state)
         try:
             yield
@@ -65,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/audit", tags=["accounts"])
     def audit(user: User) -> list[dict[str, object]]:
         """Every write and every refusal, oldest first: for admins and clerks."""
-        return listings.audit_log(app.state.store, user)
+        return audit_log(app.state.store, user)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, object]:

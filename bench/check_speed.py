@@ -29,8 +29,9 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ and tests/support helpers
 
 from bench.scaled_demo import describe, load_scaled, random_candidates
-from siteselect.check import Premises
+from siteselect.check import checker_for
 from siteselect.index import Catalog
+from siteselect.premises import Premises
 from siteselect.store import Store
 from tests.support.postgis import fresh_database, postgis_server
 from tests.support.postgis_baseline import PostgisBaseline
@@ -78,7 +79,7 @@ def main() -> None:
         layers = load_scaled(store)
         print(f"data: {describe(layers)}")
         snapshot = Catalog(store).current()
-        checker = snapshot.checker
+        checker = checker_for(snapshot)
         cases = random_candidates(layers, max(args.single, args.batch, args.baseline))
         premises = [Premises.parse(industry=c, lon=x, lat=y, as_of=DAY, floor=FLOOR) for x, y, c in cases]
         checker.check_many(premises[:500])  # build the cell maps of every rule once

@@ -25,9 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scaled_demo import CANDIDATE_CODES, describe, load_scaled, random_candidates
 from siteselect import report
+from siteselect.check import checker_for
 from siteselect.demo import LOAD_ORDER, generate, write_demo
 from siteselect.index import Catalog
 from siteselect.load import load_file
+from siteselect.match import scorer_for
 from siteselect.store import Store
 from tests.support.serve import running_service
 
@@ -45,8 +47,8 @@ def demo_store(folder: Path) -> tuple[str, dict]:
 
 def time_reports(url: str, layers: dict, n: int) -> None:
     snapshot = Catalog(Store(url)).current()
-    snapshot.checker.warm()
-    snapshot.scorer.warm()
+    checker_for(snapshot).warm()
+    scorer_for(snapshot).warm()
     places = _places(layers, n)
     singles, sizes, verdicts = [], [], []
     for x, y, code in places:

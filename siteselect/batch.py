@@ -22,11 +22,13 @@ import pandas as pd
 import shapely
 
 from siteselect import scoring
-from siteselect.check import Premises, cyclic_gc_paused
+from siteselect.check import checker_for, cyclic_gc_paused
+from siteselect.coords import to_wgs84
 from siteselect.errors import InvalidInputError, SiteSelectError
 from siteselect.grid import cell_polygons, point_cells
 from siteselect.index import Snapshot
-from siteselect.match import Constraints
+from siteselect.match import Constraints, scorer_for
+from siteselect.premises import Premises
 
 PARENT_RES = 6  # cells of ~36 km²: a district is a few dozen partitions
 RESULT_COLUMNS = ["ref", "industry", "verdict", "score", "reasons", "error"]
@@ -46,7 +48,8 @@ class Candidates:
 
 
 def read_candidates(path: str | Path, on_bad: str = "skip") -> Candidates:
-    """Read ``ref,industry,lon,lat[,floor]`` rows; bad rows are named and skipped, or refuse the file."""
+    """Read ``ref,industry,lon,lat[,floor,coordsys]`` rows; bad rows are named and skipped, or refuse
+    the file. Coordinates in another system than WGS-84 are converted as a check converts them."""
     if on_bad not in ("skip", "refuse"):
         raise InvalidInputError(f"on_bad must be 'skip' or 'refuse', got {on_bad!r}")
     rows, problems = [], []
@@ -54,18 +57,22 @@ def read_candidates(path: str | Path, on_bad: str = "skip") -> Candidates:
         for n, row in enumerate(csv.DictReader(f), start=2):  # line 1 is the header
             try:
                 p = Premises.parse(
-                    **{k: v for k, v in row.items() if k in ("industry", "lon", "lat", "floor")}
+                    **{k: v for k, v in row.items() if k in ("industry", "lon", "lat", "floor", "coordsys")}
                 )
                 if p.lon is None or p.lat is None:
                     raise InvalidInputError("lon and lat are required in a batch")
             except SiteSelectError as exc:
                 problems.append(f"{path}, line {n}: {exc}")
                 continue
-            rows.append((row.get("ref") or str(n - 1), p.lon, p.lat, p.industry, p.floor))
+            rows.append((row.get("ref") or str(n - 1), p.lon, p.lat, p.industry, p.floor, p.coordsys))
     if problems and on_bad == "refuse":
         raise BatchError(f"{len(problems)} bad row(s), nothing run:\n" + "\n".join(problems[:50]))
-    table = pd.DataFrame(rows, columns=["ref", "lon", "lat", "industry", "floor"])
-    return Candidates(table, problems)
+    table = pd.DataFrame(rows, columns=["ref", "lon", "lat", "industry", "floor", "coordsys"])
+    for system in set(table["coordsys"]) - {"wgs84", "cgcs2000"}:
+        at = (table["coordsys"] == system).to_numpy()
+        lon, lat = to_wgs84(table.loc[at, "lon"].to_numpy(float), table.loc[at, "lat"].to_numpy(float), system)
+        table.loc[at, "lon"], table.loc[at, "lat"] = lon, lat
+    return Candidates(table.drop(columns="coordsys"), problems)
 
 
 CHUNK = 50_000  # candidates checked at a time: full results of millions would not fit in memory
@@ -88,7 +95,7 @@ def _assess(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     floors = [None if pd.isna(f) else int(f) for f in table["floor"]]
-    checks = snapshot.checker.verdicts([
+    checks = checker_for(snapshot).verdicts([
         Premises(industry=c, lon=float(x), lat=float(y), floor=f, ref=str(r))
         for r, x, y, c, f in zip(table["ref"], table["lon"], table["lat"], table["industry"], floors)
     ])  # fmt: skip
@@ -99,7 +106,7 @@ def _assess(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
     for code in np.unique(codes).tolist():
         rows = np.flatnonzero(codes == code)
         nan = np.full(len(rows), np.nan)
-        scores, _ = snapshot.scorer.criteria(xy[rows], code, nan, nan, Constraints())
+        scores, _ = scorer_for(snapshot).criteria(xy[rows], code, nan, nan, Constraints())
         score[rows] = scoring.totals(scores, scoring.normalize_weights(scoring.default_weights(code)))
     return pd.DataFrame({
         "ref": table["ref"].to_numpy(),
@@ -116,11 +123,12 @@ def partitions(snapshot: Snapshot, table: pd.DataFrame) -> Iterator[tuple[Snapsh
     parents = point_cells(table["lon"].to_numpy(float), table["lat"].to_numpy(float), PARENT_RES)
     pois = snapshot.layer("pois").features
     transit = {"pois": pois["category"].isin(["metro", "bus"]).to_numpy()}  # nearest stops may be far
+    district = scorer_for(snapshot).district_figures()
     for parent in np.unique(parents).tolist():
         rows = np.flatnonzero(parents == parent)
         ring = h3.grid_disk(parent, _halo_rings())
         region = shapely.union_all(cell_polygons(ring))
-        yield snapshot.region(region, transit), table.iloc[rows]
+        yield snapshot.region(region, district, transit), table.iloc[rows]
 
 
 def _halo_rings() -> int:

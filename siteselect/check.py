@@ -12,143 +12,33 @@ shares the rule look-ups and cell maps.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-import functools
 import gc
-import math
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
 from siteselect import industry as industries
-from siteselect.coords import check_coordsys, to_wgs84
 from siteselect.errors import InvalidInputError
-from siteselect.grid import point_cells
-from siteselect.index import CellMap, LayerIndex, Snapshot
+from siteselect.index import CellMap, LayerIndex, Snapshot, cell_pairs
 from siteselect.labels import en, zh
+from siteselect.locating import Locator, Places, locator_for
+from siteselect.premises import Premises, Verdict, today
+from siteselect.verdicts import VERDICTS, rank
 
-MIN_FLOOR, MAX_FLOOR = -5, 200
 DEFAULT_PROHIBITED_RADIUS_M = 10.0
-PRECISE_LEVELS = ("house_number", "building")
 ZONE_KINDS = ("min_distance", "not_within")  # rule kinds judged on the zones layer
-SEVERITY_RANK = {"permitted": 0, "review": 1, "prohibited": 2}
-VERDICTS = tuple(SEVERITY_RANK)
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 # Why an address on a department's prohibited list cannot be a registered domicile.
 PROHIBITED_LIST_BASIS = (
     "《山东省市场主体住所（经营场所）登记管理办法》第四条（住所应当真实、合法、有效、安全）"
 )
-
-
-def today() -> dt.date:
-    """Today in China, where registrations happen."""
-    return dt.datetime.now(CHINA_TZ).date()
-
-
-@dataclass(frozen=True)
-class Premises:
-    """One candidate: a place, an industry, optionally a floor and the date to judge by."""
-
-    industry: str
-    lon: float | None = None
-    lat: float | None = None
-    coordsys: str = "wgs84"
-    address: str | None = None
-    floor: int | None = None
-    as_of: dt.date | None = None
-    ref: str | None = None
-
-    @classmethod
-    def parse(cls, **raw: Any) -> Premises:
-        """Validate raw values (from a form, a CSV row, the command line); name any bad one."""
-        code = industries.normalize_code(_required(raw, "industry"))
-        address = raw.get("address") or None
-        lon, lat = raw.get("lon"), raw.get("lat")
-        if address is None and (_blank(lon) or _blank(lat)):
-            raise InvalidInputError("give either an address or both lon and lat")
-        if address is not None and not (_blank(lon) and _blank(lat)):
-            raise InvalidInputError("give either an address or lon and lat, not both")
-        if not _blank(lat) and _looks_like_lon(lat) and not _blank(lon) and not _looks_like_lon(lon):
-            raise InvalidInputError(f"lat {lat!r} is outside -90..90 (lat and lon look swapped)")
-        return cls(
-            industry=code,
-            lon=None if _blank(lon) else _number("lon", lon, -180, 180),
-            lat=None if _blank(lat) else _number("lat", lat, -90, 90),
-            coordsys=check_coordsys(raw.get("coordsys") or "wgs84"),
-            address=str(address) if address is not None else None,
-            floor=None if _blank(raw.get("floor")) else _floor(raw["floor"]),
-            as_of=None if _blank(raw.get("as_of")) else _date(raw["as_of"]),
-            ref=None if _blank(raw.get("ref")) else str(raw["ref"]),
-        )
-
-
-def _blank(value: Any) -> bool:
-    return (
-        value is None
-        or (isinstance(value, str) and not value.strip())
-        or (isinstance(value, float) and math.isnan(value))
-    )
-
-
-def _looks_like_lon(value: Any) -> bool:
-    try:
-        return 90 < abs(float(value)) <= 180
-    except (TypeError, ValueError):
-        return False
-
-
-def _required(raw: dict[str, Any], name: str) -> Any:
-    if _blank(raw.get(name)):
-        raise InvalidInputError(f"{name} is required")
-    return raw[name]
-
-
-def _number(name: str, value: Any, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} {value!r} is not a number") from None
-    if not (math.isfinite(number) and low <= number <= high):
-        raise InvalidInputError(f"{name} {value!r} is outside {low}..{high}")
-    return number
-
-
-def _floor(value: Any) -> int:
-    try:
-        floor = int(str(value).strip())
-    except ValueError:
-        raise InvalidInputError(f"floor {value!r} is not a whole number") from None
-    if floor == 0:
-        raise InvalidInputError("floor 0 does not exist: the ground floor is 1, the first basement -1")
-    if not MIN_FLOOR <= floor <= MAX_FLOOR:
-        raise InvalidInputError(f"floor {floor} is outside {MIN_FLOOR}..{MAX_FLOOR}")
-    return floor
-
-
-def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InvalidInputError(f"as_of {value!r} is not a date YYYY-MM-DD") from None
-
-
-class Verdict(NamedTuple):
-    """A check's outcome in brief: the verdict and its reasons' ids, or why it could not be made."""
-
-    ref: str | None
-    verdict: str
-    reasons: tuple[str, ...]
-    error: str
 
 
 class _RuleSet(NamedTuple):
@@ -171,7 +61,7 @@ class _Shared(NamedTuple):
     verdict: str  # from reasons + after alone
 
 
-class _Batch:
+class _Batch(Places):
     """One call's premises as columns, with what has been found out about them.
 
     Findings most premises share (attribute rules, no building) are judged once per group, building
@@ -180,33 +70,13 @@ class _Batch:
     """
 
     def __init__(self, premises: list[Premises], day: dt.date):
+        super().__init__(premises)
         n = len(premises)
-        self.premises = premises
         self.as_of = [p.as_of or day for p in premises]
-        self.floor = [p.floor or 0 for p in premises]  # 0: not given
-        # As given for now; in WGS-84 once located (addresses resolved, other systems converted).
-        given = np.array([(p.lon, p.lat) if p.address is None else _NO_PLACE for p in premises], dtype=float)
-        self.lon, self.lat = given[:, 0], given[:, 1]
-        self.points = np.empty(n, dtype=object)  # in the snapshot's planar frame
-        self.building = np.full(n, -1, dtype=np.intp)  # row in the buildings layer
-        self.located = _NONE  # positions of the premises that were placed in the district
-        self.match: dict[int, dict[str, Any]] = {}
-        self.house_number: dict[int, str] = {}
-        self.error: dict[int, str] = {}
         self.head: dict[int, list[dict[str, Any]]] = defaultdict(list)  # before the shared reasons
         self.tail: dict[int, list[dict[str, Any]]] = defaultdict(list)  # after them
         self.checked_zones: dict[int, list[dict[str, str]]] = {}  # where a zone rule was violated
         self.shared: list[_Shared] = [NOT_SHARED] * n
-        self._cells: dict[int, NDArray[np.int64]] = {}
-
-    def cells(self, res: int) -> NDArray[np.int64]:
-        """The cell of every premises (0 where it was not located)."""
-        if res not in self._cells:
-            cells = np.zeros(len(self.premises), dtype=np.int64)
-            at = self.located
-            cells[at] = point_cells(self.lon[at], self.lat[at], res)
-            self._cells[res] = cells
-        return self._cells[res]
 
     def own(self, i: int) -> bool:
         """Whether premises ``i`` has findings of its own beside the shared ones."""
@@ -219,20 +89,6 @@ class _Batch:
     def checked(self, i: int) -> list[dict[str, str]]:
         shared = self.shared[i]
         return self.checked_zones.get(i, shared.checked_zones) + shared.checked_attributes
-
-
-def _pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """(position in ``cells``, feature row) for every candidate the cell map gives."""
-    if len(cells) == 1:  # a single check: no arrays to join (a fifth of its time)
-        rows = cmap.get(cells[0], _NONE)
-        return np.zeros(len(rows), dtype=np.intp), rows
-    hits = [cmap.get(cell, _NONE) for cell in cells]
-    rows = np.concatenate(hits) if hits else _NONE
-    return np.repeat(np.arange(len(cells)), [len(h) for h in hits]), rows
-
-
-_NONE = np.empty(0, dtype=np.intp)
-_NO_PLACE = (math.nan, math.nan)
 
 
 class Checker:
@@ -250,9 +106,9 @@ class Checker:
         self._zone_recs = _records(self.zones)
         self._building_recs = _records(self.buildings)
         self._entry_recs = _records(self.prohibited)
-        self._building_row = {rec["id"]: i for i, rec in enumerate(self._building_recs)}
+        self.locator: Locator = locator_for(snapshot)
+        self._building_row = self.locator.building_row
         self._cache: dict[Any, Any] = {}
-        self._district = _district_shape(snapshot)
         self._entries = self._prohibited_entries()
         self._proof = self._proof_tables()
         self._versions = snapshot.versions
@@ -265,7 +121,7 @@ class Checker:
 
     def warm(self) -> None:
         """Build the cell maps of the buildings and of every zone rule now rather than on first use."""
-        self._cached("buildings", lambda: self.buildings.cell_map(0.0))
+        self.locator.warm()
         for rule in self.rules:
             if rule["kind"] in ZONE_KINDS:
                 self._zone_map(rule)
@@ -295,10 +151,13 @@ class Checker:
     def _judge(self, items: list[Premises]) -> _Batch:
         undated = any(p.as_of is None for p in items)  # judged as of today, else no need to ask the clock
         batch = _Batch(items, today() if undated else dt.date.min)
-        self._locate(batch)
+        self.locator.locate(batch)
+        for i in batch.match:
+            level = batch.approximate(i)
+            if level is not None and i not in batch.error:
+                batch.head[i].append(_unresolved_location(level))
         located = batch.located
         if len(located):
-            self._find_buildings(batch)
             groups: dict[tuple[str, dt.date], list[int]] = defaultdict(list)
             for i in located.tolist():
                 groups[(items[i].industry, batch.as_of[i])].append(i)
@@ -310,81 +169,7 @@ class Checker:
                 self._apply_prohibited(code, as_of, batch, idx)
         return batch
 
-    # ---- locating -------------------------------------------------------------------------------
-
-    def _locate(self, batch: _Batch) -> None:
-        by_system: dict[str, list[int]] = defaultdict(list)
-        for i, p in enumerate(batch.premises):
-            if p.address is not None:
-                self._resolve_address(batch, i)
-            elif p.coordsys not in ("wgs84", "cgcs2000"):  # not the stored system
-                by_system[p.coordsys].append(i)
-        for system, group in by_system.items():
-            at = np.array(group, dtype=np.intp)
-            batch.lon[at], batch.lat[at] = to_wgs84(batch.lon[at], batch.lat[at], system)
-        if batch.error:
-            pending = np.array([i for i in range(len(batch.premises)) if i not in batch.error], dtype=np.intp)
-            if not len(pending):
-                return
-        else:
-            pending = np.arange(len(batch.premises))
-        points = self.snap.frame.points(batch.lon[pending], batch.lat[pending])
-        inside = shapely.intersects(self._district, points)
-        batch.points[pending] = points
-        batch.located = pending[inside]
-        for i in pending[~inside].tolist():
-            batch.error[i] = self._outside_message(batch, i)
-
-    def _resolve_address(self, batch: _Batch, i: int) -> None:
-        address = batch.premises[i].address or ""
-        try:
-            match = self.snap.gazetteer.resolve(address)
-        except InvalidInputError as exc:
-            batch.error[i] = f"address: {exc}"
-            return
-        batch.match[i] = match.as_dict()
-        if match.level == "none":
-            notes = "; ".join(match.notes) or "no match"
-            batch.error[i] = f"address {address!r} could not be resolved to a place ({notes})"
-            return
-        batch.lon[i], batch.lat[i] = float(match.lon or 0.0), float(match.lat or 0.0)
-        if match.house_number_id is not None:
-            batch.house_number[i] = match.house_number_id
-        if match.building_id is not None:
-            batch.building[i] = self._building_row.get(match.building_id, -1)
-        if match.level not in PRECISE_LEVELS:
-            batch.head[i].append(_unresolved_location(match.level))
-
-    def _outside_message(self, batch: _Batch, i: int) -> str:
-        p, lon, lat = batch.premises[i], float(batch.lon[i]), float(batch.lat[i])
-        swapped = self._district.intersects(self.snap.frame.point(lat, lon)) if abs(lat) <= 180 else False
-        hint = " (lat and lon look swapped)" if swapped else ""
-        return f"point ({p.lon}, {p.lat}) lies outside {self._district_name}{hint}"
-
-    @functools.cached_property
-    def _district_name(self) -> str:
-        districts = self.snap.layer("districts").features
-        names = districts.loc[districts["level"] == "district", "name"].tolist()
-        return names[0] if names else "the district"
-
     # ---- buildings ------------------------------------------------------------------------------
-
-    def _find_buildings(self, batch: _Batch) -> None:
-        b = self.buildings
-        todo = batch.located[batch.building[batch.located] < 0]
-        if not len(todo):
-            return
-        cmap = self._cached("buildings", lambda: b.cell_map(0.0))
-        pos, rows = _pairs(cmap, batch.cells(b.version.h3_resolution)[todo].tolist())
-        if not len(rows):  # open land: no building near any of them
-            return
-        inside = shapely.intersects(b.local[rows], batch.points[todo[pos]])
-        pos, rows = pos[inside], rows[inside]
-        if len(pos) != len(set(pos.tolist())):  # a place in two buildings: the smallest is its own
-            order = np.lexsort((shapely.area(b.local[rows]), pos))
-            first = np.unique(pos[order], return_index=True)[1]
-            pos, rows = pos[order][first], rows[order][first]
-        batch.building[todo[pos]] = rows
 
     def _building(self, row: int) -> dict[str, Any] | None:
         return None if row < 0 else self._building_recs[row]
@@ -440,7 +225,7 @@ class Checker:
         after = [NO_BUILDING] if building < 0 else []
         passed = [self._checked(rule, "passed") for rule in rules.zones]
         ids = tuple(r["id"] for r in reasons + after)
-        return _Shared(reasons, after, passed, checked, ids, VERDICTS[_rank(reasons + after, None)])
+        return _Shared(reasons, after, passed, checked, ids, VERDICTS[rank(reasons + after, None)])
 
     def _checked(self, rule: dict[str, Any], outcome: str) -> dict[str, str]:
         return self._cached(  # shared: a result never changes it
@@ -462,7 +247,7 @@ class Checker:
         if not rules:
             return
         cells = batch.cells(self.zones.version.h3_resolution)[idx].tolist()
-        pairs = [_pairs(self._zone_map(rule), cells) for rule in rules]
+        pairs = [cell_pairs(self._zone_map(rule), cells) for rule in rules]
         if not any(len(r) for _, r in pairs):  # no zone is near any of them: all pass
             return
         pos = np.concatenate([p for p, _ in pairs])
@@ -556,7 +341,7 @@ class Checker:
         p = self._entries
         day = as_of.isoformat()
         applies, cmap = self._cached(("prohibited", code, day), lambda: self._prohibited_in_force(code, day))
-        pos, rows = _pairs(cmap, batch.cells(self.prohibited.version.h3_resolution)[idx].tolist())
+        pos, rows = cell_pairs(cmap, batch.cells(self.prohibited.version.h3_resolution)[idx].tolist())
         near: dict[int, list[tuple[int, float]]] = defaultdict(list)
         if len(rows):
             distance = shapely.distance(self.prohibited.local[rows], batch.points[idx[pos]])
@@ -591,7 +376,7 @@ class Checker:
             "match": how,
         }
         if distance is not None and how == "within_radius":
-            evidence |= {"distance_m": round(distance, 3), "threshold_m": radius}
+            evidence |= {"distance_m": round(distance, 3), "threshold_m": float(radius)}  # not numpy's
         industries_text = "、".join(entry["industries"])
         return {
             "source": "prohibited_address",
@@ -617,11 +402,10 @@ class Checker:
         for rec in certified[["id", "building_id", "certificate_no", "address"]].to_dict("records"):
             by_building[rec["building_id"]].append(rec)
         prefiled: dict[str, list[str]] = defaultdict(list)
-        if self.snap.has("vacancies"):
-            vac = self.snap.layer("vacancies").features
-            for vid, bid, flag in zip(vac["id"], vac["building_id"], vac["prefiled"]):
-                if flag and bid:
-                    prefiled[bid].append(vid)
+        vac = self.locator.vacancies  # tied to their buildings, live listings included
+        for vid, bid, flag in zip(vac["id"], vac["building_id"], vac["prefiled"]):
+            if flag and bid:
+                prefiled[bid].append(vid)
         return {
             "certified": by_building,
             "prefiled": prefiled,
@@ -658,8 +442,8 @@ class Checker:
                 "match": match,
             }
         reasons = batch.reasons(i)
-        verdict = VERDICTS[_rank(reasons, match)] if batch.own(i) else batch.shared[i].verdict
-        given = {"lon": p.lon, "lat": p.lat} if p.address is None else {"address": p.address}
+        verdict = VERDICTS[rank(reasons, match)] if batch.own(i) else batch.shared[i].verdict
+        given = _given(p)
         return {
             "ref": p.ref,
             "industry": industry,
@@ -673,7 +457,7 @@ class Checker:
                 "given": given,
                 "match": match,
             },
-            "floor": p.floor,
+            "floor": batch.floor[i] or None,
             "building": None if building < 0 else self._public_building(building),
             "reasons": reasons,
             "checked": batch.checked(i),
@@ -689,10 +473,35 @@ class Checker:
             shared = batch.shared[i]
             return Verdict(ref, shared.verdict, shared.ids, "")
         reasons = batch.reasons(i)
-        return Verdict(ref, VERDICTS[_rank(reasons, batch.match.get(i))], tuple(r["id"] for r in reasons), "")
+        return Verdict(ref, VERDICTS[rank(reasons, batch.match.get(i))], tuple(r["id"] for r in reasons), "")
 
     def _public_building(self, row: int) -> dict[str, Any]:
         return self._cached(("building", row), lambda: dict(self._building_recs[row]))
+
+
+def _given(p: Premises) -> dict[str, Any]:
+    """The place as the premises gave it."""
+    if p.address is not None:
+        return {"address": p.address}
+    if p.vacancy_id is not None:
+        return {"vacancy_id": p.vacancy_id}
+    return {"lon": p.lon, "lat": p.lat}
+
+
+def checker_for(snapshot: Snapshot) -> Checker:
+    """The checker of a snapshot, built once (from the previous one's when only vacancies changed)."""
+    return snapshot.made("checker", lambda: _successor(snapshot.made_before("checker"), snapshot))
+
+
+def _successor(previous: Checker | None, snapshot: Snapshot) -> Checker:
+    """A checker for ``snapshot``: the previous snapshot's with the new vacancies (its records,
+    maps and shared findings do not depend on them), or a new one."""
+    if previous is None:
+        return Checker(snapshot)
+    checker = copy.copy(previous)
+    checker.snap, checker.locator = snapshot, locator_for(snapshot)
+    checker._proof, checker._versions = checker._proof_tables(), snapshot.versions
+    return checker
 
 
 class _CollectorPause:
@@ -733,17 +542,6 @@ def _limits(rules: list[dict[str, Any]]) -> tuple[NDArray[np.float64], NDArray[n
     """Each zone rule's distance limit, and whether it is a distance (or a containment) rule."""
     meters = np.array([float(r["params"].get("meters", 0.0)) for r in rules])
     return meters, np.array([r["kind"] == "min_distance" for r in rules])
-
-
-def _rank(reasons: list[dict[str, Any]], match: dict[str, Any] | None) -> int:
-    """The verdict's rank: the weightiest reason's. A violation weighs its severity; any other
-    finding, and every finding at an approximate location, can only ask for review."""
-    review = SEVERITY_RANK["review"]
-    if not reasons:
-        return SEVERITY_RANK["permitted"]
-    if match is not None and match["level"] not in PRECISE_LEVELS:
-        return review
-    return max(SEVERITY_RANK[r["severity"]] if r["outcome"] == "violated" else review for r in reasons)
 
 
 def _in_force(record: dict[str, Any], day: str) -> bool:
@@ -894,11 +692,3 @@ NO_BUILDING: dict[str, Any] = {
 
 def _records(layer: LayerIndex) -> list[dict[str, Any]]:
     return layer.features.drop(columns="geometry").to_dict("records")
-
-
-def _district_shape(snapshot: Snapshot) -> shapely.Geometry:
-    districts: LayerIndex = snapshot.layer("districts")
-    rows = np.flatnonzero((districts.features["level"] == "district").to_numpy())
-    shape = shapely.union_all(districts.local[rows]) if len(rows) else shapely.union_all(districts.local)
-    shapely.prepare(shape)
-    return shape

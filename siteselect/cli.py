@@ -66,8 +66,10 @@ def cmd_layers(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from siteselect.io import write_layer_file
 
-    store = _store(args)
-    gdf = store.read_layer(args.layer, version=args.version)
+    if args.layer == "vacancies" and args.version is None:  # the live listings, as every reader sees them
+        gdf = _snapshot(args).layer("vacancies").features
+    else:
+        gdf = _store(args).read_layer(args.layer, version=args.version)
     write_layer_file(gdf, args.file, coordsys=args.coordsys)
     print(f"{args.layer}: {len(gdf):,} features written to {args.file} ({args.coordsys})")
     return 0
@@ -105,20 +107,23 @@ def _snapshot(args: argparse.Namespace) -> Any:
 
 
 def cmd_geocode(args: argparse.Namespace) -> int:
-    match = _snapshot(args).gazetteer.resolve(args.text)
+    from siteselect.locating import gazetteer_for
+
+    match = gazetteer_for(_snapshot(args)).resolve(args.text)
     print(json.dumps(match.as_dict(), ensure_ascii=False, indent=2))
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from siteselect.check import Premises
+    from siteselect.check import checker_for
+    from siteselect.premises import Premises
 
-    checker = _snapshot(args).checker
+    checker = checker_for(_snapshot(args))
     if args.file is not None:
         return _check_file(checker, args)
     premises = Premises.parse(
         industry=args.industry, address=args.address, lon=args.lon, lat=args.lat,
-        coordsys=args.coordsys, floor=args.floor, as_of=args.as_of,
+        coordsys=args.coordsys, floor=args.floor, as_of=args.as_of, vacancy_id=args.vacancy,
     )  # fmt: skip
     result = checker.check(premises)
     if args.json:
@@ -152,7 +157,7 @@ def _check_file(checker: Any, args: argparse.Namespace) -> int:
     """Check every row of a CSV; a bad row gets an error line, the others their verdicts."""
     import csv
 
-    from siteselect.check import Premises
+    from siteselect.premises import Premises
 
     with args.file.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -383,8 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--address")
     where.add_argument("--lon", type=float)
+    where.add_argument("--vacancy", help="a listed vacancy's id")
     where.add_argument(
-        "--file", type=Path, help="CSV: industry, address or lon/lat, [coordsys, floor, as_of, ref]"
+        "--file",
+        type=Path,
+        help="CSV: industry, address, lon/lat or vacancy_id, [coordsys, floor, as_of, ref]",
     )
     p.add_argument("--lat", type=float)
     p.add_argument("--coordsys", choices=COORDSYS, default="wgs84")
@@ -422,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("batch", help="check and score every candidate of a file, here or on a Dask cluster")
-    p.add_argument("file", type=Path, help="CSV: ref, industry, lon, lat[, floor]")
+    p.add_argument("file", type=Path, help="CSV: ref, industry, lon, lat[, floor, coordsys]")
     p.add_argument("--out", type=Path, required=True, help="results CSV")
     p.add_argument("--scheduler", help="tcp://host:port of a Dask scheduler (default: this process)")
     p.add_argument(

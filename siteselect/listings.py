@@ -11,15 +11,16 @@ refusal is appended to the audit log in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
-from typing import Any, NoReturn
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from siteselect.accounts import User
+from siteselect.audit import audit, refuse
 from siteselect.errors import (
     InvalidInputError,
     NotFoundError,
@@ -30,6 +31,7 @@ from siteselect.errors import (
 from siteselect.load import validate_frame
 from siteselect.security import acting_as
 from siteselect.store import Store
+from siteselect.users import User
 
 SERVER_OWNED = ("id", "updated_at")
 CLERK_ONLY = ("prefiled",)
@@ -128,25 +130,19 @@ def _validated(fields: dict[str, Any], listing_id: str) -> dict[str, Any]:
     """Check a listing's fields against the vacancies spec; return them typed."""
     rec = {k: v for k, v in fields.items() if k not in ("lon", "lat", "revision", "updated_at")}
     frame = pd.DataFrame([rec | {"id": listing_id}])
-    frame["geometry"] = [shapely.Point(fields["lon"], fields["lat"])]
+    frame["geometry"] = [_point(fields)]
     typed = validate_frame("vacancies", frame, "request")
     out = _records(typed)[0]
     return out
 
 
-def audit(conn: sa.Connection, store: Store, user: User, action: str, target: str,
-           before: Any, after: Any, outcome: str, detail: str = "") -> None:  # fmt: skip
-    conn.execute(store.accounts["audit"].insert().values(
-        at=_now(), actor=f"{user.role}:{user.name}", action=action, target=target,
-        before=before, after=after, outcome=outcome, detail=detail,
-    ))  # fmt: skip
-
-
-def refuse(store: Store, user: User, action: str, target: str, error: SiteSelectError) -> NoReturn:
-    """Record a refusal in its own transaction (the write itself changed nothing), then raise."""
-    with store.engine.begin() as conn:
-        audit(conn, store, user, action, target, None, None, "refused", str(error))
-    raise error
+def _point(fields: dict[str, Any]) -> shapely.Point:
+    """Where a listing is: a point of finite lon and lat, or a clear refusal naming the geometry."""
+    lon, lat = fields.get("lon"), fields.get("lat")
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat))
+    if not numbers or not (math.isfinite(lon) and math.isfinite(lat)):  # type: ignore[arg-type]
+        raise InvalidInputError(f"geometry: a vacancy needs a Point [lon, lat], got lon {lon!r}, lat {lat!r}")
+    return shapely.Point(lon, lat)
 
 
 def _check_fields(user: User, body: dict[str, Any]) -> None:
@@ -250,13 +246,3 @@ def delete(store: Store, user: User, listing_id: str, *, if_match: str | None) -
             audit(conn, store, user, "delete", listing_id, None, None, "refused", "stale revision")
     if done.rowcount != 1:
         raise StaleWriteError(f"listing {listing_id} changed while it was being deleted")
-
-
-def audit_log(store: Store, user: User) -> list[dict[str, Any]]:
-    """The audit trail, for admins and clerks."""
-    if user.role not in ("admin", "clerk"):
-        raise PermissionDeniedError("the audit log is for admins and clerks")
-    a = store.accounts["audit"]
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(a).order_by(a.c.id)).mappings().all()
-    return [dict(r) | {"at": r["at"].isoformat()} for r in rows]

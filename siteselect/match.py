@@ -7,10 +7,10 @@ side-by-side comparison of chosen sites, and a suitability surface over H3 cells
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import math
-import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,10 +23,12 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from siteselect import industry, scoring
-from siteselect.check import Premises
+from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError
 from siteselect.grid import cell_polygons, check_resolution
 from siteselect.index import Snapshot
+from siteselect.locating import locator_for
+from siteselect.premises import Premises
 
 MAX_RESULTS = 200
 SURFACE_MAX_CELLS = 60_000
@@ -75,12 +77,8 @@ class Scorer:
         self.all_business = cKDTree(self.business_xy)
         self._prefix_trees: dict[str, cKDTree | None] = {}
         self._address_memo: dict[Any, Any] = {}  # counts around the certified addresses: per snapshot
-        self._vacancy_memo: dict[Any, Any] = {}  # around the vacancies: dropped when listings change
-        self._live: tuple[Any, gpd.GeoDataFrame] | None = None
-        self._lock = threading.RLock()
-        vacancies = snapshot.layer("vacancies").features if snapshot.has("vacancies") else None
-        rents = np.array([] if vacancies is None else vacancies["rent"].dropna().to_numpy(float))
-        self.typical_rent = float(np.median(rents)) if len(rents) else 80.0
+        self._vacancy_memo: dict[Any, Any] = {}  # around the vacancies
+        self.typical_rent = _typical_rent(snapshot)
         self._district = snapshot.district  # figures of the whole district, when this is a region
         if self._district is not None:
             self.typical_rent = self._district["typical_rent"]
@@ -190,16 +188,14 @@ class Scorer:
     @functools.cached_property
     def pool(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
         """Every candidate, its planar position and street: matched many times. The vacancies come
-        first, then the certified addresses, each part counted apart, so that a listing's change
-        recounts only the vacancies."""
+        first, then the certified addresses, each part counted apart."""
         parts = [self._vacancy_part, self._address_part]
         table = pd.concat([p[0] for p in parts], ignore_index=True)[CANDIDATE_COLUMNS]
         return table, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
     @functools.cached_property
     def _vacancy_part(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
-        live = self._live[1] if self._live is not None else None
-        return self._part(vacancy_candidates(self.snap, live))
+        return self._part(vacancy_candidates(self.snap))
 
     @functools.cached_property
     def _address_part(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
@@ -216,26 +212,21 @@ class Scorer:
         return _joined(vacancies, addresses)
 
     def pool_with_facts(self, code: str) -> tuple[tuple[pd.DataFrame, Any, Any], dict[str, Any]]:
-        """The pool and its facts, consistent with each other even while listings change."""
-        with self._lock:
-            return self.pool, self.pool_facts(code)
+        """The pool and its facts."""
+        return self.pool, self.pool_facts(code)
 
-    @property
-    def vacancies_key(self) -> Any:
-        """The key of the live vacancies in use, or None for the layer's own."""
-        return self._live[0] if self._live is not None else None
-
-    def use_vacancies(self, key: Any, vacancies: gpd.GeoDataFrame) -> None:
-        """Match against these vacancies (the live listings) from now on; ``key`` says when they
-        changed. A new key drops the vacancies' part of the pool and its counts, which the next
-        match works out again; the addresses' part stays."""
-        with self._lock:
-            if self._live is not None and self._live[0] == key:
-                return
-            self._live = (key, vacancies)
-            self.__dict__.pop("pool", None)
-            self.__dict__.pop("_vacancy_part", None)
-            self._vacancy_memo = {}
+    def successor(self, snapshot: Snapshot) -> Scorer:
+        """This scorer for a snapshot whose vacancies differ (a listing was written): its trees,
+        and the addresses' part of the pool with its counts, are kept; the vacancies' part is
+        worked out again on the next match."""
+        scorer = copy.copy(self)
+        scorer.snap = snapshot
+        for made in ("pool", "_vacancy_part"):
+            scorer.__dict__.pop(made, None)
+        scorer._vacancy_memo = {}
+        if scorer._district is None:
+            scorer.typical_rent = _typical_rent(snapshot)
+        return scorer
 
     def warm(self) -> None:
         """Count what every family needs around the pool, so that no match waits for it."""
@@ -250,6 +241,19 @@ class Scorer:
         for name, shape in zip(self.street_names, self.street_shapes):
             out[shapely.intersects(shape, points)] = name
         return out
+
+
+def _typical_rent(snapshot: Snapshot) -> float:
+    """The median asking rent of the vacancies (80 元/m²/month without any)."""
+    vacancies = snapshot.layer("vacancies").features if snapshot.has("vacancies") else None
+    rents = np.array([] if vacancies is None else vacancies["rent"].dropna().to_numpy(float))
+    return float(np.median(rents)) if len(rents) else 80.0
+
+
+def scorer_for(snapshot: Snapshot) -> Scorer:
+    """The scorer of a snapshot, built once (from the previous one's when only vacancies changed)."""
+    previous = snapshot.made_before("scorer")
+    return snapshot.made("scorer", lambda: previous.successor(snapshot) if previous else Scorer(snapshot))
 
 
 def explain(
@@ -344,14 +348,10 @@ CANDIDATE_COLUMNS = [
 ]
 
 
-def vacancy_candidates(snapshot: Snapshot, vacancies: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
-    """The available vacancies: the layer's, or the live listings given."""
-    v = (
-        vacancies
-        if vacancies is not None
-        else (snapshot.layer("vacancies").features if snapshot.has("vacancies") else None)
-    )
-    if v is None or not len(v):
+def vacancy_candidates(snapshot: Snapshot) -> pd.DataFrame:
+    """The available vacancies (the live listings, where the catalog has put them in the snapshot)."""
+    v = locator_for(snapshot).vacancies
+    if not len(v):
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
     return _vacancy_rows(v[v["status"] == "available"])[CANDIDATE_COLUMNS]
 
@@ -394,13 +394,13 @@ def _joined(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _vacancy_rows(v: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Vacancies as candidate rows."""
+def _vacancy_rows(v: pd.DataFrame) -> pd.DataFrame:
+    """Vacancies (as located, with lon and lat) as candidate rows."""
     return pd.DataFrame({
         "id": v["id"], "kind": "vacancy", "address": v["address"], "building_id": v["building_id"],
         "park_id": v["park_id"], "floor": v["floor"], "area_m2": v["area_m2"], "rent": v["rent"],
         "use": v["use"], "prefiled": v["prefiled"].fillna(False).astype(bool),
-        "lon": v.geometry.x, "lat": v.geometry.y,
+        "lon": v["lon"], "lat": v["lat"],
         "updated_at": pd.to_datetime(v["updated_at"], utc=True, errors="coerce", format="mixed")
         if "updated_at" in v else pd.NaT,
     })[CANDIDATE_COLUMNS]  # fmt: skip
@@ -444,7 +444,7 @@ def _weights(code: str, weights: dict[str, float] | None) -> dict[str, float]:
 def _score_table(
     snapshot: Snapshot, table: pd.DataFrame, code: str, constraints: Constraints, weights: dict[str, float]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
-    scorer: Scorer = snapshot.scorer
+    scorer = scorer_for(snapshot)
     points = snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
     xy = shapely.get_coordinates(points)
     scores, facts = scorer.criteria(
@@ -477,7 +477,7 @@ def match(
     if not 1 <= limit <= MAX_RESULTS:
         raise InvalidInputError(f"limit must be from 1 to {MAX_RESULTS}, got {limit}")
     w = _weights(code, weights)
-    scorer: Scorer = snapshot.scorer
+    scorer = scorer_for(snapshot)
     _check_streets(scorer, constraints)
     (table, _, streets), pool_facts = scorer.pool_with_facts(code)
     keep = _filter(table, constraints, streets).to_numpy(copy=True)
@@ -504,7 +504,7 @@ def match(
             break
         chunk = order[start : start + CHECK_CHUNK].tolist()
         for i, result in zip(
-            chunk, snapshot.checker.check_many([_premises(table, i, code, as_of) for i in chunk])
+            chunk, checker_for(snapshot).check_many([_premises(table, i, code, as_of) for i in chunk])
         ):
             checks[i] = result
             (allowed if result.get("verdict") in ("permitted", "review") else excluded).append(i)
@@ -527,11 +527,12 @@ def match(
 
 
 def _premises(table: pd.DataFrame, i: int, code: str, as_of: dt.date | None) -> Premises:
+    """A candidate as premises: a vacancy by its id, a certified address by its text."""
     row = table.iloc[i]
-    floor = None if pd.isna(row["floor"]) else int(row["floor"])
-    return Premises(
-        industry=code, lon=float(row["lon"]), lat=float(row["lat"]), floor=floor, as_of=as_of, ref=row["id"]
-    )
+    if row["kind"] == "vacancy":
+        floor = None if pd.isna(row["floor"]) else int(row["floor"])
+        return Premises(industry=code, vacancy_id=row["id"], floor=floor, as_of=as_of, ref=row["id"])
+    return Premises(industry=code, address=row["address"], as_of=as_of, ref=row["id"])
 
 
 def _excluded(row: pd.Series, check: dict[str, Any]) -> dict[str, Any]:
@@ -610,19 +611,15 @@ def assess_sites(
         raise InvalidInputError(f"sites: give 1 to 5 sites, got {len(sites)}")
     constraints = constraints or Constraints()
     w = _weights(code, weights)
-    rows = [_site_row(snapshot, n, site) for n, site in enumerate(sites)]
-    table = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
-    checks = snapshot.checker.check_many(
-        [
-            Premises(industry=code, lon=r["lon"], lat=r["lat"], floor=r["floor"], as_of=as_of, ref=r["id"])
-            for r in rows
-        ]
-    )
+    premises = [_site_premises(n, site, code, as_of) for n, site in enumerate(sites)]
+    checks = checker_for(snapshot).check_many(premises)
     for n, check in enumerate(checks):
         if "error" in check:
             raise InvalidInputError(f"sites[{n}]: {check['error']}")
+    rows = [_site_row(snapshot, n, site, check) for n, (site, check) in enumerate(zip(sites, checks))]
+    table = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
     scores, total, facts = _score_table(snapshot, table, code, constraints, w)
-    scorer: Scorer = snapshot.scorer
+    scorer = scorer_for(snapshot)
     streets = scorer.streets_of(
         snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
     )
@@ -641,37 +638,38 @@ def assess_sites(
     return result, checks
 
 
-def _site_row(snapshot: Snapshot, n: int, site: dict[str, Any]) -> dict[str, Any]:
-    """A site is a vacancy id, an address, or coordinates (with optional area, rent, floor)."""
+def _site_premises(n: int, site: dict[str, Any], code: str, as_of: dt.date | None) -> Premises:
+    """A site (a vacancy id, an address, or coordinates) as premises, located as any check is."""
+    try:
+        return Premises.parse(
+            industry=code, as_of=as_of, ref=site.get("label") or f"site-{n + 1}",
+            **{k: site.get(k) for k in ("vacancy_id", "address", "lon", "lat", "coordsys", "floor")},
+        )  # fmt: skip
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"sites[{n}]: {exc}") from None
+
+
+def _site_row(snapshot: Snapshot, n: int, site: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
+    """A checked site as a candidate row: a vacancy's own row, else the place its check found (with
+    the area, rent and floor given)."""
     if site.get("vacancy_id"):
-        vacancies = snapshot.layer("vacancies").features
-        hit = vacancies[vacancies["id"] == site["vacancy_id"]]
-        if hit.empty:
-            raise InvalidInputError(f"sites[{n}].vacancy_id {site['vacancy_id']!r} does not exist")
-        return dict(_vacancy_rows(hit).iloc[0])
-    if site.get("address"):
-        m = snapshot.gazetteer.resolve(site["address"])
-        if m.level == "none":
-            raise InvalidInputError(f"sites[{n}].address {site['address']!r} could not be resolved")
-        lon, lat, address = m.lon, m.lat, site["address"]
-    elif site.get("lon") is not None and site.get("lat") is not None:
-        lon, lat, address = float(site["lon"]), float(site["lat"]), None
-    else:
-        raise InvalidInputError(f"sites[{n}]: give a vacancy_id, an address, or lon and lat")
+        vacancies = locator_for(snapshot).vacancies
+        return dict(_vacancy_rows(vacancies[vacancies["id"] == site["vacancy_id"]]).iloc[0])
+    building = check["building"] or {}
     return {
         "id": site.get("label") or f"site-{n + 1}",
         "kind": "site",
         "updated_at": pd.NaT,
-        "address": address,
-        "building_id": None,
+        "address": site.get("address"),
+        "building_id": building.get("id"),
         "park_id": None,
         "floor": site.get("floor"),
         "area_m2": site.get("area_m2", np.nan),
         "rent": site.get("rent", np.nan),
-        "use": None,
-        "prefiled": False,
-        "lon": lon,
-        "lat": lat,
+        "use": building.get("use"),
+        "prefiled": check["address_proof"]["prefiled"],
+        "lon": check["location"]["lon"],
+        "lat": check["location"]["lat"],
     }
 
 
@@ -700,7 +698,7 @@ def surface(
     if len(cells) > SURFACE_MAX_CELLS:
         raise InvalidInputError(f"res {res} gives {len(cells):,} cells, more than {SURFACE_MAX_CELLS:,}")
     lon, lat, owner = _samples(cells, every_vertex=res <= 9)
-    checks = snapshot.checker.check_many(
+    checks = checker_for(snapshot).check_many(
         [Premises(industry=code, lon=x, lat=y, as_of=as_of) for x, y in zip(lon.tolist(), lat.tolist())]
     )
     free = np.array([c.get("verdict") in ("permitted", "review") for c in checks], dtype=float)

@@ -33,12 +33,13 @@ from branca.element import Element, Figure
 from numpy.typing import NDArray
 
 from siteselect import __version__, assets, industry, scoring
-from siteselect.check import today
+from siteselect.check import checker_for
 from siteselect.drawing import BASE_STYLES, Basemap, base_layers, feature_collection, near
 from siteselect.errors import InvalidInputError, NotFoundError
 from siteselect.index import Snapshot
 from siteselect.labels import both, en, zh
 from siteselect.match import Constraints, assess_sites
+from siteselect.premises import today
 from siteselect.store import Store
 
 VIEW_M = 600.0  # what a site's map shows around it
@@ -205,7 +206,7 @@ def _template() -> jinja2.Template:
 def _site_view(snapshot: Snapshot, site: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
     """What the page shows of one site: its comparison entry, its full check, and every rule checked
     with the legal basis it cites."""
-    rules = {r["id"]: r for r in snapshot.checker.rules}
+    rules = {r["id"]: r for r in checker_for(snapshot).rules}
     findings = {r["id"]: r for r in check["reasons"]}
     checked = [
         {
@@ -341,7 +342,7 @@ def _draw_zones(d: _Drawing, view: shapely.Geometry, code: str, as_of: dt.date) 
     props = [{"name": f"{names[r]}（{both('zone_kinds', kinds[r])}）"} for r in rows]
     style = {"color": ZONE_COLOUR, "weight": 1, "fillColor": ZONE_COLOUR, "fillOpacity": 0.15}
     d.layer("限制区域 restriction zones", zones.local[rows], props, style)
-    for rule in snap.checker.rules_for(code, as_of):
+    for rule in checker_for(snap).rules_for(code, as_of):
         if rule["kind"] != "min_distance":
             continue
         meters = float(rule["params"]["meters"])

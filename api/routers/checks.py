@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.fields import IsoDate
+from api.responses import json_response
 from siteselect import industry
-from siteselect.check import Premises
+from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError
 from siteselect.index import Catalog, Snapshot
+from siteselect.locating import gazetteer_for
+from siteselect.premises import Premises
 
 router = APIRouter(tags=["checks"])
 
@@ -21,7 +23,7 @@ Coordsys = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 
 
 class CheckRequest(BaseModel):
-    """One premises: an address or coordinates, the industry, optionally floor and date."""
+    """One premises: an address, coordinates or a vacancy id, the industry, optionally floor and date."""
 
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
@@ -33,6 +35,7 @@ class CheckRequest(BaseModel):
     floor: int | None = None
     as_of: IsoDate | None = None
     ref: Annotated[str | None, Field(max_length=100)] = None
+    vacancy_id: Annotated[str | None, Field(max_length=200)] = None
 
     def premises(self) -> Premises:
         return Premises.parse(**self.model_dump())
@@ -67,13 +70,8 @@ def industries(
 @router.get("/geocode")
 def geocode(request: Request, q: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
     """Resolve address text to a place, with its match level and confidence."""
-    match = _snapshot(request, None).gazetteer.resolve(q)
+    match = gazetteer_for(_snapshot(request, None)).resolve(q)
     return dict(match.as_dict())
-
-
-def _json(content: Any) -> Response:
-    """Check results are plain dicts: orjson writes them directly, several times faster."""
-    return Response(orjson.dumps(content), media_type="application/json")
 
 
 @router.post("/check", response_class=Response, responses={200: {"content": {"application/json": {}}}})
@@ -86,7 +84,7 @@ async def check(
     of a millisecond of CPU: it runs on the event loop, where a thread hand-off would cost more.
     """
     snapshot = _snapshot(request, _parse_versions(versions))
-    return _json(snapshot.checker.check(body.premises()))
+    return json_response(checker_for(snapshot).check(body.premises()))
 
 
 @router.post("/check/batch", response_class=Response, responses={200: {"content": {"application/json": {}}}})
@@ -101,8 +99,8 @@ def check_batch(request: Request, body: BatchRequest) -> Response:
             premises.append(item.premises())
         except InvalidInputError as exc:
             raise InvalidInputError(f"items[{n}]: {exc}") from None
-    results = _snapshot(request, body.versions).checker.check_many(premises)
-    return _json({"results": results, "count": len(results)})
+    results = checker_for(_snapshot(request, body.versions)).check_many(premises)
+    return json_response({"results": results, "count": len(results)})
 
 
 def _parse_versions(text: str | None) -> dict[str, int] | None:

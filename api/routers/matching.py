@@ -10,8 +10,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.fields import IsoDate
-from api.routers.checks import _json, _snapshot
-from siteselect import industry, listings
+from api.responses import json_response
+from api.routers.checks import Coordsys, _snapshot
+from siteselect import industry
 from siteselect.match import Constraints, compare, match, surface
 
 router = APIRouter(tags=["matching"])
@@ -67,6 +68,7 @@ class Site(BaseModel):
     address: Annotated[str | None, Field(max_length=200)] = None
     lon: Annotated[float | None, Field(ge=-180, le=180)] = None
     lat: Annotated[float | None, Field(ge=-90, le=90)] = None
+    coordsys: Coordsys | None = None  # of lon and lat; WGS-84 when not given
     label: Annotated[str | None, Field(max_length=50)] = None
     floor: int | None = None
     area_m2: Annotated[float | None, Field(ge=0)] = None
@@ -87,22 +89,12 @@ class CompareRequest(BaseModel):
 def post_match(request: Request, body: MatchRequest) -> Response:
     """Ranked premises for a business: scores by criterion with explanations, prohibited ones apart."""
     weights = body.weights.model_dump() if body.weights else None
-    _use_live_listings(request)
     stale_days = request.app.state.settings.stale_after_days
     result = match(
         _snapshot(request, None), industry.resolve(body.industry), body.wanted.constraints(), weights,
         body.limit, body.as_of, stale_days,
     )  # fmt: skip
-    return _json(result)
-
-
-def _use_live_listings(request: Request) -> None:
-    """Operators' listings take effect in the very next match."""
-    store = request.app.state.store
-    key = listings.stamp(store)
-    scorer = _snapshot(request, None).scorer
-    if scorer.vacancies_key != key:
-        scorer.use_vacancies(key, listings.as_frame(listings.all_listings(store)))
+    return json_response(result)
 
 
 @router.post("/compare", response_class=Response, responses={200: {"content": {"application/json": {}}}})
@@ -118,7 +110,7 @@ def post_compare(request: Request, body: CompareRequest) -> Response:
         body.wanted.constraints(),
         body.as_of,
     )
-    return _json(result)
+    return json_response(result)
 
 
 @router.get("/surface", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})

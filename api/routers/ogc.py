@@ -106,9 +106,7 @@ def collection(request: Request, collection_id: str) -> Response:
 def _features(request: Request, name: str, moment: dt.datetime | None) -> gpd.GeoDataFrame:
     get_spec(name)
     catalog: Catalog = request.app.state.catalog
-    if name == "vacancies" and moment is None:  # live listings, as operators keep them
-        return listings.as_frame(listings.all_listings(catalog.store))
-    if moment is None:
+    if moment is None:  # vacancies: the live listings, as operators keep them
         return catalog.current().layer(name).features
     return catalog.store.read_layer(name, as_of=moment)
 
@@ -282,7 +280,9 @@ def create_item(
 ) -> Response:
     """Publish a vacancy in one of the operator's parks (201, Location, ETag)."""
     _writable(collection_id)
-    return _listing_feature(request, listings.create(request.app.state.store, user, _body(feature)), 201)
+    created = listings.create(request.app.state.store, user, _body(feature))
+    request.app.state.catalog.refresh()  # every reader sees it from the next request on
+    return _listing_feature(request, created, 201)
 
 
 @router.put("/collections/{collection_id}/items/{feature_id}", response_class=Response,
@@ -302,6 +302,7 @@ def replace_item(
     changed = listings.update(
         request.app.state.store, user, feature_id, fields, if_match=if_match, merge=False
     )
+    request.app.state.catalog.refresh()
     return _listing_feature(request, changed)
 
 
@@ -324,6 +325,7 @@ def patch_item(
     changed = listings.update(
         request.app.state.store, user, feature_id, fields, if_match=if_match, merge=True
     )
+    request.app.state.catalog.refresh()
     return _listing_feature(request, changed)
 
 
@@ -336,4 +338,5 @@ def delete_item(
     """Withdraw a vacancy listing."""
     _writable(collection_id)
     listings.delete(request.app.state.store, user, feature_id, if_match=if_match)
+    request.app.state.catalog.refresh()
     return Response(status_code=204)

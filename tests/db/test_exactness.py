@@ -16,11 +16,12 @@ import shapely
 from sqlalchemy.engine import make_url
 
 from siteselect import industry
-from siteselect.check import Premises
+from siteselect.check import checker_for
 from siteselect.demo import LOAD_ORDER
 from siteselect.geodesy import GEOD
 from siteselect.index import Catalog
 from siteselect.load import load_file
+from siteselect.premises import Premises
 from siteselect.store import Store
 from tests.support.postgis_baseline import PostgisBaseline
 
@@ -77,7 +78,7 @@ def test_verdicts_and_distances_agree_with_postgis(postgis_url, demo_files, caps
     with store.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     snapshot = Catalog(store).current()
-    checker = snapshot.checker
+    checker = checker_for(snapshot)
     codes = sorted({_code_for(r["industries"]) for r in snapshot.layer("rules").features.to_dict("records")})
     districts = snapshot.layer("districts").features
     district = districts[districts["level"] == "district"].geometry.iloc[0]

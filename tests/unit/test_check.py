@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import shapely
 
-from siteselect.check import Checker, Premises
+from siteselect.check import Checker
 from siteselect.errors import InvalidInputError
 from siteselect.geodesy import GEOD
 from siteselect.index import Catalog
+from siteselect.premises import Premises
 from siteselect.store import Store
 
 

@@ -1,11 +1,17 @@
 """Matching premises for an entrepreneur on the Laoshan demo."""
 
+import shutil
+
 import numpy as np
+import pandas as pd
 import pytest
 
+from siteselect import accounts, listings
+from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError
-from siteselect.index import Catalog
-from siteselect.match import Constraints, compare, match, surface
+from siteselect.grid import point_cells
+from siteselect.index import Catalog, LayerIndex, Snapshot
+from siteselect.match import Constraints, compare, match, scorer_for, surface
 from siteselect.store import Store
 
 
@@ -115,43 +121,52 @@ def test_surface_covers_the_district_with_shares_and_scores(snapshot):
         surface(snapshot, "9013", res=13)
 
 
-def test_stale_listings_rank_lower_and_say_so(snapshot):
-    import pandas as pd
+def _with_vacancies(snapshot: Snapshot, vacancies) -> Snapshot:
+    """The snapshot with other vacancies, indexed as the catalog indexes live listings."""
+    layer = snapshot.layer("vacancies")
+    v = vacancies.reset_index(drop=True)
+    cells = point_cells(v.geometry.x, v.geometry.y, layer.version.h3_resolution)
+    index = LayerIndex.build(layer.version, v, v["id"].to_numpy(object), cells, snapshot.frame)
+    return Snapshot(snapshot.layers | {"vacancies": index}, snapshot.frame)
 
+
+def test_stale_listings_rank_lower_and_say_so(snapshot):
     v = snapshot.layer("vacancies").features
     twin = v[v["status"] == "available"].iloc[[0, 0]].copy()
     twin["id"] = ["fresh", "stale"]
     today = pd.Timestamp.now(tz="UTC")
     twin["updated_at"] = [today.date().isoformat(), (today - pd.Timedelta(days=90)).date().isoformat()]
-    scorer = snapshot.scorer
-    try:
-        scorer.use_vacancies("twins", twin)
-        result = match(snapshot, "6513", limit=5, stale_after_days=30)
-    finally:
-        scorer.use_vacancies("layer", v)
+    result = match(_with_vacancies(snapshot, twin), "6513", limit=5, stale_after_days=30)
     ranked = [(r["id"], r["stale"]) for r in result["results"]]
     assert ranked == [("fresh", False), ("stale", True)]
     fresh, stale = result["results"]
     assert stale["score"] == pytest.approx(fresh["score"] * 0.8, abs=0.11)
 
 
-def test_a_listing_change_recounts_only_the_vacancies_and_matches_as_from_scratch(demo_db):
+def test_a_listing_change_recounts_only_the_vacancies_and_matches_as_from_scratch(demo_db, tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    shutil.copy(demo_db.removeprefix("sqlite:///"), tmp_path / "store.db")
     wanted = Constraints(include_addresses=True)
-    live = Catalog(Store(demo_db)).current()
-    match(live, "6513", wanted, limit=20)  # the pool and its counts are made
-    addresses = live.scorer._address_part
-    vacancies = live.layer("vacancies").features.copy()
-    vacancies.loc[vacancies.index[:50], "status"] = "leased"
-    vacancies.loc[vacancies.index[50:100], "rent"] = 1.0
-    live.scorer.use_vacancies("changed", vacancies)
+    catalog = Catalog(Store(url))
+    before = catalog.current()
+    match(before, "6513", wanted, limit=20)  # the pool and its counts are made
+    addresses = scorer_for(before)._address_part
+    clerk = accounts.add_user(catalog.store, "clerk", "clerk")
+    gone = [r["id"] for r in match(before, "6513", wanted, limit=20)["results"] if r["kind"] == "vacancy"][:3]
+    for vid in gone:
+        listings.update(catalog.store, clerk, vid, {"status": "leased"}, if_match=None, merge=True)
+    assert catalog.refresh() == ["vacancies"]
+    live = catalog.current()
     after = match(live, "6513", wanted, limit=20)
-    assert live.scorer._address_part is addresses  # kept, with its counts
-    fresh = Catalog(Store(demo_db)).current()
-    fresh.scorer.use_vacancies("changed", vacancies)
+    assert scorer_for(live)._address_part is addresses  # kept, with its counts
+    assert checker_for(live)._cache is checker_for(before)._cache  # its maps and shared findings too
+    fresh = Catalog(Store(url)).current()
     assert after["results"] == match(fresh, "6513", wanted, limit=20)["results"]
-    assert not {r["id"] for r in after["results"]} & set(vacancies["id"][:50])
-    _, xy, _ = live.scorer.pool
-    _assert_same_facts(live.scorer.pool_facts("6513"), live.scorer.facts(xy, "6513"))  # counted whole
+    assert not {r["id"] for r in after["results"]} & set(gone)
+    _, xy, _ = scorer_for(live).pool
+    _assert_same_facts(
+        scorer_for(live).pool_facts("6513"), scorer_for(live).facts(xy, "6513")
+    )  # counted whole
 
 
 def _assert_same_facts(a, b):

@@ -1,0 +1,268 @@
+"""Locating: the only code that turns premises into a place, its match level and its building.
+
+An address is resolved against the gazetteer (its building and house number are the ones the
+gazetteer names); coordinates are converted from their system to WGS-84 and their building is the
+one under them; a vacancy id is the listed vacancy's point, building and house number. Every path
+that judges premises — single checks, batches, matching, comparisons, reports, the surface and the
+Dask batch — locates through :class:`Locator`, so the same premises is the same place everywhere.
+
+Vacancies (the layer's, or the operators' live listings the catalog puts in their place) are tied
+here to the building under them when they name none, and to the house number their address
+resolves to in that building.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from siteselect.address import Gazetteer, Match
+from siteselect.coords import to_wgs84
+from siteselect.errors import InvalidInputError
+from siteselect.grid import point_cells
+from siteselect.index import NO_ROWS, CellMap, Snapshot, cell_pairs
+from siteselect.premises import Premises
+from siteselect.verdicts import PRECISE_LEVELS
+
+_NO_PLACE = (math.nan, math.nan)
+
+
+def gazetteer_for(snapshot: Snapshot) -> Gazetteer:
+    """The gazetteer of a snapshot, built once."""
+    return snapshot.made(
+        "gazetteer",
+        lambda: Gazetteer(
+            snapshot.layer("house_numbers").features,
+            snapshot.layer("buildings").features,
+            snapshot.layer("districts").features,
+        ),
+    )
+
+
+def locator_for(snapshot: Snapshot) -> Locator:
+    """The locator of a snapshot, built once."""
+    return snapshot.made("locator", lambda: Locator(snapshot))
+
+
+class Places:
+    """Where each premises of one call is: columns filled in by :meth:`Locator.locate`."""
+
+    def __init__(self, premises: Sequence[Premises]):
+        n = len(premises)
+        self.premises = premises
+        # As given for now; in WGS-84 once located (addresses resolved, other systems converted).
+        given = np.array(
+            [(p.lon, p.lat) if p.address is None and p.vacancy_id is None else _NO_PLACE for p in premises],
+            dtype=float,
+        )
+        self.lon, self.lat = given[:, 0], given[:, 1]
+        self.floor = [p.floor or 0 for p in premises]  # 0: not given (a vacancy's own, once located)
+        self.points = np.empty(n, dtype=object)  # in the snapshot's planar frame
+        self.building = np.full(n, -1, dtype=np.intp)  # row in the buildings layer
+        self.located = NO_ROWS  # positions of the premises that were placed in the district
+        self.match: dict[int, dict[str, Any]] = {}  # the address match, for addresses
+        self.house_number: dict[int, str] = {}
+        self.error: dict[int, str] = {}
+        self._cells: dict[int, NDArray[np.int64]] = {}
+
+    def cells(self, res: int) -> NDArray[np.int64]:
+        """The cell of every premises (0 where it was not located)."""
+        if res not in self._cells:
+            cells = np.zeros(len(self.premises), dtype=np.int64)
+            at = self.located
+            cells[at] = point_cells(self.lon[at], self.lat[at], res)
+            self._cells[res] = cells
+        return self._cells[res]
+
+    def approximate(self, i: int) -> str | None:
+        """The match level of premises ``i`` when its address matched only roughly, else None."""
+        match = self.match.get(i)
+        return None if match is None or match["level"] in PRECISE_LEVELS else match["level"]
+
+
+class Locator:
+    """Places premises in one snapshot: the district's outline, its buildings, the gazetteer and
+    the vacancies."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snap = snapshot
+        self.buildings = snapshot.layer("buildings")
+        self.building_row = {bid: i for i, bid in enumerate(self.buildings.features["id"].tolist())}
+        self._district = _district_shape(snapshot)
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        return gazetteer_for(self.snap)
+
+    def warm(self) -> None:
+        """Build the buildings' cell map now rather than on first use."""
+        self._building_map  # noqa: B018 - built on first access
+
+    def locate(self, places: Places) -> None:
+        """Place every premises: its WGS-84 point, planar point and building, or why it cannot be."""
+        by_system: dict[str, list[int]] = {}
+        for i, p in enumerate(places.premises):
+            if p.address is not None:
+                self._resolve_address(places, i)
+            elif p.vacancy_id is not None:
+                self._place_vacancy(places, i)
+            elif p.coordsys not in ("wgs84", "cgcs2000"):  # not the stored system
+                by_system.setdefault(p.coordsys, []).append(i)
+        for system, group in by_system.items():
+            at = np.array(group, dtype=np.intp)
+            places.lon[at], places.lat[at] = to_wgs84(places.lon[at], places.lat[at], system)
+        if places.error:
+            pending = np.array(
+                [i for i in range(len(places.premises)) if i not in places.error], dtype=np.intp
+            )
+            if not len(pending):
+                return
+        else:
+            pending = np.arange(len(places.premises))
+        points = self.snap.frame.points(places.lon[pending], places.lat[pending])
+        inside = shapely.intersects(self._district, points)
+        places.points[pending] = points
+        places.located = pending[inside]
+        for i in pending[~inside].tolist():
+            places.error[i] = self._outside_message(places, i)
+        self._find_buildings(places)
+
+    def resolve(self, address: str) -> Match:
+        """An address text as the gazetteer resolves it."""
+        return self.gazetteer.resolve(address)
+
+    def _resolve_address(self, places: Places, i: int) -> None:
+        address = places.premises[i].address or ""
+        try:
+            match = self.resolve(address)
+        except InvalidInputError as exc:
+            places.error[i] = f"address: {exc}"
+            return
+        places.match[i] = match.as_dict()
+        if match.level == "none":
+            notes = "; ".join(match.notes) or "no match"
+            places.error[i] = f"address {address!r} could not be resolved to a place ({notes})"
+            return
+        places.lon[i], places.lat[i] = float(match.lon or 0.0), float(match.lat or 0.0)
+        if match.house_number_id is not None:
+            places.house_number[i] = match.house_number_id
+        if match.building_id is not None:
+            places.building[i] = self.building_row.get(match.building_id, -1)
+
+    def _place_vacancy(self, places: Places, i: int) -> None:
+        vid = places.premises[i].vacancy_id
+        row = self.vacancy_rows.get(vid or "")
+        if row is None:
+            places.error[i] = f"vacancy_id {vid!r} does not exist"
+            return
+        v = self.vacancies.iloc[row]
+        places.lon[i], places.lat[i] = float(v["lon"]), float(v["lat"])
+        if not places.floor[i] and not pd.isna(v.get("floor")):
+            places.floor[i] = int(v["floor"])
+        if v["house_number_id"]:
+            places.house_number[i] = v["house_number_id"]
+        if v["building_id"]:
+            places.building[i] = self.building_row.get(v["building_id"], -1)
+
+    def _outside_message(self, places: Places, i: int) -> str:
+        p, lon, lat = places.premises[i], float(places.lon[i]), float(places.lat[i])
+        swapped = self._district.intersects(self.snap.frame.point(lat, lon)) if abs(lat) <= 180 else False
+        hint = " (lat and lon look swapped)" if swapped else ""
+        return f"point ({p.lon}, {p.lat}) lies outside {self._district_name}{hint}"
+
+    @functools.cached_property
+    def _district_name(self) -> str:
+        districts = self.snap.layer("districts").features
+        names = districts.loc[districts["level"] == "district", "name"].tolist()
+        return names[0] if names else "the district"
+
+    # ---- buildings ------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _building_map(self) -> CellMap:
+        return self.buildings.cell_map(0.0)
+
+    def _find_buildings(self, places: Places) -> None:
+        """The building under each located premises that has none yet (the smallest, where two)."""
+        todo = places.located[places.building[places.located] < 0]
+        if not len(todo):
+            return
+        places.building[todo] = self.buildings_under(
+            places.points[todo], places.cells(self.buildings.version.h3_resolution)[todo]
+        )
+
+    def buildings_under(self, points: NDArray[np.object_], cells: NDArray[np.int64]) -> NDArray[np.intp]:
+        """The row of the building under each planar point (-1 on open land)."""
+        out = np.full(len(points), -1, dtype=np.intp)
+        b = self.buildings
+        pos, rows = cell_pairs(self._building_map, cells.tolist())
+        if not len(rows):  # open land: no building near any of them
+            return out
+        inside = shapely.intersects(b.local[rows], points[pos])
+        pos, rows = pos[inside], rows[inside]
+        if len(pos) != len(set(pos.tolist())):  # a place in two buildings: the smallest is its own
+            order = np.lexsort((shapely.area(b.local[rows]), pos))
+            first = np.unique(pos[order], return_index=True)[1]
+            pos, rows = pos[order][first], rows[order][first]
+        out[pos] = rows
+        return out
+
+    # ---- vacancies ------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def vacancies(self) -> pd.DataFrame:
+        """Every vacancy (lon, lat, building_id, house_number_id, prefiled, …), each tied to its
+        building — the one it names, else the one under it — and to the house number its address
+        resolves to in that building."""
+        if not self.snap.has("vacancies"):
+            columns = ["id", "lon", "lat", "building_id", "house_number_id", "prefiled"]
+            return pd.DataFrame(columns=columns)
+        layer = self.snap.layer("vacancies")
+        v = pd.DataFrame(layer.features.drop(columns="geometry"))
+        v["lon"], v["lat"] = layer.features.geometry.x.to_numpy(), layer.features.geometry.y.to_numpy()
+        if "building_id" not in v:
+            v["building_id"] = None
+        named = v["building_id"].notna() & v["building_id"].isin(self.building_row)
+        if not named.all():
+            rows = np.flatnonzero(~named.to_numpy())
+            points = self.snap.frame.points(v["lon"].to_numpy(float)[rows], v["lat"].to_numpy(float)[rows])
+            cells = point_cells(v["lon"].to_numpy(float)[rows], v["lat"].to_numpy(float)[rows],
+                                self.buildings.version.h3_resolution)  # fmt: skip
+            under = self.buildings_under(points, cells)
+            ids = self.buildings.features["id"].to_numpy()
+            tied = np.where(under >= 0, ids[np.maximum(under, 0)], None)
+            v["building_id"] = v["building_id"].astype(object)
+            v.iloc[rows, v.columns.get_loc("building_id")] = tied
+        v["house_number_id"] = [self._number_in(a, b) for a, b in zip(v["address"], v["building_id"])]
+        v["prefiled"] = v["prefiled"].fillna(False).astype(bool) if "prefiled" in v else False
+        return v
+
+    @functools.cached_property
+    def vacancy_rows(self) -> dict[str, int]:
+        return {vid: i for i, vid in enumerate(self.vacancies["id"].tolist())}
+
+    def _number_in(self, address: Any, building_id: Any) -> str | None:
+        """The house number an address resolves to, when it is one of the building's."""
+        if not isinstance(address, str) or not address.strip() or not building_id:
+            return None
+        try:
+            match = self.resolve(address)
+        except InvalidInputError:
+            return None
+        same = match.level == "house_number" and match.building_id == building_id
+        return match.house_number_id if same else None
+
+
+def _district_shape(snapshot: Snapshot) -> shapely.Geometry:
+    districts = snapshot.layer("districts")
+    rows = np.flatnonzero((districts.features["level"] == "district").to_numpy())
+    shape = shapely.union_all(districts.local[rows]) if len(rows) else shapely.union_all(districts.local)
+    shapely.prepare(shape)
+    return shape

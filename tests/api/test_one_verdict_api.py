@@ -1,0 +1,134 @@
+"""One premises, one verdict: the same premises asked through every door of the service.
+
+Approximate addresses keep their review in comparisons and reports, a report judges the building
+the check found, an operator's new listing is seen by every reader at once, a clerk's pre-filing
+shows in the check, and every number in a result is a plain JSON number.
+"""
+
+import shutil
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.responses import json_response
+from siteselect import accounts
+from siteselect.settings import Settings
+
+ITEMS = "/ogc/collections/vacancies/items"
+ROAD = "崂山区苗岭路"  # a road, no house number: the address matches only at road level
+TWO_BUILDINGS = "山东省青岛市崂山区苗岭路143号"  # its point lies in another building than its own
+
+
+@pytest.fixture(scope="module")
+def service(demo_db, tmp_path_factory):
+    path = tmp_path_factory.mktemp("one-verdict") / "store.db"
+    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
+    url = f"sqlite:///{path}"
+    with TestClient(create_app(Settings(_env_file=None, database_url=url))) as client:  # type: ignore[call-arg]
+        store = client.app.state.store  # type: ignore[attr-defined]
+        accounts.add_user(store, "operator-a", "operator", ["park-001"])
+        accounts.add_user(store, "clerk", "clerk")
+        tokens = {n: accounts.create_token(store, n)[0] for n in ("operator-a", "clerk")}
+        yield client, {n: {"Authorization": f"Bearer {t}"} for n, t in tokens.items()}
+
+
+def _report_verdicts(client, industry, sites):
+    made = client.post("/reports", json={"industry": industry, "sites": sites, "as_of": "2026-06-01"})
+    assert made.status_code == 201, made.text
+    return made.json()["verdicts"], client.get(made.json()["url"]).text
+
+
+def test_a_road_level_address_asks_for_review_in_comparisons_and_reports_too(service):
+    client, _ = service
+    check = client.post("/check", json={"industry": "6210", "address": ROAD, "as_of": "2026-06-01"}).json()
+    assert check["verdict"] == "review" and "address-level" in {r["id"] for r in check["reasons"]}
+    sites = [{"address": ROAD}, {"address": "山东省青岛市崂山区株洲路27号"}]
+    compared = client.post(
+        "/compare", json={"industry": "6210", "sites": sites, "as_of": "2026-06-01"}
+    ).json()
+    assert compared["sites"][0]["verdict"] == "review"
+    assert "address-level" in {r["id"] for r in compared["sites"][0]["reasons"]}
+    verdicts, _ = _report_verdicts(client, "6210", [{"address": ROAD}])
+    assert verdicts == ["review"]
+
+
+def test_the_report_judges_the_building_the_check_found(service):
+    client, _ = service
+    body = {"industry": "9013", "address": TWO_BUILDINGS, "floor": 2, "as_of": "2026-06-01"}
+    check = client.post("/check", json=body).json()
+    verdicts, html = _report_verdicts(client, "9013", [{"address": TWO_BUILDINGS, "floor": 2}])
+    assert verdicts == [check["verdict"]] == ["review"]
+    assert check["building"]["name"] in html
+    compared = client.post(
+        "/compare", json={"industry": "9013", "sites": [body | {"as_of": None}] * 2}
+    ).json()
+    assert compared["sites"][0]["building_id"] == check["building"]["id"]
+
+
+def test_a_listing_just_published_is_seen_by_every_reader(service):
+    client, auth = service
+    feature = {
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [120.445, 36.131]},
+        "properties": {"park_id": "park-001", "address": "株洲路153-1号5层01室", "floor": 5,
+                       "area_m2": 120.0, "rent": 1.0, "use": "office", "status": "available"},
+    }  # fmt: skip
+    made = client.post(ITEMS, json=feature, headers=auth["operator-a"])
+    assert made.status_code == 201
+    vid = made.json()["id"]
+    ranked = client.post("/match", json={"industry": "6513", "limit": 200}).json()
+    assert vid in {r["id"] for r in ranked["results"]} | {r["id"] for r in ranked["excluded"]}
+    verdicts, _ = _report_verdicts(client, "6513", [{"vacancy_id": vid}])
+    check = client.post("/check", json={"industry": "6513", "vacancy_id": vid, "as_of": "2026-06-01"}).json()
+    assert verdicts == [check["verdict"]]
+    assert check["floor"] == 5 and check["building"] is not None  # tied to the building under it
+    assert "no-building" not in {r["id"] for r in check["reasons"]}
+    listed = client.get(ITEMS, params={"limit": 1000}).json()["features"]
+    assert vid in {f["id"] for f in listed}
+
+
+def test_pre_filing_shows_in_the_check_of_those_premises(service):
+    client, auth = service
+    feature = {
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [120.445, 36.131]},
+        "properties": {"park_id": "park-001", "address": "株洲路153-1号5层02室", "floor": 5,
+                       "area_m2": 80.0, "use": "office", "status": "available"},
+    }  # fmt: skip
+    vid = client.post(ITEMS, json=feature, headers=auth["operator-a"]).json()["id"]
+    body = {"industry": "6513", "vacancy_id": vid, "as_of": "2026-06-01"}
+    before = client.post("/check", json=body).json()["address_proof"]
+    assert before["prefiled"] is False
+    patched = client.patch(f"{ITEMS}/{vid}", json={"prefiled": True}, headers=auth["clerk"])
+    assert patched.status_code == 200, patched.text
+    after = client.post("/check", json=body).json()["address_proof"]
+    assert after["prefiled"] is True and vid in after["prefiled_vacancies"]
+    _, html = _report_verdicts(client, "6513", [{"vacancy_id": vid}])
+    assert f"pre-filed premises {vid}" in html
+
+
+def test_a_listing_without_geometry_is_a_422_naming_it(service):
+    client, auth = service
+    feature = {"type": "Feature", "geometry": None,
+               "properties": {"park_id": "park-001", "address": "株洲路1号", "area_m2": 80.0,
+                              "status": "available"}}  # fmt: skip
+    refused = client.post(ITEMS, json=feature, headers=auth["operator-a"])
+    assert refused.status_code == 422 and "geometry" in refused.text
+
+
+def test_a_check_near_a_listed_point_serialises_its_threshold_as_a_plain_number(service):
+    client, _ = service
+    entries = client.get("/ogc/collections/prohibited_addresses/items", params={"limit": 1000}).json()
+    points = [f for f in entries["features"] if f["geometry"] and f["geometry"]["type"] == "Point"]
+    assert points, "the demo lists some prohibited points"
+    lon, lat = points[0]["geometry"]["coordinates"]
+    industry = points[0]["properties"]["industries"][0]
+    industry = industry if len(industry) == 4 else {"90": "9013", "62": "6210"}.get(industry[:2], "9013")
+    body = {"industry": industry, "lon": lon, "lat": lat, "as_of": "2026-06-01"}
+    checked = client.post("/check", json=body)
+    assert checked.status_code == 200, checked.text
+    batch = client.post("/check/batch", json={"items": [body] * 3})
+    assert batch.status_code == 200, batch.text
+    near = [r for r in checked.json()["reasons"] if r["evidence"].get("match") == "within_radius"]
+    assert near and isinstance(near[0]["evidence"]["threshold_m"], float)
+    assert orjson.loads(json_response(checked.json()).body) == checked.json()
