@@ -70,7 +70,9 @@ def read_candidates(path: str | Path, on_bad: str = "skip") -> Candidates:
     table = pd.DataFrame(rows, columns=["ref", "lon", "lat", "industry", "floor", "coordsys"])
     for system in set(table["coordsys"]) - {"wgs84", "cgcs2000"}:
         at = (table["coordsys"] == system).to_numpy()
-        lon, lat = to_wgs84(table.loc[at, "lon"].to_numpy(float), table.loc[at, "lat"].to_numpy(float), system)
+        lon, lat = to_wgs84(
+            table.loc[at, "lon"].to_numpy(float), table.loc[at, "lat"].to_numpy(float), system
+        )
         table.loc[at, "lon"], table.loc[at, "lat"] = lon, lat
     return Candidates(table.drop(columns="coordsys"), problems)
 

@@ -545,6 +545,11 @@ def _excluded(row: pd.Series, check: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _text(value: Any) -> str | None:
+    """A text field of a candidate; a missing one (None or pandas' NaN) is None, never a NaN."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 @dataclass
 class _Scored:
     """Candidates with their streets, checks and scores: what a ranked entry is made from."""
@@ -562,12 +567,12 @@ class _Scored:
     def entry(self, i: int, stability: float) -> dict[str, Any]:
         row, check, total = self.table.iloc[i], self.checks[i], self.total[i]
         return {
-            "id": row["id"], "kind": row["kind"], "address": row["address"], "street": self.streets[i],
-            "building_id": row["building_id"], "park_id": row["park_id"],
+            "id": row["id"], "kind": row["kind"], "address": _text(row["address"]), "street": self.streets[i],
+            "building_id": _text(row["building_id"]), "park_id": _text(row["park_id"]),
             "floor": None if pd.isna(row["floor"]) else int(row["floor"]),
             "area_m2": None if pd.isna(row["area_m2"]) else float(row["area_m2"]),
             "rent": None if pd.isna(row["rent"]) else float(row["rent"]),
-            "use": row["use"], "prefiled": bool(row["prefiled"]),
+            "use": _text(row["use"]), "prefiled": bool(row["prefiled"]),
             "lon": float(row["lon"]), "lat": float(row["lat"]),
             "verdict": check["verdict"], "flagged": check["verdict"] == "review",
             "open_points": [r["message_zh"] for r in check["reasons"] if r["outcome"] != "passed"],

@@ -40,6 +40,13 @@ def _report_verdicts(client, industry, sites):
     return made.json()["verdicts"], client.get(made.json()["url"]).text
 
 
+def _inside_an_office(client, n):
+    """The n-th office building of the demo and a point inside it."""
+    buildings = client.app.state.catalog.current().layer("buildings").features
+    office = buildings[buildings["use"] == "office"].iloc[n]
+    return office, office.geometry.representative_point()
+
+
 def test_a_road_level_address_asks_for_review_in_comparisons_and_reports_too(service):
     client, _ = service
     check = client.post("/check", json={"industry": "6210", "address": ROAD, "as_of": "2026-06-01"}).json()
@@ -61,16 +68,16 @@ def test_the_report_judges_the_building_the_check_found(service):
     verdicts, html = _report_verdicts(client, "9013", [{"address": TWO_BUILDINGS, "floor": 2}])
     assert verdicts == [check["verdict"]] == ["review"]
     assert check["building"]["name"] in html
-    compared = client.post(
-        "/compare", json={"industry": "9013", "sites": [body | {"as_of": None}] * 2}
-    ).json()
+    site = {"address": TWO_BUILDINGS, "floor": 2}
+    compared = client.post("/compare", json={"industry": "9013", "sites": [site, site]}).json()
     assert compared["sites"][0]["building_id"] == check["building"]["id"]
 
 
 def test_a_listing_just_published_is_seen_by_every_reader(service):
     client, auth = service
+    office, spot = _inside_an_office(client, 0)
     feature = {
-        "type": "Feature", "geometry": {"type": "Point", "coordinates": [120.445, 36.131]},
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [spot.x, spot.y]},
         "properties": {"park_id": "park-001", "address": "株洲路153-1号5层01室", "floor": 5,
                        "area_m2": 120.0, "rent": 1.0, "use": "office", "status": "available"},
     }  # fmt: skip
@@ -82,7 +89,7 @@ def test_a_listing_just_published_is_seen_by_every_reader(service):
     verdicts, _ = _report_verdicts(client, "6513", [{"vacancy_id": vid}])
     check = client.post("/check", json={"industry": "6513", "vacancy_id": vid, "as_of": "2026-06-01"}).json()
     assert verdicts == [check["verdict"]]
-    assert check["floor"] == 5 and check["building"] is not None  # tied to the building under it
+    assert check["floor"] == 5 and check["building"]["id"] == office["id"]  # tied to the building under it
     assert "no-building" not in {r["id"] for r in check["reasons"]}
     listed = client.get(ITEMS, params={"limit": 1000}).json()["features"]
     assert vid in {f["id"] for f in listed}
@@ -90,8 +97,9 @@ def test_a_listing_just_published_is_seen_by_every_reader(service):
 
 def test_pre_filing_shows_in_the_check_of_those_premises(service):
     client, auth = service
+    _, spot = _inside_an_office(client, 1)
     feature = {
-        "type": "Feature", "geometry": {"type": "Point", "coordinates": [120.445, 36.131]},
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [spot.x, spot.y]},
         "properties": {"park_id": "park-001", "address": "株洲路153-1号5层02室", "floor": 5,
                        "area_m2": 80.0, "use": "office", "status": "available"},
     }  # fmt: skip
@@ -116,19 +124,26 @@ def test_a_listing_without_geometry_is_a_422_naming_it(service):
     assert refused.status_code == 422 and "geometry" in refused.text
 
 
-def test_a_check_near_a_listed_point_serialises_its_threshold_as_a_plain_number(service):
+def test_checks_near_listed_points_serialise_their_thresholds_as_plain_numbers(service):
     client, _ = service
-    entries = client.get("/ogc/collections/prohibited_addresses/items", params={"limit": 1000}).json()
-    points = [f for f in entries["features"] if f["geometry"] and f["geometry"]["type"] == "Point"]
-    assert points, "the demo lists some prohibited points"
-    lon, lat = points[0]["geometry"]["coordinates"]
-    industry = points[0]["properties"]["industries"][0]
-    industry = industry if len(industry) == 4 else {"90": "9013", "62": "6210"}.get(industry[:2], "9013")
-    body = {"industry": industry, "lon": lon, "lat": lat, "as_of": "2026-06-01"}
-    checked = client.post("/check", json=body)
-    assert checked.status_code == 200, checked.text
-    batch = client.post("/check/batch", json={"items": [body] * 3})
+    entries = client.app.state.catalog.current().layer("prohibited_addresses").features
+    points = entries[(entries.geom_type == "Point") & entries["industries"].map(lambda i: "*" in i)]
+    bodies = [
+        {"industry": "9013", "lon": g.x + 3e-5, "lat": g.y, "as_of": "2026-06-01"} for g in points.geometry
+    ]
+    results = []
+    for body in bodies[:30]:
+        checked = client.post("/check", json=body)
+        assert checked.status_code in (200, 422), checked.text  # 422: a shifted point outside the district
+        results += [checked.json()] if checked.status_code == 200 else []
+    batch = client.post("/check/batch", json={"items": bodies})
     assert batch.status_code == 200, batch.text
-    near = [r for r in checked.json()["reasons"] if r["evidence"].get("match") == "within_radius"]
-    assert near and isinstance(near[0]["evidence"]["threshold_m"], float)
-    assert orjson.loads(json_response(checked.json()).body) == checked.json()
+    near = [
+        r["evidence"]
+        for res in results
+        for r in res["reasons"]
+        if r["evidence"].get("match") == "within_radius"
+    ]
+    assert near and all(type(e["threshold_m"]) is float and type(e["distance_m"]) is float for e in near)
+    for result in results:
+        assert orjson.loads(json_response(result).body) == result
