@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h3.api.basic_int as h3
 import numpy as np
 import pandas as pd
 import shapely
@@ -25,7 +24,7 @@ from siteselect import scoring
 from siteselect.check import checker_for, cyclic_gc_paused
 from siteselect.coords import to_wgs84
 from siteselect.errors import InvalidInputError, SiteSelectError
-from siteselect.grid import cell_polygons, point_cells
+from siteselect.grid import cell_polygons, disk, edge_length_m, point_cells
 from siteselect.index import Snapshot
 from siteselect.match import Constraints, scorer_for
 from siteselect.premises import Premises
@@ -128,14 +127,14 @@ def partitions(snapshot: Snapshot, table: pd.DataFrame) -> Iterator[tuple[Snapsh
     district = scorer_for(snapshot).district_figures()
     for parent in np.unique(parents).tolist():
         rows = np.flatnonzero(parents == parent)
-        ring = h3.grid_disk(parent, _halo_rings())
+        ring = disk(parent, _halo_rings())
         region = shapely.union_all(cell_polygons(ring))
         yield snapshot.region(region, district, transit), table.iloc[rows]
 
 
 def _halo_rings() -> int:
     """Rings of parent cells whose width exceeds the farthest look (10% below the average edge)."""
-    edge = h3.average_hexagon_edge_length(PARENT_RES, unit="m")
+    edge = edge_length_m(PARENT_RES)
     return max(1, math.ceil(MAX_LOOK_M / (1.5 * edge * 0.9)))
 
 

@@ -129,3 +129,51 @@ def cell_polygons(cells: ArrayLike) -> NDArray[np.object_]:
         ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(int(cell))]
         out.append(shapely.Polygon(ring))
     return np.array(out, dtype=object)
+
+
+def disk(cell: int, rings: int) -> list[int]:
+    """The cell and every cell within ``rings`` rings of it."""
+    return list(h3.grid_disk(cell, rings))
+
+
+def edge_length_m(res: int) -> float:
+    """The average edge of a hexagon at ``res``, in metres."""
+    return float(h3.average_hexagon_edge_length(check_resolution(res), unit="m"))
+
+
+def polygon_centre_cells(geom: shapely.Geometry, res: int) -> Cells:
+    """The cells whose centre lies in a (lon/lat) polygon, sorted."""
+    shape = h3.geo_to_h3shape(geom.__geo_interface__)
+    return np.array(
+        sorted(h3.h3shape_to_cells_experimental(shape, check_resolution(res), "center")), dtype=np.int64
+    )
+
+
+def cell_centres(cells: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The centre of each cell, as lon and lat arrays."""
+    latlng = np.array([h3.cell_to_latlng(int(c)) for c in np.asarray(cells).tolist()], dtype=float).reshape(
+        -1, 2
+    )
+    return latlng[:, 1], latlng[:, 0]
+
+
+def cell_names(cells: ArrayLike) -> list[str]:
+    """Cells as H3's hexadecimal names."""
+    return [h3.int_to_str(int(c)) for c in np.asarray(cells).tolist()]
+
+
+def cell_samples(cells: Cells, every_vertex: bool) -> tuple[NDArray[np.float64], NDArray[np.float64], Cells]:
+    """Points per cell (lon, lat, and the cell of each): its centre and halfway to each vertex (to
+    every other vertex when ``every_vertex`` is false)."""
+    step = 1 if every_vertex else 2
+    lon, lat, owner = [], [], []
+    for cell in cells.tolist():
+        clat, clng = h3.cell_to_latlng(cell)
+        lon.append(clng)
+        lat.append(clat)
+        owner.append(cell)
+        for vlat, vlng in h3.cell_to_boundary(cell)[::step]:
+            lon.append((clng + vlng) / 2)
+            lat.append((clat + vlat) / 2)
+            owner.append(cell)
+    return np.array(lon), np.array(lat), np.array(owner, dtype=np.int64)

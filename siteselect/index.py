@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import geopandas as gpd
-import h3.api.basic_int as h3
 import numpy as np
 import shapely
 from numpy.typing import NDArray
@@ -31,7 +30,7 @@ from numpy.typing import NDArray
 from siteselect import listings
 from siteselect.errors import NotFoundError
 from siteselect.geodesy import LocalFrame
-from siteselect.grid import disc_cells, point_cells, rings_for
+from siteselect.grid import disc_cells, disk, point_cells, rings_for
 from siteselect.settings import Settings
 from siteselect.store import LayerVersion, Store
 
@@ -136,7 +135,7 @@ class LayerIndex:
             if not wanted[row]:
                 continue
             radius = radii[row]
-            near = [cell] if radius <= 0 else h3.grid_disk(cell, rings_for(cell, radius))
+            near = [cell] if radius <= 0 else disk(cell, rings_for(cell, radius))
             for c in near:
                 collected.setdefault(c, set()).add(row)
         return {c: np.fromiter(sorted(rs), dtype=np.intp) for c, rs in collected.items()}

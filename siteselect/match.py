@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import geopandas as gpd
-import h3.api.basic_int as h3
 import numpy as np
 import pandas as pd
 import shapely
@@ -25,7 +24,14 @@ from scipy.spatial import cKDTree
 from siteselect import industry, scoring
 from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError
-from siteselect.grid import cell_polygons, check_resolution
+from siteselect.grid import (
+    cell_centres,
+    cell_names,
+    cell_polygons,
+    cell_samples,
+    check_resolution,
+    polygon_centre_cells,
+)
 from siteselect.index import Snapshot
 from siteselect.locating import locator_for
 from siteselect.premises import Premises
@@ -698,40 +704,21 @@ def surface(
     w = _weights(code, weights)
     districts = snapshot.layer("districts").features
     district = districts[districts["level"] == "district"].geometry.iloc[0]
-    shape = h3.geo_to_h3shape(district.__geo_interface__)
-    cells = np.array(sorted(h3.h3shape_to_cells_experimental(shape, res, "center")), dtype=np.int64)
+    cells = polygon_centre_cells(district, res)
     if len(cells) > SURFACE_MAX_CELLS:
         raise InvalidInputError(f"res {res} gives {len(cells):,} cells, more than {SURFACE_MAX_CELLS:,}")
-    lon, lat, owner = _samples(cells, every_vertex=res <= 9)
+    # Small cells are sampled at every other vertex: there four points tell as much as seven.
+    lon, lat, owner = cell_samples(cells, every_vertex=res <= 9)
     checks = checker_for(snapshot).check_many(
         [Premises(industry=code, lon=x, lat=y, as_of=as_of) for x, y in zip(lon.tolist(), lat.tolist())]
     )
     free = np.array([c.get("verdict") in ("permitted", "review") for c in checks], dtype=float)
     share = pd.Series(free).groupby(owner).mean().reindex(cells).to_numpy()
-    centres = np.array([h3.cell_to_latlng(int(c)) for c in cells])
-    table = pd.DataFrame({"lon": centres[:, 1], "lat": centres[:, 0], "rent": np.nan, "area_m2": np.nan})
+    centre_lon, centre_lat = cell_centres(cells)
+    table = pd.DataFrame({"lon": centre_lon, "lat": centre_lat, "rent": np.nan, "area_m2": np.nan})
     _, score, _ = _score_table(snapshot, table, code, Constraints(), w)
     return gpd.GeoDataFrame(
-        {"cell": [h3.int_to_str(int(c)) for c in cells], "permitted_share": np.round(share, 3),
+        {"cell": cell_names(cells), "permitted_share": np.round(share, 3),
          "score": np.round(score, 1)},
         geometry=cell_polygons(cells), crs="EPSG:4326",
     )  # fmt: skip
-
-
-def _samples(
-    cells: NDArray[np.int64], every_vertex: bool
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-    """Points per cell where the check is made: its centre and halfway to each vertex (to every
-    other vertex for small cells, where four points tell as much as seven)."""
-    step = 1 if every_vertex else 2
-    lon, lat, owner = [], [], []
-    for cell in cells.tolist():
-        clat, clng = h3.cell_to_latlng(cell)
-        lon.append(clng)
-        lat.append(clat)
-        owner.append(cell)
-        for vlat, vlng in h3.cell_to_boundary(cell)[::step]:
-            lon.append((clng + vlng) / 2)
-            lat.append((clat + vlat) / 2)
-            owner.append(cell)
-    return np.array(lon), np.array(lat), np.array(owner, dtype=np.int64)
