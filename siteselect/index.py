@@ -217,7 +217,7 @@ class Snapshot:
         with self._making:
             if name not in self._made:
                 self._made[name] = make()
-            return self._made[name]  # type: ignore[no-any-return]
+            return self._made[name]
 
 
 def frame_for(settings: Settings) -> LocalFrame:

@@ -35,10 +35,11 @@ _NO_PLACE = (math.nan, math.nan)
 
 
 def gazetteer_for(snapshot: Snapshot) -> Gazetteer:
-    """The gazetteer of a snapshot, built once."""
+    """The gazetteer of a snapshot, built once (the previous one's when only vacancies changed)."""
+    previous = snapshot.made_before("gazetteer")
     return snapshot.made(
         "gazetteer",
-        lambda: Gazetteer(
+        lambda: previous or Gazetteer(
             snapshot.layer("house_numbers").features,
             snapshot.layer("buildings").features,
             snapshot.layer("districts").features,
@@ -48,7 +49,8 @@ def gazetteer_for(snapshot: Snapshot) -> Gazetteer:
 
 def locator_for(snapshot: Snapshot) -> Locator:
     """The locator of a snapshot, built once."""
-    return snapshot.made("locator", lambda: Locator(snapshot))
+    previous = snapshot.made_before("locator")
+    return snapshot.made("locator", lambda: Locator(snapshot, previous._numbers if previous else None))
 
 
 class Places:
@@ -91,8 +93,11 @@ class Locator:
     """Places premises in one snapshot: the district's outline, its buildings, the gazetteer and
     the vacancies."""
 
-    def __init__(self, snapshot: Snapshot):
+    def __init__(self, snapshot: Snapshot, numbers: dict[tuple[str, str], str | None] | None = None):
         self.snap = snapshot
+        # (address, building) → house number: kept from the previous snapshot's locator, since a
+        # listing's change leaves the gazetteer as it was.
+        self._numbers = {} if numbers is None else numbers
         self.buildings = snapshot.layer("buildings")
         self.building_row = {bid: i for i, bid in enumerate(self.buildings.features["id"].tolist())}
         self._district = _district_shape(snapshot)
@@ -229,17 +234,16 @@ class Locator:
         v["lon"], v["lat"] = layer.features.geometry.x.to_numpy(), layer.features.geometry.y.to_numpy()
         if "building_id" not in v:
             v["building_id"] = None
-        named = v["building_id"].notna() & v["building_id"].isin(self.building_row)
-        if not named.all():
-            rows = np.flatnonzero(~named.to_numpy())
-            points = self.snap.frame.points(v["lon"].to_numpy(float)[rows], v["lat"].to_numpy(float)[rows])
-            cells = point_cells(v["lon"].to_numpy(float)[rows], v["lat"].to_numpy(float)[rows],
-                                self.buildings.version.h3_resolution)  # fmt: skip
-            under = self.buildings_under(points, cells)
-            ids = self.buildings.features["id"].to_numpy()
-            tied = np.where(under >= 0, ids[np.maximum(under, 0)], None)
-            v["building_id"] = v["building_id"].astype(object)
-            v.iloc[rows, v.columns.get_loc("building_id")] = tied
+        building = [b if b in self.building_row else None for b in v["building_id"].tolist()]
+        loose = np.array([i for i, b in enumerate(building) if b is None], dtype=np.intp)
+        if len(loose):  # placed by a point only: the building under it
+            lon, lat = v["lon"].to_numpy(float)[loose], v["lat"].to_numpy(float)[loose]
+            res = self.buildings.version.h3_resolution
+            under = self.buildings_under(self.snap.frame.points(lon, lat), point_cells(lon, lat, res))
+            ids = self.buildings.features["id"].tolist()
+            for i, row in zip(loose.tolist(), under.tolist()):
+                building[i] = ids[row] if row >= 0 else None
+        v["building_id"] = building
         v["house_number_id"] = [self._number_in(a, b) for a, b in zip(v["address"], v["building_id"])]
         v["prefiled"] = v["prefiled"].fillna(False).astype(bool) if "prefiled" in v else False
         return v
@@ -252,12 +256,15 @@ class Locator:
         """The house number an address resolves to, when it is one of the building's."""
         if not isinstance(address, str) or not address.strip() or not building_id:
             return None
-        try:
-            match = self.resolve(address)
-        except InvalidInputError:
-            return None
-        same = match.level == "house_number" and match.building_id == building_id
-        return match.house_number_id if same else None
+        key = (address, building_id)
+        if key not in self._numbers:
+            try:
+                match = self.resolve(address)
+                same = match.level == "house_number" and match.building_id == building_id
+                self._numbers[key] = match.house_number_id if same else None
+            except InvalidInputError:
+                self._numbers[key] = None
+        return self._numbers[key]
 
 
 def _district_shape(snapshot: Snapshot) -> shapely.Geometry:
