@@ -48,7 +48,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return path[path.index(nxt) :] + [nxt]
+                return [*path[path.index(nxt) :], nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         state[node] = 2
@@ -77,7 +77,9 @@ def test_the_library_never_imports_the_web_framework():
 
 
 def test_only_the_grid_module_calls_h3():
-    users = {name for name, path in _modules().items() if any(m.split(".")[0] == "h3" for m in _imports(path))}
+    users = {
+        name for name, path in _modules().items() if any(m.split(".")[0] == "h3" for m in _imports(path))
+    }
     assert users == {"siteselect.grid"}
 
 
