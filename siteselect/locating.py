@@ -39,10 +39,13 @@ def gazetteer_for(snapshot: Snapshot) -> Gazetteer:
     previous = snapshot.made_before("gazetteer")
     return snapshot.made(
         "gazetteer",
-        lambda: previous or Gazetteer(
-            snapshot.layer("house_numbers").features,
-            snapshot.layer("buildings").features,
-            snapshot.layer("districts").features,
+        lambda: (
+            previous
+            or Gazetteer(
+                snapshot.layer("house_numbers").features,
+                snapshot.layer("buildings").features,
+                snapshot.layer("districts").features,
+            )
         ),
     )
 
