@@ -5,7 +5,9 @@ the check found, an operator's new listing is seen by every reader at once, a cl
 shows in the check, and every number in a result is a plain JSON number.
 """
 
+import csv
 import shutil
+from pathlib import Path
 
 import orjson
 import pytest
@@ -14,8 +16,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.responses import json_response
 from siteselect import accounts
+from siteselect.check import checker_for
+from siteselect.premises import Premises
 from siteselect.settings import Settings
 
+ROOT = Path(__file__).resolve().parents[2]
 ITEMS = "/ogc/collections/vacancies/items"
 ROAD = "崂山区苗岭路"  # a road, no house number: the address matches only at road level
 TWO_BUILDINGS = "山东省青岛市崂山区苗岭路143号"  # its point lies in another building than its own
@@ -147,3 +152,21 @@ def test_checks_near_listed_points_serialise_their_thresholds_as_plain_numbers(s
     assert near and all(type(e["threshold_m"]) is float and type(e["distance_m"]) is float for e in near)
     for result in results:
         assert orjson.loads(json_response(result).body) == result
+
+
+def test_every_result_of_the_golden_set_serialises_through_the_service_encoder(service):
+    """Every house number and every address case of the demo, for several industries, judged by the
+    library and written by the encoder the service answers with: plain JSON numbers throughout."""
+    client, _ = service
+    snapshot = client.app.state.catalog.current()
+    cases = csv.DictReader((ROOT / "tests" / "data" / "address_cases.csv").open(encoding="utf-8"))
+    places = [{"address": a} for a in snapshot.layer("house_numbers").features["address"]]
+    places += [{"address": c["query"]} for c in cases]
+    places += [{"vacancy_id": v} for v in snapshot.layer("vacancies").features["id"]]
+    entries = snapshot.layer("prohibited_addresses").features
+    places += [{"lon": g.x + 3e-5, "lat": g.y} for g in entries.geometry if g.geom_type == "Point"]
+    checker = checker_for(snapshot)
+    for industry in ("9013", "6210", "5271"):
+        premises = [Premises(industry=industry, floor=2, **p) for p in places]
+        results = checker.check_many(premises)
+        assert orjson.loads(json_response({"results": results}).body)["results"] == results
