@@ -28,13 +28,14 @@ from numpy.typing import NDArray
 from siteselect import industry as industries
 from siteselect.errors import InvalidInputError
 from siteselect.index import CellMap, LayerIndex, Snapshot, cell_pairs
-from siteselect.labels import en, zh
+from siteselect.labels import zh
 from siteselect.locating import Locator, Places, locator_for
 from siteselect.premises import Premises, Verdict, today
+from siteselect.rule_kinds import KINDS, judge_on_building, zone_hits
 from siteselect.verdicts import VERDICTS, rank
 
 DEFAULT_PROHIBITED_RADIUS_M = 10.0
-ZONE_KINDS = ("min_distance", "not_within")  # rule kinds judged on the zones layer
+ZONE_KINDS = tuple(name for name, kind in KINDS.items() if kind.on_zones)  # judged on the zones layer
 # Why an address on a department's prohibited list cannot be a registered domicile.
 PROHIBITED_LIST_BASIS = (
     "《山东省市场主体住所（经营场所）登记管理办法》第四条（住所应当真实、合法、有效、安全）"
@@ -240,7 +241,7 @@ class Checker:
     def _make_zone_map(self, rule: dict[str, Any]) -> CellMap:
         kinds = set(rule["params"]["zone_kinds"])
         rows = np.flatnonzero(self.zones.features["kind"].isin(kinds).to_numpy())
-        return self.zones.cell_map(float(rule["params"].get("meters", 0.0)), rows)
+        return self.zones.cell_map(KINDS[rule["kind"]].radius_m(rule["params"]), rows)
 
     def _zone_rules(self, rules: list[dict[str, Any]], batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Distance and containment rules, all candidate pairs measured in one vectorised pass."""
@@ -257,7 +258,7 @@ class Checker:
         distance = shapely.distance(self.zones.local[rows], batch.points[idx[pos]])
         ids = tuple(r["id"] for r in rules)
         meters, by_distance = self._cached(("limits", ids), lambda: _limits(rules))
-        hit = np.where(by_distance[which], distance < meters[which], distance == 0.0)
+        hit = zone_hits(distance, meters[which], by_distance[which])
         found: dict[int, dict[int, list[tuple[float, int]]]] = defaultdict(lambda: defaultdict(list))
         for k, p, d, row in zip(
             which[hit].tolist(), pos[hit].tolist(), distance[hit].tolist(), rows[hit].tolist()
@@ -270,7 +271,7 @@ class Checker:
                 hits = by_rule.get(k)
                 checked.append(self._checked(rule, "passed" if hits is None else "violated"))
                 if hits is not None:
-                    meters_k = float(rule["params"].get("meters", 0.0))
+                    meters_k = KINDS[rule["kind"]].radius_m(rule["params"])
                     batch.head[i].append(self._zone_reason(rule, sorted(hits), meters_k))
             batch.checked_zones[i] = checked
 
@@ -290,20 +291,8 @@ class Checker:
             }
             for d, r in found
         ]
-        kind_zh, kind_en = zh("zone_kinds", zone["kind"]), en("zone_kinds", zone["kind"])
-        if rule["kind"] == "min_distance" and distance == 0:
-            zh_text = f"位于{zone['name']}（{kind_zh}）范围内，须距其{meters:g}米以上"
-            en_text = f"inside {zone['name']} ({kind_en}); at least {meters:g} m away is required"
-            evidence = {"features": features, "distance_m": 0.0, "threshold_m": meters}
-        elif rule["kind"] == "min_distance":
-            zh_text = f"距{zone['name']}（{kind_zh}）{distance:.1f}米，小于{meters:g}米的限制"
-            en_text = f"{distance:.1f} m from {zone['name']} ({kind_en}), closer than the {meters:g} m limit"
-            evidence = {"features": features, "distance_m": round(distance, 3), "threshold_m": meters}
-        else:
-            zh_text = f"位于{zone['name']}（{kind_zh}）范围内"
-            en_text = f"inside {zone['name']} ({kind_en})"
-            evidence = {"features": features}
-        return _reason(rule, "violated", zh_text, en_text, evidence)
+        zh_text, en_text, measures = KINDS[rule["kind"]].zone_texts(zone, distance, meters)
+        return _reason(rule, "violated", zh_text, en_text, {"features": features} | measures)
 
     # ---- prohibited addresses -------------------------------------------------------------------
 
@@ -540,8 +529,8 @@ cyclic_gc_paused = _CollectorPause()  # one for the process, as the collector is
 
 def _limits(rules: list[dict[str, Any]]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Each zone rule's distance limit, and whether it is a distance (or a containment) rule."""
-    meters = np.array([float(r["params"].get("meters", 0.0)) for r in rules])
-    return meters, np.array([r["kind"] == "min_distance" for r in rules])
+    meters = np.array([KINDS[r["kind"]].radius_m(r["params"]) for r in rules])
+    return meters, np.array([KINDS[r["kind"]].by_distance for r in rules])
 
 
 def _in_force(record: dict[str, Any], day: str) -> bool:
@@ -568,95 +557,12 @@ def _reason(
     }
 
 
-Finding = tuple[str, str, str, dict[str, Any]]  # outcome, message in Chinese, in English, evidence
-
-
 def _attribute_reason(
     rule: dict[str, Any], floor: int | None, building: dict[str, Any] | None
 ) -> tuple[str, dict[str, Any] | None]:
     """The outcome of an attribute rule and, unless it passed, its reason."""
-    outcome, text_zh, text_en, evidence = _attribute_finding(rule, floor, building)
+    outcome, text_zh, text_en, evidence = judge_on_building(rule, floor, building)
     return outcome, None if outcome == "passed" else _reason(rule, outcome, text_zh, text_en, evidence)
-
-
-def _attribute_finding(rule: dict[str, Any], floor: int | None, building: dict[str, Any] | None) -> Finding:
-    """Evaluate a rule on the building or the floor."""
-    kind, params, title = rule["kind"], rule["params"] or {}, rule["title"]
-    if kind in ("floor_at_least", "floor_at_most"):
-        return _floor_finding(kind, int(params["floor"]), floor, title)
-    if building is None:
-        why_zh, why_en = "未能确定所在建筑", "the premises lies in no known building"
-        return (
-            "unresolved",
-            f"{why_zh}，无法核验：{title}",
-            f"{why_en}, so '{title}' cannot be verified",
-            {},
-        )
-    use, name = building.get("use") or "unknown", building["name"]
-    facts = {"features": [{"layer": "buildings", "id": building["id"], "name": name}], "use": use}
-    if kind in ("building_use_not_in", "building_use_in"):
-        if use == "unknown":
-            why_en = f"the use of building {name} is unknown"
-            return (
-                "unresolved",
-                f"建筑{name}用途未知，无法核验：{title}",
-                f"{why_en}, so '{title}' cannot be verified",
-                facts,
-            )
-        bad = (use in params["uses"]) == (kind == "building_use_not_in")
-        allowed = "、".join(zh("uses", u) for u in params["uses"])
-        text_zh = f"所在建筑{name}用途为{zh('uses', use)}，" + (
-            "该行业不得设于此类建筑" if kind == "building_use_not_in" else f"不在允许用途（{allowed}）内"
-        )
-        text_en = f"building {name} is {en('uses', use)}; " + (
-            "this industry may not be in such a building"
-            if kind == "building_use_not_in"
-            else f"allowed uses are {', '.join(params['uses'])}"
-        )
-        return ("violated" if bad else "passed", text_zh, text_en, facts)
-    if kind == "requires_flue":
-        if use != "mixed":
-            return ("passed", "", "", facts)
-        if building.get("flue") is None:
-            return (
-                "unresolved",
-                f"建筑{name}为商住综合楼，是否有专用烟道未知",
-                f"building {name} is mixed-use; flue unknown",
-                facts,
-            )
-        text_en = f"building {name} is mixed-use without a dedicated kitchen-exhaust flue"
-        outcome = "passed" if building["flue"] else "violated"
-        return (
-            outcome,
-            f"所在建筑{name}为商住综合楼且无专用烟道",
-            text_en,
-            facts | {"flue": building["flue"]},
-        )
-    if kind == "requires_accepted_building":
-        accepted = building.get("accepted_on")
-        text_en = f"building {name} has no completion acceptance on file"
-        outcome = "passed" if accepted else "violated"
-        return (outcome, f"所在建筑{name}未办理竣工验收备案", text_en, facts | {"accepted_on": accepted})
-    raise AssertionError(f"unknown rule kind {kind}")  # refused when the rules were loaded
-
-
-def _floor_finding(kind: str, bound: int, floor: int | None, title: str) -> Finding:
-    if floor is None:
-        return (
-            "unresolved",
-            f"未提供楼层，无法核验：{title}",
-            f"no floor given, so '{title}' cannot be verified",
-            {},
-        )
-    ok = floor >= bound if kind == "floor_at_least" else floor <= bound
-    word_zh, word_en = (
-        ("低于最低", "below the lowest") if kind == "floor_at_least" else ("高于最高", "above the highest")
-    )
-    text_zh, text_en = (
-        f"所在楼层{floor}{word_zh}允许楼层{bound}",
-        f"floor {floor} is {word_en} allowed floor {bound}",
-    )
-    return ("passed" if ok else "violated", text_zh, text_en, {"floor": floor, "floor_bound": bound})
 
 
 def _unresolved_location(level: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from siteselect.index import Snapshot
 from siteselect.labels import both, en, zh
 from siteselect.match import Constraints, assess_sites
 from siteselect.premises import today
+from siteselect.rule_kinds import KINDS
 from siteselect.store import Store
 
 VIEW_M = 600.0  # what a site's map shows around it
@@ -343,9 +344,9 @@ def _draw_zones(d: _Drawing, view: shapely.Geometry, code: str, as_of: dt.date) 
     style = {"color": ZONE_COLOUR, "weight": 1, "fillColor": ZONE_COLOUR, "fillOpacity": 0.15}
     d.layer("限制区域 restriction zones", zones.local[rows], props, style)
     for rule in checker_for(snap).rules_for(code, as_of):
-        if rule["kind"] != "min_distance":
+        meters = KINDS[rule["kind"]].radius_m(rule["params"])
+        if not meters:  # no distance to draw: a containment or a building rule
             continue
-        meters = float(rule["params"]["meters"])
         # Every buffer that reaches the map, not only those the site is in: a permitted site shows
         # how far outside it lies.
         rows = np.flatnonzero(

@@ -21,6 +21,7 @@ import shapely
 
 from siteselect import industry
 from siteselect.errors import InvalidInputError, LayerValidationError, Problem
+from siteselect.rule_kinds import KINDS
 from siteselect.specs import FieldSpec, LayerSpec, layer_specs
 
 _RESERVED = {"id", "geometry"}
@@ -231,13 +232,12 @@ def _check_date_order(frame: pd.DataFrame, out: _Collector) -> None:
 
 
 def _check_rule_params(spec: LayerSpec, frame: pd.DataFrame, out: _Collector) -> None:
-    kinds: dict[str, dict[str, str]] = spec.extra["rule_kinds"]
     zone_kinds = set(layer_specs()["zones"].fields["kind"].enum or ())
     uses = set(layer_specs()["buildings"].fields["use"].enum or ())
     for row, (kind, params) in enumerate(zip(frame["kind"], frame["params"])):
         if kind is None:
             continue  # already reported
-        wanted = kinds[kind]
+        wanted = KINDS[kind].params
         given = params or {}
         for name in sorted(set(given) - set(wanted)):
             out.add(row, f"params.{name}", given[name], f"is not a parameter of rule kind {kind}")

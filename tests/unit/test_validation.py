@@ -243,3 +243,10 @@ def test_unknown_file_type_and_missing_file_are_clear(tmp_path, sqlite_url):
         load_file(store, "pois", tmp_path / "x.txt")
     with pytest.raises(InvalidInputError, match="no such file"):
         load_file(store, "pois", tmp_path / "absent.csv")
+
+
+def test_the_rules_spec_names_exactly_the_kinds_the_table_knows():
+    from siteselect.rule_kinds import KINDS
+    from siteselect.specs import layer_specs
+
+    assert set(layer_specs()["rules"].fields["kind"].enum or ()) == set(KINDS)
