@@ -31,15 +31,11 @@ from siteselect.index import CellMap, LayerIndex, Snapshot, cell_pairs
 from siteselect.labels import zh
 from siteselect.locating import Locator, Places, locator_for
 from siteselect.premises import Premises, Verdict, today
+from siteselect.prohibited import ProhibitedList, in_force
 from siteselect.rule_kinds import KINDS, judge_on_building, zone_hits
 from siteselect.verdicts import VERDICTS, rank
 
-DEFAULT_PROHIBITED_RADIUS_M = 10.0
 ZONE_KINDS = tuple(name for name, kind in KINDS.items() if kind.on_zones)  # judged on the zones layer
-# Why an address on a department's prohibited list cannot be a registered domicile.
-PROHIBITED_LIST_BASIS = (
-    "《山东省市场主体住所（经营场所）登记管理办法》第四条（住所应当真实、合法、有效、安全）"
-)
 
 
 class _RuleSet(NamedTuple):
@@ -106,11 +102,10 @@ class Checker:
         # would make a hundred times slower.
         self._zone_recs = _records(self.zones)
         self._building_recs = _records(self.buildings)
-        self._entry_recs = _records(self.prohibited)
         self.locator: Locator = locator_for(snapshot)
         self._building_row = self.locator.building_row
         self._cache: dict[Any, Any] = {}
-        self._entries = self._prohibited_entries()
+        self.listed = ProhibitedList(self.prohibited, self.numbers, self._building_row)
         self._proof = self._proof_tables()
         self._versions = snapshot.versions
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
@@ -167,7 +162,8 @@ class Checker:
                 rules = self._split_rules(code, as_of)
                 self._zone_rules(rules.zones, batch, idx)
                 self._share(rules, batch, idx)
-                self._apply_prohibited(code, as_of, batch, idx)
+                for i, reason in self.listed.findings(code, as_of, batch, idx):
+                    batch.tail[i].append(reason)
         return batch
 
     # ---- buildings ------------------------------------------------------------------------------
@@ -192,7 +188,7 @@ class Checker:
             lambda: [
                 r
                 for r in self.rules
-                if _in_force(r, day) and any(industries.matches(code, p) for p in r["industries"])
+                if in_force(r, day) and any(industries.matches(code, p) for p in r["industries"])
             ],
         )
 
@@ -293,94 +289,6 @@ class Checker:
         ]
         zh_text, en_text, measures = KINDS[rule["kind"]].zone_texts(zone, distance, meters)
         return _reason(rule, "violated", zh_text, en_text, {"features": features} | measures)
-
-    # ---- prohibited addresses -------------------------------------------------------------------
-
-    def _prohibited_entries(self) -> dict[str, Any]:
-        entries = self.prohibited.features
-        is_point = (entries.geom_type == "Point").to_numpy()
-        radius = entries["radius_m"].astype(float).fillna(DEFAULT_PROHIBITED_RADIUS_M).to_numpy()
-        radius = np.where(is_point, radius, 0.0)
-        building_of = dict(zip(self.numbers.features["id"], self.numbers.features["building_id"]))
-        by_building: dict[int, list[int]] = defaultdict(list)  # by row in the buildings layer
-        by_number: dict[str, list[int]] = defaultdict(list)
-        for row, hn in enumerate(entries["house_number_id"]):
-            if hn:
-                by_number[hn].append(row)
-            if hn and building_of.get(hn) in self._building_row:
-                by_building[self._building_row[building_of[hn]]].append(row)
-        return {
-            "radius": radius,
-            "is_point": is_point,
-            "by_building": by_building,
-            "by_number": by_number,
-        }
-
-    def _prohibited_in_force(self, code: str, day: str) -> tuple[Any, Any]:
-        applies = np.array(
-            [
-                _in_force(e, day) and any(industries.matches(code, x) for x in e["industries"])
-                for e in self._entry_recs
-            ],
-            dtype=bool,
-        )
-        return applies, self.prohibited.cell_map(self._entries["radius"], np.flatnonzero(applies))
-
-    def _apply_prohibited(self, code: str, as_of: dt.date, batch: _Batch, idx: NDArray[np.intp]) -> None:
-        p = self._entries
-        day = as_of.isoformat()
-        applies, cmap = self._cached(("prohibited", code, day), lambda: self._prohibited_in_force(code, day))
-        pos, rows = cell_pairs(cmap, batch.cells(self.prohibited.version.h3_resolution)[idx].tolist())
-        near: dict[int, list[tuple[int, float]]] = defaultdict(list)
-        if len(rows):
-            distance = shapely.distance(self.prohibited.local[rows], batch.points[idx[pos]])
-            for q, row, d in zip(pos.tolist(), rows.tolist(), distance.tolist()):
-                if d <= p["radius"][row]:
-                    near[q].append((row, d))
-        # Only premises in a listed building, at a listed house number or near an entry can be hit.
-        listed = p["by_building"]
-        todo = set(near) | {q for q, row in enumerate(batch.building[idx].tolist()) if row in listed}
-        if batch.house_number:
-            todo |= {q for q, i in enumerate(idx.tolist()) if i in batch.house_number}
-        for q in sorted(todo):
-            i = int(idx[q])
-            hits: dict[int, tuple[str, float | None]] = {}
-            for row in p["by_building"].get(int(batch.building[i]), []):
-                if applies[row]:
-                    hits[row] = ("same_building", None)
-            for row in p["by_number"].get(batch.house_number.get(i, ""), []):
-                if applies[row]:
-                    hits[row] = ("house_number", None)
-            for row, d in near.get(q, []):
-                if row not in hits:
-                    hits[row] = ("within_radius" if p["is_point"][row] else "inside", d)
-            for row, (how, d) in sorted(hits.items()):
-                batch.tail[i].append(self._prohibited_reason(self._entry_recs[row], how, d, p["radius"][row]))
-
-    def _prohibited_reason(
-        self, entry: Any, how: str, distance: float | None, radius: float
-    ) -> dict[str, Any]:
-        evidence: dict[str, Any] = {
-            "features": [{"layer": "prohibited_addresses", "id": entry["id"], "name": entry["address"]}],
-            "match": how,
-        }
-        if distance is not None and how == "within_radius":
-            evidence |= {"distance_m": round(distance, 3), "threshold_m": float(radius)}  # not numpy's
-        industries_text = "、".join(entry["industries"])
-        return {
-            "source": "prohibited_address",
-            "id": entry["id"],
-            "title": f"禁设地址：{entry['address']}",
-            "severity": "prohibited",
-            "outcome": "violated",
-            "basis": PROHIBITED_LIST_BASIS,
-            "department": entry["department"],
-            "message_zh": f"该处列入禁设地址名录（{entry['reason']}），适用行业：{industries_text}",
-            "message_en": f"the premises is on the prohibited-address list ({entry['reason']})",
-            "evidence": evidence,
-            "effective_from": entry["effective_from"],
-            "effective_to": entry["effective_to"],
-        }
 
     # ---- result ---------------------------------------------------------------------------------
 
@@ -531,11 +439,6 @@ def _limits(rules: list[dict[str, Any]]) -> tuple[NDArray[np.float64], NDArray[n
     """Each zone rule's distance limit, and whether it is a distance (or a containment) rule."""
     meters = np.array([KINDS[r["kind"]].radius_m(r["params"]) for r in rules])
     return meters, np.array([KINDS[r["kind"]].by_distance for r in rules])
-
-
-def _in_force(record: dict[str, Any], day: str) -> bool:
-    start, end = record.get("effective_from"), record.get("effective_to")
-    return (not start or start <= day) and (not end or day <= end)
 
 
 def _reason(
