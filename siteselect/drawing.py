@@ -1,7 +1,9 @@
-"""What maps draw: the base-map setting, and layer geometry turned into compact GeoJSON.
+"""What maps draw: the base-map setting, styles and verdict colours, and layer geometry turned into
+compact GeoJSON.
 
-Reports and the web map share these. Geometry is simplified below half a metre and rounded to
-0.1 m (finer only adds bytes), and shifted to GCJ-02 when the tiles beneath are in that datum.
+Reports and the web map share these (the page gets them from the service). Geometry is simplified
+below half a metre and rounded to 0.1 m (finer only adds bytes), and shifted to GCJ-02 when the
+tiles beneath are in that datum.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from numpy.typing import NDArray
 
 from siteselect.coords import transform_geometries
 from siteselect.index import Snapshot
-from siteselect.labels import both
+from siteselect.labels import both, en, zh
 from siteselect.settings import Settings
 
 DECIMALS = 6  # coordinates drawn to 0.1 m
 SIMPLIFY_M = 0.5  # drawn outlines lose detail below this
+VERDICT_GROUP = "verdicts"  # of the labels
 BASE_STYLES = {
     "boundaries": ("行政区划 boundaries", {"color": "#455a64", "weight": 2, "dashArray": "6 4"}),
     "roads": ("道路 roads", {"color": "#bdbdbd", "weight": 6, "opacity": 0.9}),
@@ -28,6 +31,20 @@ BASE_STYLES = {
                                    "fillOpacity": 0.6}),
 }  # fmt: skip
 Layer = tuple[list[shapely.Geometry], list[dict[str, Any]]]  # geometries in the local frame, properties
+VERDICT_COLOURS = {"permitted": "#2e7d32", "review": "#f9a825", "prohibited": "#c62828"}
+
+
+def page_constants() -> dict[str, Any]:
+    """What the web map shares with the reports — verdict colours and labels, the base layers'
+    styles — as the service hands them to the page (which keeps no copy of its own)."""
+    return {
+        "verdictColours": VERDICT_COLOURS,
+        "baseStyles": {name: style for name, (_, style) in BASE_STYLES.items()},
+        "verdicts": {
+            lang: {v: label(VERDICT_GROUP, v) for v in VERDICT_COLOURS}
+            for lang, label in (("zh", zh), ("en", en))
+        },
+    }
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from siteselect import __version__, assets, industry, scoring
 from siteselect.check import checker_for
-from siteselect.drawing import BASE_STYLES, Basemap, base_layers, feature_collection, near
+from siteselect.drawing import BASE_STYLES, VERDICT_COLOURS, Basemap, base_layers, feature_collection, near
 from siteselect.errors import InvalidInputError, NotFoundError
 from siteselect.index import Snapshot
 from siteselect.labels import both, en, zh
@@ -53,7 +53,6 @@ CATEGORY_COLOURS = {
     "bank": "#00897b", "hotel": "#6d4c41", "office": "#3949ab", "residential": "#7cb342", "school": "#fdd835",
     "hospital": "#d81b60", "park": "#43a047", "business": "#757575",
 }  # fmt: skip
-VERDICT_COLOURS = {"permitted": "#2e7d32", "review": "#f9a825", "prohibited": "#c62828"}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 from api.fields import BboxQuery
 from api.routers.layers import parse_bbox
 from siteselect import assets
-from siteselect.drawing import Basemap, Layer, buildings_layer, feature_collection, outline_layers
+from siteselect.drawing import (
+    Basemap,
+    Layer,
+    buildings_layer,
+    feature_collection,
+    outline_layers,
+    page_constants,
+)
 from siteselect.errors import InvalidInputError
 from siteselect.index import Snapshot
 
@@ -51,7 +58,7 @@ def _config(request: Request) -> dict[str, Any]:
         "tiles": basemap.tiles,
         "gcj02": basemap.gcj02,
         "attribution": basemap.attribution,
-    }
+    } | page_constants()
 
 
 @router.get("/static/leaflet.js")

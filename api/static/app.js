@@ -3,12 +3,9 @@
 "use strict";
 
 const CONFIG = JSON.parse(document.getElementById("config").textContent);
-const VERDICT_COLOURS = { permitted: "#2e7d32", review: "#f9a825", prohibited: "#c62828" };
-const BASE_STYLES = {
-  boundaries: { color: "#455a64", weight: 2, dashArray: "6 4", fill: false },
-  roads: { color: "#bdbdbd", weight: 5, opacity: 0.9 },
-  buildings: { color: "#9e9e9e", weight: 1, fillColor: "#e0e0e0", fillOpacity: 0.6 },
-};
+// Shared with the reports, from the service: one copy, in siteselect/drawing.py.
+const VERDICT_COLOURS = CONFIG.verdictColours;
+const BASE_STYLES = CONFIG.baseStyles;
 
 const TEXT = {
   zh: {
@@ -21,7 +18,7 @@ const TEXT = {
     openPoints: "需核查", reasons: "理由", noReasons: "未发现禁设情形", criteria: "评分",
     stale: "超过规定天数未确认", score: "得分", proof: "住所证明", building: "所在建筑",
     certificate: "门牌号证明", prefiled: "园区预备案", accepted: "竣工验收备案", notAccepted: "未见竣工验收备案",
-    verdicts: { permitted: "可登记", review: "需人工核查", prohibited: "不予登记" },
+    verdicts: CONFIG.verdicts.zh,
     making: "生成报告中…", surfaceOn: "适宜性：深绿最适宜", missing: "无数据",
   },
   en: {
@@ -35,7 +32,7 @@ const TEXT = {
     reasons: "Reasons", noReasons: "No restriction found", criteria: "Scores", stale: "not confirmed recently",
     score: "Score", proof: "Address proof", building: "Building", certificate: "House-number certificate",
     prefiled: "Pre-filed by the park", accepted: "Completion acceptance", notAccepted: "No completion acceptance on file",
-    verdicts: { permitted: "permitted", review: "to review", prohibited: "prohibited" },
+    verdicts: CONFIG.verdicts.en,
     making: "Making the report…", surfaceOn: "Suitability: dark green is best", missing: "missing",
   },
 };

@@ -52,3 +52,18 @@ def test_buildings_come_for_the_view_asked_and_only_those(client, demo_db):
 def test_a_bad_view_gets_a_422_naming_it(client, query, words):
     r = client.get("/basemap/buildings" + query)
     assert r.status_code == 422 and words in r.text
+
+
+def test_the_page_gets_the_reports_colours_styles_and_labels_from_the_service(client):
+    import html
+    import json
+    import re
+
+    from siteselect.drawing import page_constants
+
+    page = client.get("/").text
+    found = re.search(r'<script id="config"[^>]*>(.*?)</script>', page, re.S)
+    config = json.loads(html.unescape(found.group(1)))
+    assert {k: config[k] for k in page_constants()} == page_constants()
+    script = client.get("/static/app.js").text
+    assert "#2e7d32" not in script and "不予登记" not in script  # no second copy in the page's script

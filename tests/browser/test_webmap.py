@@ -109,7 +109,7 @@ def test_switching_language_redraws_what_is_shown(watched, service):
     page.wait_for_selector("#detail:not([hidden])")
     address = page.inner_text("#detail h2")
     page.click("#lang")
-    assert page.inner_text("#detail .badge") in ("permitted", "to review")
+    assert page.inner_text("#detail .badge") in ("permitted", "review")
     assert page.inner_text("#detail h2") == address  # the same result, still selected
     assert "within 500 m" in page.inner_text("#detail .criteria")
     watched.assert_clean()

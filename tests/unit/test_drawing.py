@@ -53,3 +53,13 @@ def test_base_layers_are_cut_to_the_view(snapshot):
     _, props = buildings_layer(snapshot, view)
     assert all("（" in p["name"] for p in props)  # named with their use
     assert len(near(snapshot, "rivers", None)) == 0
+
+
+def test_the_page_gets_its_verdict_colours_labels_and_styles_from_here():
+    from siteselect.drawing import BASE_STYLES, VERDICT_COLOURS, page_constants
+
+    shared = page_constants()
+    assert shared["verdictColours"] == VERDICT_COLOURS
+    assert shared["baseStyles"]["roads"] == BASE_STYLES["roads"][1]
+    assert shared["verdicts"]["zh"]["prohibited"] == "不予登记"
+    assert shared["verdicts"]["en"]["review"] == "review"
