@@ -174,9 +174,9 @@ class Locator:
         places.lon[i], places.lat[i] = float(v["lon"]), float(v["lat"])
         if not places.floor[i] and not pd.isna(v.get("floor")):
             places.floor[i] = int(v["floor"])
-        if v["house_number_id"]:
+        if isinstance(v["house_number_id"], str):  # else None, or pandas' NaN for none
             places.house_number[i] = v["house_number_id"]
-        if v["building_id"]:
+        if isinstance(v["building_id"], str):
             places.building[i] = self.building_row.get(v["building_id"], -1)
 
     def _outside_message(self, places: Places, i: int) -> str:

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.fields import IsoDate
-from api.responses import json_response
+from api.dependencies import Coordsys, IsoDate, json_response, snapshot_of
 from siteselect import industry
 from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError
-from siteselect.index import Catalog, Snapshot
 from siteselect.locating import gazetteer_for
 from siteselect.premises import Premises
 
 router = APIRouter(tags=["checks"])
-
-Coordsys = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 
 
 class CheckRequest(BaseModel):
@@ -50,11 +46,6 @@ class BatchRequest(BaseModel):
     versions: dict[str, int] | None = None
 
 
-def _snapshot(request: Request, versions: dict[str, int] | None) -> Snapshot:
-    catalog: Catalog = request.app.state.catalog
-    return catalog.snapshot(versions) if versions else catalog.current()
-
-
 @router.get("/industries")
 def industries(
     q: Annotated[str, Query(min_length=1, max_length=50, description="code or everyday words: 奶茶, 网吧")],
@@ -70,7 +61,7 @@ def industries(
 @router.get("/geocode")
 def geocode(request: Request, q: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
     """Resolve address text to a place, with its match level and confidence."""
-    match = gazetteer_for(_snapshot(request, None)).resolve(q)
+    match = gazetteer_for(snapshot_of(request, None)).resolve(q)
     return dict(match.as_dict())
 
 
@@ -83,7 +74,7 @@ async def check(
     ``versions`` (``rules:1,zones:2``) checks against earlier layer versions. A check is a tenth
     of a millisecond of CPU: it runs on the event loop, where a thread hand-off would cost more.
     """
-    snapshot = _snapshot(request, _parse_versions(versions))
+    snapshot = snapshot_of(request, _parse_versions(versions))
     return json_response(checker_for(snapshot).check(body.premises()))
 
 
@@ -99,7 +90,7 @@ def check_batch(request: Request, body: BatchRequest) -> Response:
             premises.append(item.premises())
         except InvalidInputError as exc:
             raise InvalidInputError(f"items[{n}]: {exc}") from None
-    results = checker_for(_snapshot(request, body.versions)).check_many(premises)
+    results = checker_for(snapshot_of(request, body.versions)).check_many(premises)
     return json_response({"results": results, "count": len(results)})
 
 

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.fields import BboxQuery
-from siteselect.errors import InvalidInputError
+from api.dependencies import BboxQuery, parse_bbox
 from siteselect.specs import get_spec, layer_specs
 from siteselect.store import LayerVersion, Store
 
@@ -55,30 +54,6 @@ def list_versions(request: Request, layer: str) -> list[dict[str, Any]]:
     """Every stored version of one layer, oldest first."""
     get_spec(layer)
     return [_version_json(v) for v in _store(request).versions(layer)]
-
-
-MAX_BBOX_DEG = 5.0  # a district spans well under a degree; a city a couple
-
-
-def parse_bbox(
-    text: str | None, max_deg: float = MAX_BBOX_DEG, too_wide: str = "ask for the district, not the world"
-) -> tuple[float, float, float, float] | None:
-    """``minlon,minlat,maxlon,maxlat`` → a tuple, or a clear error (``too_wide`` says what to do
-    about a box wider than ``max_deg``)."""
-    if text is None:
-        return None
-    try:
-        parts = tuple(float(p) for p in text.split(","))
-    except ValueError:
-        raise InvalidInputError(f"bbox {text!r} must be four numbers minlon,minlat,maxlon,maxlat") from None
-    if len(parts) != 4:
-        raise InvalidInputError(f"bbox {text!r} must be four numbers minlon,minlat,maxlon,maxlat")
-    minx, miny, maxx, maxy = parts
-    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-        raise InvalidInputError(f"bbox {text!r} is not a box in lon/lat (min < max, within range)")
-    if maxx - minx > max_deg or maxy - miny > max_deg:
-        raise InvalidInputError(f"bbox {text!r} spans more than {max_deg}°: {too_wide}")
-    return minx, miny, maxx, maxy
 
 
 @router.get("/{layer}/features", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})

@@ -9,9 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.fields import IsoDate
-from api.responses import json_response
-from api.routers.checks import Coordsys, _snapshot
+from api.dependencies import Coordsys, IsoDate, json_response, snapshot_of
 from siteselect import industry
 from siteselect.match import Constraints, compare, match, surface
 
@@ -91,7 +89,7 @@ def post_match(request: Request, body: MatchRequest) -> Response:
     weights = body.weights.model_dump() if body.weights else None
     stale_days = request.app.state.settings.stale_after_days
     result = match(
-        _snapshot(request, None), industry.resolve(body.industry), body.wanted.constraints(), weights,
+        snapshot_of(request), industry.resolve(body.industry), body.wanted.constraints(), weights,
         body.limit, body.as_of, stale_days,
     )  # fmt: skip
     return json_response(result)
@@ -103,7 +101,7 @@ def post_compare(request: Request, body: CompareRequest) -> Response:
     weights = body.weights.model_dump() if body.weights else None
     sites = [s.model_dump() for s in body.sites]
     result = compare(
-        _snapshot(request, None),
+        snapshot_of(request),
         industry.resolve(body.industry),
         sites,
         weights,
@@ -120,6 +118,6 @@ def get_surface(
     res: Annotated[int, Query(ge=6, le=11)] = 9,
 ) -> Response:
     """GeoJSON H3 cells over the district: share where the industry may go, and the mean score."""
-    cells = surface(_snapshot(request, None), industry.resolve(wanted), res)
+    cells = surface(snapshot_of(request), industry.resolve(wanted), res)
     body: dict[str, Any] = json.loads(cells.to_json(drop_id=True))
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json")

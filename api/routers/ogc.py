@@ -18,8 +18,7 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import Response
 
 from api.auth import User
-from api.fields import INSTANT, BboxQuery
-from api.routers.layers import parse_bbox
+from api.dependencies import INSTANT, BboxQuery, parse_bbox
 from siteselect import listings, parks
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from siteselect.index import Catalog

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.fields import IsoDate
-from api.routers.checks import _snapshot
+from api.dependencies import IsoDate, snapshot_of
 from api.routers.matching import Site, Wanted, Weights
 from siteselect import industry, report
 from siteselect.drawing import Basemap
@@ -73,7 +72,7 @@ def post_report(request: Request, response: Response, body: ReportBody) -> Made:
     """Check, score and draw the sites; the report is then read at ``/reports/{id}``."""
     wanted = body.request()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    made = report.build(_snapshot(request, None), wanted, _basemap(request), now)
+    made = report.build(snapshot_of(request), wanted, _basemap(request), now)
     stored = report.save(request.app.state.store, made, wanted, now)
     if stored.generated_at == now:  # else it was made before, and is drawn with that time
         _remember(request, made.id, made.html)
@@ -98,5 +97,5 @@ def get_report(request: Request, rid: Annotated[str, Path(max_length=64)]) -> HT
 
 
 def _stored_snapshot(request: Request, versions: dict[str, int]) -> Snapshot:
-    current = _snapshot(request, None)
-    return current if current.versions == versions else _snapshot(request, versions)
+    current = snapshot_of(request)
+    return current if current.versions == versions else snapshot_of(request, versions)

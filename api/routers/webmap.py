@@ -12,8 +12,7 @@ import shapely
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.fields import BboxQuery
-from api.routers.layers import parse_bbox
+from api.dependencies import BboxQuery, parse_bbox
 from siteselect import assets
 from siteselect.drawing import (
     Basemap,

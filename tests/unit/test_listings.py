@@ -87,3 +87,19 @@ def test_bad_fields_are_refused_by_name_and_change_nothing(store, users, fields,
         listings.create(store, users["a"], body)
     assert listings.all_listings(store) == before
     assert audit_log(store, users["clerk"])[-1]["outcome"] == "refused"
+
+
+@pytest.mark.parametrize(
+    ("patch", "merge", "words"),
+    [
+        ({"status": None}, True, "status"),  # a merge patch's null removes a required field
+        ({"area_m2": "big"}, True, "area_m2"),
+        ({"floor": 2.5}, True, "floor"),
+        (_fields(lon=None, lat=None), False, "geometry"),  # a replacement without a point
+    ],
+)
+def test_a_write_with_a_null_or_a_wrong_type_is_refused_by_name(store, users, patch, merge, words):
+    made = listings.create(store, users["a"], _fields())
+    with pytest.raises(InvalidInputError, match=words):
+        listings.update(store, users["a"], made["id"], patch, if_match=None, merge=merge)
+    assert listings.get(store, made["id"]) == made
