@@ -23,6 +23,7 @@ from siteselect import listings, parks
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from siteselect.index import Catalog
 from siteselect.specs import get_spec, layer_specs
+from siteselect.users import User as Account
 
 router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
 GEOJSON = "application/geo+json"
@@ -257,19 +258,80 @@ def _properties(feature: dict[str, Any]) -> dict[str, Any]:
     return props | ({"geometry": feature["geometry"]} if feature.get("geometry") is not None else {})
 
 
-def _writable(collection_id: str, parks_too: bool = False) -> None:
-    if collection_id == "vacancies" or (parks_too and collection_id == "parks"):
-        return
-    if collection_id == "parks":
-        raise PermissionDeniedError("parks are added and removed by the data stewards; operators edit theirs")
-    raise PermissionDeniedError(f"collection {collection_id!r} is read-only; vacancies and parks take writes")
-
-
 def _park_feature(request: Request, park: dict[str, Any]) -> Response:
     """A park after a write: its fields and ETag (the outline is unchanged and left out)."""
     props = {k: v for k, v in park.items() if k != "id"}
     body = {"type": "Feature", "id": park["id"], "geometry": None, "properties": props}
     return _json(body, GEOJSON, {"ETag": parks.etag(park)})
+
+
+class _Writes:
+    """How a collection takes writes: by default it takes none."""
+
+    def refused(self, collection_id: str) -> PermissionDeniedError:
+        return PermissionDeniedError(
+            f"collection {collection_id!r} is read-only; vacancies and parks take writes"
+        )
+
+    def create(
+        self, request: Request, user: Account, feature: dict[str, Any], collection_id: str
+    ) -> Response:
+        raise self.refused(collection_id)
+
+    def update(self, request: Request, user: Account, fid: str, feature: dict[str, Any], if_match: str | None,
+               merge: bool, collection_id: str) -> Response:  # fmt: skip
+        raise self.refused(collection_id)
+
+    def delete(
+        self, request: Request, user: Account, fid: str, if_match: str | None, collection_id: str
+    ) -> None:
+        raise self.refused(collection_id)
+
+
+class _ListingWrites(_Writes):
+    """Vacancies: operators' listings, seen by every reader from the next request on."""
+
+    def create(
+        self, request: Request, user: Account, feature: dict[str, Any], collection_id: str
+    ) -> Response:
+        created = listings.create(request.app.state.store, user, _body(feature))
+        request.app.state.catalog.refresh()
+        return _listing_feature(request, created, 201)
+
+    def update(self, request: Request, user: Account, fid: str, feature: dict[str, Any], if_match: str | None,
+               merge: bool, collection_id: str) -> Response:  # fmt: skip
+        fields = _body(feature) if not merge or feature.get("type") == "Feature" else feature
+        changed = listings.update(request.app.state.store, user, fid, fields, if_match=if_match, merge=merge)
+        request.app.state.catalog.refresh()
+        return _listing_feature(request, changed)
+
+    def delete(
+        self, request: Request, user: Account, fid: str, if_match: str | None, collection_id: str
+    ) -> None:
+        listings.delete(request.app.state.store, user, fid, if_match=if_match)
+        request.app.state.catalog.refresh()
+
+
+class _ParkWrites(_Writes):
+    """Parks: operators change their descriptive fields; parks are added and removed by the stewards."""
+
+    def refused(self, collection_id: str) -> PermissionDeniedError:
+        return PermissionDeniedError(
+            "parks are added and removed by the data stewards; operators edit theirs"
+        )
+
+    def update(self, request: Request, user: Account, fid: str, feature: dict[str, Any], if_match: str | None,
+               merge: bool, collection_id: str) -> Response:  # fmt: skip
+        props = _properties(feature) if not merge or feature.get("type") == "Feature" else feature
+        changed = parks.update(request.app.state.store, user, fid, props, if_match=if_match, merge=merge)
+        return _park_feature(request, changed)
+
+
+WRITES: dict[str, _Writes] = {"vacancies": _ListingWrites(), "parks": _ParkWrites()}  # by collection
+
+
+def _writes(collection_id: str) -> _Writes:
+    return WRITES.get(collection_id, _Writes())
 
 
 @router.post("/collections/{collection_id}/items", status_code=201, response_class=Response,
@@ -278,10 +340,7 @@ def create_item(
     request: Request, collection_id: str, user: User, feature: Annotated[dict[str, Any], Body()]
 ) -> Response:
     """Publish a vacancy in one of the operator's parks (201, Location, ETag)."""
-    _writable(collection_id)
-    created = listings.create(request.app.state.store, user, _body(feature))
-    request.app.state.catalog.refresh()  # every reader sees it from the next request on
-    return _listing_feature(request, created, 201)
+    return _writes(collection_id).create(request, user, feature, collection_id)
 
 
 @router.put("/collections/{collection_id}/items/{feature_id}", response_class=Response,
@@ -291,18 +350,7 @@ def replace_item(
     feature: Annotated[dict[str, Any], Body()], if_match: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     """Replace a vacancy, or a park's descriptive fields; with If-Match, only if unchanged since."""
-    _writable(collection_id, parks_too=True)
-    store = request.app.state.store
-    if collection_id == "parks":
-        props = _properties(feature)
-        changed = parks.update(store, user, feature_id, props, if_match=if_match, merge=False)
-        return _park_feature(request, changed)
-    fields = _body(feature)
-    changed = listings.update(
-        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=False
-    )
-    request.app.state.catalog.refresh()
-    return _listing_feature(request, changed)
+    return _writes(collection_id).update(request, user, feature_id, feature, if_match, False, collection_id)
 
 
 @router.patch("/collections/{collection_id}/items/{feature_id}", response_class=Response,
@@ -313,19 +361,7 @@ def patch_item(
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     """Change some fields of a vacancy or of a park (JSON merge patch)."""
-    _writable(collection_id, parks_too=True)
-    if collection_id == "parks":
-        props = _properties(patch) if patch.get("type") == "Feature" else patch
-        store = request.app.state.store
-        return _park_feature(
-            request, parks.update(store, user, feature_id, props, if_match=if_match, merge=True)
-        )
-    fields = _body(patch) if patch.get("type") == "Feature" else patch
-    changed = listings.update(
-        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=True
-    )
-    request.app.state.catalog.refresh()
-    return _listing_feature(request, changed)
+    return _writes(collection_id).update(request, user, feature_id, patch, if_match, True, collection_id)
 
 
 @router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204,
@@ -335,7 +371,5 @@ def delete_item(
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     """Withdraw a vacancy listing."""
-    _writable(collection_id)
-    listings.delete(request.app.state.store, user, feature_id, if_match=if_match)
-    request.app.state.catalog.refresh()
+    _writes(collection_id).delete(request, user, feature_id, if_match, collection_id)
     return Response(status_code=204)
