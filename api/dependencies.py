@@ -67,10 +67,13 @@ def parse_bbox(
     return minx, miny, maxx, maxy
 
 
-def snapshot_of(request: Request, versions: dict[str, int] | None = None) -> Snapshot:
-    """The current snapshot of the layers, or one with the named versions of some of them."""
+def snapshot_of(
+    request: Request, versions: dict[str, int] | None = None, *, fresh_listings: bool = False
+) -> Snapshot:
+    """The current snapshot of the layers, or one with the named versions of some of them
+    (``fresh_listings``: with the listings as they are now, see :meth:`Catalog.current`)."""
     catalog: Catalog = request.app.state.catalog
-    return catalog.snapshot(versions) if versions else catalog.current()
+    return catalog.snapshot(versions) if versions else catalog.current(fresh_listings=fresh_listings)
 
 
 def json_response(

@@ -286,9 +286,14 @@ class Catalog:
         cells = point_cells(lon, lat, version.h3_resolution)
         return LayerIndex.build(version, features, features["id"].to_numpy(object), cells, self.frame)
 
-    def current(self) -> Snapshot:
-        """The current snapshot, checked against the store at most every ``max_age_s`` seconds."""
-        if time.monotonic() - self._checked_at > self.max_age_s:
+    def current(self, *, fresh_listings: bool = False) -> Snapshot:
+        """The current snapshot, checked against the store at most every ``max_age_s`` seconds;
+        ``fresh_listings`` checks the listings now (one small query), for a reader that must see a
+        listing another process wrote a moment ago (matching, reports)."""
+        stale = time.monotonic() - self._checked_at > self.max_age_s
+        if stale or (
+            fresh_listings and self._listings is not None and listings.stamp(self.store) != self._listings
+        ):
             self.refresh()
         return self._current
 

@@ -46,18 +46,22 @@ def etag(listing: dict[str, Any]) -> str:
 
 
 def seed(store: Store) -> int:
-    """Fill an empty listings table from the current vacancies version; return how many."""
+    """Fill an empty listings table from the current vacancies version; return how many. Workers
+    starting at once may both try: the one that comes second finds the rows there and adds none."""
     table = store.accounts["listings"]
-    with store.engine.begin() as conn:
-        acting_as(conn, None)
-        if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
-            return 0
-        if "vacancies" not in store.current_versions():
-            return 0
-        vacancies = store.read_layer("vacancies")
-        rows = [_row(rec, 1, _confirmed(rec)) for rec in _records(vacancies)]
-        if rows:
-            conn.execute(table.insert(), rows)
+    try:
+        with store.engine.begin() as conn:
+            acting_as(conn, None)
+            if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
+                return 0
+            if "vacancies" not in store.current_versions():
+                return 0
+            vacancies = store.read_layer("vacancies")
+            rows = [_row(rec, 1, _confirmed(rec)) for rec in _records(vacancies)]
+            if rows:
+                conn.execute(table.insert(), rows)
+    except sa.exc.IntegrityError:  # another worker seeded them meanwhile (its rows, same ids)
+        return 0
     return len(rows)
 
 

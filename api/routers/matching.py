@@ -88,9 +88,10 @@ def post_match(request: Request, body: MatchRequest) -> Response:
     """Ranked premises for a business: scores by criterion with explanations, prohibited ones apart."""
     weights = body.weights.model_dump() if body.weights else None
     stale_days = request.app.state.settings.stale_after_days
+    snapshot = snapshot_of(request, fresh_listings=True)
     result = match(
-        snapshot_of(request), industry.resolve(body.industry), body.wanted.constraints(), weights,
-        body.limit, body.as_of, stale_days,
+        snapshot, industry.resolve(body.industry), body.wanted.constraints(), weights, body.limit, body.as_of,
+        stale_days,
     )  # fmt: skip
     return json_response(result)
 
@@ -101,7 +102,7 @@ def post_compare(request: Request, body: CompareRequest) -> Response:
     weights = body.weights.model_dump() if body.weights else None
     sites = [s.model_dump() for s in body.sites]
     result = compare(
-        snapshot_of(request),
+        snapshot_of(request, fresh_listings=True),
         industry.resolve(body.industry),
         sites,
         weights,

@@ -107,7 +107,7 @@ def _features(request: Request, name: str, moment: dt.datetime | None) -> gpd.Ge
     get_spec(name)
     catalog: Catalog = request.app.state.catalog
     if moment is None:  # vacancies: the live listings, as operators keep them
-        return catalog.current().layer(name).features
+        return catalog.current(fresh_listings=name == "vacancies").layer(name).features
     return catalog.store.read_layer(name, as_of=moment)
 
 

@@ -72,7 +72,7 @@ def post_report(request: Request, response: Response, body: ReportBody) -> Made:
     """Check, score and draw the sites; the report is then read at ``/reports/{id}``."""
     wanted = body.request()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    made = report.build(snapshot_of(request), wanted, _basemap(request), now)
+    made = report.build(snapshot_of(request, fresh_listings=True), wanted, _basemap(request), now)
     stored = report.save(request.app.state.store, made, wanted, now)
     if stored.generated_at == now:  # else it was made before, and is drawn with that time
         _remember(request, made.id, made.html)
@@ -97,5 +97,5 @@ def get_report(request: Request, rid: Annotated[str, Path(max_length=64)]) -> HT
 
 
 def _stored_snapshot(request: Request, versions: dict[str, int]) -> Snapshot:
-    current = snapshot_of(request)
+    current = snapshot_of(request, fresh_listings=True)
     return current if current.versions == versions else snapshot_of(request, versions)

@@ -83,3 +83,22 @@ def test_the_catalog_puts_live_listings_in_place_of_the_vacancies_layer(demo_db,
     status = after.layer("vacancies").features.set_index("id").loc[vid, "status"]
     assert status == "withdrawn" and after.versions == before.versions
     assert catalog.snapshot(before.versions).layer("vacancies") is after.layer("vacancies")  # still live
+
+
+def test_a_reader_that_asks_for_fresh_listings_sees_another_process_write_at_once(demo_db, tmp_path):
+    import shutil
+
+    shutil.copy(demo_db.removeprefix("sqlite:///"), tmp_path / "store.db")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    here, elsewhere = Catalog(Store(url), max_age_s=3600), Store(url)
+    before = here.current()
+    clerk = accounts.add_user(elsewhere, "clerk", "clerk")
+    vid = before.layer("vacancies").features["id"].iloc[1]
+    listings.update(elsewhere, clerk, vid, {"status": "leased"}, if_match=None, merge=True)
+    assert here.current() is before
+    fresh = here.current(fresh_listings=True)
+    assert (
+        fresh is not before
+        and fresh.layer("vacancies").features.set_index("id").loc[vid, "status"] == "leased"
+    )
+    assert here.current(fresh_listings=True) is fresh  # nothing changed since: the same snapshot
