@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from siteselect.errors import InvalidInputError
+from siteselect.errors import AmbiguousInputError, InvalidInputError
 from siteselect.specs import layers_dir
 
 # Sections and the divisions (two-digit codes) they hold.
@@ -49,15 +49,25 @@ _CODE = re.compile(r"^([A-T]?)(\d{4})$")
 _PREFIX = re.compile(r"^([A-T]?)(\d{2,4})$|^([A-T])$|^\*$")
 
 
-class AmbiguousIndustryError(InvalidInputError):
-    """Words that fit several classes (or prefixes); ``candidates`` lists them, code and name, best first."""
+class AmbiguousIndustryError(AmbiguousInputError):
+    """Words that fit several classes (or entries); ``candidates`` lists them, code and name."""
 
     def __init__(self, text: str, candidates: list[dict[str, str]], more: int = 0):
-        self.text = text
-        self.candidates = candidates
         shown = "; ".join(f"{c['code']} {c['name']}" for c in candidates)
         tail = f"; and {more} more" if more else ""
-        super().__init__(f"industry {text!r} fits several GB/T 4754 entries, choose one by code: {shown}{tail}")
+        message = f"industry {text!r} fits several GB/T 4754 entries, choose one by code: {shown}{tail}"
+        super().__init__(message, candidates)
+
+
+class UnknownIndustryError(AmbiguousInputError):
+    """Words that fit no class; ``candidates`` lists the classes of the closest names, if any."""
+
+    def __init__(self, text: str, candidates: list[dict[str, str]]):
+        shown = "; ".join(f"{c['code']} {c['name']}" for c in candidates)
+        message = f"industry {text!r}: no GB/T 4754 entry matches these words" + (
+            f"; the closest names: {shown}" if shown else ""
+        )
+        super().__init__(message, candidates)
 
 
 def section_of(division: int) -> str | None:
@@ -79,7 +89,10 @@ def _check_digits(text: str, letter: str, digits: str, what: str) -> str:
     table = industry_table()
     if digits not in table:
         parent = table[digits[:-1]] if len(digits) > 2 else table[section]
-        raise InvalidInputError(f"{what} {text!r}: no such entry in {parent.code} {parent.name} of GB/T 4754-2017")
+        kind = "class" if len(digits) == 4 else "entry"
+        raise InvalidInputError(
+            f"{what} {text!r}: no such {kind} in {parent.level} {parent.code} {parent.name} of GB/T 4754-2017"
+        )
     return digits
 
 
@@ -194,11 +207,15 @@ def describe(code: str) -> dict[str, str]:
 # ---- words ----------------------------------------------------------------------------------------
 
 # Words that name every industry in a department's sheet.
-EVERY_INDUSTRY = frozenset({"*", "全部", "全部行业", "所有行业", "全行业", "各行业", "所有", "不限", "不限行业"})
+EVERY_INDUSTRY = frozenset(
+    {"*", "全部", "全部行业", "所有行业", "全行业", "各行业", "所有", "不限", "不限行业"}
+)
 # A cell may list several industries: 5232、5239 or 娱乐场所;6210.
 _SEPARATORS = re.compile(r"[;；,，、/|\s]+")
 # Said before or after what the business does, and naming no industry: 我想开一家…店, …有限公司.
-_LEAD = re.compile(r"^(我想|我要|想要|打算|准备|想)?(开办|开设|经营|从事|开|办|做)?(一家|一个|一间|家|个|间)?")
+_LEAD = re.compile(
+    r"^(我想|我要|想要|打算|准备|想)?(开办|开设|经营|从事|开|办|做)?(一家|一个|一间|家|个|间)?"
+)
 _TAIL = re.compile(
     r"(有限责任公司|股份有限公司|有限公司|公司|工作室|门店|店铺|专卖店|连锁店|分店|小店|厂家|工厂|车间|作坊|"
     r"生产|加工|制造|制作|销售|经营|零售|批发|服务|业务|项目|店|厂|铺|部|行)$"
@@ -281,7 +298,7 @@ def _hits(text: str) -> list[_Hit]:
     if not hits and len(core) >= 2:
         for entry in classes():
             overlap = _common_length(core, _clean(entry.name))
-            if overlap >= 2:
+            if overlap >= max(2, len(core) / 2):
                 add((entry.code,), "close to name", overlap / len(core), entry.name)
     return hits
 
@@ -330,7 +347,7 @@ def candidates(text: str) -> list[str]:
     (['6239'], ['5297', '8223'])
     """
     ranked = _ranked(_clean(text))
-    if not ranked:
+    if not ranked or ranked[0][1].tier == _TIERS["close to name"]:  # a guess: never taken as meant
         return []
     top = ranked[0][1]
     return sorted(code for code, hit in ranked if (hit.tier, hit.strength) == (top.tier, top.strength))
@@ -358,6 +375,11 @@ def _ambiguous(text: str, codes: list[str]) -> AmbiguousIndustryError:
     return AmbiguousIndustryError(text, shown, max(0, len(codes) - 30))
 
 
+def _unknown(text: str) -> UnknownIndustryError:
+    close = [{"code": code, "name": industry_table()[code].name} for code, _ in _ranked(_clean(text))[:5]]
+    return UnknownIndustryError(text, close)
+
+
 def resolve(text: str) -> str:
     """One class code from a code or everyday words: ``"6232"`` → 6232, ``"奶茶"`` → 6239.
 
@@ -370,7 +392,7 @@ def resolve(text: str) -> str:
         raise InvalidInputError("industry: no code or words given")
     found = candidates(clean)
     if not found:
-        raise InvalidInputError(f"industry {text!r}: no GB/T 4754 class matches these words")
+        raise _unknown(text)
     if len(found) > 1:
         raise _ambiguous(text, found)
     return found[0]
@@ -401,7 +423,7 @@ def _prefixes_of(part: str) -> tuple[str, ...]:
         return tuple(c for c in named if not any(len(o) > len(c) and o.startswith(c) for o in named))
     found = candidates(clean)
     if not found:
-        raise InvalidInputError(f"industry {part!r}: no GB/T 4754 entry matches this word")
+        raise _unknown(part)
     covering = _covering_entry(found)
     if covering is None:
         raise _ambiguous(part, found)
