@@ -214,7 +214,7 @@ EVERY_INDUSTRY = frozenset(
 _SEPARATORS = re.compile(r"[;；,，、/|\s]+")
 # Said before or after what the business does, and naming no industry: 我想开一家…店, …有限公司.
 _LEAD = re.compile(
-    r"^(我想|我要|想要|打算|准备|想)?(开办|开设|经营|从事|开|办|做)?(一家|一个|一间|家|个|间)?"
+    r"^(我想|我要|想要|打算|准备|想)?((开办|开设|经营|从事|开|办|做)(一家|一个|一间|家|个|间)?|一家|一个)?"
 )
 _TAIL = re.compile(
     r"(有限责任公司|股份有限公司|有限公司|公司|工作室|门店|店铺|专卖店|连锁店|分店|小店|厂家|工厂|车间|作坊|"
@@ -281,26 +281,54 @@ def _hits(text: str) -> list[_Hit]:
 
     if text in _names():
         add(_names()[text], "name", len(text), text)
-    matched = [w for w in _keywords() if w in text or (len(core) >= 2 and core in w)]
-    for word in matched:  # a keyword inside a longer matched one says less: 服装 in 服装加工
-        if not any(word != other and word in other and other in text for other in matched):
-            add(_keywords()[word], "keyword", len(word) if word in text else len(core) / len(word), word)
+    said: dict[str, list[str]] = defaultdict(list)  # class → the keywords in the words that name it
+    found = _keywords_in(text)
+    for word in found:
+        for code in {c for entry in _keywords()[word] for c in classes_under(entry)}:
+            said[code].append(word)
+    for code, words in said.items():
+        # The more of the words name a class, the closer (舞蹈+培训 → 8393); and the last word is the
+        # head of a Chinese compound (生鲜超市 is a 超市), so it weighs a little more.
+        strength = sum(map(len, words)) + (0.5 if found[-1] in words else 0)
+        add((code,), "keyword", strength, "+".join(words))
+    if not said and len(core) >= 2:  # a piece of keywords: 宠物 → 宠物店, 宠物医院 …
+        for word in (w for w in _keywords() if core in w):
+            add(_keywords()[word], "keyword", len(core) / len(word), word)
     if core in _names():
         add(_names()[core], "name core", len(core), core)
-    if len(core) >= 2:
+    # The words, and each keyword in them, as pieces of names: when a keyword names a shop but the
+    # words say a factory (实木家具厂), the makers' names holding 家具 are there to keep.
+    for piece in {core, *found} if len(core) >= 2 else found:
         for name, codes in _names().items():
-            if core in name or name in core:
-                piece = min(len(core), len(name))
-                add(codes, "within name", piece + piece / max(len(core), len(name)), name)
+            if piece in name or name in piece:  # the closer the whole name is to the words, the better
+                size = min(len(piece), len(name))
+                for code in codes:
+                    whole = len(industry_table()[code].name)
+                    add((code,), "within name", size + size / max(len(piece), whole), name)
+    if len(core) >= 2:
         for entry in _described():
             if core in entry.description:
                 add((entry.code,), "description", len(core), core)
     if not hits and len(core) >= 2:
-        for entry in classes():
+        sharing = {code for i in range(len(core) - 1) for code in _bigrams().get(core[i : i + 2], ())}
+        for entry in (industry_table()[code] for code in sharing):
             overlap = _common_length(core, _clean(entry.name))
             if overlap >= max(2, len(core) / 2):
                 add((entry.code,), "close to name", overlap / len(core), entry.name)
     return hits
+
+
+def _keywords_in(text: str) -> list[str]:
+    """The keywords the words are made of, longest first from the left (烟酒店: 烟酒, not 酒店)."""
+    keywords = _keywords()
+    longest = max(map(len, keywords))
+    found, i = [], 0
+    while i < len(text):
+        word = next((text[i : i + n] for n in range(longest, 0, -1) if text[i : i + n] in keywords), "")
+        if word:
+            found.append(word)
+        i += len(word) or 1
+    return found
 
 
 @functools.cache
@@ -331,6 +359,18 @@ def _of_its_kind(text: str, hits: list[_Hit]) -> list[_Hit]:
     return hits
 
 
+@functools.cache
+def _bigrams() -> dict[str, tuple[str, ...]]:
+    """Each pair of characters in class names → the classes so named: where a close name can be."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for entry in classes():
+        name = _clean(entry.name)
+        for i in range(len(name) - 1):
+            found[name[i : i + 2]].add(entry.code)
+    return {pair: tuple(sorted(codes)) for pair, codes in found.items()}
+
+
+@functools.lru_cache(maxsize=4096)
 def _ranked(text: str) -> list[tuple[str, _Hit]]:
     """Each class once, with its closest hit, closest first (ties in the standard's order)."""
     best: dict[str, _Hit] = {}
