@@ -236,6 +236,17 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).upper()
 
 
+def _readable(text: object, what: str = "industry") -> str:
+    """The words as given, refused when no one could have typed them: control characters, lone surrogates."""
+    words = str(text)
+    bad = next((ch for ch in words if unicodedata.category(ch) in ("Cc", "Cs") and not ch.isspace()), None)
+    if bad is not None:
+        raise InvalidInputError(f"{what} {words!r}: character U+{ord(bad):04X} is not text")
+    if len(words) > 200:
+        raise InvalidInputError(f"{what}: {len(words)} characters, more than 200")
+    return words
+
+
 def _core(text: str) -> str:
     """What the business does, without the words around it: 我想开一家服装加工厂 → 服装."""
     core = _LEAD.sub("", text) or text
@@ -399,13 +410,16 @@ def search(query: str, limit: int = 20) -> list[dict[str, str]]:
     >>> [r["code"] for r in search("网吧")]
     ['9013']
     """
-    text = _clean(query)
+    text = _clean(_readable(query, "industry query"))
     if not text:
         raise InvalidInputError("the industry query is empty")
     if not 1 <= limit <= 200:
         raise InvalidInputError(f"limit must be from 1 to 200, got {limit}")
     if _PREFIX.match(text) and text != "*":
-        prefix = normalize_prefix(text)
+        try:
+            prefix = normalize_prefix(text)
+        except InvalidInputError:  # shaped like a code, naming no entry: nothing found
+            return []
         return [describe(code) | {"matched_by": "code"} for code in classes_under(prefix)][:limit]
     return [describe(code) | {"matched_by": hit.how} for code, hit in _ranked(text)[:limit]]
 
@@ -425,7 +439,7 @@ def resolve(text: str) -> str:
 
     Words that fit several classes raise ``AmbiguousIndustryError`` listing them.
     """
-    clean = _clean(text)
+    clean = _clean(_readable(text))
     if _PREFIX.match(clean):  # a code, or something shaped like one: it must be a class
         return normalize_code(clean)
     if not clean:
@@ -446,7 +460,8 @@ def parse_industries(text: str) -> list[str]:
     what it names; other words must fit one entry: words that fit several raise
     ``AmbiguousIndustryError`` with the candidates, and words that fit none name the word.
     """
-    prefixes = [p for part in _SEPARATORS.split(str(text)) if part.strip() for p in _prefixes_of(part)]
+    cell = _readable(text, "industries")
+    prefixes = [p for part in _SEPARATORS.split(cell) if part.strip() for p in _prefixes_of(part)]
     if not prefixes:
         raise InvalidInputError(f"industries {text!r}: no industry given")
     return list(dict.fromkeys(prefixes))

@@ -58,10 +58,7 @@ def industries(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[dict[str, str]]:
     """GB/T 4754-2017 classes matching a code or everyday words, best first (none: an empty list)."""
-    try:
-        return industry.search(q, limit)
-    except InvalidInputError:  # a code-like query naming no class: a search that found nothing
-        return []
+    return industry.search(q, limit)
 
 
 @router.get("/industries/resolve")

@@ -133,3 +133,12 @@ def test_batch_names_the_item_whose_words_fit_several_classes(client, school):
         "items[1]: industry '服装加工' fits several"
     )
     assert [c["code"] for c in r.json()["candidates"]] == ["1811", "1819", "1821", "1829"]
+
+
+@pytest.mark.parametrize("q", ["奶茶\x00", "\x07"])
+def test_industry_words_with_control_characters_get_422(client, q):
+    for path in ("/industries", "/industries/resolve"):
+        r = client.get(path, params={"q": q})
+        assert r.status_code == 422 and "is not text" in r.json()["detail"]
+    r = client.post("/check", json={"industry": q, "lon": 120.46, "lat": 36.1})
+    assert r.status_code == 422 and "is not text" in r.json()["detail"]

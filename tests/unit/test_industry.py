@@ -174,3 +174,20 @@ def test_words_that_fit_several_classes_are_refused_with_every_candidate(text, c
 )
 def test_what_the_words_say_the_business_does_decides_between_making_and_selling(text, code):
     assert industry.resolve(text) == code
+
+
+def test_every_keyword_names_entries_of_the_table():
+    table = industry.industry_table()
+    for word, codes in industry._keywords().items():
+        assert codes and all(code in table for code in codes), word
+
+
+@pytest.mark.parametrize("text", ["奶茶\x00", "\ud800", "网吧\x1b", "奶" * 201])
+def test_words_no_one_could_type_are_refused(text):
+    for use in (industry.resolve, industry.parse_industries, industry.search):
+        with pytest.raises(InvalidInputError, match="is not text|more than 200"):
+            use(text)
+
+
+def test_a_code_shaped_query_naming_no_entry_finds_nothing():
+    assert industry.search("9910") == [] and industry.search("5228") == []
