@@ -185,7 +185,7 @@ def test_every_keyword_names_entries_of_the_table():
 @pytest.mark.parametrize("text", ["奶茶\x00", "\ud800", "网吧\x1b", "奶" * 201])
 def test_words_no_one_could_type_are_refused(text):
     for use in (industry.resolve, industry.parse_industries, industry.search):
-        with pytest.raises(InvalidInputError, match="is not text|more than 200"):
+        with pytest.raises(InvalidInputError, match=r"is not text|more than 200"):
             use(text)
 
 
