@@ -282,13 +282,13 @@ class _Hit:
 
 
 def _hits(text: str) -> list[_Hit]:
-    """Every class the words may mean, closest first."""
+    """Every way the words may name a class: by name, keyword, piece of a name, 说明 text or a close name."""
     core = _core(text)
     hits: list[_Hit] = []
 
-    def add(codes: tuple[str, ...], kind: str, strength: float, word: str) -> None:
+    def add(codes: tuple[str, ...], tier: str, strength: float, word: str) -> None:
         for code in codes:
-            hits.extend(_Hit(c, _TIERS[kind], strength, f"{kind} {word}") for c in classes_under(code))
+            hits.extend(_Hit(c, _TIERS[tier], strength, f"{tier} {word}") for c in classes_under(code))
 
     if text in _names():
         add(_names()[text], "name", len(text), text)
