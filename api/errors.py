@@ -15,6 +15,7 @@ from siteselect.errors import (
     LayerValidationError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionRequiredError,
     SiteSelectError,
     StaleWriteError,
     StoreError,
@@ -27,6 +28,7 @@ STATUS_OF: dict[type[SiteSelectError], int] = {
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     StaleWriteError: 412,
+    PreconditionRequiredError: 428,
     StoreError: 503,
 }
 

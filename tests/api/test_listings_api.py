@@ -68,7 +68,8 @@ def test_operator_b_cannot_touch_park_a(service):
     created = client.post(ITEMS, json=_feature(), headers=auth["operator-a"]).json()
     before = _state(store)
     for method, body in (("patch", {"rent": 1.0}), ("put", _feature()), ("delete", None)):
-        r = client.request(method.upper(), f"{ITEMS}/{created['id']}", json=body, headers=auth["operator-b"])
+        headers = auth["operator-b"] | {"If-Match": "*"}
+        r = client.request(method.upper(), f"{ITEMS}/{created['id']}", json=body, headers=headers)
         assert r.status_code == 403, (method, r.text)
     assert client.post(ITEMS, json=_feature(), headers=auth["operator-b"]).status_code == 403
     assert client.get(f"{ITEMS}/{created['id']}").json()["properties"]["rent"] == 75.0
@@ -92,14 +93,42 @@ def test_a_stale_write_gets_412(service):
 
 
 @pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (_feature(area_m2=-5), "area_m2"),
+        (_feature(rent=-1), "rent"),
+        (_feature(rent="100"), "rent"),
+        (_feature(floor=5.5), "floor"),
+        (_feature(status="gone"), "status"),
+        (_feature(colour="red"), "colour"),
+        (_feature(updated_at="2026-01-01"), "updated_at"),
+        (_feature(address={"road": "株洲路"}), "address"),
+        (_feature(address="9" * 3_500_000), "address"),  # 3.5 MB, under the body limit
+        (_feature(address="株洲路\x00153号"), "address"),
+        (_feature(park_id=["park-001"]), "park_id"),
+        (_feature(available_from=20260101), "available_from"),
+        (_feature() | {"geometry": None}, "geometry"),
+        ({k: v for k, v in _feature().items() if k != "geometry"}, "geometry"),
+        (_feature() | {"geometry": "POINT (120.445 36.131)"}, "geometry"),
+        (_feature() | {"geometry": {"type": "Point", "coordinates": [None, 36.131]}}, "coordinates"),
+        (_feature() | {"geometry": {"type": "Point", "coordinates": [120.445]}}, "coordinates"),
+        (_feature() | {"geometry": {"type": "Polygon", "coordinates": [120.445, 36.131]}}, "type"),
+        (_feature() | {"type": "FeatureCollection"}, "type"),
+    ],
+)
+def test_bodies_that_do_not_fit_the_schema_get_422_naming_the_field(service, body, words):
+    client, auth, store = service
+    before = _state(store)
+    r = client.post(ITEMS, json=body, headers=auth["operator-a"])
+    assert r.status_code == 422, r.text[:300]
+    assert any(words in [str(part) for part in e["loc"]] for e in r.json()["detail"]), r.text[:300]
+    assert _state(store) == before
+
+
+@pytest.mark.parametrize(
     ("body", "status", "words"),
     [
-        (_feature(area_m2=-5), 422, "area_m2"),
-        (_feature(rent=-1), 422, "rent"),
-        (_feature(status="gone"), 422, "status"),
         (_feature(park_id="park-999"), 422, "park_id"),
-        (_feature(colour="red"), 422, "colour"),
-        (_feature(updated_at="2026-01-01"), 422, "updated_at"),
         (_feature(prefiled=True), 403, "prefiled"),
         ({"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.4, 39.9]},
           "properties": _feature()["properties"]}, 422, "outside"),
@@ -118,14 +147,19 @@ def test_bad_writes_are_refused_and_audited(service, body, status, words):
 def test_operator_cannot_move_a_listing_to_another_park(service):
     client, auth, _ = service
     created = client.post(ITEMS, json=_feature(), headers=auth["operator-a"]).json()
-    r = client.patch(f"{ITEMS}/{created['id']}", json={"park_id": "park-002"}, headers=auth["operator-a"])
-    assert r.status_code == 403 and "another park" in r.text
+    url = f"{ITEMS}/{created['id']}"
+    for who in ("operator-a", "clerk"):
+        r = client.patch(url, json={"park_id": "park-002"}, headers=auth[who] | {"If-Match": "*"})
+        assert r.status_code == 403 and "another park" in r.text
+    assert client.get(url).json()["properties"]["park_id"] == "park-001"
 
 
 def test_delete_and_the_audit_log_is_for_clerks(service):
     client, auth, _ = service
     created = client.post(ITEMS, json=_feature(), headers=auth["operator-a"]).json()
-    assert client.delete(f"{ITEMS}/{created['id']}", headers=auth["operator-a"]).status_code == 204
+    url, tag = f"{ITEMS}/{created['id']}", {"If-Match": f'"{created["id"]}-1"'}
+    assert client.delete(url, headers=auth["clerk"] | tag).status_code == 403  # clerks verify
+    assert client.delete(url, headers=auth["operator-a"] | tag).status_code == 204
     assert client.get(f"{ITEMS}/{created['id']}").status_code == 404
     assert client.get("/audit", headers=auth["operator-a"]).status_code == 403
     entry = _audit(client, auth)[-1]
@@ -147,7 +181,8 @@ def test_a_published_vacancy_is_in_the_very_next_match(service):
     ids = [r["id"] for r in client.post("/match", json=wanted).json()["results"]]
     assert ids == [created["id"]]
     url = f"{ITEMS}/{created['id']}"
-    assert client.patch(url, json={"status": "leased"}, headers=auth["operator-a"]).status_code == 200
+    leased = client.patch(url, json={"status": "leased"}, headers=auth["operator-a"] | {"If-Match": "*"})
+    assert leased.status_code == 200
     assert client.post("/match", json=wanted).json()["results"] == []  # leased: never shown as available
 
 
