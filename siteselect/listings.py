@@ -166,12 +166,12 @@ class Parks:
         if user.role != "operator" or not self.known:
             return
         point = shapely.Point(lon, lat)
-        own = self.outlines.get(park_id)
-        if own is None or not own.covers(point):
-            raise PermissionDeniedError(f"lon/lat {lon}, {lat}: outside the outline of park {park_id}")
         for other, outline in self.outlines.items():
             if other not in user.parks and outline.covers(point):
                 raise PermissionDeniedError(f"lon/lat {lon}, {lat}: inside park {other}, not run by {user.name}")
+        own = self.outlines.get(park_id)
+        if own is None or not own.covers(point):
+            raise PermissionDeniedError(f"lon/lat {lon}, {lat}: outside the outline of park {park_id}")
 
 
 def _check_fields(user: User, body: dict[str, Any]) -> None:
