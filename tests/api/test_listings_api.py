@@ -1,5 +1,6 @@
 """Park operators publish and change vacancies: ownership, ETags, server-owned fields, audit."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -213,3 +214,103 @@ def test_a_polygon_of_a_million_vertices_is_refused_unread(service):
     )
     assert r.status_code == 413
     assert _state(store) == before
+
+
+def _created(client, auth, **props):
+    r = client.post(ITEMS, json=_feature(**props), headers=auth["operator-a"])
+    assert r.status_code == 201
+    return f"{ITEMS}/{r.json()['id']}", r.headers["etag"]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_a_change_without_if_match_gets_428_and_is_audited(service, method):
+    client, auth, store = service
+    url, _ = _created(client, auth)
+    before = _state(store)
+    body = {"PUT": _feature(rent=1.0), "PATCH": {"rent": 1.0}, "DELETE": None}[method]
+    r = client.request(method, url, json=body, headers=auth["operator-a"])
+    assert r.status_code == 428 and "If-Match" in r.json()["detail"]
+    assert _state(store) == before
+    entry = _audit(client, auth)[-1]
+    assert entry["outcome"] == "refused" and "If-Match" in entry["detail"]
+
+
+@pytest.mark.parametrize(
+    ("if_match", "status"),
+    [("*", 200), ("{tag}", 200), ('"nope", {tag}', 200), ("W/{tag}", 412), ('"V-0-1"', 412),
+     ("{tag}x", 422), ("", 422)],
+)  # fmt: skip
+def test_if_match_holds_as_rfc_9110_says(service, if_match, status):
+    client, auth, store = service
+    url, tag = _created(client, auth)
+    before = _state(store)
+    r = client.patch(url, json={"rent": 42.0}, headers=auth["operator-a"] | {"If-Match": if_match.format(tag=tag)})
+    assert r.status_code == status, r.text
+    if status != 200:
+        assert _state(store) == before and _audit(client, auth)[-1]["outcome"] == "refused"
+    else:
+        assert client.get(url).json()["properties"]["rent"] == 42.0
+
+
+def test_if_match_star_on_a_missing_listing_is_404(service):
+    client, auth, _ = service
+    r = client.patch(f"{ITEMS}/V-missing", json={"rent": 1.0}, headers=auth["operator-a"] | {"If-Match": "*"})
+    assert r.status_code == 404
+    r = client.patch(f"{ITEMS}/V%00x", json={"rent": 1.0}, headers=auth["operator-a"] | {"If-Match": "*"})
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "cleared"),
+    [({"lon": 120.4452, "lat": 36.1312}, True),  # about 28 m
+     ({"lon": 120.44501, "lat": 36.13101}, False),  # about 1.4 m: the same door, surveyed again
+     ({"address": "株洲路155号1层"}, True),
+     ({"address": "崂山区株洲路153-1号5层01室"}, False),  # the same address, written in full
+     ({"rent": 60.0}, False)],
+)  # fmt: skip
+def test_a_move_clears_the_verification_of_pre_filing(service, change, cleared):
+    client, auth, store = service
+    url, tag = _created(client, auth)
+    verified = client.patch(url, json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": tag})
+    assert verified.status_code == 200 and verified.json()["properties"]["prefiled"] is True
+    r = client.patch(url, json=change, headers=auth["operator-a"] | {"If-Match": verified.headers["etag"]})
+    assert r.status_code == 200
+    assert client.get(url).json()["properties"]["prefiled"] is (not cleared)
+    entry = _audit(client, auth)[-1]
+    assert entry["before"]["prefiled"] is True and entry["after"]["prefiled"] is (not cleared)
+    assert ("pre-filing cleared" in entry["detail"]) is cleared
+
+
+def test_a_clerk_may_verify_a_moved_listing_in_the_same_change(service):
+    client, auth, _ = service
+    url, tag = _created(client, auth)
+    tag = client.patch(url, json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": tag}).headers["etag"]
+    r = client.patch(url, json={"address": "株洲路155号1层", "prefiled": True}, headers=auth["clerk"] | {"If-Match": tag})
+    assert r.status_code == 200 and r.json()["properties"]["prefiled"] is True
+
+
+def test_audit_times_carry_their_offset(service):
+    client, auth, _ = service
+    _created(client, auth)
+    moment = dt.datetime.fromisoformat(_audit(client, auth)[-1]["at"])
+    assert moment.utcoffset() == dt.timedelta(0)
+    assert abs(dt.datetime.now(dt.UTC) - moment) < dt.timedelta(minutes=5)
+
+
+def test_a_write_that_fails_in_the_store_is_a_500_and_audited(service):
+    client, auth, store = service
+    url, tag = _created(client, auth)
+    with store.engine.begin() as conn:  # a fault of the database itself, as a full disk would be
+        conn.exec_driver_sql(
+            "CREATE TRIGGER fault BEFORE UPDATE ON listings BEGIN SELECT RAISE(ABORT, 'disk I/O'); END"
+        )
+    try:
+        failing = TestClient(client.app, raise_server_exceptions=False)
+        r = failing.patch(url, json={"rent": 1.0}, headers=auth["operator-a"] | {"If-Match": tag})
+    finally:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER fault")
+    assert r.status_code == 500
+    entry = _audit(client, auth)[-1]
+    assert (entry["action"], entry["outcome"], entry["target"]) == ("patch", "failed", url.rsplit("/", 1)[1])
+    assert client.get(url).headers["etag"] == tag  # nothing changed
