@@ -13,10 +13,10 @@ sent as ``null`` (which removes it), and a TypedDict keeps exactly the keys that
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, Required
 
-from pydantic import ConfigDict, Discriminator, Field, StringConstraints, Tag
-from typing_extensions import NotRequired, Required, TypedDict
+from pydantic import ConfigDict, Discriminator, Field, StringConstraints, Tag, with_config
+from typing_extensions import TypedDict
 
 from api.fields import IsoDate
 from siteselect.specs import FieldSpec, get_spec
@@ -25,7 +25,9 @@ STRICT = ConfigDict(extra="forbid", strict=True)
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL stores no NUL in text; neither does any field here
 TEXT_LENGTH = 200  # a field without a length of its own in the spec
 Degrees = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Position = Annotated[tuple[Degrees, Degrees], Field(strict=False, description="[lon, lat] in WGS-84")]  # a JSON array
+Position = Annotated[
+    tuple[Degrees, Degrees], Field(strict=False, description="[lon, lat] in WGS-84")
+]  # a JSON array
 
 
 def _type(spec: FieldSpec) -> Any:
@@ -64,16 +66,12 @@ def properties(name: str, layer: str, fields: tuple[str, ...], *, patch: bool) -
 
 
 def _typed_dict(name: str, keys: dict[str, Any]) -> Any:
-    made = TypedDict(name, keys)  # type: ignore[operator]
-    made.__pydantic_config__ = STRICT
-    return made
+    return with_config(STRICT)(TypedDict(name, keys))  # type: ignore[operator]  # made from the specs
 
 
 @functools.cache
 def point() -> Any:
-    return _typed_dict(
-        "Point", {"type": Required[Literal["Point"]], "coordinates": Required[Position]}
-    )
+    return _typed_dict("Point", {"type": Required[Literal["Point"]], "coordinates": Required[Position]})
 
 
 def feature(name: str, props: Any, geometry: Any, *, patch: bool = False) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from typing import Any, NoReturn
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -168,7 +168,9 @@ class Parks:
         point = shapely.Point(lon, lat)
         for other, outline in self.outlines.items():
             if other not in user.parks and outline.covers(point):
-                raise PermissionDeniedError(f"lon/lat {lon}, {lat}: inside park {other}, not run by {user.name}")
+                raise PermissionDeniedError(
+                    f"lon/lat {lon}, {lat}: inside park {other}, not run by {user.name}"
+                )
         own = self.outlines.get(park_id)
         if own is None or not own.covers(point):
             raise PermissionDeniedError(f"lon/lat {lon}, {lat}: outside the outline of park {park_id}")

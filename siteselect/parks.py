@@ -73,7 +73,9 @@ def update(store: Store, user: User, park_id: str, body: dict[str, Any], *, if_m
             done = _attempt(store, user, park_id, body, if_match, merge, action)
             if done is not None:
                 return done
-    audit.refuse(store, user, action, park_id, StaleWriteError(f"park {park_id}: other writes kept coming first"))
+    audit.refuse(
+        store, user, action, park_id, StaleWriteError(f"park {park_id}: other writes kept coming first")
+    )
 
 
 def _attempt(store: Store, user: User, park_id: str, body: dict[str, Any], if_match: str | None,

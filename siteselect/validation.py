@@ -150,7 +150,7 @@ def _check_value(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
 def _text(spec: FieldSpec, text: str) -> tuple[str | None, str | None]:
     if spec.max_length is not None and len(text) > spec.max_length:
         return None, f"is longer than {spec.max_length} characters ({len(text)})"
-    if "\x00" in text or not text.isascii() and _has_lone_surrogate(text):
+    if "\x00" in text or (not text.isascii() and _has_lone_surrogate(text)):
         return None, "holds a NUL or a lone surrogate, which text cannot store"
     return text, None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeAlias
 
 import geopandas as gpd
 import shapely
@@ -225,7 +225,10 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
 # which refuse writes to every other collection.
 
 if TYPE_CHECKING:  # built from the layer specs when the module loads; to mypy, JSON objects
-    VacancyFeature = VacancyPatch = ParkFeature = ParkPatch = dict[str, Any]
+    VacancyFeature: TypeAlias = dict[str, Any]
+    VacancyPatch: TypeAlias = dict[str, Any]
+    ParkFeature: TypeAlias = dict[str, Any]
+    ParkPatch: TypeAlias = dict[str, Any]
 else:
     VacancyFeature = write_bodies.vacancy_feature()
     VacancyPatch = write_bodies.vacancy_patch()
@@ -238,7 +241,7 @@ IfMatch = Annotated[
 ]
 VACANCY = "/collections/vacancies/items/{feature_id}"
 PARK = "/collections/parks/items/{feature_id}"
-WRITE = {"response_class": Response, "responses": {200: {"content": {GEOJSON: {}}}}}
+CHANGED: dict[int | str, dict[str, Any]] = {200: {"content": {GEOJSON: {}}}}
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -288,7 +291,7 @@ def create_vacancy(request: Request, user: User, feature: Annotated[VacancyFeatu
     return _listing_feature(request, created, 201)
 
 
-@router.put(VACANCY, **WRITE)
+@router.put(VACANCY, response_class=Response, responses=CHANGED)
 def replace_vacancy(
     request: Request, feature_id: str, user: User, feature: Annotated[VacancyFeature, Body()],
     if_match: IfMatch = None,
@@ -299,7 +302,7 @@ def replace_vacancy(
     return _listing_feature(request, changed)
 
 
-@router.patch(VACANCY, **WRITE)
+@router.patch(VACANCY, response_class=Response, responses=CHANGED)
 def patch_vacancy(
     request: Request, feature_id: str, user: User,
     patch: Annotated[VacancyPatch, Body(media_type=MERGE_PATCH)], if_match: IfMatch = None,
@@ -317,7 +320,7 @@ def delete_vacancy(request: Request, feature_id: str, user: User, if_match: IfMa
     return Response(status_code=204)
 
 
-@router.put(PARK, **WRITE)
+@router.put(PARK, response_class=Response, responses=CHANGED)
 def replace_park(
     request: Request, feature_id: str, user: User, feature: Annotated[ParkFeature, Body()],
     if_match: IfMatch = None,
@@ -328,7 +331,7 @@ def replace_park(
     return _park_feature(parks.update(store, user, feature_id, props, if_match=if_match, merge=False))
 
 
-@router.patch(PARK, **WRITE)
+@router.patch(PARK, response_class=Response, responses=CHANGED)
 def patch_park(
     request: Request, feature_id: str, user: User,
     patch: Annotated[ParkPatch, Body(media_type=MERGE_PATCH)], if_match: IfMatch = None,
@@ -339,7 +342,9 @@ def patch_park(
     return _park_feature(parks.update(store, user, feature_id, props, if_match=if_match, merge=True))
 
 
-def _read_only(request: Request, user: accounts.User, action: str, collection_id: str, target: str) -> NoReturn:
+def _read_only(
+    request: Request, user: accounts.User, action: str, collection_id: str, target: str
+) -> NoReturn:
     """Every other write is refused (and audited): parks are added and removed by the data
     stewards, other collections are the departments' layers."""
     get_spec(collection_id)

@@ -244,7 +244,9 @@ def test_if_match_holds_as_rfc_9110_says(service, if_match, status):
     client, auth, store = service
     url, tag = _created(client, auth)
     before = _state(store)
-    r = client.patch(url, json={"rent": 42.0}, headers=auth["operator-a"] | {"If-Match": if_match.format(tag=tag)})
+    r = client.patch(
+        url, json={"rent": 42.0}, headers=auth["operator-a"] | {"If-Match": if_match.format(tag=tag)}
+    )
     assert r.status_code == status, r.text
     if status != 200:
         assert _state(store) == before and _audit(client, auth)[-1]["outcome"] == "refused"
@@ -269,7 +271,7 @@ def test_if_match_star_on_a_missing_listing_is_404(service):
      ({"rent": 60.0}, False)],
 )  # fmt: skip
 def test_a_move_clears_the_verification_of_pre_filing(service, change, cleared):
-    client, auth, store = service
+    client, auth, _ = service
     url, tag = _created(client, auth)
     verified = client.patch(url, json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": tag})
     assert verified.status_code == 200 and verified.json()["properties"]["prefiled"] is True
@@ -284,8 +286,12 @@ def test_a_move_clears_the_verification_of_pre_filing(service, change, cleared):
 def test_a_clerk_may_verify_a_moved_listing_in_the_same_change(service):
     client, auth, _ = service
     url, tag = _created(client, auth)
-    tag = client.patch(url, json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": tag}).headers["etag"]
-    r = client.patch(url, json={"address": "株洲路155号1层", "prefiled": True}, headers=auth["clerk"] | {"If-Match": tag})
+    tag = client.patch(url, json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": tag}).headers[
+        "etag"
+    ]
+    r = client.patch(
+        url, json={"address": "株洲路155号1层", "prefiled": True}, headers=auth["clerk"] | {"If-Match": tag}
+    )
     assert r.status_code == 200 and r.json()["properties"]["prefiled"] is True
 
 

@@ -77,8 +77,9 @@ def test_refused_writes_change_nothing_and_are_audited(service, park, body, who,
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"colour": "red"}, "colour"), ({"name": None}, "name"), ({"name": 5}, "name"), ({"name": "园\x00区"}, "name"),
-     ({"address": "路" * 201}, "address"), ({"industries": {"a": 1}}, "industries")],
+    [({"colour": "red"}, "colour"), ({"name": None}, "name"), ({"name": 5}, "name"),
+     ({"name": "园\x00区"}, "name"), ({"address": "路" * 201}, "address"),
+     ({"industries": {"a": 1}}, "industries")],
 )  # fmt: skip
 def test_bodies_that_do_not_fit_the_schema_get_422_naming_the_field(service, body, field):
     client, auth, store = service

@@ -44,8 +44,15 @@ def _vacancy(coordinates=IN_A, **props):
             "properties": base | props}  # fmt: skip
 
 
-PARK_A = {"type": "Feature", "geometry": None, "properties": {"name": "青岛国际创新园", "address": "株洲路153号"}}
-SQUARE = {"type": "Polygon", "coordinates": [[[120.44, 36.12], [120.45, 36.12], [120.45, 36.13], [120.44, 36.12]]]}
+PARK_A = {
+    "type": "Feature",
+    "geometry": None,
+    "properties": {"name": "青岛国际创新园", "address": "株洲路153号"},
+}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[120.44, 36.12], [120.45, 36.12], [120.45, 36.13], [120.44, 36.12]]],
+}
 # route: (method, path, body); {id} is a fresh listing of park A
 ROUTES = {
     "create in A": ("POST", ITEMS, _vacancy()),
@@ -106,14 +113,17 @@ def _audit(client, auth):
 def test_an_admin_cannot_move_a_listing_to_a_park_that_does_not_exist(service):
     client, auth, store = service
     listing = client.post(ITEMS, json=_vacancy(), headers=auth["admin"]).json()
-    r = client.patch(f"{ITEMS}/{listing['id']}", json={"park_id": "park-404"}, headers=auth["admin"] | {"If-Match": "*"})
+    r = client.patch(
+        f"{ITEMS}/{listing['id']}", json={"park_id": "park-404"}, headers=auth["admin"] | {"If-Match": "*"}
+    )
     assert r.status_code == 422 and "park-404" in r.json()["detail"]
     assert listings.get(store, listing["id"])["park_id"] == "park-001"
     assert _audit(client, auth)[-1]["outcome"] == "refused"
 
 
 @pytest.mark.parametrize(
-    ("coordinates", "words"), [(IN_B, "inside park park-002"), (IN_NEITHER, "outside the outline of park park-001")]
+    ("coordinates", "words"),
+    [(IN_B, "inside park park-002"), (IN_NEITHER, "outside the outline of park park-001")],
 )
 def test_an_operator_places_listings_inside_its_own_park_only(service, coordinates, words):
     client, auth, store = service
@@ -126,6 +136,8 @@ def test_an_operator_places_listings_inside_its_own_park_only(service, coordinat
                          headers=auth["operator-a"] | {"If-Match": "*"})  # fmt: skip
     assert moved.status_code == 403 and words in moved.json()["detail"]
     assert [x for x in listings.all_listings(store) if x["id"] != listing["id"]] == before
-    assert (listings.get(store, listing["id"])["lon"], listings.get(store, listing["id"])["lat"]) == tuple(IN_A)
+    assert (listings.get(store, listing["id"])["lon"], listings.get(store, listing["id"])["lat"]) == tuple(
+        IN_A
+    )
     # an admin places a listing wherever in the district
     assert client.post(ITEMS, json=_vacancy(coordinates), headers=auth["admin"]).status_code == 201

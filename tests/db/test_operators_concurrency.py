@@ -95,7 +95,9 @@ def test_concurrent_patches_of_different_fields_lose_nothing_and_every_loser_get
 def _stale_refusals(store: Store, target: str) -> int:
     with store.engine.connect() as conn:
         rows = conn.execute(store.accounts["audit"].select()).mappings().all()
-    return sum(1 for r in rows if r["target"] == target and r["outcome"] == "refused" and "since" in r["detail"])
+    return sum(
+        1 for r in rows if r["target"] == target and r["outcome"] == "refused" and "since" in r["detail"]
+    )
 
 
 def test_two_operators_writing_the_same_park_one_wins_and_different_parks_both_do(service):
@@ -125,7 +127,9 @@ def test_a_thousand_concurrent_writes_through_two_workers_lose_none(service):
             local.client = httpx.Client(base_url=base, headers=tokens["admin"], timeout=60)
         kind, vid, value = job
         if kind == "patch":
-            r = local.client.patch(f"{VACANCIES}/{vid}", json={"rent": value}, headers=MERGE | {"If-Match": "*"})
+            r = local.client.patch(
+                f"{VACANCIES}/{vid}", json={"rent": value}, headers=MERGE | {"If-Match": "*"}
+            )
         else:
             r = local.client.post(VACANCIES, json=_feature(value, park="park-002"))
         return job, r.status_code, r.json()

@@ -28,7 +28,9 @@ def service(postgis_url, demo_files):
         load_file(store, layer, demo_files[layer])
     accounts.add_user(store, LONG, "operator", ["park-001"])
     accounts.add_user(store, "admin", "admin")
-    auth = {name: {"Authorization": f"Bearer {accounts.create_token(store, name)[0]}"} for name in (LONG, "admin")}
+    auth = {
+        name: {"Authorization": f"Bearer {accounts.create_token(store, name)[0]}"} for name in (LONG, "admin")
+    }
     with TestClient(create_app(Settings(_env_file=None, database_url=postgis_url))) as client:  # type: ignore[call-arg]
         yield client, auth, store
     store.close()
@@ -46,7 +48,9 @@ def test_a_user_with_the_longest_name_writes_and_is_refused_without_a_500(servic
     assert made.status_code == 201
     url = f"{ITEMS}/{made.json()['id']}"
     assert client.patch(url, json={"rent": 1.0}, headers=auth[LONG]).status_code == 428
-    assert client.patch(url, json={"prefiled": True}, headers=auth[LONG] | {"If-Match": "*"}).status_code == 403
+    assert (
+        client.patch(url, json={"prefiled": True}, headers=auth[LONG] | {"If-Match": "*"}).status_code == 403
+    )
     log = client.get("/audit", headers=auth["admin"]).json()[-3:]
     assert [e["outcome"] for e in log] == ["ok", "refused", "refused"]
     assert {e["actor"] for e in log} == {f"operator:{LONG}"}

@@ -43,7 +43,9 @@ def patch_pairs(base: str, path: str, headers: tuple[dict, dict], rounds: int, *
     for n in range(rounds):
         tag = "*" if star else httpx.get(f"{base}{path}").headers["etag"]
         sent = {"rent": 500.0 + n, "floor": 1 + n % 100}
-        writes = [(path, {field: value}, h | {"If-Match": tag}) for (field, value), h in zip(sent.items(), headers)]
+        writes = [
+            (path, {field: value}, h | {"If-Match": tag}) for (field, value), h in zip(sent.items(), headers)
+        ]
         statuses = race(base, writes)
         done.append(Round(statuses, sent, httpx.get(f"{base}{path}").json()["properties"]))
     return done
