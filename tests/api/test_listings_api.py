@@ -320,3 +320,35 @@ def test_a_write_that_fails_in_the_store_is_a_500_and_audited(service):
     entry = _audit(client, auth)[-1]
     assert (entry["action"], entry["outcome"], entry["target"]) == ("patch", "failed", url.rsplit("/", 1)[1])
     assert client.get(url).headers["etag"] == tag  # nothing changed
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [({"lon": None}, "lon"), ({"lon": "abc"}, "lon"), ({"lon": [1]}, "lon"), ({"lat": True}, "lat"),
+     ({"park_id": ["park-001"]}, "park_id"), ({"rent": "100"}, "rent"), ({"address": None}, "address"),
+     ({"address": {"road": "株洲路"}}, "address"), ({"status": "gone"}, "status"), ({"colour": 1}, "colour"),
+     ({"type": "Feature", "geometry": None}, "geometry"),
+     ({"type": "Feature", "geometry": {"type": "Point", "coordinates": [None, 36.1]}}, "coordinates"),
+     ({"type": "Feature", "properties": {"floor": 2.5}}, "floor")],
+)  # fmt: skip
+def test_patches_that_do_not_fit_the_schema_get_422_naming_the_field(service, patch, field):
+    client, auth, store = service
+    url, tag = _created(client, auth)
+    before = _state(store)
+    r = client.patch(url, json=patch, headers=auth["operator-a"] | {"If-Match": tag})
+    assert r.status_code == 422, r.text[:300]
+    assert any(field in [str(part) for part in e["loc"]] for e in r.json()["detail"]), r.text[:300]
+    assert _state(store) == before
+
+
+def test_a_patch_as_a_feature_moves_and_changes_fields(service):
+    client, auth, _ = service
+    url, tag = _created(client, auth)
+    patch = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [120.446, 36.131]},
+             "properties": {"rent": 61.0, "use": None}}  # fmt: skip
+    r = client.patch(url, json=patch, headers=auth["operator-a"] | {"If-Match": tag})
+    assert r.status_code == 200
+    got = client.get(url).json()
+    assert got["geometry"]["coordinates"] == [120.446, 36.131]
+    assert got["properties"]["rent"] == 61.0 and got["properties"].get("use") is None
+    assert got["properties"]["area_m2"] == 120.0  # left out: unchanged
