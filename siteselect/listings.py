@@ -224,20 +224,22 @@ def update(store: Store, user: User, listing_id: str, body: dict[str, Any], *, i
     of different fields, both made against ``*``, both stay."""
     action = "patch" if merge else "replace"
     t = store.accounts["listings"]
-    parks = Parks(store)
     refused: SiteSelectError | None = None
-    with audit.accounted(store, user, action, listing_id), store.engine.begin() as conn:
-        acting_as(conn, user)
-        current = _locked(conn, store, listing_id)
-        try:
-            fields, note = _changed(user, current, body, merge, if_match, parks)
-        except SiteSelectError as exc:
-            audit.record(conn, store, user, action, listing_id, None, None, "refused", str(exc))
-            refused = exc
-        else:
-            new = _row(fields, current["revision"] + 1)
-            conn.execute(t.update().where(t.c.id == listing_id).values(**new))
-            audit.record(conn, store, user, action, listing_id, current, _as_listing(new), "ok", note)
+    with audit.accounted(store, user, action, listing_id):
+        parks = Parks(store)  # read before the listing is locked: nothing waits on it meanwhile
+        with store.engine.begin() as conn:
+            acting_as(conn, user)
+            current = _locked(conn, store, listing_id)
+            try:
+                fields, note = _changed(user, current, body, merge, if_match, parks)
+            except SiteSelectError as exc:
+                audit.record(conn, store, user, action, listing_id, None, None, "refused", str(exc))
+                refused = exc
+            else:
+                new = _row(fields, current["revision"] + 1)
+                conn.execute(t.update().where(t.c.id == listing_id).values(**new))
+                after = _as_listing(new)
+                audit.record(conn, store, user, action, listing_id, current, after, "ok", note)
     if refused is not None:
         raise refused
     return get(store, listing_id)
