@@ -76,6 +76,7 @@ def _require_if_match(operation: dict[str, Any]) -> None:
     for parameter in operation.get("parameters", []):
         if parameter["in"] == "header" and parameter["name"].lower() == "if-match":
             parameter["required"] = True
+            parameter["schema"] = {"type": "string", "title": "If-Match"}
 
 
 def _validation_error() -> dict[str, Any]:

@@ -25,9 +25,8 @@ STRICT = ConfigDict(extra="forbid", strict=True)
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL stores no NUL in text; neither does any field here
 TEXT_LENGTH = 200  # a field without a length of its own in the spec
 Degrees = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Position = Annotated[
-    tuple[Degrees, Degrees], Field(strict=False, description="[lon, lat] in WGS-84")
-]  # a JSON array
+# [lon, lat] in WGS-84: a JSON array, read as a tuple (a strict tuple would refuse a list)
+Position = Annotated[tuple[Degrees, Degrees], Field(strict=False)]
 
 
 def _type(spec: FieldSpec) -> Any:
@@ -38,7 +37,8 @@ def _type(spec: FieldSpec) -> Any:
         return Annotated[str, StringConstraints(max_length=spec.max_length or TEXT_LENGTH, pattern=NO_NUL)]
     if spec.type == "industries":  # prefixes, as a list or ';'-separated
         prefix = Annotated[str, StringConstraints(max_length=8, pattern=NO_NUL)]
-        return list[prefix] | Annotated[str, StringConstraints(max_length=TEXT_LENGTH, pattern=NO_NUL)]
+        listed = Annotated[list[prefix], Field(max_length=100)]
+        return listed | Annotated[str, StringConstraints(max_length=TEXT_LENGTH, pattern=NO_NUL)]
     if spec.type == "int":
         return Annotated[int, Field(strict=True, ge=spec.min, le=spec.max)]
     if spec.type == "float":
