@@ -14,7 +14,7 @@ from api import errors, openapi
 from api.auth import User
 from api.limits import LimitBodySize
 from api.routers import checks, layers, matching, ogc, reports, webmap
-from siteselect import listings
+from siteselect import audit as audit_log
 from siteselect.index import Catalog
 from siteselect.settings import Settings
 from siteselect.store import Store
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/audit", tags=["accounts"])
     def audit(user: User) -> list[dict[str, object]]:
         """Every write and every refusal, oldest first: for admins and clerks."""
-        return listings.audit_log(app.state.store, user)
+        return audit_log.entries(app.state.store, user)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, object]:

@@ -16,6 +16,7 @@ from siteselect.errors import (
     LayerValidationError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionRequiredError,
     SiteSelectError,
     StaleWriteError,
     StoreError,
@@ -28,6 +29,7 @@ STATUS_OF: dict[type[SiteSelectError], int] = {
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     StaleWriteError: 412,
+    PreconditionRequiredError: 428,
     StoreError: 503,
 }
 

@@ -19,6 +19,7 @@ from siteselect.store import Store
 
 ROLES = ("admin", "clerk", "operator")
 TOKEN_PREFIX = "ss_"
+MAX_NAME = 100  # the width of users.name; the audit log's actor column takes a role and this
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ def add_user(store: Store, name: str, role: str, parks: list[str] | None = None)
     name = name.strip()
     if not name:
         raise InvalidInputError("name: a user needs a name")
+    if len(name) > MAX_NAME:  # every write of theirs names them in the audit log
+        raise InvalidInputError(f"name {name[:40]!r}…: at most {MAX_NAME} characters, not {len(name)}")
+    if not name.isprintable():
+        raise InvalidInputError(f"name {name!r}: only printable characters")
     if role not in ROLES:
         raise InvalidInputError(f"role {role!r} is not one of {', '.join(ROLES)}")
     parks = list(dict.fromkeys(parks or []))

@@ -42,6 +42,10 @@ class StaleWriteError(SiteSelectError):
     """What a write was made against has changed since (a stale ETag, or a concurrent write)."""
 
 
+class PreconditionRequiredError(SiteSelectError):
+    """A change that must name the revision it was made against (``If-Match``) did not."""
+
+
 class StoreError(SiteSelectError):
     """The store could not be opened or written."""
 

@@ -32,6 +32,7 @@ class FieldSpec:
     pattern: str | None = None
     min: float | None = None
     max: float | None = None
+    max_length: int | None = None  # of text
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def _field(name: str, raw: dict[str, Any]) -> FieldSpec:
         pattern=raw.get("pattern"),
         min=raw.get("min"),
         max=raw.get("max"),
+        max_length=raw.get("max_length"),
     )
 
 

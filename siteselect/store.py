@@ -134,7 +134,7 @@ def _account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(100), nullable=False),
+        sa.Column("actor", sa.String(120), nullable=False),  # role, ":" and a name of up to 100
         sa.Column("action", sa.String(20), nullable=False),
         sa.Column("target", sa.String(200), nullable=False),
         sa.Column("before", sa.JSON, nullable=True),
@@ -287,7 +287,15 @@ class Store:
         (rather than two partitions being attached at once, which PostgreSQL calls a deadlock)."""
         if self.postgis:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"layer:{layer}"})
-        else:  # a write statement takes SQLite's write lock before the version is read
+        else:
+            self.write_lock(conn)
+
+    def write_lock(self, conn: sa.Connection) -> None:
+        """On SQLite, take the database's write lock now, before the transaction reads what it
+        will write: a write statement takes it (one that changes nothing will do). Without it the
+        read is outside any transaction and another write can slip in before this one's. PostGIS
+        transactions lock the rows they read instead (``FOR UPDATE``)."""
+        if not self.postgis:
             conn.exec_driver_sql("UPDATE layer_versions SET id = id WHERE 0")
 
     def _insert_features(

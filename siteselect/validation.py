@@ -126,6 +126,8 @@ class _Collector:
 def _check_value(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     """Convert one non-missing value; return it or the reason it is refused."""
     convert, complaint = _CONVERTERS[spec.type]
+    if spec.type == "str" and isinstance(value, (dict, list, tuple)):
+        return None, complaint
     try:
         out = convert(value)
     except InvalidInputError as exc:
@@ -140,7 +142,25 @@ def _check_value(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         return None, f"is below the minimum {spec.min:g}"
     if spec.max is not None and out > spec.max:
         return None, f"is above the maximum {spec.max:g}"
+    if isinstance(out, str):
+        return _text(spec, out)
     return out, None
+
+
+def _text(spec: FieldSpec, text: str) -> tuple[str | None, str | None]:
+    if spec.max_length is not None and len(text) > spec.max_length:
+        return None, f"is longer than {spec.max_length} characters ({len(text)})"
+    if "\x00" in text or (not text.isascii() and _has_lone_surrogate(text)):
+        return None, "holds a NUL or a lone surrogate, which text cannot store"
+    return text, None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _check_column(spec: FieldSpec, values: list[Any], out: _Collector) -> list[Any]:

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from siteselect import accounts, listings
+from siteselect.errors import PermissionDeniedError
 from siteselect.load import load_file
 from siteselect.security import acting_as
 from siteselect.store import Store
@@ -80,16 +81,24 @@ def test_a_transaction_acting_for_nobody_writes_no_listing(app_store):
 def test_the_application_path_still_works_as_the_role(app_store):
     operator = _operator(app_store)
     own = next(x for x in listings.all_listings(app_store) if x["park_id"] == "park-001")
-    changed = listings.update(app_store, operator, own["id"], {"rent": 66.0}, if_match=None, merge=True)
+    changed = listings.update(app_store, operator, own["id"], {"rent": 66.0}, if_match="*", merge=True)
     assert changed["rent"] == 66.0
 
 
 def test_the_audit_log_is_append_only_even_for_its_owner(app_store):
     operator = _operator(app_store)
     own = next(x for x in listings.all_listings(app_store) if x["park_id"] == "park-001")
-    listings.update(app_store, operator, own["id"], {"rent": 70.0}, if_match=None, merge=True)
+    listings.update(app_store, operator, own["id"], {"rent": 70.0}, if_match="*", merge=True)
     for statement in ("UPDATE audit_log SET outcome = 'ok'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), app_store.engine.begin() as conn:
             conn.execute(sa.text(statement))
     with app_store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one() >= 1
+
+
+def test_another_parks_listing_is_refused_by_the_application_not_hidden_by_the_wall(app_store):
+    operator = _operator(app_store)  # the policy hides park-002's rows from its FOR UPDATE
+    other = next(x for x in listings.all_listings(app_store) if x["park_id"] == "park-002")
+    with pytest.raises(PermissionDeniedError, match="park-002"):
+        listings.update(app_store, operator, other["id"], {"rent": 1.0}, if_match="*", merge=True)
+    assert listings.get(app_store, other["id"]) == other

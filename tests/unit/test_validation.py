@@ -3,10 +3,12 @@
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
+import shapely
 
 from siteselect.errors import LayerValidationError
-from siteselect.load import load_file
+from siteselect.load import load_file, validate_frame
 from siteselect.store import Store
 
 GOOD_ZONE = {"id": "Z1", "name": "第一小学", "kind": "primary_school", "department": "教育局"}
@@ -140,6 +142,13 @@ BAD_ROWS = [
         "number",
         "does not match the pattern",
     ),
+    (
+        "vacancies",
+        {"id": "v1", "address": "株洲路" * 67, "area_m2": 50, "status": "available"},
+        _point(120.45, 36.1),
+        "address",
+        "is longer than 200 characters (201)",
+    ),
 ]
 
 
@@ -243,3 +252,16 @@ def test_unknown_file_type_and_missing_file_are_clear(tmp_path, sqlite_url):
         load_file(store, "pois", tmp_path / "x.txt")
     with pytest.raises(InvalidInputError, match="no such file"):
         load_file(store, "pois", tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize("text", ["创新\x00园", "创新\udcff园"])
+def test_text_no_store_can_keep_is_refused(text):
+    frame = gpd.GeoDataFrame(
+        {"id": ["p1"], "name": [text], "operator": ["某公司"]},
+        geometry=[shapely.box(120.44, 36.12, 120.45, 36.13)], crs="EPSG:4326",
+    )  # fmt: skip
+    with pytest.raises(LayerValidationError) as caught:
+        validate_frame("parks", frame, "request")
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("name", "holds a NUL or a lone surrogate, which text cannot store")
+    ]
