@@ -23,6 +23,7 @@ const TEXT = {
     certificate: "门牌号证明", prefiled: "园区预备案", accepted: "竣工验收备案", notAccepted: "未见竣工验收备案",
     verdicts: { permitted: "可登记", review: "需人工核查", prohibited: "不予登记" },
     making: "生成报告中…", surfaceOn: "适宜性：深绿最适宜", missing: "无数据",
+    article: "条文", notHeld: "条文原文未收录，请查阅原文",
   },
   en: {
     title: "Laoshan site selection", modeFind: "Find premises", modeCheck: "Check premises", industry: "Industry",
@@ -37,6 +38,7 @@ const TEXT = {
     prefiled: "Pre-filed by the park", accepted: "Completion acceptance", notAccepted: "No completion acceptance on file",
     verdicts: { permitted: "permitted", review: "to review", prohibited: "prohibited" },
     making: "Making the report…", surfaceOn: "Suitability: dark green is best", missing: "missing",
+    article: "Article", notHeld: "The text is not held here; read the original",
   },
 };
 
@@ -279,6 +281,16 @@ onSubmit("check", "checking", async (code) => {
   showCheck(await api("/check", body), body);
 });
 
+// The article a finding rests on, to unfold: the law's name, article and revision, then its sentence.
+function citation(c) {
+  const details = Object.assign(document.createElement("details"), { className: "citation" });
+  const quote = c.text
+    ? Object.assign(document.createElement("blockquote"), { textContent: c.text })
+    : Object.assign(document.createElement("p"), { className: "basis", textContent: t("notHeld") });
+  details.append(Object.assign(document.createElement("summary"), { textContent: `${t("article")}: ${c.label}` }), quote);
+  return details;
+}
+
 function showCheck(result, body) {
   state.redraw = () => showCheck(result, body);
   status("");
@@ -299,6 +311,7 @@ function showCheck(result, body) {
     const li = document.createElement("li");
     li.append(state.lang === "zh" ? r.message_zh : r.message_en, document.createElement("br"),
       Object.assign(document.createElement("span"), { className: "basis", textContent: `${r.basis} · ${r.department}` }));
+    for (const c of r.citations || []) li.append(citation(c));
     reasons.append(li);
   }
   const p = result.address_proof, proof = detail.querySelector(".proof");

@@ -228,3 +228,15 @@ def test_an_internet_cafe_two_floors_down_is_flagged_by_the_fire_code(checker):
     assert deep is not None and deep["severity"] == "review" and deep["certainty"] == "unverified"
     assert deep["citations"][0]["text"] is None  # the standard's text is not held: said, not invented
     assert _finding(_check(checker, "9013", home, floor=-1), "R03-entertainment-basement-fire") is None
+
+
+def test_the_legal_summary_page_escapes_rule_titles_and_article_texts(checker):
+    from siteselect import legal_summary
+
+    summary = legal_summary.industry_rules(checker, "9013", dt.date(2026, 1, 1))
+    hostile = "<script>alert(1)</script>"
+    summary["rules"][0]["title"] = hostile
+    summary["rules"][0]["citations"][0]["text"] = hostile
+    summary["prohibited_list"] = [{"reason": hostile, "department": hostile, "entries": 1, "basis": hostile}]
+    page = legal_summary.industry_rules_page(summary)
+    assert hostile not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 5
