@@ -268,7 +268,14 @@ def _legal_zones(demo: Demo) -> None:
         else:
             (x, y), (w, h) = z["center"], z["size_m"]
             geom = _rect(x, y, w, h)
-        demo.add("zones", id=f"LZ{n:02d}", name=z["name"], kind=z["kind"], department=deps[z["department"]], geometry=geom)
+        demo.add(
+            "zones",
+            id=f"LZ{n:02d}",
+            name=z["name"],
+            kind=z["kind"],
+            department=deps[z["department"]],
+            geometry=geom,
+        )
 
 
 def _nearest_area(demo: Demo, p: Point) -> dict[str, Any]:

@@ -79,10 +79,11 @@ def _citation(raw: Any) -> dict[str, Any]:
 
 
 def citation_problems(
-    citations: list[dict[str, Any]], effective_from: str | None, today: dt.date
+    citations: list[dict[str, Any]], effective_from: str | None, effective_to: str | None, today: dt.date
 ) -> Iterator[tuple[str, Any, str]]:
     """Why citations are refused: (field, value, message) for each that resolves to nothing, names a
-    revision in the future, or lets the rule apply before the law itself took effect."""
+    revision in the future, lets the rule apply before the law itself took effect, or quotes a text
+    the rule outlives."""
     for k, c in enumerate(citations):
         field = f"basis[{k}]"
         law = laws().get(c["law"])
@@ -94,7 +95,9 @@ def citation_problems(
         if not _REVISION.match(c["revision"]):
             yield f"{field}.revision", c["revision"], "is not a date YYYY-MM-DD (or a year)"
             continue
-        if c["revision"][:4] > str(today.year) or (len(c["revision"]) == 10 and c["revision"] > today.isoformat()):
+        if c["revision"][:4] > str(today.year) or (
+            len(c["revision"]) == 10 and c["revision"] > today.isoformat()
+        ):
             yield f"{field}.revision", c["revision"], f"is in the future (today is {today.isoformat()})"
             continue
         revision = law["revisions"].get(c["revision"])
@@ -109,6 +112,10 @@ def citation_problems(
             yield f"{field}.item", c["item"], f"does not exist in {c['law']} {c['article']}"
         if effective_from and law.get("effective") and effective_from < law["effective"]:
             yield "effective_from", effective_from, f"is before {c['law']} took effect ({law['effective']})"
+        replaced = revision.get("in_force_to")
+        if replaced and (not effective_to or effective_to > replaced):
+            why = f"the rule quotes {c['law']} ({c['revision']}), in force only until {replaced}"
+            yield "effective_to", effective_to, why
 
 
 def quote(c: dict[str, Any]) -> str | None:
@@ -120,7 +127,9 @@ def quote(c: dict[str, Any]) -> str | None:
     clauses = _clauses(text)
     if c.get("item") is not None:
         number = chinese_number(c["item"])
-        candidates = [clauses[c["clause"] - 1]] if c.get("clause") and c["clause"] <= len(clauses) else clauses
+        candidates = (
+            [clauses[c["clause"] - 1]] if c.get("clause") and c["clause"] <= len(clauses) else clauses
+        )
         for lead, items in candidates:
             if number in items:
                 return f"{lead}……{items[number]}"

@@ -8,9 +8,9 @@ list is the departments' to publish, not something to rebuild by asking class af
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 import functools
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -43,7 +43,9 @@ def _rule(rule: dict[str, Any]) -> dict[str, Any]:
         "kind": rule["kind"],
         "severity": law.capped(rule, rule["severity"]),
         "meters": (rule["params"] or {}).get("meters"),
-        "zone_kinds": [{"kind": k, "name_zh": zh("zone_kinds", k), "name_en": en("zone_kinds", k)} for k in kinds],
+        "zone_kinds": [
+            {"kind": k, "name_zh": zh("zone_kinds", k), "name_en": en("zone_kinds", k)} for k in kinds
+        ],
         "effective_from": rule["effective_from"],
         "effective_to": rule["effective_to"],
         **law.finding_fields(rule),
@@ -78,4 +80,6 @@ def _template() -> jinja2.Template:
 
 def industry_rules_page(summary: dict[str, Any]) -> str:
     """The summary as a page, Chinese first with an English switch."""
-    return _template().render(s=summary, local_default_zh=law.LOCAL_DEFAULT_ZH, local_default_en=law.LOCAL_DEFAULT_EN)
+    return _template().render(
+        s=summary, local_default_zh=law.LOCAL_DEFAULT_ZH, local_default_en=law.LOCAL_DEFAULT_EN
+    )

@@ -264,7 +264,9 @@ def _check_rule_law(frame: pd.DataFrame, out: _Collector) -> None:
             out.add(row, "department", rule["department"], f"{where}is not a department code ({known})")
         if not rule["basis"]:
             continue  # already reported
-        problems = list(law.citation_problems(rule["basis"], rule["effective_from"], day))
+        problems = list(
+            law.citation_problems(rule["basis"], rule["effective_from"], rule["effective_to"], day)
+        )
         for field, value, message in problems:
             out.add(row, field, value, where + message)
         meters = (rule["params"] or {}).get("meters")

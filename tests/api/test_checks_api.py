@@ -116,7 +116,11 @@ def test_the_legal_summary_of_a_class_lists_its_rules_with_their_article_text(cl
     rules = {x["id"]: x for x in body["rules"]}
     assert "R02-surroundings" in rules and "R02-surroundings-2013" not in rules  # the text in force
     quoted = rules["R02-surroundings"]["citations"][0]
-    assert "幼儿园" in quoted["text"] and quoted["law"] == "娱乐场所管理办法" and quoted["revision"] == "2022-05-13"
+    assert (
+        "幼儿园" in quoted["text"]
+        and quoted["law"] == "娱乐场所管理办法"
+        and quoted["revision"] == "2022-05-13"
+    )
     assert rules["R02-surroundings"]["certainty"] == "local_default"
     assert rules["R02-surroundings"]["severity"] == "review"
     old = client.get("/industries/9011/rules", params={"as_of": "2020-01-01"}).json()
@@ -127,8 +131,11 @@ def test_the_legal_summary_of_a_class_lists_its_rules_with_their_article_text(cl
 
 @pytest.mark.parametrize(
     ("path", "status", "words"),
-    [("/industries/99999/rules", 422, "99999"), ("/industries/9099/rules", 422, "9099"),
-     ("/industries/9011/rules?as_of=2023-02-30", 422, "as_of")],
+    [
+        ("/industries/99999/rules", 422, "99999"),
+        ("/industries/9099/rules", 422, "9099"),
+        ("/industries/9011/rules?as_of=2023-02-30", 422, "as_of"),
+    ],
 )
 def test_the_legal_summary_refuses_a_bad_class_or_date_naming_it(client, path, status, words):
     r = client.get(path)

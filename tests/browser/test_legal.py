@@ -24,22 +24,22 @@ def test_the_legal_summary_page_reads_in_chinese_then_english(watched, service, 
     watched.assert_clean()
 
 
-def test_a_finding_unfolds_the_article_it_rests_on(watched, service):
+def test_a_finding_unfolds_the_article_it_rests_on(watched, service, demo_db):
+    from siteselect.store import Store
+
+    zones = Store(demo_db).read_layer("zones")
+    school = zones[zones["kind"] == "primary_school"].geometry.iloc[0].representative_point()
     page = watched.page
     page.set_viewport_size({"width": 1366, "height": 768})
     page.goto(f"{service}/")
     page.wait_for_function("window.siteselect && window.siteselect.ready")
     page.evaluate(
-        """async () => {
-          const zones = await (await fetch('/layers/zones/features?limit=10000')).json();
-          const school = zones.features.find((f) => f.properties.kind === 'primary_school');
-          const ring = school.geometry.coordinates[0];
-          const [lon, lat] = ring[0].map((v, k) => ring.slice(0, -1).reduce((s, p) => s + p[k], 0) / (ring.length - 1));
-          const body = { industry: '9013', lon, lat };
-          const result = await (await fetch('/check', { method: 'POST', headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify(body) })).json();
-          showCheck(result, { address: '<b>校园</b>', floor: null });
-        }"""
+        """async ([lon, lat]) => {
+          const request = { method: "POST", headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ industry: "9013", lon, lat }) };
+          showCheck(await (await fetch("/check", request)).json(), { address: "<b>校园</b>", floor: null });
+        }""",
+        [school.x, school.y],
     )
     page.wait_for_selector("#detail .reasons details.citation")
     first = page.locator("#detail .reasons details.citation").first

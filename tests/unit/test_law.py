@@ -49,7 +49,11 @@ def _load(tmp_path, sqlite_url, **change):
 
 def test_every_citation_of_the_catalog_resolves_in_the_law_table():
     for rule in _catalog():
-        problems = list(law.citation_problems(rule["basis"], rule.get("effective_from"), dt.date(2026, 11, 1)))
+        problems = list(
+            law.citation_problems(
+                rule["basis"], rule.get("effective_from"), rule.get("effective_to"), dt.date(2026, 11, 1)
+            )
+        )
         assert problems == [], rule["id"]
         assert rule["department"] in law.departments(), rule["id"]
 
@@ -74,7 +78,10 @@ def test_a_distance_figure_is_recognised_in_digits_and_in_chinese():
 
 def test_a_quote_is_the_clause_or_item_named():
     c = {"law": "娱乐办法", "revision": "2022-05-13", "article": "第六条", "clause": 1, "item": 4}
-    assert law.quote(c) == "娱乐场所不得设立在下列地点：……（四）《中华人民共和国未成年人保护法》规定的学校、幼儿园周围；"
+    assert (
+        law.quote(c)
+        == "娱乐场所不得设立在下列地点：……（四）《中华人民共和国未成年人保护法》规定的学校、幼儿园周围；"
+    )
     old = law.quote(c | {"revision": "2013-02-04"})
     assert old is not None and "幼儿园" not in old and "中小学校周围" in old
     assert law.quote(c | {"clause": 2, "item": None}) == (
@@ -89,19 +96,42 @@ def test_a_quote_is_the_clause_or_item_named():
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"basis": [{"law": "娱乐场所条例", "revision": "2020-11-29", "article": "第七条"}]}, "basis[0].law",
-         "not a law of the law table"),
-        ({"basis": [{"law": "网吧条例", "revision": "2022-03-29", "article": "第九十九条"}]}, "basis[0].article",
-         "does not exist"),
-        ({"basis": [{"law": "网吧条例", "revision": "2099-01-01", "article": "第九条"}]}, "basis[0].revision",
-         "in the future"),
-        ({"basis": [{"law": "网吧条例", "revision": "2022-03-29", "article": "第九条", "item": 7}]}, "basis[0].item",
-         "does not exist"),
+        (
+            {"basis": [{"law": "娱乐场所条例", "revision": "2020-11-29", "article": "第七条"}]},
+            "basis[0].law",
+            "not a law of the law table",
+        ),
+        (
+            {"basis": [{"law": "网吧条例", "revision": "2022-03-29", "article": "第九十九条"}]},
+            "basis[0].article",
+            "does not exist",
+        ),
+        (
+            {"basis": [{"law": "网吧条例", "revision": "2099-01-01", "article": "第九条"}]},
+            "basis[0].revision",
+            "in the future",
+        ),
+        (
+            {"basis": [{"law": "网吧条例", "revision": "2022-03-29", "article": "第九条", "item": 7}]},
+            "basis[0].item",
+            "does not exist",
+        ),
         ({"effective_from": "1999-01-01"}, "effective_from", "before 网吧条例 took effect (2002-11-15)"),
         ({"department": "culture-bureau"}, "department", "not a department code"),
+        (
+            {
+                "basis": [{"law": "娱乐办法", "revision": "2013-02-04", "article": "第六条", "item": 1}],
+                "effective_from": "2013-03-11",
+            },
+            "effective_to",
+            "in force only until 2022-05-12",
+        ),
         ({"basis": "《网吧条例》第九条"}, "basis", "not a list of citations"),
-        ({"kind": "min_distance", "params": {"zone_kinds": ["middle_school"], "meters": 300}}, "certainty",
-         "no cited text states 300米"),
+        (
+            {"kind": "min_distance", "params": {"zone_kinds": ["middle_school"], "meters": 300}},
+            "certainty",
+            "no cited text states 300米",
+        ),
     ],
 )
 def test_a_rules_file_with_a_bad_citation_is_refused_naming_rule_and_field(
@@ -179,8 +209,21 @@ def test_the_text_in_force_on_the_day_is_the_one_quoted(checker):
     before = _finding(_check(checker, "9011", school, "2020-01-01"), "R02-surroundings-2013")
     after = _finding(_check(checker, "9011", school, "2023-01-01"), "R02-surroundings")
     assert before is not None and after is not None
-    assert "义务教育法" in before["citations"][0]["text"] and before["citations"][0]["revision"] == "2013-02-04"
+    assert (
+        "义务教育法" in before["citations"][0]["text"] and before["citations"][0]["revision"] == "2013-02-04"
+    )
     assert "未成年人保护法" in after["citations"][0]["text"]
+
+
+def test_every_entertainment_rule_quotes_the_measures_text_of_the_day(checker):
+    homes = checker.buildings.features
+    home = homes[homes["use"] == "residential"].geometry.iloc[0].representative_point()
+    before = _finding(_check(checker, "9011", home, "2020-01-01"), "R02-residential-use-2013")
+    after = _finding(_check(checker, "9011", home, "2023-01-01"), "R02-residential-use")
+    assert before is not None and after is not None
+    assert [c["revision"] for c in before["citations"]] == ["2020-11-29", "2013-02-04"]
+    assert [c["revision"] for c in after["citations"]] == ["2020-11-29", "2022-05-13"]
+    assert "（2013-02-04文本）" in before["basis"]
 
 
 def test_a_local_default_distance_says_so_and_asks_only_for_review(checker):
@@ -209,11 +252,15 @@ ADDED = [
     ("R20-spray-painting", "8111", "residential_compound", {}),
     ("R21-industrial-noise", "3311", "noise_sensitive", {}),
     ("R15-animal-clinic-compound", "8222", "residential_compound", {}),
+    ("R15-animal-clinic-200m", "8222", "slaughterhouse", {}),
+    ("R15-animal-clinic-200m", "8222", "animal_farm", {}),
 ]
 
 
-@pytest.mark.parametrize(("rule_id", "code", "kind", "extra"), ADDED, ids=[a[0] for a in ADDED])
-def test_an_added_restriction_catches_a_premises_inside_and_passes_one_away(checker, rule_id, code, kind, extra):
+@pytest.mark.parametrize(("rule_id", "code", "kind", "extra"), ADDED, ids=[f"{a[0]}-{a[2]}" for a in ADDED])
+def test_an_added_restriction_catches_a_premises_inside_and_passes_one_away(
+    checker, rule_id, code, kind, extra
+):
     inside = _zone(checker, kind).geometry.representative_point()
     finding = _finding(_check(checker, code, inside, **extra), rule_id)
     assert finding is not None, rule_id
