@@ -205,10 +205,11 @@ def finding_fields(rule: dict[str, Any]) -> dict[str, Any]:
     """What a finding on ``rule`` says of its law: the basis in one line, each citation quoted, how
     sure the basis is and the department's name and code."""
     code = rule["department"]
+    legacy = isinstance(rule["basis"], str)  # a rules version stored before citations: its free text
     return {
-        "basis": basis_text(rule["basis"]),
-        "citations": resolve(rule["basis"]),
-        "certainty": rule.get("certainty") or "verified",
+        "basis": rule["basis"] if legacy else basis_text(rule["basis"]),
+        "citations": [] if legacy else resolve(rule["basis"]),
+        "certainty": rule.get("certainty") or "unverified",  # a rule stored before certainty
         "department": departments().get(code, code),
         "department_code": code,
     }

@@ -287,3 +287,10 @@ def test_the_legal_summary_page_escapes_rule_titles_and_article_texts(checker):
     summary["prohibited_list"] = [{"reason": hostile, "department": hostile, "entries": 1, "basis": hostile}]
     page = legal_summary.industry_rules_page(summary)
     assert hostile not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 5
+
+
+def test_a_rules_version_stored_before_citations_still_reads():
+    old = {"basis": "《互联网上网服务营业场所管理条例》第九条", "department": "崂山区文化和旅游局"}
+    fields = law.finding_fields(old)
+    assert fields["basis"] == old["basis"] and fields["citations"] == []
+    assert fields["department"] == "崂山区文化和旅游局" and fields["certainty"] == "unverified"
