@@ -252,6 +252,7 @@ ADDED = [
     ("R20-spray-painting", "8111", "residential_compound", {}),
     ("R21-industrial-noise", "3311", "noise_sensitive", {}),
     ("R15-animal-clinic-compound", "8222", "residential_compound", {}),
+    ("R20-odour-residential", "2710", "residential_compound", {}),
     ("R15-animal-clinic-200m", "8222", "slaughterhouse", {}),
     ("R15-animal-clinic-200m", "8222", "animal_farm", {}),
 ]
@@ -294,3 +295,13 @@ def test_a_rules_version_stored_before_citations_still_reads():
     fields = law.finding_fields(old)
     assert fields["basis"] == old["basis"] and fields["citations"] == []
     assert fields["department"] == "崂山区文化和旅游局" and fields["certainty"] == "unverified"
+
+
+def test_a_kitchen_in_a_mixed_building_asks_whether_its_floor_adjoins_homes(checker):
+    homes = checker.buildings.features
+    mixed = homes[homes["use"] == "mixed"].geometry.iloc[0].representative_point()
+    office = homes[homes["use"] == "office"].geometry.iloc[0].representative_point()
+    finding = _finding(_check(checker, "6210", mixed), "R08-fumes-adjacent-floor")
+    assert finding is not None and finding["severity"] == "review"
+    assert "商住综合楼内与居住层相邻的商业楼层内" in finding["citations"][0]["text"]
+    assert _finding(_check(checker, "6210", office), "R08-fumes-adjacent-floor") is None
