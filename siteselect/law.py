@@ -84,6 +84,7 @@ def citation_problems(
     """Why citations are refused: (field, value, message) for each that resolves to nothing, names a
     revision in the future, lets the rule apply before the law itself took effect, or quotes a text
     the rule outlives."""
+    first = {c["law"]: k for k, c in reversed(list(enumerate(citations)))}  # say each law's date once
     for k, c in enumerate(citations):
         field = f"basis[{k}]"
         law = laws().get(c["law"])
@@ -95,9 +96,10 @@ def citation_problems(
         if not _REVISION.match(c["revision"]):
             yield f"{field}.revision", c["revision"], "is not a date YYYY-MM-DD (or a year)"
             continue
-        if c["revision"][:4] > str(today.year) or (
-            len(c["revision"]) == 10 and c["revision"] > today.isoformat()
-        ):
+        dated = (
+            c["revision"] if len(c["revision"]) == 10 else f"{c['revision']}-01-01"
+        )  # a year: its first day
+        if dated > today.isoformat():
             yield f"{field}.revision", c["revision"], f"is in the future (today is {today.isoformat()})"
             continue
         revision = law["revisions"].get(c["revision"])
@@ -109,8 +111,14 @@ def citation_problems(
             yield f"{field}.article", c["article"], f"does not exist in {c['law']} ({c['revision']})"
             continue
         if quote(c) is None and revision["articles"][c["article"]] is not None:
-            yield f"{field}.item", c["item"], f"does not exist in {c['law']} {c['article']}"
-        if effective_from and law.get("effective") and effective_from < law["effective"]:
+            part = "item" if c.get("item") else "clause"
+            yield f"{field}.{part}", c[part], f"does not exist in {c['law']} {c['article']}"
+        if (
+            effective_from
+            and law.get("effective")
+            and effective_from < law["effective"]
+            and k == first[c["law"]]
+        ):
             yield "effective_from", effective_from, f"is before {c['law']} took effect ({law['effective']})"
         replaced = revision.get("in_force_to")
         if replaced and (not effective_to or effective_to > replaced):
@@ -127,9 +135,9 @@ def quote(c: dict[str, Any]) -> str | None:
     clauses = _clauses(text)
     if c.get("item") is not None:
         number = chinese_number(c["item"])
-        candidates = (
-            [clauses[c["clause"] - 1]] if c.get("clause") and c["clause"] <= len(clauses) else clauses
-        )
+        if c.get("clause") is not None and c["clause"] > len(clauses):
+            return None
+        candidates = [clauses[c["clause"] - 1]] if c.get("clause") is not None else clauses
         for lead, items in candidates:
             if number in items:
                 return f"{lead}……{items[number]}"

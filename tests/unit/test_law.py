@@ -119,6 +119,16 @@ def test_a_quote_is_the_clause_or_item_named():
         ({"effective_from": "1999-01-01"}, "effective_from", "before 网吧条例 took effect (2002-11-15)"),
         ({"department": "culture-bureau"}, "department", "not a department code"),
         (
+            {"basis": [{"law": "网吧条例", "revision": "2022-03-29", "article": "第九条", "clause": 3}]},
+            "basis[0].clause",
+            "does not exist",
+        ),
+        (
+            {"basis": [{"law": "网吧200米复函", "revision": "2099", "article": "正文"}]},
+            "basis[0].revision",
+            "in the future",
+        ),
+        (
             {
                 "basis": [{"law": "娱乐办法", "revision": "2013-02-04", "article": "第六条", "item": 1}],
                 "effective_from": "2013-03-11",
