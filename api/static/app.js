@@ -23,7 +23,7 @@ const TEXT = {
     certificate: "门牌号证明", prefiled: "园区预备案", accepted: "竣工验收备案", notAccepted: "未见竣工验收备案",
     verdicts: { permitted: "可登记", review: "需人工核查", prohibited: "不予登记" },
     making: "生成报告中…", surfaceOn: "适宜性：深绿最适宜", missing: "无数据",
-    article: "条文", notHeld: "条文原文未收录，请查阅原文",
+    article: "条文", notHeld: "条文原文未收录，请查阅原文", legalSummary: "本行业选址法律须知",
   },
   en: {
     title: "Laoshan site selection", modeFind: "Find premises", modeCheck: "Check premises", industry: "Industry",
@@ -39,6 +39,7 @@ const TEXT = {
     verdicts: { permitted: "permitted", review: "to review", prohibited: "prohibited" },
     making: "Making the report…", surfaceOn: "Suitability: dark green is best", missing: "missing",
     article: "Article", notHeld: "The text is not held here; read the original",
+    legalSummary: "What the law says for this industry",
   },
 };
 
@@ -314,6 +315,10 @@ function showCheck(result, body) {
     for (const c of r.citations || []) li.append(citation(c));
     reasons.append(li);
   }
+  const law = Object.assign(document.createElement("a"), { className: "legal-summary", textContent: t("legalSummary") });
+  law.href = `/industries/${encodeURIComponent(result.industry.code)}/rules.html?as_of=${encodeURIComponent(result.as_of)}`;
+  law.target = "_blank";
+  reasons.after(law);
   const p = result.address_proof, proof = detail.querySelector(".proof");
   const lines = [result.building && `${t("building")}: ${result.building.name}`,
     p.certificate_no && `${t("certificate")}: ${p.certificate_no}`, p.prefiled && t("prefiled"),

@@ -48,4 +48,9 @@ def test_a_finding_unfolds_the_article_it_rests_on(watched, service, demo_db):
     first.locator("summary").click()
     assert "中学、小学校园周围200米范围内" in first.locator("blockquote").inner_text()
     assert page.inner_text("#detail h2") == "<b>校园</b>"  # shown as text, not markup
+    summary = page.get_attribute("#detail a.legal-summary", "href")
+    assert summary.startswith("/industries/9013/rules.html?as_of=")
+    legal = watched.page.context.new_page()
+    legal.goto(service + summary)
+    assert "R01-school-200m" in legal.inner_text("body")
     watched.assert_clean()
