@@ -43,10 +43,6 @@ ZONE_KINDS = ("min_distance", "not_within")  # rule kinds judged on the zones la
 SEVERITY_RANK = {"permitted": 0, "review": 1, "prohibited": 2}
 VERDICTS = tuple(SEVERITY_RANK)
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
-# Why an address on a department's prohibited list cannot be a registered domicile.
-PROHIBITED_LIST_BASIS = (
-    "《山东省市场主体住所（经营场所）登记管理办法》第四条（住所应当真实、合法、有效、安全）"
-)
 
 
 def today() -> dt.date:
@@ -600,7 +596,7 @@ class Checker:
             "title": f"禁设地址：{entry['address']}",
             "severity": "prohibited",
             "outcome": "violated",
-            "basis": PROHIBITED_LIST_BASIS,
+            **law.prohibited_list_fields(),  # basis and the article quoted
             "department": entry["department"],
             "message_zh": f"该处列入禁设地址名录（{entry['reason']}），适用行业：{industries_text}",
             "message_en": f"the premises is on the prohibited-address list ({entry['reason']})",

@@ -29,6 +29,11 @@ LOCAL_DEFAULT_EN = "a local default distance: the competent department's determi
 NOT_HELD_ZH = "条文原文未收录，请查阅原文"
 NOT_HELD_EN = "the text is not held here; read the original"
 
+# Why an address on a department's prohibited list cannot be a registered domicile.
+PROHIBITED_LIST_BASIS = [
+    {"law": "山东住所登记办法", "revision": "2024-03-28", "article": "第四条", "clause": 1}
+]
+
 _REVISION = re.compile(r"^\d{4}(-\d{2}-\d{2})?$")
 _NUMERALS = "〇一二三四五六七八九十"
 _ITEM = re.compile(r"^[（(]([一二三四五六七八九十]+)[）)]")
@@ -221,6 +226,11 @@ def finding_fields(rule: dict[str, Any]) -> dict[str, Any]:
         "department": departments().get(code, code),
         "department_code": code,
     }
+
+
+def prohibited_list_fields() -> dict[str, Any]:
+    """What a finding on a prohibited-address list says of its law: the basis and its quote."""
+    return {"basis": basis_text(PROHIBITED_LIST_BASIS), "citations": resolve(PROHIBITED_LIST_BASIS)}
 
 
 def capped(rule: dict[str, Any], severity: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from siteselect import industry, law
-from siteselect.check import PROHIBITED_LIST_BASIS, Checker, today
+from siteselect.check import Checker, today
 from siteselect.labels import en, zh
 
 
@@ -62,7 +62,7 @@ def _prohibited_list(checker: Checker, code: str, day: str) -> list[dict[str, An
         and any(industry.matches(code, p) for p in e["industries"])
     )
     return [
-        {"reason": reason, "department": dept, "entries": n, "basis": PROHIBITED_LIST_BASIS}
+        {"reason": reason, "department": dept, "entries": n, **law.prohibited_list_fields()}
         for (reason, dept), n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
 

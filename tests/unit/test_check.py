@@ -148,6 +148,7 @@ def test_address_on_the_prohibited_list_by_house_number(checker):
     assert result["verdict"] == "prohibited"
     hits = [r for r in result["reasons"] if r["source"] == "prohibited_address"]
     assert hits[0]["id"] == entry.id and hits[0]["evidence"]["match"] in ("house_number", "same_building")
+    assert "真实、合法、有效、安全" in hits[0]["citations"][0]["text"]  # the list's basis, quoted
 
 
 def _code_for(entry) -> str:

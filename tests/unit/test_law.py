@@ -295,9 +295,16 @@ def test_the_legal_summary_page_escapes_rule_titles_and_article_texts(checker):
     hostile = "<script>alert(1)</script>"
     summary["rules"][0]["title"] = hostile
     summary["rules"][0]["citations"][0]["text"] = hostile
-    summary["prohibited_list"] = [{"reason": hostile, "department": hostile, "entries": 1, "basis": hostile}]
+    summary["prohibited_list"] = [
+        {
+            "reason": hostile,
+            "department": hostile,
+            "entries": 1,
+            "citations": [{"label": hostile, "text": hostile}],
+        }
+    ]
     page = legal_summary.industry_rules_page(summary)
-    assert hostile not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 5
+    assert hostile not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 6
 
 
 def test_a_rules_version_stored_before_citations_still_reads():
