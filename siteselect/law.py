@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -206,7 +207,7 @@ def _resolved(basis_json: str) -> tuple[dict[str, Any], ...]:
 
 def resolve(basis: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each citation with the law's name and level, its label and the sentence it quotes."""
-    return [dict(c) for c in _resolved(json.dumps(basis, ensure_ascii=False, sort_keys=True))]
+    return list(_resolved(json.dumps(basis, ensure_ascii=False, sort_keys=True)))
 
 
 def basis_text(basis: list[dict[str, Any]]) -> str:
@@ -216,7 +217,23 @@ def basis_text(basis: list[dict[str, Any]]) -> str:
 
 def finding_fields(rule: dict[str, Any]) -> dict[str, Any]:
     """What a finding on ``rule`` says of its law: the basis in one line, each citation quoted, how
-    sure the basis is and the department's name and code."""
+    sure the basis is and the department's name and code. Made once per rule (a rule's dict lives
+    as long as its snapshot) and shared, like the rest of a result: nothing changes it."""
+    held = _FIELDS.get(id(rule))
+    if held is not None and held[0] is rule:
+        return held[1]
+    fields = _finding_fields(rule)
+    _FIELDS[id(rule)] = (rule, fields)  # the rule is kept with them, so its id is not reused
+    while len(_FIELDS) > _FIELDS_HELD:
+        _FIELDS.popitem(last=False)
+    return fields
+
+
+_FIELDS: OrderedDict[int, tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
+_FIELDS_HELD = 4096  # rules of a few dozen versions
+
+
+def _finding_fields(rule: dict[str, Any]) -> dict[str, Any]:
     code = rule["department"]
     legacy = isinstance(rule["basis"], str)  # a rules version stored before citations: its free text
     return {
@@ -228,6 +245,7 @@ def finding_fields(rule: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@functools.cache
 def prohibited_list_fields() -> dict[str, Any]:
     """What a finding on a prohibited-address list says of its law: the basis and its quote."""
     return {"basis": basis_text(PROHIBITED_LIST_BASIS), "citations": resolve(PROHIBITED_LIST_BASIS)}

@@ -293,8 +293,8 @@ def test_the_legal_summary_page_escapes_rule_titles_and_article_texts(checker):
 
     summary = legal_summary.industry_rules(checker, "9013", dt.date(2026, 1, 1))
     hostile = "<script>alert(1)</script>"
-    summary["rules"][0]["title"] = hostile
-    summary["rules"][0]["citations"][0]["text"] = hostile
+    summary["rules"][0] = summary["rules"][0] | {"title": hostile}
+    summary["rules"][0]["citations"] = [{"label": "《网吧条例》", "level": "行政法规", "text": hostile}]
     summary["prohibited_list"] = [
         {
             "reason": hostile,
