@@ -29,6 +29,7 @@ import shapely
 from numpy.typing import NDArray
 
 from siteselect import industry as industries
+from siteselect import law
 from siteselect.coords import check_coordsys, to_wgs84
 from siteselect.errors import InvalidInputError
 from siteselect.grid import point_cells
@@ -42,10 +43,6 @@ ZONE_KINDS = ("min_distance", "not_within")  # rule kinds judged on the zones la
 SEVERITY_RANK = {"permitted": 0, "review": 1, "prohibited": 2}
 VERDICTS = tuple(SEVERITY_RANK)
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
-# Why an address on a department's prohibited list cannot be a registered domicile.
-PROHIBITED_LIST_BASIS = (
-    "《山东省市场主体住所（经营场所）登记管理办法》第四条（住所应当真实、合法、有效、安全）"
-)
 
 
 def today() -> dt.date:
@@ -599,7 +596,7 @@ class Checker:
             "title": f"禁设地址：{entry['address']}",
             "severity": "prohibited",
             "outcome": "violated",
-            "basis": PROHIBITED_LIST_BASIS,
+            **law.prohibited_list_fields(),  # basis and the article quoted
             "department": entry["department"],
             "message_zh": f"该处列入禁设地址名录（{entry['reason']}），适用行业：{industries_text}",
             "message_en": f"the premises is on the prohibited-address list ({entry['reason']})",
@@ -754,14 +751,15 @@ def _in_force(record: dict[str, Any], day: str) -> bool:
 def _reason(
     rule: dict[str, Any], outcome: str, zh_text: str, en_text: str, evidence: dict[str, Any]
 ) -> dict[str, Any]:
+    if rule.get("certainty") == "local_default":  # say so, and never stronger than review
+        zh_text, en_text = f"{zh_text}（{law.LOCAL_DEFAULT_ZH}）", f"{en_text} ({law.LOCAL_DEFAULT_EN})"
     return {
         "source": "rule",
         "id": rule["id"],
         "title": rule["title"],
-        "severity": rule["severity"] if outcome == "violated" else "review",
+        "severity": law.capped(rule, rule["severity"] if outcome == "violated" else "review"),
         "outcome": outcome,
-        "basis": rule["basis"],
-        "department": rule["department"],
+        **law.finding_fields(rule),  # basis, the citations quoted, certainty, department
         "message_zh": zh_text,
         "message_en": en_text,
         "evidence": evidence,

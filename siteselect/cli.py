@@ -139,6 +139,9 @@ def _verdict_text(result: dict[str, Any]) -> str:
         lines.append(f"  - [{reason['severity']}/{reason['outcome']}] {reason['message_zh']}")
         if reason["basis"]:
             lines.append(f"      依据: {reason['basis']}")
+        for cited in reason.get("citations", []):
+            if cited["text"]:
+                lines.append(f"      「{cited['text']}」（{cited['label']}）")
     proof = result["address_proof"]
     lines.append(
         f"  address proof: certificate {proof['certificate_no'] or 'none'}, "

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from branca.element import Element, Figure
 from numpy.typing import NDArray
 
-from siteselect import __version__, assets, industry, scoring
+from siteselect import __version__, assets, industry, law, scoring
 from siteselect.check import today
 from siteselect.drawing import BASE_STYLES, Basemap, base_layers, feature_collection, near
 from siteselect.errors import InvalidInputError, NotFoundError
@@ -210,8 +210,7 @@ def _site_view(snapshot: Snapshot, site: dict[str, Any], check: dict[str, Any]) 
     checked = [
         {
             "id": c["id"], "title": c["title"], "outcome": c["outcome"],
-            "basis": rules[c["id"]]["basis"], "department": rules[c["id"]]["department"],
-            "finding": findings.get(c["id"]),
+            **law.finding_fields(rules[c["id"]]), "finding": findings.get(c["id"]),
         }
         for c in check["checked"]
     ]  # fmt: skip

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteselect import industry
+from siteselect import industry, law
 from siteselect.errors import InvalidInputError, LayerValidationError, Problem
 from siteselect.specs import FieldSpec, LayerSpec, layer_specs
 
@@ -109,6 +109,7 @@ _CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "json": (_to_json, "is not a JSON object"),
     "industry": (industry.normalize_code, "is not a GB/T 4754 class code"),
     "industries": (_to_industries, "is not a list of GB/T 4754 prefixes"),
+    "citations": (law.parse_citations, "is not a list of citations {law, revision, article, clause, item}"),
 }
 
 
@@ -270,6 +271,32 @@ def _check_rule_params(spec: LayerSpec, frame: pd.DataFrame, out: _Collector) ->
                 out.add(row, f"params.{name}", given[name], problem)
 
 
+def _check_rule_law(frame: pd.DataFrame, out: _Collector) -> None:
+    """Every citation resolves in the law table, the department is known, and a rule whose basis is
+    verified quotes its own distance."""
+    from siteselect.check import today  # the check's notion of today: China's date
+
+    day = today()
+    for row, rule in enumerate(frame.to_dict("records")):
+        where = f"rule {rule['id']}: "
+        if rule["department"] is not None and rule["department"] not in law.departments():
+            known = ", ".join(law.departments())
+            out.add(row, "department", rule["department"], f"{where}is not a department code ({known})")
+        if not rule["basis"]:
+            continue  # already reported
+        problems = list(
+            law.citation_problems(rule["basis"], rule["effective_from"], rule["effective_to"], day)
+        )
+        for field, value, message in problems:
+            out.add(row, field, value, where + message)
+        meters = (rule["params"] or {}).get("meters")
+        if problems or rule["certainty"] != "verified" or not isinstance(meters, (int, float)):
+            continue
+        quotes = [c["text"] or "" for c in law.resolve(rule["basis"])]
+        if not any(law.mentions_distance(q, meters) for q in quotes):
+            out.add(row, "certainty", "verified", f"{where}no cited text states {meters:g}米")
+
+
 def _param_problem(ptype: str, value: Any, zone_kinds: set[str], uses: set[str]) -> str | None:
     if ptype == "number":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
@@ -315,6 +342,7 @@ def validate_layer(
     _check_date_order(result, out)
     if spec.name == "rules":
         _check_rule_params(spec, result, out)
+        _check_rule_law(result, out)
 
     geoms = None
     if spec.has_geometry:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.fields import IsoDate
-from siteselect import industry
+from siteselect import industry, legal_summary
 from siteselect.check import Premises
 from siteselect.errors import InvalidInputError
 from siteselect.index import Catalog, Snapshot
@@ -67,6 +67,28 @@ def resolve_industry(
 ) -> dict[str, str]:
     """The one class a code or words name; words that fit several answer 422 with ``candidates``."""
     return industry.describe(industry.resolve(q))
+
+
+@router.get("/industries/{code}/rules")
+def industry_rules(
+    request: Request,
+    code: Annotated[str, Path(min_length=1, max_length=8, examples=["9013"])],
+    as_of: Annotated[IsoDate | None, Query(description="the date the rules are in force (today)")] = None,
+) -> dict[str, Any]:
+    """Every rule and prohibited-list condition that can apply to a class, each with the article
+    text it rests on."""
+    return legal_summary.industry_rules(_snapshot(request, None).checker, code, as_of)
+
+
+@router.get("/industries/{code}/rules.html", response_class=HTMLResponse)
+def industry_rules_page(
+    request: Request,
+    code: Annotated[str, Path(min_length=1, max_length=8)],
+    as_of: Annotated[IsoDate | None, Query()] = None,
+) -> HTMLResponse:
+    """The same, as a page to read (Chinese first, English switch)."""
+    summary = legal_summary.industry_rules(_snapshot(request, None).checker, code, as_of)
+    return HTMLResponse(legal_summary.industry_rules_page(summary))
 
 
 @router.get("/geocode")

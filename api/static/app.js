@@ -24,6 +24,7 @@ const TEXT = {
     verdicts: { permitted: "可登记", review: "需人工核查", prohibited: "不予登记" },
     making: "生成报告中…", surfaceOn: "适宜性：深绿最适宜", missing: "无数据",
     chooseIndustry: "这个说法对应多个行业，请选择一个：",
+    article: "条文", notHeld: "条文原文未收录，请查阅原文", legalSummary: "本行业选址法律须知",
   },
   en: {
     title: "Laoshan site selection", modeFind: "Find premises", modeCheck: "Check premises", industry: "Industry",
@@ -39,6 +40,8 @@ const TEXT = {
     verdicts: { permitted: "permitted", review: "to review", prohibited: "prohibited" },
     making: "Making the report…", surfaceOn: "Suitability: dark green is best", missing: "missing",
     chooseIndustry: "These words fit several industries; choose one:",
+    article: "Article", notHeld: "The text is not held here; read the original",
+    legalSummary: "What the law says for this industry",
   },
 };
 
@@ -302,6 +305,16 @@ onSubmit("check", "checking", async (code) => {
   showCheck(await api("/check", body), body);
 });
 
+// The article a finding rests on, to unfold: the law's name, article and revision, then its sentence.
+function citation(c) {
+  const details = Object.assign(document.createElement("details"), { className: "citation" });
+  const quote = c.text
+    ? Object.assign(document.createElement("blockquote"), { textContent: c.text })
+    : Object.assign(document.createElement("p"), { className: "basis", textContent: t("notHeld") });
+  details.append(Object.assign(document.createElement("summary"), { textContent: `${t("article")}: ${c.label}` }), quote);
+  return details;
+}
+
 function showCheck(result, body) {
   state.redraw = () => showCheck(result, body);
   status("");
@@ -322,8 +335,13 @@ function showCheck(result, body) {
     const li = document.createElement("li");
     li.append(state.lang === "zh" ? r.message_zh : r.message_en, document.createElement("br"),
       Object.assign(document.createElement("span"), { className: "basis", textContent: `${r.basis} · ${r.department}` }));
+    for (const c of r.citations || []) li.append(citation(c));
     reasons.append(li);
   }
+  const law = Object.assign(document.createElement("a"), { className: "legal-summary", textContent: t("legalSummary") });
+  law.href = `/industries/${encodeURIComponent(result.industry.code)}/rules.html?as_of=${encodeURIComponent(result.as_of)}`;
+  law.target = "_blank";
+  reasons.after(law);
   const p = result.address_proof, proof = detail.querySelector(".proof");
   const lines = [result.building && `${t("building")}: ${result.building.name}`,
     p.certificate_no && `${t("certificate")}: ${p.certificate_no}`, p.prefiled && t("prefiled"),

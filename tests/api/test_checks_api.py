@@ -142,3 +142,43 @@ def test_industry_words_with_control_characters_get_422(client, q):
         assert r.status_code == 422 and "is not text" in r.json()["detail"]
     r = client.post("/check", json={"industry": q, "lon": 120.46, "lat": 36.1})
     assert r.status_code == 422 and "is not text" in r.json()["detail"]
+def test_the_legal_summary_of_a_class_lists_its_rules_with_their_article_text(client):
+    r = client.get("/industries/9011/rules", params={"as_of": "2023-01-01"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["industry"]["code"] == "9011" and body["as_of"] == "2023-01-01"
+    rules = {x["id"]: x for x in body["rules"]}
+    assert "R02-surroundings" in rules and "R02-surroundings-2013" not in rules  # the text in force
+    quoted = rules["R02-surroundings"]["citations"][0]
+    assert (
+        "幼儿园" in quoted["text"]
+        and quoted["law"] == "娱乐场所管理办法"
+        and quoted["revision"] == "2022-05-13"
+    )
+    assert rules["R02-surroundings"]["certainty"] == "local_default"
+    assert rules["R02-surroundings"]["severity"] == "review"
+    old = client.get("/industries/9011/rules", params={"as_of": "2020-01-01"}).json()
+    assert "R02-surroundings-2013" in {x["id"] for x in old["rules"]}
+    cafe = client.get("/industries/9013/rules").json()
+    assert cafe["prohibited_list"] and all("address" not in p for p in cafe["prohibited_list"])
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/industries/99999/rules", 422, "99999"),
+        ("/industries/9099/rules", 422, "9099"),
+        ("/industries/9011/rules?as_of=2023-02-30", 422, "as_of"),
+    ],
+)
+def test_the_legal_summary_refuses_a_bad_class_or_date_naming_it(client, path, status, words):
+    r = client.get(path)
+    assert r.status_code == status and words in r.text
+
+
+def test_the_legal_summary_page_escapes_what_it_shows(client):
+    page = client.get("/industries/9013/rules.html")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "中学、小学校园周围200米范围内" in page.text and "<script>" not in page.text.replace(
+        '<script src="/static/legal.js"></script>', ""
+    )

@@ -85,6 +85,17 @@ def test_check_one_and_a_file(demo_db, tmp_path, capsys):
     assert "row 2" in rows[1]["error"] and "outside" in rows[2]["error"]
 
 
+def test_check_quotes_the_article_a_finding_rests_on(demo_db, capsys):
+    from siteselect.store import Store
+
+    zones = Store(demo_db).read_layer("zones")
+    school = zones[zones["kind"] == "primary_school"].geometry.iloc[0].representative_point()
+    args = ["check", "--lon", str(school.x), "--lat", str(school.y), "--industry", "9013"]
+    assert main(["--database-url", demo_db, *args]) == 0
+    out = capsys.readouterr().out
+    assert "「中学、小学校园周围200米范围内" in out and "第九条（2022-03-29文本）" in out
+
+
 def test_check_refuses_bad_input_with_exit_2(demo_db, capsys):
     assert (
         main(["--database-url", demo_db, "check", "--lon", "120.45", "--lat", "36.1", "--industry", "62"])

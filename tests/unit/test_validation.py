@@ -228,19 +228,25 @@ def test_rule_of_unknown_kind_or_wrong_params_names_rule_and_field(tmp_path, sql
     path = tmp_path / "rules.yaml"
     path.write_text(
         """
+- {id: r0, title: t, industries: ["9013"], kind: building_use_not_in, params: {uses: [residential]},
+   severity: prohibited, basis: &b [{law: 网吧条例, revision: "2022-03-29", article: 第九条}],
+   certainty: verified, department: culture}
 - {id: r1, title: t, industries: ["9013"], kind: near_school, params: {}, severity: prohibited,
-   basis: b, department: d}
+   basis: *b, certainty: verified,
+   department: culture}
 - {id: r2, title: t, industries: ["9013"], kind: min_distance, params: {zone_kinds: [school]},
-   severity: prohibited, basis: b, department: d}
+   severity: prohibited, basis: *b, certainty: verified,
+   department: culture}
 - {id: r3, title: t, industries: ["9013"], kind: floor_at_least, params: {floor: 1, x: 2},
-   severity: review, basis: b, department: d}
+   severity: review, basis: *b, certainty: verified,
+   department: culture}
 """,
         encoding="utf-8",
     )
     with pytest.raises(LayerValidationError) as caught:
         load_file(Store(sqlite_url), "rules", path)
     found = {(p.row, p.field) for p in caught.value.problems}
-    assert found == {(0, "kind"), (1, "params.zone_kinds"), (1, "params.meters"), (2, "params.x")}
+    assert found == {(1, "kind"), (2, "params.zone_kinds"), (2, "params.meters"), (3, "params.x")}
 
 
 def test_unknown_file_type_and_missing_file_are_clear(tmp_path, sqlite_url):
