@@ -142,6 +142,8 @@ def test_industry_words_with_control_characters_get_422(client, q):
         assert r.status_code == 422 and "is not text" in r.json()["detail"]
     r = client.post("/check", json={"industry": q, "lon": 120.46, "lat": 36.1})
     assert r.status_code == 422 and "is not text" in r.json()["detail"]
+
+
 def test_the_legal_summary_of_a_class_lists_its_rules_with_their_article_text(client):
     r = client.get("/industries/9011/rules", params={"as_of": "2023-01-01"})
     assert r.status_code == 200
