@@ -331,6 +331,28 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from siteselect import migrations
+
+    url = _settings(args).database_url
+    if args.action == "upgrade":
+        before, after = migrations.upgrade(url, args.revision)
+        print(f"schema: {before or 'none'} -> {after}" if before != after else f"schema: at {after} already")
+        return 0
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            revision = migrations.current(conn)
+    finally:
+        engine.dispose()
+    head = migrations.head()
+    state = "up to date" if revision == head else f"run `{migrations.UPGRADE}` to reach {head}"
+    print(f"schema: {revision or 'none'} ({state})")
+    return 0 if revision == head else 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -448,6 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("id", type=int)
     tokens_sub.add_parser("list")
     p.set_defaults(func=cmd_tokens)
+
+    p = sub.add_parser("db", help="the store's schema: its revision, or upgrade it to this release's")
+    db_sub = p.add_subparsers(dest="action", required=True)
+    q = db_sub.add_parser("upgrade", help="apply the migrations the store lacks, all or none")
+    q.add_argument("revision", nargs="?", default="head", help="where to stop (default: the latest)")
+    db_sub.add_parser("current", help="the store's revision (exit status 1 if it is behind)")
+    p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")
