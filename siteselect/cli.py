@@ -353,6 +353,22 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0 if revision == head else 1
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from siteselect.backup import backup
+
+    backup(_settings(args).database_url, args.file)
+    print(f"backup written to {args.file} ({args.file.stat().st_size:,} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from siteselect.backup import restore
+
+    revision = restore(_settings(args).database_url, args.file)
+    print(f"{args.file} restored (schema revision {revision})")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -477,6 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("revision", nargs="?", default="head", help="where to stop (default: the latest)")
     db_sub.add_parser("current", help="the store's revision (exit status 1 if it is behind)")
     p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("backup", help="write a consistent copy of the whole store to FILE")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="load a backup FILE into an empty database")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")

@@ -25,6 +25,7 @@ from siteselect.errors import StoreError
 from siteselect.index import Catalog
 from siteselect.store import Store
 from tests.conftest import ROOT
+from tests.support.fingerprint import fingerprint
 
 # The last release before this one: its code makes the store that must upgrade (a commit of this
 # repository; move it forward at each release).
@@ -68,38 +69,14 @@ def release_store(url: str, tmp_path: Path) -> tuple[str, dict[str, str]]:
     return url, json.loads(out.read_text())
 
 
-def _fingerprint(url: str) -> dict[str, tuple[int, str]]:
-    """Rows and a digest of their content, table by table, in primary-key order."""
-    engine = sa.create_engine(url)
-    found: dict[str, tuple[int, str]] = {}
-    with engine.connect() as conn:
-        tables = sa.MetaData()
-        tables.reflect(conn, only=lambda name, _: not name.startswith(("features_v", "feature_cells_v")))
-        for table in tables.sorted_tables:
-            if table.name in ("spatial_ref_sys", "alembic_version"):
-                continue
-            order = list(table.primary_key.columns) or list(table.columns)
-            rows = conn.execute(sa.select(table).order_by(*order)).all()
-            digest = hashlib.sha256(repr([tuple(map(_plain, r)) for r in rows]).encode()).hexdigest()
-            found[table.name] = (len(rows), digest)
-    engine.dispose()
-    return found
-
-
-def _plain(value: object) -> object:
-    """A value as its content: a geometry as its bytes (its repr names a memory address)."""
-    data = getattr(value, "data", value)
-    return bytes(data) if isinstance(data, memoryview | bytes) else data
-
-
 def test_a_store_of_the_last_release_upgrades_with_every_row_and_report_intact(release_store) -> None:
     url, digests = release_store
-    before = _fingerprint(url)
+    before = fingerprint(url)
     assert all(before[t][0] > 0 for t in ("layer_versions", "features", "users", "tokens", "audit_log"))
     with pytest.raises(StoreError, match="run `siteselect db upgrade`"):
         Store(url)
     assert main(["--database-url", url, "db", "upgrade"]) == 0
-    after = _fingerprint(url)
+    after = fingerprint(url)
     assert {t: after[t] for t in before} == before
     store = Store(url)
     catalog = Catalog(store)
@@ -147,7 +124,7 @@ def upgrade():
 def test_a_migration_interrupted_half_way_changes_nothing(url: str, tmp_path: Path) -> None:
     store = Store(url)
     store.close()
-    before = _fingerprint(url)
+    before = fingerprint(url)
     folder = tmp_path / "migrations"
     shutil.copytree(migrations.FOLDER, folder, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "versions" / "9000_failing.py").write_text(FAILING.format(head=migrations.head()))
@@ -160,5 +137,5 @@ def test_a_migration_interrupted_half_way_changes_nothing(url: str, tmp_path: Pa
         assert not inspector.has_table("departments")
         assert migrations.current(conn) == migrations.head()
     engine.dispose()
-    assert _fingerprint(url) == before
+    assert fingerprint(url) == before
     Store(url).close()  # still opens
