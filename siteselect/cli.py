@@ -369,14 +369,43 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from siteselect.settings import check_env_file
+
+    settings = check_env_file(args.file)
+    for name, value in settings.model_dump().items():
+        print(f"SITESELECT_{name.upper()}={_safe(name, value)}")
+    print(f"{args.file}: every setting is valid")
+    return 0
+
+
+def _safe(name: str, value: Any) -> str:
+    """A setting as printed: a database password never is."""
+    if name == "database_url":
+        import sqlalchemy as sa
+
+        return sa.engine.make_url(value).render_as_string(hide_password=True)
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
+    import tempfile
 
     import uvicorn
 
+    from siteselect import logs
+
     if args.database_url:
         os.environ["SITESELECT_DATABASE_URL"] = args.database_url
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
+    _settings(args)  # a bad setting stops here, with its name, before any worker starts
+    # Metrics are counted per worker and gathered from files in one folder, new for each start.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="siteselect-metrics-"))
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        log_config=logs.config(), access_log=False,  # one JSON line a request, from the service itself
+        proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
+    )  # fmt: skip
     return 0
 
 
@@ -502,10 +531,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.set_defaults(func=cmd_restore)
 
+    p = sub.add_parser("config", help="check the settings of an environment file")
+    config_sub = p.add_subparsers(dest="action", required=True)
+    q = config_sub.add_parser("check", help="every SITESELECT_ setting of FILE valid and known")
+    q.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_config)
+
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--forwarded-allow-ips", default="127.0.0.1",
+        help="proxies whose X-Forwarded-For names the client (default: one on this machine)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_serve)
     return parser
 
