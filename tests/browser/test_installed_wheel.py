@@ -5,43 +5,25 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import sysconfig
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 from tests.support.serve import free_port, running
+from tests.support.wheel import build_wheel, venv_with_project_dependencies
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with the wheel installed; its ``bin`` folder.
-
-    The dependencies are those of the project's own environment, made visible to the new one by a
-    path file (not its editable install: path files there are not read), so the test downloads
-    nothing; ``pip check`` then confirms the wheel's requirements are met."""
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", dist, ROOT],
-        check=True,
-    )
-    (wheel,) = dist.glob("siteselect-*.whl")
-    with zipfile.ZipFile(wheel) as z:
-        assert "siteselect/_web/leaflet/leaflet.js" in z.namelist()
-    venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    site = subprocess.run(
-        [venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    (Path(site) / "project_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    pip = [venv / "bin" / "python", "-m", "pip", "--disable-pip-version-check", "-q"]
+    """A fresh venv with the wheel installed; its ``bin`` folder. The dependencies are those of the
+    project's own environment; ``pip check`` confirms they meet the wheel's requirements."""
+    wheel = build_wheel(tmp_path_factory.mktemp("dist"))
+    bin_dir = venv_with_project_dependencies(tmp_path_factory.mktemp("venv") / "venv")
+    pip = [bin_dir / "python", "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--no-deps", "--no-index", wheel], check=True)
     subprocess.run([*pip, "check"], check=True)
-    return venv / "bin"
+    return bin_dir
 
 
 def test_the_installed_wheel_serves_the_page_and_a_report_with_nothing_failing(
