@@ -27,7 +27,7 @@ HTTP_PORT=${HTTP_PORT:-80}             # redirects to HTTPS
 DB_NAME=${DB_NAME:-siteselect}
 OWNER_ROLE=${OWNER_ROLE:-siteselect_owner}
 APP_ROLE=${APP_ROLE:-siteselect_app}
-PG_HOST=${PG_HOST:-/var/run/postgresql}
+PG_HOST=${PG_HOST:-127.0.0.1}          # the service logs in over TCP with its password
 PG_PORT=${PG_PORT:-5432}
 PG_SUPERUSER=${PG_SUPERUSER:-postgres}
 TLS_CERT=${TLS_CERT:-}
@@ -51,7 +51,7 @@ packages() {
 }
 
 psql_admin() {
-  if [ "$SYSTEM" = 1 ] && [ "$PG_HOST" = /var/run/postgresql ]; then
+  if [ "$SYSTEM" = 1 ] && [ "$PG_HOST" = 127.0.0.1 ]; then  # Debian's own server: as postgres, by peer
     runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qAt -p "$PG_PORT" "$@"
   else
     psql -v ON_ERROR_STOP=1 -qAt -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPERUSER" "$@"
@@ -86,15 +86,9 @@ SQL
 
 service_env() {
   say "settings: $ETC/siteselect.env"
-  local base="postgresql+psycopg://"
   local app_url owner_url
-  if [ "${PG_HOST:0:1}" = / ]; then
-    app_url="$base$APP_ROLE:$(secret "$APP_ROLE")@/$DB_NAME?host=$PG_HOST&port=$PG_PORT"
-    owner_url="$base$OWNER_ROLE:$(secret "$OWNER_ROLE")@/$DB_NAME?host=$PG_HOST&port=$PG_PORT"
-  else
-    app_url="$base$APP_ROLE:$(secret "$APP_ROLE")@$PG_HOST:$PG_PORT/$DB_NAME"
-    owner_url="$base$OWNER_ROLE:$(secret "$OWNER_ROLE")@$PG_HOST:$PG_PORT/$DB_NAME"
-  fi
+  app_url="postgresql+psycopg://$APP_ROLE:$(secret "$APP_ROLE")@$PG_HOST:$PG_PORT/$DB_NAME"
+  owner_url="postgresql+psycopg://$OWNER_ROLE:$(secret "$OWNER_ROLE")@$PG_HOST:$PG_PORT/$DB_NAME"
   (umask 027 && cat > "$ETC/siteselect.env" <<ENV
 # siteselect's settings (see the README's table); check with: siteselect config check FILE
 SITESELECT_DATABASE_URL=$app_url

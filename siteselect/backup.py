@@ -119,7 +119,8 @@ def _pg(program: str, url: str, *args: str, failure: str | None = None) -> None:
         [program, f"--dbname={libpq}", *args], capture_output=True, text=True, env=env, check=False
     )
     if done.returncode != 0:
-        raise StoreError(f"{failure or program + ' failed'}: {done.stderr.strip().splitlines()[-1:]}")
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise StoreError(f"{failure or program + ' failed'}: {last}")
 
 
 def _is_sqlite(url: str) -> bool:

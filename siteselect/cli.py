@@ -16,8 +16,15 @@ from siteselect.store import Store
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from pydantic import ValidationError
+
+    from siteselect.settings import named
+
     overrides = {"database_url": args.database_url} if args.database_url else {}
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SiteSelectError("bad setting: " + "; ".join(named(exc))) from None
 
 
 def _store(args: argparse.Namespace) -> Store:

@@ -98,9 +98,12 @@ def check_env_file(path: Path) -> Settings:
     try:
         settings: Settings = _FileOnly(_env_file=path)  # type: ignore[call-arg]
     except ValidationError as exc:
-        for error in exc.errors():
-            name = PREFIX + str(error["loc"][0]).upper()
-            problems.append(f"{path}: {name}={error['input']!r}: {error['msg']}")
+        problems += [f"{path}: {line}" for line in named(exc)]
     if problems:
         raise InvalidInputError("\n".join(problems))
     return settings
+
+
+def named(exc: ValidationError) -> list[str]:
+    """Each bad setting as ``SITESELECT_NAME='value': what is wrong``."""
+    return [f"{PREFIX}{str(e['loc'][0]).upper()}={e['input']!r}: {e['msg']}" for e in exc.errors()]
