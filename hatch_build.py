@@ -10,8 +10,14 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-# What the pages and reports use, from node_modules, and where it goes inside the package.
-ASSETS = {"node_modules/leaflet/dist": "siteselect/_web/leaflet"}
+# What the pages and reports use, from node_modules, and where it goes inside the package:
+# Leaflet's script, stylesheet and images with its licence (not its sources and source maps).
+LEAFLET = "node_modules/leaflet"
+ASSETS = {
+    f"{LEAFLET}/dist/{name}": f"siteselect/_web/leaflet/{name}"
+    for name in ("leaflet.js", "leaflet.css", "images")
+}
+ASSETS[f"{LEAFLET}/LICENSE"] = "siteselect/_web/leaflet/LICENSE"
 
 
 class PageAssetsHook(BuildHookInterface):  # type: ignore[type-arg]
@@ -19,7 +25,7 @@ class PageAssetsHook(BuildHookInterface):  # type: ignore[type-arg]
         if self.target_name != "wheel" or version == "editable":  # a checkout reads node_modules
             return
         root = Path(self.root)
-        if not all((root / source).is_dir() for source in ASSETS):
+        if not all((root / source).exists() for source in ASSETS):
             npm = shutil.which("npm")
             if npm is None:
                 raise RuntimeError(
