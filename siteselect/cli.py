@@ -397,6 +397,7 @@ def _safe(name: str, value: Any) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
+    import shutil
     import tempfile
 
     import uvicorn
@@ -406,8 +407,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.database_url:
         os.environ["SITESELECT_DATABASE_URL"] = args.database_url
     _settings(args)  # a bad setting stops here, with its name, before any worker starts
-    # Metrics are counted per worker and gathered from files in one folder, new for each start.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="siteselect-metrics-"))
+    # Metrics are counted per worker and gathered from files in one folder, emptied at each start
+    # (one per port, so that stopped services leave one folder behind, not one a start).
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        folder = Path(tempfile.gettempdir()) / f"siteselect-metrics-{args.port}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o700)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     uvicorn.run(
         "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
         log_config=logs.config(), access_log=False,  # one JSON line a request, from the service itself
