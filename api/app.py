@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +12,8 @@ from fastapi_offline import FastAPIOffline
 from api import errors, openapi
 from api.auth import User
 from api.limits import LimitBodySize
-from api.routers import checks, layers, matching, ogc, reports, webmap
+from api.observe import Observe
+from api.routers import checks, layers, matching, ogc, reports, service, webmap
 from siteselect import audit as audit_log
 from siteselect.index import Catalog
 from siteselect.settings import Settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(LimitBodySize)
+    app.add_middleware(Observe)  # outermost: sees every answer, refusals of oversized bodies too
     errors.install(app)
     openapi.install(app)
     app.include_router(layers.router)
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(reports.router)
     app.include_router(webmap.router)
+    app.include_router(service.router)
     app.mount("/static", StaticFiles(directory=webmap.STATIC), name="static")
 
     @app.get("/me", tags=["accounts"])
@@ -66,14 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def audit(user: User) -> list[dict[str, object]]:
         """Every write and every refusal, oldest first: for admins and clerks."""
         return audit_log.entries(app.state.store, user)
-
-    @app.get("/health", tags=["service"])
-    def health() -> dict[str, object]:
-        return {"status": "ok", "layers": app.state.catalog.versions, "worker": os.getpid()}
-
-    @app.get("/noop", tags=["service"], include_in_schema=False)
-    async def noop() -> dict[str, bool]:
-        """Does nothing: the floor under every benchmark of the service."""
-        return {"ok": True}
 
     return app

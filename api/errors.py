@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
@@ -9,6 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.observe import STORE_ERRORS
 from siteselect.errors import (
     AmbiguousInputError,
     AuthenticationError,
@@ -49,7 +53,16 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, AmbiguousInputError):
         body["candidates"] = exc.candidates
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if isinstance(exc, StoreError):
+        STORE_ERRORS.inc()
     return JSONResponse(status_code=status_of(exc), content=body, headers=headers)
+
+
+async def _store_unreachable(_request: Request, exc: Exception) -> JSONResponse:
+    """The database went away or timed out: 503, counted, without its internals in the answer."""
+    STORE_ERRORS.inc()
+    logging.getLogger("siteselect.store").error("store error: %s", str(exc).splitlines()[0])
+    return JSONResponse(status_code=503, content={"detail": "the store is not available; try again shortly"})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -68,3 +81,4 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SiteSelectError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa.exc.OperationalError, _store_unreachable)

@@ -16,8 +16,15 @@ from siteselect.store import Store
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from pydantic import ValidationError
+
+    from siteselect.settings import named
+
     overrides = {"database_url": args.database_url} if args.database_url else {}
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SiteSelectError("bad setting: " + "; ".join(named(exc))) from None
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -330,14 +337,87 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from siteselect import migrations
+
+    url = _settings(args).database_url
+    if args.action == "upgrade":
+        before, after = migrations.upgrade(url, args.revision)
+        print(f"schema: {before or 'none'} -> {after}" if before != after else f"schema: at {after} already")
+        return 0
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            revision = migrations.current(conn)
+    finally:
+        engine.dispose()
+    head = migrations.head()
+    state = "up to date" if revision == head else f"run `{migrations.UPGRADE}` to reach {head}"
+    print(f"schema: {revision or 'none'} ({state})")
+    return 0 if revision == head else 1
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from siteselect.backup import backup
+
+    backup(_settings(args).database_url, args.file)
+    print(f"backup written to {args.file} ({args.file.stat().st_size:,} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from siteselect.backup import restore
+
+    revision = restore(_settings(args).database_url, args.file)
+    print(f"{args.file} restored (schema revision {revision})")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from siteselect.settings import check_env_file
+
+    settings = check_env_file(args.file)
+    for name, value in settings.model_dump().items():
+        print(f"SITESELECT_{name.upper()}={_safe(name, value)}")
+    print(f"{args.file}: every setting is valid")
+    return 0
+
+
+def _safe(name: str, value: Any) -> str:
+    """A setting as printed: a database password never is."""
+    if name == "database_url":
+        import sqlalchemy as sa
+
+        return sa.engine.make_url(value).render_as_string(hide_password=True)
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
+    from siteselect import logs
+
     if args.database_url:
         os.environ["SITESELECT_DATABASE_URL"] = args.database_url
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
+    _settings(args)  # a bad setting stops here, with its name, before any worker starts
+    # Metrics are counted per worker and gathered from files in one folder, emptied at each start
+    # (one per port, so that stopped services leave one folder behind, not one a start).
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        folder = Path(tempfile.gettempdir()) / f"siteselect-metrics-{args.port}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o700)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        log_config=logs.config(), access_log=False,  # one JSON line a request, from the service itself
+        proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
+    )  # fmt: skip
     return 0
 
 
@@ -448,10 +528,35 @@ def build_parser() -> argparse.ArgumentParser:
     tokens_sub.add_parser("list")
     p.set_defaults(func=cmd_tokens)
 
+    p = sub.add_parser("db", help="the store's schema: its revision, or upgrade it to this release's")
+    db_sub = p.add_subparsers(dest="action", required=True)
+    q = db_sub.add_parser("upgrade", help="apply the migrations the store lacks, all or none")
+    q.add_argument("revision", nargs="?", default="head", help="where to stop (default: the latest)")
+    db_sub.add_parser("current", help="the store's revision (exit status 1 if it is behind)")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("backup", help="write a consistent copy of the whole store to FILE")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="load a backup FILE into an empty database")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("config", help="check the settings of an environment file")
+    config_sub = p.add_subparsers(dest="action", required=True)
+    q = config_sub.add_parser("check", help="every SITESELECT_ setting of FILE valid and known")
+    q.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_config)
+
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--forwarded-allow-ips", default="127.0.0.1",
+        help="proxies whose X-Forwarded-For names the client (default: one on this machine)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_serve)
     return parser
 

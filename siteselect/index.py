@@ -216,6 +216,8 @@ class Catalog:
         self._lock = threading.Lock()
         self._current = Snapshot({}, self.frame)
         self._checked_at = -math.inf
+        self.built_at = time.time()  # when the current snapshot was made (for its age in the metrics)
+        self.build_seconds = 0.0  # how long making it took
         self.refresh()
 
     def _index(self, version: LayerVersion) -> LayerIndex:
@@ -234,7 +236,9 @@ class Catalog:
                 if name not in self._current.layers or self._current.layers[name].version.id != v.id
             ]  # fmt: skip
             if changed:
+                started = time.perf_counter()
                 self._current = Snapshot({n: self._index(v) for n, v in versions.items()}, self.frame)
+                self.built_at, self.build_seconds = time.time(), time.perf_counter() - started
             self._checked_at = time.monotonic()
             return changed
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+
+from dotenv import dotenv_values
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from siteselect.errors import InvalidInputError
 
 # Laoshan District with its islands, plus a margin of a few kilometres. Features outside are refused.
 LAOSHAN_EXTENT = (120.35, 35.85, 121.00, 36.40)
@@ -60,3 +65,45 @@ class Settings(BaseSettings):
         if not v.startswith(("sqlite://", "postgresql")):
             raise ValueError(f"database_url must be sqlite:/// or postgresql+psycopg://, got {v!r}")
         return v
+
+
+class _FileOnly(Settings):
+    """The settings of an environment file alone, whatever this process's environment holds."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (dotenv_settings,)
+
+
+PREFIX = "SITESELECT_"
+
+
+def check_env_file(path: Path) -> Settings:
+    """The settings an environment file gives; InvalidInputError naming every bad or unknown one."""
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such file")
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    problems = [
+        f"{path}: {key} is not a setting (known: {', '.join(sorted(known))})"
+        for key in dotenv_values(path)
+        if key.upper().startswith(PREFIX) and key.upper() not in known
+    ]
+    try:
+        settings: Settings = _FileOnly(_env_file=path)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems += [f"{path}: {line}" for line in named(exc)]
+    if problems:
+        raise InvalidInputError("\n".join(problems))
+    return settings
+
+
+def named(exc: ValidationError) -> list[str]:
+    """Each bad setting as ``SITESELECT_NAME='value': what is wrong``."""
+    return [f"{PREFIX}{str(e['loc'][0]).upper()}={e['input']!r}: {e['msg']}" for e in exc.errors()]

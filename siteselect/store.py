@@ -1,8 +1,10 @@
 """The store: versioned layers in SQLite (the default) or PostGIS, through SQLAlchemy and GeoAlchemy2.
 
-One schema serves both backends. Every load writes a new version of the whole layer in one
-transaction: a row in ``layer_versions``, the features (geometry, attributes as JSON) and their H3
-cells as ``bigint``. Earlier versions stay, so any check can be reproduced as of a version or a date.
+One schema serves both backends; its tables are declared here and made by the migrations
+(``siteselect.migrations``), whose latest revision must give exactly these. Every load writes a
+new version of the whole layer in one transaction: a row in ``layer_versions``, the features
+(geometry, attributes as JSON) and their H3 cells as ``bigint``. Earlier versions stay, so any
+check can be reproduced as of a version or a date.
 On PostGIS the geometry column is typed (SRID 4326, GiST index) and bulk rows go in with COPY; on
 SQLite the geometry is WKB in a BLOB and needs no extension.
 """
@@ -25,7 +27,7 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import JSONB
 
-from siteselect import security
+from siteselect import migrations
 from siteselect.errors import NotFoundError, StaleWriteError, StoreError
 from siteselect.grid import geometries_cells
 from siteselect.specs import get_spec
@@ -178,12 +180,10 @@ class Store:
         self.accounts = _account_tables(self.metadata)
         self.reports = _report_table(self.metadata)
         try:
-            with self.engine.begin() as conn:
-                if self.postgis:
-                    conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-                self.metadata.create_all(conn)
-                if self.postgis:
-                    security.install(conn)
+            with self.engine.connect() as conn:
+                ready = migrations.check(conn, self._safe_url())
+            if not ready:  # a new store: made by the migrations, as an upgrade would make it
+                migrations.upgrade(url)
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the store at {self._safe_url()}: {exc.orig}") from exc
 
