@@ -20,4 +20,6 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("audit_log") as batch:
-        batch.alter_column("actor", type_=sa.String(120), existing_type=sa.String(100), existing_nullable=False)
+        batch.alter_column(
+            "actor", type_=sa.String(120), existing_type=sa.String(100), existing_nullable=False
+        )
