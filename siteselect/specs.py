@@ -32,6 +32,7 @@ class FieldSpec:
     pattern: str | None = None
     min: float | None = None
     max: float | None = None
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,16 @@ class LayerSpec:
     def has_geometry(self) -> bool:
         return bool(self.geometry)
 
+    @property
+    def shared(self) -> bool:
+        """Fed by several departments: each load replaces the loading department's entries only."""
+        return bool(self.extra.get("shared"))
+
+    @property
+    def geocoded(self) -> bool:
+        """Rows with an address and no coordinates are placed by the gazetteer on load."""
+        return bool(self.extra.get("geocode"))
+
 
 def _field(name: str, raw: dict[str, Any]) -> FieldSpec:
     enum = raw.get("enum")
@@ -59,15 +70,29 @@ def _field(name: str, raw: dict[str, Any]) -> FieldSpec:
         pattern=raw.get("pattern"),
         min=raw.get("min"),
         max=raw.get("max"),
+        aliases=tuple(str(a) for a in raw.get("aliases", ())),
     )
+
+
+@functools.cache
+def _raw_specs() -> dict[str, Any]:
+    raw: dict[str, Any] = yaml.safe_load((layers_dir() / "specs.yaml").read_text(encoding="utf-8"))
+    return raw
+
+
+@functools.cache
+def column_aliases() -> dict[str, tuple[str, ...]]:
+    """Headers of the columns that are not attributes (id, lon, lat, coordsys, geometry, ignored)."""
+    return {name: tuple(str(a) for a in aliases) for name, aliases in _raw_specs()["_columns"].items()}
 
 
 @functools.cache
 def layer_specs() -> dict[str, LayerSpec]:
     """Every layer spec, by layer name."""
-    raw = yaml.safe_load((layers_dir() / "specs.yaml").read_text(encoding="utf-8"))
     specs = {}
-    for name, body in raw.items():
+    for name, body in _raw_specs().items():
+        if name.startswith("_"):
+            continue
         fields = {f: _field(f, spec) for f, spec in body["fields"].items()}
         extra = {k: v for k, v in body.items() if k not in ("title", "geometry", "fields")}
         specs[name] = LayerSpec(name, body["title"], tuple(body["geometry"]), fields, extra)

@@ -1,0 +1,259 @@
+"""What a department's load changes, before it is made: entries and verdicts.
+
+Shared layers (prohibited addresses, zones) hold several departments' entries; a load replaces the
+loading department's own and keeps everyone else's. A plan lists the entries added, removed and
+changed, by id and department, and the verdicts that change for the premises near them, judged
+by the library's one checker on the current layers and on the layers as the load would leave them.
+An earlier version can be made current again, as a new version that says who did it and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+
+from siteselect import industry, labels
+from siteselect.check import Premises
+from siteselect.errors import InvalidInputError, PermissionDeniedError, Problem
+from siteselect.grid import geometries_cells
+from siteselect.index import Catalog, LayerIndex, Snapshot
+from siteselect.specs import LayerSpec
+from siteselect.store import LayerVersion, Store
+
+MAX_PREMISES = 2000  # premises judged before and after, nearest the changed entries first
+NEAR_M = 60.0  # beyond an entry's own radius, how far premises count as near it
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    """One entry a load adds, removes or changes."""
+
+    id: str
+    department: str | None
+    change: str  # added, removed, changed
+    fields: tuple[str, ...] = ()  # what changed (geometry among them)
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    """A premises whose verdict for an industry the load would change."""
+
+    address: str
+    house_number_id: str
+    industry: str
+    before: str
+    after: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.__dict__,
+            "before_zh": labels.zh("verdicts", self.before),
+            "after_zh": labels.zh("verdicts", self.after),
+        }
+
+
+@dataclass
+class Plan:
+    """A load worked out but not made: the new version's features and what they change."""
+
+    layer: str
+    source: str
+    features: gpd.GeoDataFrame
+    based_on: int | None
+    departments: tuple[str, ...]
+    entries: list[EntryChange] = field(default_factory=list)
+    verdicts: list[VerdictChange] = field(default_factory=list)
+    premises_checked: int = 0
+    mapping: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"added": 0, "removed": 0, "changed": 0}
+        for e in self.entries:
+            counts[e.change] += 1
+        return counts | {"verdicts_changed": len(self.verdicts)}
+
+
+def check_replace_all(role: str | None) -> None:
+    """Replacing every department's entries is an admin's decision."""
+    if role != "admin":
+        raise PermissionDeniedError("replacing every department's entries needs an admin")
+
+
+def merge_departments(
+    spec: LayerSpec, current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame, source: str
+) -> tuple[gpd.GeoDataFrame, tuple[str, ...], list[Problem]]:
+    """The layer after a load that replaces only the departments found in ``new``."""
+    owners = {_owner(d) for d in new["department"]}
+    departments = tuple(sorted(owners))
+    if current is None or not len(current):
+        return new, departments, []
+    kept = current[[_owner(d) not in owners for d in current["department"]]]
+    theirs = {fid: _owner(d) or "no department" for fid, d in zip(kept["id"], kept["department"])}
+    problems = [
+        Problem(source, row, "id", fid, f"is already the id of an entry of {theirs[fid]}")
+        for row, fid in enumerate(new["id"])
+        if fid in theirs
+    ]
+    merged = pd.concat([kept, new], ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326"), departments, problems
+
+
+def _owner(department: Any) -> str:
+    """Entries without a department belong together: a load without one replaces them."""
+    return "" if department is None else str(department)
+
+
+def entry_changes(current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame) -> list[EntryChange]:
+    """Entries added, removed and changed between two versions of a layer, by id."""
+    old = _by_id(current)
+    now = _by_id(new)
+    out = []
+    for fid in sorted(set(old) | set(now)):
+        if fid not in old:
+            out.append(EntryChange(fid, now[fid].get("department"), "added"))
+        elif fid not in now:
+            out.append(EntryChange(fid, old[fid].get("department"), "removed"))
+        else:
+            a, b = old[fid], now[fid]
+            changed = tuple(k for k in sorted(set(a) | set(b)) if not _same(k, a.get(k), b.get(k)))
+            if changed:
+                out.append(EntryChange(fid, b.get("department"), "changed", changed))
+    return out
+
+
+def _by_id(gdf: gpd.GeoDataFrame | None) -> dict[str, dict[str, Any]]:
+    if gdf is None:
+        return {}
+    return {str(r["id"]): r for r in gdf.to_dict("records")}
+
+
+def _same(key: str, a: Any, b: Any) -> bool:
+    if key == "geometry":
+        return a is not None and b is not None and bool(shapely.equals_exact(a, b, tolerance=1e-9))
+    return orjson.dumps(a, option=orjson.OPT_SERIALIZE_NUMPY) == orjson.dumps(
+        b, option=orjson.OPT_SERIALIZE_NUMPY
+    )
+
+
+def verdict_changes(
+    catalog: Catalog, layer: str, new: gpd.GeoDataFrame, entries: list[EntryChange], version: LayerVersion
+) -> tuple[list[VerdictChange], int]:
+    """Premises near the changed entries, judged on the current layers and on the layers with
+    ``new`` in place of ``layer``: those whose verdict differs. Returns them and how many premises
+    were judged."""
+    before = catalog.current()
+    if not entries or not before.has("house_numbers") or not before.has("districts"):
+        return [], 0
+    old = before.layer(layer).features if before.has(layer) else None
+    touched = {e.id for e in entries}
+    shapes = [g for g in _touched(old, touched) + _touched(new, touched) if g is not None]
+    codes = _industries_of(old, touched) | _industries_of(new, touched) | _zone_rule_industries(before, layer)
+    if not shapes or not codes:
+        return [], 0
+    premises = _premises_near(before, shapes, _reach(before, layer, old, new))
+    after = Snapshot({**before.layers, layer: _index_of(version, new, catalog)}, before.frame)
+    items = [
+        Premises(industry=code, address=str(hn.address), ref=f"{hn.id}|{code}")
+        for hn in premises.itertuples()
+        for code in sorted(codes)
+    ]
+    was = before.checker.verdicts(items)
+    will = after.checker.verdicts(items)
+    address = dict(zip(premises["id"], premises["address"]))
+    out = []
+    for a, b in zip(was, will):
+        if a.verdict != b.verdict and not a.error and not b.error:
+            hid, code = str(a.ref).split("|")
+            out.append(VerdictChange(str(address[hid]), hid, code, a.verdict, b.verdict))
+    return out, len(premises)
+
+
+def _touched(gdf: gpd.GeoDataFrame | None, ids: set[str]) -> list[Any]:
+    if gdf is None or "geometry" not in gdf:
+        return []
+    return list(gdf.loc[gdf["id"].isin(ids), "geometry"])
+
+
+def _industries_of(gdf: gpd.GeoDataFrame | None, ids: set[str]) -> set[str]:
+    """A class of each industry prefix an entry names: the first class it covers."""
+    if gdf is None or "industries" not in gdf:
+        return set()
+    prefixes = {p for value in gdf.loc[gdf["id"].isin(ids), "industries"] for p in (value or [])}
+    return {c for p in prefixes if (c := _class_of(p)) is not None}
+
+
+def _class_of(prefix: str) -> str | None:
+    if prefix == "*":
+        return "6210"  # every industry: catering stands for them, the commonest registration
+    return next((c.code for c in industry.classes() if industry.matches(c.code, prefix)), None)
+
+
+def _zone_rule_industries(snapshot: Snapshot, layer: str) -> set[str]:
+    """For zones: a class of each industry the distance rules name."""
+    if layer != "zones" or not snapshot.has("rules"):
+        return set()
+    rules = snapshot.layer("rules").features
+    near = rules[rules["kind"].isin(["min_distance", "not_within"])]
+    return {c for value in near["industries"] for p in (value or []) if (c := _class_of(p)) is not None}
+
+
+def _reach(snapshot: Snapshot, layer: str, *frames: gpd.GeoDataFrame | None) -> float:
+    """How far from an entry its effect can reach, in metres."""
+    if layer == "zones" and snapshot.has("rules"):
+        rules = snapshot.layer("rules").features
+        meters = [float((p or {}).get("meters", 0)) for p in rules["params"]]
+        return max([0.0, *meters]) + NEAR_M
+    radii = [
+        float(r) for f in frames if f is not None and "radius_m" in f for r in f["radius_m"] if r is not None
+    ]
+    return max([10.0, *radii]) + NEAR_M
+
+
+def _premises_near(snapshot: Snapshot, shapes: list[Any], reach_m: float) -> gpd.GeoDataFrame:
+    numbers = snapshot.layer("house_numbers")
+    frame = snapshot.frame
+    local = frame.to_local(np.asarray(shapes, dtype=object))
+    area = shapely.union_all(shapely.buffer(local, reach_m))
+    inside = shapely.intersects(numbers.local, area) if len(numbers.local) else np.zeros(0, dtype=bool)
+    found = numbers.features[inside]
+    if len(found) > MAX_PREMISES:
+        order = np.argsort(shapely.distance(numbers.local[inside], shapely.union_all(local)))
+        found = found.iloc[order[:MAX_PREMISES]]
+    return found
+
+
+def _index_of(version: LayerVersion, gdf: gpd.GeoDataFrame, catalog: Catalog) -> LayerIndex:
+    positions, cells = geometries_cells(gdf.geometry.to_numpy(), version.h3_resolution)
+    fids = gdf["id"].astype(str).to_numpy()[positions]
+    return LayerIndex.build(version, gdf.reset_index(drop=True), fids, cells, catalog.frame)
+
+
+def planned_version(store: Store, layer: str, source: str, who: str, count: int) -> LayerVersion:
+    """The version a plan would become (not stored)."""
+    latest = max((v.version for v in store.versions(layer)), default=0)
+    return LayerVersion(
+        -1, layer, latest + 1, dt.datetime.now(dt.UTC), who, source, count, "", store.h3_resolution
+    )
+
+
+def restore_version(store: Store, layer: str, version: int, *, who: str | None, why: str) -> LayerVersion:
+    """Make an earlier version current again, as a new version naming who did it and why."""
+    why = why.strip()
+    if not why:
+        raise InvalidInputError("why: say why the earlier version is made current again")
+    old = store.read_layer(layer, version=version)
+    latest = store.resolve_version(layer)
+    return store.write_layer(
+        layer,
+        old,
+        source=f"version {version} made current again: {why}",
+        loaded_by=who,
+        based_on=latest.version,
+    )
