@@ -111,9 +111,10 @@ def _to_json(value: Any) -> dict[str, Any]:
 
 
 def _to_industries(value: Any) -> list[str]:
+    """Prefixes from a list, or from a department's cell: codes, names or words (全部行业, 餐饮)."""
     if isinstance(value, (list, tuple, np.ndarray)):
         return industry.parse_prefixes([str(v) for v in value])
-    return industry.parse_prefixes(str(value))
+    return industry.parse_industries(_to_str(value))
 
 
 _CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
