@@ -28,7 +28,9 @@ def copy_store(url: str, into: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def prohibited_xlsx(path: Path, rows: list[list[Any]], *, sheet: str = "禁设地址", headers: list[str] | None = None) -> Path:
+def prohibited_xlsx(
+    path: Path, rows: list[list[Any]], *, sheet: str = "禁设地址", headers: list[str] | None = None
+) -> Path:
     """An .xlsx as a department keeps it: a merged title row and a subtitle above the headers,
     序号 as formulas, dates as Excel dates or as text, a blank row in the middle."""
     book = xlsxwriter.Workbook(str(path))

@@ -103,7 +103,9 @@ def test_problems_name_sheet_excel_row_header_and_a_fix_and_load_nothing(store, 
     assert store.counts() == counts
     by_row = {p.line: p for p in caught.value.problems}
     assert set(by_row) == {5, 7}
-    assert by_row[5].sheet == "禁设地址" and by_row[5].header == "详细地址" and by_row[5].value == "火星路999号"
+    assert (
+        by_row[5].sheet == "禁设地址" and by_row[5].header == "详细地址" and by_row[5].value == "火星路999号"
+    )
     assert "this load accepts building or better" in by_row[5].message and "经度" in (by_row[5].fix or "")
     assert by_row[7].header == "生效日期" and by_row[7].field == "effective_from"
     assert "2026年4月2日" in (by_row[7].fix or "")
@@ -119,7 +121,10 @@ def test_problems_name_sheet_excel_row_header_and_a_fix_and_load_nothing(store, 
 def test_an_address_below_the_accepted_level_is_refused_and_accepted_when_allowed(store, tmp_path):
     rows = [["崂山区深圳路9999号", "违法建筑", "*", "2026-04-02", ENFORCEMENT]]  # the road, not the number
     path = prohibited_xlsx(tmp_path / "road.xlsx", rows)
-    with pytest.raises(LayerValidationError, match=r"matched only at road level \(no house number 9999 on 深圳路\); this load accepts building"):
+    with pytest.raises(
+        LayerValidationError,
+        match=r"matched only at road level \(no house number 9999 on 深圳路\); this load accepts building",
+    ):
         load_file(store, LAYER, path)
     version = load_file(store, LAYER, path, options=LoadOptions(min_level="road"))
     entry = store.read_layer(LAYER, version=version.version).set_index("address").loc["崂山区深圳路9999号"]
@@ -159,12 +164,16 @@ def test_baidu_picked_coordinates_are_caught_and_load_with_their_system(store, t
     version = load_file(store, LAYER, path, coordsys="bd09")
     loaded = store.read_layer(LAYER, version=version.version).set_index("id")
     assert loaded.loc["B0"].geometry.distance(numbers.iloc[0].geometry) < 1e-6
-    by_column = gbk_csv(tmp_path / "by-column.csv", [*header, "坐标系"], [[*r, "百度"] for r in rows], "utf-8")
+    by_column = gbk_csv(
+        tmp_path / "by-column.csv", [*header, "坐标系"], [[*r, "百度"] for r in rows], "utf-8"
+    )
     load_file(store, LAYER, by_column)
 
 
 def test_an_unknown_header_is_named_with_the_nearest_field(store, tmp_path):
-    path = prohibited_xlsx(tmp_path / "x.xlsx", NEW_LIST[:1], headers=[*HEADERS[:2], "禁设原由", *HEADERS[3:]])
+    path = prohibited_xlsx(
+        tmp_path / "x.xlsx", NEW_LIST[:1], headers=[*HEADERS[:2], "禁设原由", *HEADERS[3:]]
+    )
     with pytest.raises(LayerValidationError) as caught:
         load_file(store, LAYER, path)
     problem, missing = caught.value.problems
@@ -174,7 +183,9 @@ def test_an_unknown_header_is_named_with_the_nearest_field(store, tmp_path):
 
 
 def test_a_mapping_file_maps_a_department_s_own_headers(store, tmp_path):
-    path = prohibited_xlsx(tmp_path / "x.xlsx", NEW_LIST[:1], headers=[*HEADERS[:2], "问题情况", *HEADERS[3:]])
+    path = prohibited_xlsx(
+        tmp_path / "x.xlsx", NEW_LIST[:1], headers=[*HEADERS[:2], "问题情况", *HEADERS[3:]]
+    )
     mapping = tmp_path / "map.yaml"
     mapping.write_text("问题情况: reason\n", encoding="utf-8")
     url = str(store.engine.url)
@@ -230,3 +241,88 @@ def test_the_cli_writes_the_problem_list(store, tmp_path, capsys):
     assert main(["--database-url", url, "load", LAYER, str(path), "--problems", str(out)]) == 2
     assert "row 4, column '详细地址'" in capsys.readouterr().err
     assert out.is_file()
+
+
+# ---- bad input: a clear message, nothing loaded ---------------------------------------------------
+
+
+def _refused(store: Store, path: Path, match: str, **options: object) -> None:
+    counts = store.counts()
+    with pytest.raises(InvalidInputError, match=match):
+        load_file(store, LAYER, path, options=LoadOptions(**options))  # type: ignore[arg-type]
+    assert store.counts() == counts
+
+
+def test_a_corrupt_workbook_is_refused(store, tmp_path):
+    path = tmp_path / "list.xlsx"
+    path.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
+    _refused(store, path, r"list\.xlsx: cannot be read as a workbook")
+
+
+def test_a_password_protected_workbook_is_refused(store, tmp_path):
+    import msoffcrypto.format.ooxml
+
+    plain = prohibited_xlsx(tmp_path / "plain.xlsx", NEW_LIST)
+    locked = tmp_path / "locked.xlsx"
+    with plain.open("rb") as f, locked.open("wb") as out:
+        msoffcrypto.format.ooxml.OOXMLFile(f).encrypt("secret", out)
+    _refused(store, locked, "password-protected.*without a password")
+
+
+def test_a_sheet_that_does_not_exist_is_named_with_the_sheets_there(store, tmp_path):
+    path = prohibited_xlsx(tmp_path / "list.xlsx", NEW_LIST)
+    _refused(store, path, "no sheet named '2025年'; its sheets are 禁设地址", sheet="2025年")
+
+
+def test_merged_header_cells_are_refused(store, tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "merged.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    ws = book.add_worksheet("Sheet1")
+    ws.write_row(0, 0, ["编号", "地址", "禁设原因", "行业", "部门"])
+    ws.merge_range(0, 5, 0, 6, "坐标")
+    ws.write_row(1, 0, ["A1", "海尔路1号", "x", "*", ENFORCEMENT, 120.45, 36.1])
+    book.close()
+    _refused(store, path, r"header cells F1:G1 are merged \('坐标'\); unmerge them")
+
+
+def test_duplicate_ids_are_named_by_their_rows(store, tmp_path):
+    header = ["编号", "地址", "禁设原因", "行业", "部门"]
+    rows = [["D1", "海尔路1号", "x", "*", ENFORCEMENT], ["D1", "深圳路116号", "x", "*", ENFORCEMENT]]
+    path = gbk_csv(tmp_path / "dup.csv", header, rows)
+    _refused(store, path, r"dup\.csv, row 3, column '编号' \(id\): duplicates the id of feature 0")
+
+
+def test_a_column_of_mixed_types_names_each_bad_value(store, tmp_path):
+    rows = [
+        [*r[:3], d, r[4]] for r, d in zip(NEW_LIST, ["2026-04-02", "长期", 3.5, dt.date(2026, 1, 1), "N/A"])
+    ]
+    path = prohibited_xlsx(tmp_path / "mixed.xlsx", rows)
+    counts = store.counts()
+    with pytest.raises(LayerValidationError) as caught:
+        load_file(store, LAYER, path)
+    assert store.counts() == counts
+    assert [(p.line, p.value) for p in caught.value.problems] == [(5, "长期"), (7, 3.5), (9, "N/A")]
+
+
+def test_a_million_blank_rows_load_nothing(store, tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_bytes("编号,地址,禁设原因,行业,部门\n".encode() + b",,,,\n" * 1_000_000)
+    _refused(store, path, r"blank\.csv: no rows to load below the header row")
+
+
+def test_an_unclosed_polygon_ring_is_refused_with_the_fix(store, tmp_path):
+    header = ["编号", "地址", "禁设原因", "行业", "部门", "WKT"]
+    ring = '"POLYGON ((120.45 36.10, 120.46 36.10, 120.46 36.11))"'
+    path = gbk_csv(tmp_path / "ring.csv", header, [["R1", "海尔路1号", "x", "*", ENFORCEMENT, ring]])
+    _refused(store, path, r"row 2, column 'WKT' \(geometry\): is not WKT.*fix: close each ring")
+
+
+def test_an_unterminated_quote_is_refused_with_its_line(store, tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text(
+        '编号,地址,禁设原因,行业,部门\nQ1,海尔路1号,x,*,执法局\nQ2,"深圳路116号,x,*,执法局\n',
+        encoding="utf-8",
+    )
+    _refused(store, path, r"quote\.csv: line \d+: .*unclosed quote")
