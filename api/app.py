@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from api import errors, openapi
 from api.auth import User
 from api.limits import LimitBodySize
-from api.routers import checks, layers, matching, ogc, reports, webmap
+from api.routers import checks, layers, matching, ogc, reports, stewards, webmap
 from siteselect import listings
 from siteselect.index import Catalog
 from siteselect.settings import Settings
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     app.include_router(layers.router)
+    app.include_router(stewards.router)
     app.include_router(checks.router)
     app.include_router(matching.router)
     app.include_router(ogc.router)

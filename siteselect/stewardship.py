@@ -72,12 +72,29 @@ class Plan:
     verdicts: list[VerdictChange] = field(default_factory=list)
     premises_checked: int = 0
     mapping: dict[str, str] = field(default_factory=dict)
+    shapes: list[dict[str, Any]] = field(default_factory=list)  # GeoJSON of the entries that change
 
     def summary(self) -> dict[str, int]:
         counts = {"added": 0, "removed": 0, "changed": 0}
         for e in self.entries:
             counts[e.change] += 1
         return counts | {"verdicts_changed": len(self.verdicts)}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan as plain values: what a steward reviews before confirming."""
+        return {
+            "layer": self.layer,
+            "source": self.source,
+            "based_on": self.based_on,
+            "departments": list(self.departments),
+            "feature_count": len(self.features),
+            "summary": self.summary(),
+            "mapping": self.mapping,
+            "entries": [e.__dict__ | {"fields": list(e.fields)} for e in self.entries],
+            "verdicts": [v.as_dict() for v in self.verdicts],
+            "premises_checked": self.premises_checked,
+            "changed": {"type": "FeatureCollection", "features": self.shapes},
+        }
 
 
 def check_replace_all(role: str | None) -> None:
@@ -125,6 +142,31 @@ def entry_changes(current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame) -> li
             changed = tuple(k for k in sorted(set(a) | set(b)) if not _same(k, a.get(k), b.get(k)))
             if changed:
                 out.append(EntryChange(fid, b.get("department"), "changed", changed))
+    return out
+
+
+def changed_shapes(
+    current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame, entries: list[EntryChange]
+) -> list[dict[str, Any]]:
+    """The entries a load changes as GeoJSON features (a removed one where it was), for a map."""
+    if "geometry" not in new:
+        return []
+    old, now = _by_id(current), _by_id(new)
+    out = []
+    for e in entries:
+        row = old[e.id] if e.change == "removed" else now[e.id]
+        geom = row.get("geometry")
+        if geom is None:
+            continue
+        label = row.get("address") or row.get("name") or e.id
+        out.append(
+            {
+                "type": "Feature",
+                "id": e.id,
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": {"change": e.change, "department": e.department, "label": str(label)},
+            }
+        )
     return out
 
 
