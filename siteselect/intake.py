@@ -30,6 +30,7 @@ from siteselect.sheets import Table, read_table
 from siteselect.specs import LayerSpec, column_aliases
 from siteselect.validation import is_missing
 
+_FEATURE = re.compile(r"\bfeature (\d+)\b")
 COLUMNS = ("id", "lon", "lat", "coordsys", "geometry", "ignored")
 # How departments write a coordinate system in a 坐标系 column.
 COORDSYS_WORDS = {
@@ -101,6 +102,10 @@ class Intake:
     def locate(self, p: Problem) -> Problem:
         """Name a problem as the steward sees the file: sheet, row number, the column's header."""
         header = self.header_of.get(p.field or "", p.field)
+        if len(self.table.lines):  # "the id of feature 3" is, to the steward, a row of the sheet
+            p = replace(
+                p, message=_FEATURE.sub(lambda m: f"row {self.table.where(int(m.group(1)))}", p.message)
+            )
         return replace(
             p, sheet=self.table.sheet, line=self.table.where(p.row), header=header, fix=p.fix or _fix(p)
         )
@@ -412,6 +417,7 @@ def _place(
         np.array(frame[name].tolist() if name in frame else [None] * len(frame), dtype=object)
         for name in ("match_level", "match_confidence", "house_number_id")
     )
+    placed: list[tuple[int, float, float]] = []
     for row, match in zip(wanted, matches):
         if geoms[row] is not None:  # the row brings coordinates: they must agree with its address
             far = geocoding.far_from_address(
@@ -443,10 +449,13 @@ def _place(
                 fix="write the full road and house number (e.g. 海尔路1号), or give 经度/纬度",
             )
             continue
-        geoms[row] = shapely.Point(match.lon, match.lat)
+        placed.append((row, float(match.lon or 0.0), float(match.lat or 0.0)))  # set at every level
         levels[row], confidence[row] = match.level, round(match.confidence, 2)
         if match.house_number_id and is_missing(house[row]):
             house[row] = match.house_number_id
+    if placed:
+        rows, lon, lat = (np.array(v) for v in zip(*placed))
+        geoms[rows.astype(np.intp)] = shapely.points(lon.astype(float), lat.astype(float))
     if "match_level" in intake.spec.fields:
         frame["match_level"], frame["match_confidence"] = levels, confidence
     if "house_number_id" in intake.spec.fields:

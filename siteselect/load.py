@@ -84,7 +84,8 @@ def plan_load(
         mapping=dict(intake.targets) if intake else {},
     )
     plan.entries = stewardship.entry_changes(current, gdf)
-    plan.shapes = stewardship.changed_shapes(current, gdf, plan.entries)
+    if judge and spec.has_geometry:
+        plan.shapes = stewardship.changed_shapes(current, gdf, plan.entries)
     if judge and spec.shared and spec.has_geometry:
         catalog = catalog or Catalog(store, settings)
         version = stewardship.planned_version(store, layer, path.name, loaded_by, len(gdf))

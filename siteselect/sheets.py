@@ -29,6 +29,7 @@ from siteselect.errors import InvalidInputError, Problem
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 HEADER_SEARCH_ROWS = 20  # a header lies within the first rows, below at most a few title rows
 ENCODING_SAMPLE = 256 * 1024
+_MIDNIGHT = dt.time(0)
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and any encrypted Office file
 
 
@@ -218,20 +219,23 @@ def _table(
             )
     header = [("" if _blank(v) else str(v).strip()) for v in rows[h]]
     body = rows[h + 1 :]
-    width = max([len(header), *(len(r) for r in body)]) if body else len(header)
+    width = max(len(header), max((len(r) for r in body), default=0))
     header += [""] * (width - len(header))
-    lines, values = [], []
-    for offset, row in enumerate(body):
-        if all(_blank(v) for v in row):
-            continue  # blank rows (and the empty tail of a sheet) are skipped
-        lines.append(h + 2 + offset)
-        values.append([_cell(v) for v in row] + [None] * (width - len(row)))
-    used = [c for c in range(width) if header[c] or any(not _blank(v[c]) for v in values)]
+    # Column by column, so a big sheet costs a few passes over arrays rather than a loop per cell.
+    if any(len(r) != width for r in body):  # a CSV's short rows; a sheet is read as a rectangle
+        body = [r + [None] * (width - len(r)) for r in body]
+    columns = list(zip(*body)) or [()] * width
+    cells, filled = {}, {}
+    for c in range(width):
+        cells[c], filled[c] = _cells(columns[c])
+    keep = np.logical_or.reduce(list(filled.values())) if filled else np.zeros(len(body), dtype=bool)
+    lines = np.flatnonzero(keep) + h + 2  # blank rows (and the empty tail of a sheet) are skipped
+    used = [c for c in range(width) if header[c] or filled[c].any()]
     for c in used:
         if not header[c]:
-            first = next(n for n, v in zip(lines, values) if not _blank(v[c]))
+            first = int(np.flatnonzero(filled[c])[0]) + h + 2
             raise InvalidInputError(
-                f"{where}: column {_letter(c) if letters else c + 1} has values (from row {first}) "
+                f"{where}: column {_name(c, letters)} has values (from row {first}) "
                 f"but no header in row {h + 1}; name the column, or delete it"
             )
     seen: dict[str, int] = {}
@@ -242,17 +246,13 @@ def _table(
                 f"{_name(seen[header[c]], letters)} and {_name(c, letters)}); keep one"
             )
         seen[header[c]] = c
-    frame = pd.DataFrame(
-        [[v[c] for c in used] for v in values], columns=[header[c] for c in used], dtype=object
-    )
-    if not len(frame):
-        frame = pd.DataFrame(columns=[header[c] for c in used], dtype=object)
+    frame = pd.DataFrame({header[c]: cells[c][keep] for c in used}, dtype=object)
     return Table(
         source=source,
         sheet=sheet,
         headers=[header[c] for c in used],
-        frame=frame,
-        lines=np.asarray(lines, dtype=np.int64),
+        frame=frame.reset_index(drop=True),
+        lines=lines.astype(np.int64),
         columns=[_name(c, letters) for c in used],
     )
 
@@ -261,13 +261,23 @@ def _name(col: int, letters: bool) -> str:
     return _letter(col) if letters else str(col + 1)
 
 
-def _cell(value: Any) -> Any:
-    """Blank text is missing; a date-time at midnight is a date (Excel stores dates so)."""
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
-        return value.date()
-    return value
+def _cells(values: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """A column's values as read, and which are filled: blank text is missing (None); a date-time
+    at midnight is a date (Excel stores dates so)."""
+    out = list(values)
+    filled = [True] * len(out)
+    for n, v in enumerate(out):
+        kind = type(v)
+        if kind is str:
+            if not v or v.isspace():
+                out[n], filled[n] = None, False
+        elif v is None or (kind is float and v != v):
+            out[n], filled[n] = None, False
+        elif kind is dt.datetime and v.time() == _MIDNIGHT:
+            out[n] = v.date()
+    column = np.empty(len(out), dtype=object)
+    column[:] = out
+    return column, np.array(filled, dtype=bool)
 
 
 # ---- the problem list -----------------------------------------------------------------------------

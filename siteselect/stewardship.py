@@ -28,6 +28,7 @@ from siteselect.specs import LayerSpec
 from siteselect.store import LayerVersion, Store
 
 MAX_PREMISES = 2000  # premises judged before and after, nearest the changed entries first
+MAX_SHAPES = 2000  # changed entries drawn on the steward's map
 NEAR_M = 60.0  # beyond an entry's own radius, how far premises count as near it
 
 
@@ -129,59 +130,78 @@ def _owner(department: Any) -> str:
 
 def entry_changes(current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame) -> list[EntryChange]:
     """Entries added, removed and changed between two versions of a layer, by id."""
-    old = _by_id(current)
-    now = _by_id(new)
+    was, will = _departments(current), _departments(new)
+    both = set(was) & set(will)
+    old, now = _rows(current, both), _rows(new, both)
     out = []
-    for fid in sorted(set(old) | set(now)):
-        if fid not in old:
-            out.append(EntryChange(fid, now[fid].get("department"), "added"))
-        elif fid not in now:
-            out.append(EntryChange(fid, old[fid].get("department"), "removed"))
-        else:
-            a, b = old[fid], now[fid]
-            changed = tuple(k for k in sorted(set(a) | set(b)) if not _same(k, a.get(k), b.get(k)))
-            if changed:
-                out.append(EntryChange(fid, b.get("department"), "changed", changed))
+    for fid in sorted(set(was) | set(will)):
+        if fid not in was:
+            out.append(EntryChange(fid, will[fid], "added"))
+        elif fid not in will:
+            out.append(EntryChange(fid, was[fid], "removed"))
+        elif old[fid][1:] != now[fid][1:]:  # compared as stored: attribute JSON and WKB
+            a, b = old[fid][0], now[fid][0]
+            changed = [k for k in sorted(set(a) | set(b)) if _json(a.get(k)) != _json(b.get(k))]
+            if old[fid][2] != now[fid][2]:
+                changed.append("geometry")
+            out.append(EntryChange(fid, b.get("department"), "changed", tuple(changed)))
     return out
+
+
+def _departments(gdf: gpd.GeoDataFrame | None) -> dict[str, str | None]:
+    if gdf is None:
+        return {}
+    departments = gdf["department"] if "department" in gdf else [None] * len(gdf)
+    return dict(zip(gdf["id"].astype(str), departments))
+
+
+def _rows(
+    gdf: gpd.GeoDataFrame | None, ids: set[str]
+) -> dict[str, tuple[dict[str, Any], bytes, bytes | None]]:
+    """The features of ``ids`` by id: their attributes, the attributes' JSON, their WKB."""
+    if gdf is None or not ids:
+        return {}
+    gdf = gdf[gdf["id"].astype(str).isin(ids)]
+    columns = [c for c in gdf.columns if c not in ("id", "geometry")]
+    wkb = shapely.to_wkb(gdf.geometry.to_numpy()) if "geometry" in gdf else [None] * len(gdf)
+    out = {}
+    for fid, values, shape in zip(
+        gdf["id"].astype(str), gdf[columns].itertuples(index=False, name=None), wkb
+    ):
+        attrs = dict(zip(columns, values))
+        out[fid] = (attrs, _json(attrs), shape)
+    return out
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def changed_shapes(
     current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame, entries: list[EntryChange]
 ) -> list[dict[str, Any]]:
-    """The entries a load changes as GeoJSON features (a removed one where it was), for a map."""
-    if "geometry" not in new:
+    """The entries a load changes as GeoJSON features (a removed one where it was), for a map: at
+    most ``MAX_SHAPES`` of them."""
+    if "geometry" not in new or not entries:
         return []
-    old, now = _by_id(current), _by_id(new)
-    out = []
-    for e in entries:
-        row = old[e.id] if e.change == "removed" else now[e.id]
-        geom = row.get("geometry")
-        if geom is None:
+    out: list[dict[str, Any]] = []
+    for change in ("removed", "added", "changed"):
+        ids = {e.id: e for e in entries if e.change == change and len(out) + 1 < MAX_SHAPES}
+        frame = current if change == "removed" else new
+        if not ids or frame is None:
             continue
-        label = row.get("address") or row.get("name") or e.id
-        out.append(
-            {
-                "type": "Feature",
-                "id": e.id,
-                "geometry": shapely.geometry.mapping(geom),
-                "properties": {"change": e.change, "department": e.department, "label": str(label)},
-            }
-        )
+        rows = frame[frame["id"].astype(str).isin(ids)].head(MAX_SHAPES - len(out))
+        label = rows["address"] if "address" in rows else rows["name"] if "name" in rows else rows["id"]
+        for fid, geom, text in zip(rows["id"].astype(str), rows.geometry, label):
+            out.append(
+                {
+                    "type": "Feature",
+                    "id": fid,
+                    "geometry": shapely.geometry.mapping(geom) if geom is not None else None,
+                    "properties": {"change": change, "department": ids[fid].department, "label": str(text)},
+                }
+            )
     return out
-
-
-def _by_id(gdf: gpd.GeoDataFrame | None) -> dict[str, dict[str, Any]]:
-    if gdf is None:
-        return {}
-    return {str(r["id"]): r for r in gdf.to_dict("records")}
-
-
-def _same(key: str, a: Any, b: Any) -> bool:
-    if key == "geometry":
-        return a is not None and b is not None and bool(shapely.equals_exact(a, b, tolerance=1e-9))
-    return orjson.dumps(a, option=orjson.OPT_SERIALIZE_NUMPY) == orjson.dumps(
-        b, option=orjson.OPT_SERIALIZE_NUMPY
-    )
 
 
 def verdict_changes(

@@ -36,6 +36,8 @@ def is_missing(value: Any) -> bool:
     """Whether a cell is empty: None, NaN/NaT or a blank string."""
     if value is None or value is pd.NaT:
         return True
+    if type(value) is str:  # the common case first: a million-row file asks this per cell
+        return not value or value.isspace()
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()

@@ -291,7 +291,7 @@ def test_duplicate_ids_are_named_by_their_rows(store, tmp_path):
     header = ["编号", "地址", "禁设原因", "行业", "部门"]
     rows = [["D1", "海尔路1号", "x", "*", ENFORCEMENT], ["D1", "深圳路116号", "x", "*", ENFORCEMENT]]
     path = gbk_csv(tmp_path / "dup.csv", header, rows)
-    _refused(store, path, r"dup\.csv, row 3, column '编号' \(id\): duplicates the id of feature 0")
+    _refused(store, path, r"dup\.csv, row 3, column '编号' \(id\): duplicates the id of row 2")
 
 
 def test_a_column_of_mixed_types_names_each_bad_value(store, tmp_path):
