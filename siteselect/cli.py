@@ -89,6 +89,36 @@ def _print_plan(plan: Any) -> None:
         print(f"  {v.address} {v.industry}: {d['before_zh']} → {d['after_zh']} ({v.before} → {v.after})")
 
 
+def cmd_records(args: argparse.Namespace) -> int:
+    from siteselect.intake import read_mapping
+    from siteselect.load import commit
+    from siteselect.records import plan_records
+    from siteselect.sheets import write_problems
+
+    store = _store(args)
+    mapping = read_mapping(args.mapping) if args.mapping else None
+    try:
+        plan = plan_records(
+            store, args.kind, args.file, sheet=args.sheet, mapping=mapping, settings=_settings(args)
+        )
+    except LayerValidationError as exc:
+        if args.problems:
+            write_problems(exc.problems, args.problems)
+        raise
+    counts = plan.summary()
+    print(f"{args.file}: {counts['changed']} {plan.layer} joined, {len(plan.unmatched)} record(s) unmatched")
+    for problem in plan.unmatched:
+        print(f"  unmatched: {problem}")
+    if args.problems and plan.unmatched:
+        write_problems(plan.unmatched, args.problems)
+    if args.dry_run:
+        print("dry run, nothing loaded")
+        return 0
+    version = commit(store, plan, loaded_by=args.user)
+    print(f"{plan.layer}: version {version.version}")
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from siteselect.stewardship import restore_version
 
@@ -409,6 +439,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show what the load would change; load nothing")
     p.add_argument("--problems", type=Path, help="write the problems, if any, to this .xlsx")
     p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("records", help="join a table of records to the features they name")
+    p.add_argument("kind", choices=["acceptance", "certificates"])
+    p.add_argument("file", type=Path)
+    p.add_argument("--sheet", help="the workbook's sheet, by name (default: the first)")
+    p.add_argument("--mapping", type=Path, help="a YAML file of 'header: field' lines")
+    p.add_argument("--user", help="who loads it (recorded with the version)")
+    p.add_argument("--dry-run", action="store_true", help="show the join; load nothing")
+    p.add_argument("--problems", type=Path, help="write the problems or unmatched records to this .xlsx")
+    p.set_defaults(func=cmd_records)
 
     p = sub.add_parser("restore", help="make an earlier version of a layer current again")
     p.add_argument("layer")

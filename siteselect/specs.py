@@ -86,17 +86,22 @@ def column_aliases() -> dict[str, tuple[str, ...]]:
     return {name: tuple(str(a) for a in aliases) for name, aliases in _raw_specs()["_columns"].items()}
 
 
+def _spec(name: str, body: dict[str, Any]) -> LayerSpec:
+    fields = {f: _field(f, spec) for f, spec in body["fields"].items()}
+    extra = {k: v for k, v in body.items() if k not in ("title", "geometry", "fields")}
+    return LayerSpec(name, body["title"], tuple(body.get("geometry", ())), fields, extra)
+
+
 @functools.cache
 def layer_specs() -> dict[str, LayerSpec]:
     """Every layer spec, by layer name."""
-    specs = {}
-    for name, body in _raw_specs().items():
-        if name.startswith("_"):
-            continue
-        fields = {f: _field(f, spec) for f, spec in body["fields"].items()}
-        extra = {k: v for k, v in body.items() if k not in ("title", "geometry", "fields")}
-        specs[name] = LayerSpec(name, body["title"], tuple(body["geometry"]), fields, extra)
-    return specs
+    return {name: _spec(name, body) for name, body in _raw_specs().items() if not name.startswith("_")}
+
+
+@functools.cache
+def record_specs() -> dict[str, LayerSpec]:
+    """The records departments keep as tables and that are joined to a layer's features, by kind."""
+    return {name: _spec(name, body) for name, body in _raw_specs()["_records"].items()}
 
 
 def get_spec(layer: str) -> LayerSpec:

@@ -74,6 +74,7 @@ class Plan:
     premises_checked: int = 0
     mapping: dict[str, str] = field(default_factory=dict)
     shapes: list[dict[str, Any]] = field(default_factory=list)  # GeoJSON of the entries that change
+    unmatched: list[Problem] = field(default_factory=list)  # records that name no feature
 
     def summary(self) -> dict[str, int]:
         counts = {"added": 0, "removed": 0, "changed": 0}
@@ -95,6 +96,7 @@ class Plan:
             "verdicts": [v.as_dict() for v in self.verdicts],
             "premises_checked": self.premises_checked,
             "changed": {"type": "FeatureCollection", "features": self.shapes},
+            "unmatched": [p.__dict__ | {"value": str(p.value)} for p in self.unmatched],
         }
 
 

@@ -65,3 +65,24 @@ def gbk_csv(path: Path, header: list[str], rows: list[list[Any]], encoding: str 
 def baidu_points(lon: list[float], lat: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """Where Baidu's map shows WGS-84 places: what a steward picking points there writes down."""
     return from_wgs84(np.asarray(lon), np.asarray(lat), "bd09")
+
+
+ACCEPTANCE_HEADERS = ["序号", "项目名称", "项目地址", "竣工验收备案号", "竣工验收日期", "使用性质"]
+
+
+def acceptance_xlsx(path: Path, rows: list[list[Any]]) -> Path:
+    """The housing bureau's table of completion-acceptance projects, as it keeps it."""
+    book = xlsxwriter.Workbook(str(path))
+    ws = book.add_worksheet("竣工验收备案")
+    ws.merge_range(0, 0, 0, len(ACCEPTANCE_HEADERS) - 1, "崂山区房屋建筑工程竣工验收备案项目一览表")
+    ws.write_row(1, 0, ACCEPTANCE_HEADERS)
+    date = book.add_format({"num_format": "yyyy年m月d日"})
+    for r, row in enumerate(rows, start=2):
+        ws.write(r, 0, r - 1)
+        for c, value in enumerate(row, start=1):
+            if isinstance(value, dt.date):
+                ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()), date)
+            else:
+                ws.write(r, c, value)
+    book.close()
+    return path
