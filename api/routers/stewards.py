@@ -20,6 +20,7 @@ from api.auth import current_user
 from siteselect import accounts
 from siteselect.errors import InvalidInputError, LayerValidationError, PermissionDeniedError, StaleWriteError
 from siteselect.load import LoadOptions, commit, plan_load
+from siteselect.records import plan_records
 from siteselect.sheets import write_problems
 from siteselect.stewardship import restore_version
 
@@ -141,3 +142,34 @@ def restore(request: Request, layer: str, version: int, user: Steward, body: Res
     made = restore_version(request.app.state.store, layer, version, who=user.name, why=body.why)
     request.app.state.catalog.refresh()
     return {"layer": layer, "version": made.version, "restored": version, "source": made.source}
+
+
+@router.post("/{layer}/records/{kind}")
+def records(
+    request: Request,
+    layer: str,
+    kind: str,
+    user: Steward,
+    filename: Annotated[str, Query(min_length=1, max_length=200)],
+    body: Annotated[bytes, FILE_BODY],
+    sheet: Annotated[str | None, Query(max_length=100)] = None,
+    dry_run: bool = True,
+    based_on: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
+    """Join a table of records (``acceptance`` onto buildings, ``certificates`` onto house numbers)
+    to the features they name: tried first, then loaded as the layer's new version."""
+    store = request.app.state.store
+    with tempfile.TemporaryDirectory(prefix="siteselect-records-") as folder:
+        path = _saved(folder, filename, body)
+        plan = plan_records(store, kind, path, sheet=sheet, settings=request.app.state.settings)
+    if plan.layer != layer:
+        raise InvalidInputError(f"{kind} records join {plan.layer}, not {layer}")
+    if dry_run:
+        return plan.as_dict() | {"dry_run": True}
+    if based_on is not None and plan.based_on != based_on:
+        raise StaleWriteError(
+            f"layer {layer} is at version {plan.based_on}, not {based_on}: try the file again"
+        )
+    version = commit(store, plan, loaded_by=user.name)
+    request.app.state.catalog.refresh()
+    return plan.as_dict() | {"dry_run": False, "version": version.version}

@@ -98,3 +98,25 @@ def test_refused_uploads_change_nothing(service, tmp_path, who, params, status):
     response = client.post(LOADS, params=params | {"dry_run": "false"}, content=body, headers=headers)
     assert response.status_code == status, response.text
     assert store.counts() == counts
+
+
+def test_acceptance_records_are_joined_over_http(service, tmp_path):
+    import datetime as dt
+
+    from tests.support.department_files import acceptance_xlsx
+
+    client, auth, _ = service
+    rows = [
+        ["项目", "崂山区香港东路2号", "370212JG2026001", dt.date(2026, 3, 1), "商业"],
+        ["x", "无名路1号", "N", "2026-03-01", "其他"],
+    ]
+    body = acceptance_xlsx(tmp_path / "a.xlsx", rows).read_bytes()
+    url = "/layers/buildings/records/acceptance"
+    dry = client.post(url, params={"filename": "a.xlsx"}, content=body, headers=auth["执法局数据员"]).json()
+    assert dry["summary"]["changed"] == 1 and dry["unmatched"][0]["line"] == 4
+    done = client.post(url, params={"filename": "a.xlsx", "dry_run": "false", "based_on": dry["based_on"]},
+                       content=body, headers=auth["执法局数据员"])  # fmt: skip
+    assert done.status_code == 200 and done.json()["version"] == dry["based_on"] + 1
+    wrong = client.post("/layers/zones/records/acceptance", params={"filename": "a.xlsx"}, content=body,
+                        headers=auth["执法局数据员"])  # fmt: skip
+    assert wrong.status_code == 422
