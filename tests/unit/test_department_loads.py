@@ -326,3 +326,25 @@ def test_an_unterminated_quote_is_refused_with_its_line(store, tmp_path):
         encoding="utf-8",
     )
     _refused(store, path, r"quote\.csv: line \d+: .*unclosed quote")
+
+
+def test_an_old_xls_workbook_loads(store, tmp_path):
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("2026年清单")
+    sheet.write_merge(0, 0, 0, 4, "崂山区禁设地址清单")
+    for c, header in enumerate(["编号", "经营场所", "禁设原因", "行业", "生效日期"]):
+        sheet.write(1, c, header)
+    dated = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    sheet.write(2, 0, "X1")
+    sheet.write(2, 1, "崂山区深圳路116号")
+    sheet.write(2, 2, "违法建筑")
+    sheet.write(2, 3, "娱乐场所")
+    sheet.write(2, 4, dt.date(2026, 4, 2), dated)
+    path = tmp_path / "清单.xls"
+    book.save(str(path))
+    version = load_file(store, LAYER, path, options=LoadOptions(sheet="2026年清单", department=ENFORCEMENT))
+    entry = store.read_layer(LAYER, version=version.version).set_index("id").loc["X1"]
+    assert entry["industries"] == ["901"] and entry["effective_from"] == "2026-04-02"
+    assert entry["house_number_id"] == "H00630" and entry["department"] == ENFORCEMENT
