@@ -537,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub = p.add_subparsers(dest="action", required=True)
     q = users_sub.add_parser("add")
     q.add_argument("name")
-    q.add_argument("--role", required=True, choices=["admin", "clerk", "operator"])
+    q.add_argument("--role", required=True, choices=["admin", "clerk", "operator", "steward"])
     q.add_argument("--park", action="append", default=[], help="an operator's park id; repeat for several")
     users_sub.add_parser("list")
     p.set_defaults(func=cmd_users)
