@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from siteselect.errors import (
+    AmbiguousInputError,
     AuthenticationError,
     InvalidInputError,
     LayerValidationError,
@@ -43,6 +44,8 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, object] = {"detail": str(exc)}
     if isinstance(exc, LayerValidationError):
         body["problems"] = [p.__dict__ | {"value": repr(p.value)} for p in exc.problems[:200]]
+    if isinstance(exc, AmbiguousInputError):
+        body["candidates"] = exc.candidates
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
     return JSONResponse(status_code=status_of(exc), content=body, headers=headers)
 

@@ -69,7 +69,7 @@ class Premises:
     @classmethod
     def parse(cls, **raw: Any) -> Premises:
         """Validate raw values (from a form, a CSV row, the command line); name any bad one."""
-        code = industries.normalize_code(_required(raw, "industry"))
+        code = industries.resolve(_required(raw, "industry"))
         address = raw.get("address") or None
         lon, lat = raw.get("lon"), raw.get("lat")
         if address is None and (_blank(lon) or _blank(lat)):

@@ -279,14 +279,10 @@ def _write_results(results: list[dict[str, Any]], out: Path | None) -> None:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from siteselect.industry import search
+    from siteselect.industry import resolve
     from siteselect.match import Constraints, match
 
-    code = (
-        args.industry
-        if args.industry[:1].isdigit()
-        else (search(args.industry, 1) or [{"code": args.industry}])[0]["code"]
-    )
+    code = resolve(args.industry)
     weights = dict(_pair(w) for w in args.weight) if args.weight else None
     wanted = Constraints(
         area_min=args.area_min, area_max=args.area_max, max_rent=args.max_rent, streets=tuple(args.street),
@@ -491,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lat", type=float)
     p.add_argument("--coordsys", choices=COORDSYS, default="wgs84")
-    p.add_argument("--industry", help="GB/T 4754 class code, e.g. 6210")
+    p.add_argument("--industry", help="GB/T 4754 class code or everyday words, e.g. 6210, 火锅")
     p.add_argument("--floor", type=int)
     p.add_argument("--as-of", help="judge by the rules in force on this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")

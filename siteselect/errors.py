@@ -18,6 +18,14 @@ class InvalidInputError(SiteSelectError, ValueError):
     """A value given by the caller is malformed or out of range."""
 
 
+class AmbiguousInputError(InvalidInputError):
+    """Words that fit several things; ``candidates`` lists them (code and name) to choose from."""
+
+    def __init__(self, message: str, candidates: list[dict[str, str]]):
+        self.candidates = candidates
+        super().__init__(message)
+
+
 class NotFoundError(SiteSelectError, LookupError):
     """A layer, version, feature or other named thing does not exist."""
 

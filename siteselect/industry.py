@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from siteselect.errors import InvalidInputError
+from siteselect.errors import AmbiguousInputError, InvalidInputError
 from siteselect.specs import layers_dir
 
 # Sections and the divisions (two-digit codes) they hold.
@@ -49,15 +49,25 @@ _CODE = re.compile(r"^([A-T]?)(\d{4})$")
 _PREFIX = re.compile(r"^([A-T]?)(\d{2,4})$|^([A-T])$|^\*$")
 
 
-class AmbiguousIndustryError(InvalidInputError):
-    """Words that fit several classes (or prefixes); ``candidates`` lists them, code and name, best first."""
+class AmbiguousIndustryError(AmbiguousInputError):
+    """Words that fit several classes (or entries); ``candidates`` lists them, code and name."""
 
     def __init__(self, text: str, candidates: list[dict[str, str]], more: int = 0):
-        self.text = text
-        self.candidates = candidates
         shown = "; ".join(f"{c['code']} {c['name']}" for c in candidates)
         tail = f"; and {more} more" if more else ""
-        super().__init__(f"industry {text!r} fits several GB/T 4754 entries, choose one by code: {shown}{tail}")
+        message = f"industry {text!r} fits several GB/T 4754 entries, choose one by code: {shown}{tail}"
+        super().__init__(message, candidates)
+
+
+class UnknownIndustryError(AmbiguousInputError):
+    """Words that fit no class; ``candidates`` lists the classes of the closest names, if any."""
+
+    def __init__(self, text: str, candidates: list[dict[str, str]]):
+        shown = "; ".join(f"{c['code']} {c['name']}" for c in candidates)
+        message = f"industry {text!r}: no GB/T 4754 entry matches these words" + (
+            f"; the closest names: {shown}" if shown else ""
+        )
+        super().__init__(message, candidates)
 
 
 def section_of(division: int) -> str | None:
@@ -79,7 +89,10 @@ def _check_digits(text: str, letter: str, digits: str, what: str) -> str:
     table = industry_table()
     if digits not in table:
         parent = table[digits[:-1]] if len(digits) > 2 else table[section]
-        raise InvalidInputError(f"{what} {text!r}: no such entry in {parent.code} {parent.name} of GB/T 4754-2017")
+        kind = "class" if len(digits) == 4 else "entry"
+        raise InvalidInputError(
+            f"{what} {text!r}: no such {kind} in {parent.level} {parent.code} {parent.name} of GB/T 4754-2017"
+        )
     return digits
 
 
@@ -194,11 +207,15 @@ def describe(code: str) -> dict[str, str]:
 # ---- words ----------------------------------------------------------------------------------------
 
 # Words that name every industry in a department's sheet.
-EVERY_INDUSTRY = frozenset({"*", "全部", "全部行业", "所有行业", "全行业", "各行业", "所有", "不限", "不限行业"})
+EVERY_INDUSTRY = frozenset(
+    {"*", "全部", "全部行业", "所有行业", "全行业", "各行业", "所有", "不限", "不限行业"}
+)
 # A cell may list several industries: 5232、5239 or 娱乐场所;6210.
 _SEPARATORS = re.compile(r"[;；,，、/|\s]+")
 # Said before or after what the business does, and naming no industry: 我想开一家…店, …有限公司.
-_LEAD = re.compile(r"^(我想|我要|想要|打算|准备|想)?(开办|开设|经营|从事|开|办|做)?(一家|一个|一间|家|个|间)?")
+_LEAD = re.compile(
+    r"^(我想|我要|想要|打算|准备|想)?((开办|开设|经营|从事|开|办|做)(一家|一个|一间|家|个|间)?|一家|一个)?"
+)
 _TAIL = re.compile(
     r"(有限责任公司|股份有限公司|有限公司|公司|工作室|门店|店铺|专卖店|连锁店|分店|小店|厂家|工厂|车间|作坊|"
     r"生产|加工|制造|制作|销售|经营|零售|批发|服务|业务|项目|店|厂|铺|部|行)$"
@@ -217,6 +234,17 @@ _KINDS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
 def _clean(text: str) -> str:
     """NFKC (full-width to half-width), upper case, no spaces: how words and names are compared."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).upper()
+
+
+def _readable(text: object, what: str = "industry") -> str:
+    """The words as given, refused when no one could have typed them: control characters, lone surrogates."""
+    words = str(text)
+    bad = next((ch for ch in words if unicodedata.category(ch) in ("Cc", "Cs") and not ch.isspace()), None)
+    if bad is not None:
+        raise InvalidInputError(f"{what} {words!r}: character U+{ord(bad):04X} is not text")
+    if len(words) > 200:
+        raise InvalidInputError(f"{what}: {len(words)} characters, more than 200")
+    return words
 
 
 def _core(text: str) -> str:
@@ -254,36 +282,64 @@ class _Hit:
 
 
 def _hits(text: str) -> list[_Hit]:
-    """Every class the words may mean, closest first."""
+    """Every way the words may name a class: by name, keyword, piece of a name, 说明 text or a close name."""
     core = _core(text)
     hits: list[_Hit] = []
 
-    def add(codes: tuple[str, ...], kind: str, strength: float, word: str) -> None:
+    def add(codes: tuple[str, ...], tier: str, strength: float, word: str) -> None:
         for code in codes:
-            hits.extend(_Hit(c, _TIERS[kind], strength, f"{kind} {word}") for c in classes_under(code))
+            hits.extend(_Hit(c, _TIERS[tier], strength, f"{tier} {word}") for c in classes_under(code))
 
     if text in _names():
         add(_names()[text], "name", len(text), text)
-    matched = [w for w in _keywords() if w in text or (len(core) >= 2 and core in w)]
-    for word in matched:  # a keyword inside a longer matched one says less: 服装 in 服装加工
-        if not any(word != other and word in other and other in text for other in matched):
-            add(_keywords()[word], "keyword", len(word) if word in text else len(core) / len(word), word)
+    said: dict[str, list[str]] = defaultdict(list)  # class → the keywords in the words that name it
+    found = _keywords_in(text)
+    for word in found:
+        for code in {c for entry in _keywords()[word] for c in classes_under(entry)}:
+            said[code].append(word)
+    for code, words in said.items():
+        # The more of the words name a class, the closer (舞蹈+培训 → 8393); and the last word is the
+        # head of a Chinese compound (生鲜超市 is a 超市), so it weighs a little more.
+        strength = sum(map(len, words)) + (0.5 if found[-1] in words else 0)
+        add((code,), "keyword", strength, "+".join(words))
+    if not said and len(core) >= 2:  # a piece of keywords: 宠物 → 宠物店, 宠物医院 …
+        for word in (w for w in _keywords() if core in w):
+            add(_keywords()[word], "keyword", len(core) / len(word), word)
     if core in _names():
         add(_names()[core], "name core", len(core), core)
-    if len(core) >= 2:
+    # The words, and each keyword in them, as pieces of names: when a keyword names a shop but the
+    # words say a factory (实木家具厂), the makers' names holding 家具 are there to keep.
+    for piece in {core, *found} if len(core) >= 2 else found:
         for name, codes in _names().items():
-            if core in name or name in core:
-                piece = min(len(core), len(name))
-                add(codes, "within name", piece + piece / max(len(core), len(name)), name)
+            if piece in name or name in piece:  # the closer the whole name is to the words, the better
+                size = min(len(piece), len(name))
+                for code in codes:
+                    whole = len(industry_table()[code].name)
+                    add((code,), "within name", size + size / max(len(piece), whole), name)
+    if len(core) >= 2:
         for entry in _described():
             if core in entry.description:
                 add((entry.code,), "description", len(core), core)
     if not hits and len(core) >= 2:
-        for entry in classes():
+        sharing = {code for i in range(len(core) - 1) for code in _bigrams().get(core[i : i + 2], ())}
+        for entry in (industry_table()[code] for code in sharing):
             overlap = _common_length(core, _clean(entry.name))
-            if overlap >= 2:
+            if overlap >= max(2, len(core) / 2):
                 add((entry.code,), "close to name", overlap / len(core), entry.name)
     return hits
+
+
+def _keywords_in(text: str) -> list[str]:
+    """The keywords the words are made of, longest first from the left (烟酒店: 烟酒, not 酒店)."""
+    keywords = _keywords()
+    longest = max(map(len, keywords))
+    found, i = [], 0
+    while i < len(text):
+        word = next((text[i : i + n] for n in range(longest, 0, -1) if text[i : i + n] in keywords), "")
+        if word:
+            found.append(word)
+        i += len(word) or 1
+    return found
 
 
 @functools.cache
@@ -314,6 +370,18 @@ def _of_its_kind(text: str, hits: list[_Hit]) -> list[_Hit]:
     return hits
 
 
+@functools.cache
+def _bigrams() -> dict[str, tuple[str, ...]]:
+    """Each pair of characters in class names → the classes so named: where a close name can be."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for entry in classes():
+        name = _clean(entry.name)
+        for i in range(len(name) - 1):
+            found[name[i : i + 2]].add(entry.code)
+    return {pair: tuple(sorted(codes)) for pair, codes in found.items()}
+
+
+@functools.lru_cache(maxsize=4096)
 def _ranked(text: str) -> list[tuple[str, _Hit]]:
     """Each class once, with its closest hit, closest first (ties in the standard's order)."""
     best: dict[str, _Hit] = {}
@@ -330,7 +398,7 @@ def candidates(text: str) -> list[str]:
     (['6239'], ['5297', '8223'])
     """
     ranked = _ranked(_clean(text))
-    if not ranked:
+    if not ranked or ranked[0][1].tier == _TIERS["close to name"]:  # a guess: never taken as meant
         return []
     top = ranked[0][1]
     return sorted(code for code, hit in ranked if (hit.tier, hit.strength) == (top.tier, top.strength))
@@ -342,13 +410,16 @@ def search(query: str, limit: int = 20) -> list[dict[str, str]]:
     >>> [r["code"] for r in search("网吧")]
     ['9013']
     """
-    text = _clean(query)
+    text = _clean(_readable(query, "industry query"))
     if not text:
         raise InvalidInputError("the industry query is empty")
     if not 1 <= limit <= 200:
         raise InvalidInputError(f"limit must be from 1 to 200, got {limit}")
     if _PREFIX.match(text) and text != "*":
-        prefix = normalize_prefix(text)
+        try:
+            prefix = normalize_prefix(text)
+        except InvalidInputError:  # shaped like a code, naming no entry: nothing found
+            return []
         return [describe(code) | {"matched_by": "code"} for code in classes_under(prefix)][:limit]
     return [describe(code) | {"matched_by": hit.how} for code, hit in _ranked(text)[:limit]]
 
@@ -358,19 +429,24 @@ def _ambiguous(text: str, codes: list[str]) -> AmbiguousIndustryError:
     return AmbiguousIndustryError(text, shown, max(0, len(codes) - 30))
 
 
+def _unknown(text: str) -> UnknownIndustryError:
+    close = [{"code": code, "name": industry_table()[code].name} for code, _ in _ranked(_clean(text))[:5]]
+    return UnknownIndustryError(text, close)
+
+
 def resolve(text: str) -> str:
     """One class code from a code or everyday words: ``"6232"`` → 6232, ``"奶茶"`` → 6239.
 
     Words that fit several classes raise ``AmbiguousIndustryError`` listing them.
     """
-    clean = _clean(text)
+    clean = _clean(_readable(text))
     if _PREFIX.match(clean):  # a code, or something shaped like one: it must be a class
         return normalize_code(clean)
     if not clean:
         raise InvalidInputError("industry: no code or words given")
     found = candidates(clean)
     if not found:
-        raise InvalidInputError(f"industry {text!r}: no GB/T 4754 class matches these words")
+        raise _unknown(text)
     if len(found) > 1:
         raise _ambiguous(text, found)
     return found[0]
@@ -384,7 +460,8 @@ def parse_industries(text: str) -> list[str]:
     what it names; other words must fit one entry: words that fit several raise
     ``AmbiguousIndustryError`` with the candidates, and words that fit none name the word.
     """
-    prefixes = [p for part in _SEPARATORS.split(str(text)) if part.strip() for p in _prefixes_of(part)]
+    cell = _readable(text, "industries")
+    prefixes = [p for part in _SEPARATORS.split(cell) if part.strip() for p in _prefixes_of(part)]
     if not prefixes:
         raise InvalidInputError(f"industries {text!r}: no industry given")
     return list(dict.fromkeys(prefixes))
@@ -401,7 +478,7 @@ def _prefixes_of(part: str) -> tuple[str, ...]:
         return tuple(c for c in named if not any(len(o) > len(c) and o.startswith(c) for o in named))
     found = candidates(clean)
     if not found:
-        raise InvalidInputError(f"industry {part!r}: no GB/T 4754 entry matches this word")
+        raise _unknown(part)
     covering = _covering_entry(found)
     if covering is None:
         raise _ambiguous(part, found)

@@ -25,7 +25,7 @@ class CheckRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
-    industry: Annotated[str, Field(min_length=1, max_length=8, examples=["9013"])]
+    industry: Annotated[str, Field(min_length=1, max_length=50, examples=["9013", "奶茶"])]
     address: Annotated[str | None, Field(max_length=200, examples=["崂山区苗岭路28号"])] = None
     lon: Annotated[float | None, Field(ge=-180, le=180)] = None
     lat: Annotated[float | None, Field(ge=-90, le=90)] = None
@@ -58,10 +58,15 @@ def industries(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[dict[str, str]]:
     """GB/T 4754-2017 classes matching a code or everyday words, best first (none: an empty list)."""
-    try:
-        return industry.search(q, limit)
-    except InvalidInputError:  # a code-like query naming no class: a search that found nothing
-        return []
+    return industry.search(q, limit)
+
+
+@router.get("/industries/resolve")
+def resolve_industry(
+    q: Annotated[str, Query(min_length=1, max_length=50, description="code or everyday words: 奶茶, 6232")],
+) -> dict[str, str]:
+    """The one class a code or words name; words that fit several answer 422 with ``candidates``."""
+    return industry.describe(industry.resolve(q))
 
 
 @router.get("/geocode")
@@ -99,8 +104,9 @@ def check_batch(request: Request, body: BatchRequest) -> Response:
     for n, item in enumerate(body.items):
         try:
             premises.append(item.premises())
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"items[{n}]: {exc}") from None
+        except InvalidInputError as exc:  # the same error (with any candidates), saying which item
+            exc.args = (f"items[{n}]: {exc}",)
+            raise
     results = _snapshot(request, body.versions).checker.check_many(premises)
     return _json({"results": results, "count": len(results)})
 

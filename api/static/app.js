@@ -23,6 +23,7 @@ const TEXT = {
     certificate: "门牌号证明", prefiled: "园区预备案", accepted: "竣工验收备案", notAccepted: "未见竣工验收备案",
     verdicts: { permitted: "可登记", review: "需人工核查", prohibited: "不予登记" },
     making: "生成报告中…", surfaceOn: "适宜性：深绿最适宜", missing: "无数据",
+    chooseIndustry: "这个说法对应多个行业，请选择一个：",
   },
   en: {
     title: "Laoshan site selection", modeFind: "Find premises", modeCheck: "Check premises", industry: "Industry",
@@ -37,6 +38,7 @@ const TEXT = {
     prefiled: "Pre-filed by the park", accepted: "Completion acceptance", notAccepted: "No completion acceptance on file",
     verdicts: { permitted: "permitted", review: "to review", prohibited: "prohibited" },
     making: "Making the report…", surfaceOn: "Suitability: dark green is best", missing: "missing",
+    chooseIndustry: "These words fit several industries; choose one:",
   },
 };
 
@@ -124,7 +126,7 @@ async function api(path, body) {
   const data = await response.json();
   if (!response.ok) {
     const detail = Array.isArray(data.detail) ? data.detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ") : data.detail;
-    throw new Error(detail || response.statusText);
+    throw Object.assign(new Error(detail || response.statusText), { candidates: data.candidates });
   }
   return data;
 }
@@ -134,15 +136,33 @@ function status(text, isError = false) {
   $("status").classList.toggle("error", isError);
 }
 
+// The service turns words into one class, or answers with the classes they fit for the user to choose.
 async function industryCode() {
   const text = $("industry").value.trim();
   if (!text) throw new Error(t("pickIndustry"));
   const code = text.match(/^\d{4}\b/);
   if (code) return code[0];
-  const hits = await api(`/industries?q=${encodeURIComponent(text)}&limit=1`);
-  if (!hits.length) throw new Error(t("unknownIndustry"));
-  $("industry").value = `${hits[0].code} ${hits[0].name}`;
-  return hits[0].code;
+  const found = await api(`/industries/resolve?q=${encodeURIComponent(text)}`).catch((e) => {
+    throw e.candidates ? e : new Error(t("unknownIndustry"));
+  });
+  $("industry").value = `${found.code} ${found.name}`;
+  return found.code;
+}
+
+function showIndustryChoices(candidates, form) {
+  const choices = $("industry-choices");
+  choices.replaceChildren(Object.assign(document.createElement("p"), { textContent: t("chooseIndustry") }));
+  for (const c of candidates) {
+    const button = Object.assign(document.createElement("button"), { type: "button", textContent: `${c.code} ${c.name}` });
+    button.dataset.code = c.code;
+    button.addEventListener("click", () => {
+      $("industry").value = `${c.code} ${c.name}`;
+      choices.hidden = true;
+      $(form).requestSubmit();
+    });
+    choices.append(button);
+  }
+  choices.hidden = false;
 }
 
 let suggestTimer = null;
@@ -169,11 +189,14 @@ function number(id) {
 function onSubmit(form, busy, run) {
   $(form).addEventListener("submit", async (event) => {
     event.preventDefault();
+    $("industry-choices").hidden = true;
     try {
       status(t(busy));
       state.industry = await industryCode();
       await run(state.industry);
-    } catch (e) { status(e.message, true); }
+    } catch (e) {
+      if (e.candidates) { status(""); showIndustryChoices(e.candidates, form); } else status(e.message, true);
+    }
   });
 }
 

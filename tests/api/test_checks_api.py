@@ -71,7 +71,7 @@ def test_check_against_an_earlier_version(client, school):
     ("body", "words"),
     [
         ({"industry": "62", "lon": 120.46, "lat": 36.1}, "industry code '62'"),
-        ({"industry": "ABCD", "lon": 120.46, "lat": 36.1}, "industry code 'ABCD'"),
+        ({"industry": "ABCD", "lon": 120.46, "lat": 36.1}, "industry 'ABCD': no GB/T 4754 entry"),
         ({"industry": "6210", "lon": 116.4, "lat": 39.9}, "lies outside 崂山区"),
         ({"industry": "6210", "lon": 36.1, "lat": 120.46}, "lat"),
         ({"industry": "6210", "address": "火星基地1号"}, "could not be resolved"),
@@ -106,3 +106,39 @@ def test_bad_versions_parameter(client):
         "/check", params={"versions": "rules"}, json={"industry": "6210", "lon": 120.46, "lat": 36.1}
     )
     assert r.status_code == 422 and "layer:number" in r.text
+
+
+def test_industries_resolve_one_class_or_answer_with_the_candidates(client):
+    assert client.get("/industries/resolve", params={"q": "我想开一家奶茶店"}).json()["code"] == "6239"
+    r = client.get("/industries/resolve", params={"q": "培训机构"})
+    assert r.status_code == 422 and "'培训机构'" in r.json()["detail"]
+    assert [c["code"] for c in r.json()["candidates"]] == ["8391", "8392", "8393", "8399"]
+    assert r.json()["candidates"][2]["name"] == "文化艺术培训"
+
+
+def test_check_takes_everyday_words_and_asks_when_they_fit_several_classes(client, school):
+    lon, lat = school
+    r = client.post("/check", json={"industry": "网吧", "lon": lon, "lat": lat})
+    assert r.status_code == 200 and r.json()["industry"]["code"] == "9013"
+    r = client.post("/check", json={"industry": "电子元件加工", "lon": lon, "lat": lat})
+    assert r.status_code == 422
+    assert [c["code"] for c in r.json()["candidates"]] == ["3981", "3982", "3983", "3984", "3989"]
+
+
+def test_batch_names_the_item_whose_words_fit_several_classes(client, school):
+    lon, lat = school
+    items = [{"industry": "火锅", "lon": lon, "lat": lat}, {"industry": "服装加工", "lon": lon, "lat": lat}]
+    r = client.post("/check/batch", json={"items": items})
+    assert r.status_code == 422 and r.json()["detail"].startswith(
+        "items[1]: industry '服装加工' fits several"
+    )
+    assert [c["code"] for c in r.json()["candidates"]] == ["1811", "1819", "1821", "1829"]
+
+
+@pytest.mark.parametrize("q", ["奶茶\x00", "\x07"])
+def test_industry_words_with_control_characters_get_422(client, q):
+    for path in ("/industries", "/industries/resolve"):
+        r = client.get(path, params={"q": q})
+        assert r.status_code == 422 and "is not text" in r.json()["detail"]
+    r = client.post("/check", json={"industry": q, "lon": 120.46, "lat": 36.1})
+    assert r.status_code == 422 and "is not text" in r.json()["detail"]

@@ -58,3 +58,20 @@ def test_bad_requests_get_422(client, path, body, words):
 def test_surface_resolution_out_of_range(client, res):
     r = client.get("/surface", params={"industry": "网吧", "res": res})
     assert r.status_code == 422 and "res" in r.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/match", {"industry": "培训机构"}),
+        (
+            "/compare",
+            {"industry": "培训机构", "sites": [{"lon": 120.46, "lat": 36.1}, {"lon": 120.45, "lat": 36.1}]},
+        ),
+        ("/reports", {"industry": "培训机构", "sites": [{"lon": 120.46, "lat": 36.1}]}),
+    ],
+)
+def test_words_that_fit_several_classes_get_422_with_the_candidates(client, path, body):
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and "fits several" in r.json()["detail"]
+    assert [c["code"] for c in r.json()["candidates"]] == ["8391", "8392", "8393", "8399"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 READY = "window.siteselect && window.siteselect.ready"
 
 
@@ -112,4 +114,27 @@ def test_switching_language_redraws_what_is_shown(watched, service):
     assert page.inner_text("#detail .badge") in ("permitted", "to review")
     assert page.inner_text("#detail h2") == address  # the same result, still selected
     assert "within 500 m" in page.inner_text("#detail .criteria")
+    watched.assert_clean()
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (390, 844)])
+def test_words_that_fit_several_industries_are_offered_to_choose_from(watched, service, size):
+    page = _open(watched, service)
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.click("button[data-mode=check]")
+    page.fill("#industry", "培训机构")
+    page.fill("#address", "海口路42号")
+    page.click("#check-button")
+    page.wait_for_selector("#industry-choices:not([hidden]) button")
+    codes = page.eval_on_selector_all("#industry-choices button", "bs => bs.map(b => b.dataset.code)")
+    assert codes == ["8391", "8392", "8393", "8399"]
+    assert "请选择" in page.inner_text("#industry-choices")
+    page.click("#industry-choices button[data-code='8393']")
+    page.wait_for_selector("#detail .verdict")
+    assert page.input_value("#industry") == "8393 文化艺术培训"
+    assert page.locator("#industry-choices").is_hidden()
+    # the service's answer to the words was a 422 with the candidates: expected, and nothing else went wrong
+    asked = [p for p in watched.problems if "422" in p]
+    assert asked and all("/industries/resolve" in p or "status of 422" in p for p in asked)
+    watched.problems = [p for p in watched.problems if p not in asked]
     watched.assert_clean()

@@ -215,7 +215,7 @@ def test_batch_equals_single_checks(checker):
     ("raw", "words"),
     [
         ({"industry": "62", "lon": 120.46, "lat": 36.1}, "is not a GB/T 4754 class code"),
-        ({"industry": "5228", "lon": 120.46, "lat": 36.1}, "no such class in division 52"),
+        ({"industry": "5228", "lon": 120.46, "lat": 36.1}, "no such class in group 522"),
         ({"lon": 120.46, "lat": 36.1}, "industry is required"),
         ({"industry": "6210"}, "give either an address or both lon and lat"),
         ({"industry": "6210", "lon": "x", "lat": 36.1}, "lon 'x' is not a number"),

@@ -93,6 +93,15 @@ def test_check_refuses_bad_input_with_exit_2(demo_db, capsys):
     assert "industry code '62'" in capsys.readouterr().err
 
 
+def test_check_takes_everyday_words_and_lists_the_candidates_when_they_fit_several(demo_db, capsys):
+    where = ["--database-url", demo_db, "check", "--address", "崂山区苗岭路9999号"]
+    assert main([*where, "--industry", "火锅"]) == 0
+    assert "6210 正餐服务" in capsys.readouterr().out
+    assert main([*where, "--industry", "培训机构"]) == 2
+    err = capsys.readouterr().err
+    assert "fits several" in err and "8393 文化艺术培训" in err and "8399 其他未列明教育" in err
+
+
 def test_match_ranks_vacancies(demo_db, capsys):
     assert main(["--database-url", demo_db, "match", "奶茶", "--max-rent", "150", "--limit", "3"]) == 0
     out = capsys.readouterr().out

@@ -43,7 +43,9 @@ def test_the_table_holds_every_entry_of_the_standard():
         assert all(f"{d:02d}" in table for d in divisions), section
     for entry in table.values():  # every entry hangs from the one above it
         if entry.level != "section":
-            assert entry.parent in table and (entry.level == "division" or entry.code.startswith(entry.parent))
+            assert entry.parent in table and (
+                entry.level == "division" or entry.code.startswith(entry.parent)
+            )
 
 
 @pytest.mark.skipif(
@@ -71,8 +73,8 @@ def test_every_class_a_rule_names_exists(demo_db):
 @pytest.mark.parametrize(
     ("code", "words"),
     [
-        ("6620", "no such entry in 662"),
-        ("5228", "no such entry in 522"),
+        ("6620", "no such class in group 662"),
+        ("5228", "no such class in group 522"),
         ("62", "is not a GB/T 4754 class code"),
         ("9910", "division 99 does not exist"),
         ("A6210", "belongs to section H, not A"),
@@ -85,7 +87,7 @@ def test_malformed_or_unknown_codes_are_refused(code, words):
 
 def test_manufacturing_classes_are_listed_and_checked_like_any_other():
     assert industry.normalize_code("3971") == "3971"
-    with pytest.raises(InvalidInputError, match="no such entry in 397"):
+    with pytest.raises(InvalidInputError, match="no such class in group 397"):
         industry.normalize_code("3978")
 
 
@@ -118,7 +120,8 @@ def test_resolve_refuses_what_is_not_one_class(text, words):
 @pytest.mark.parametrize(
     ("cell", "prefixes"),
     [
-        ("全部行业", ["*"]), ("所有行业", ["*"]), ("*", ["*"]), ("餐饮", ["62"]), ("娱乐场所;6210", ["901", "6210"]),
+        ("全部行业", ["*"]), ("所有行业", ["*"]), ("*", ["*"]), ("餐饮", ["62"]),
+        ("娱乐场所;6210", ["901", "6210"]),
         ("H", ["H"]), ("5232、5239", ["5232", "5239"]), ("5232，5239；62", ["5232", "5239", "62"]),
         ("正餐服务", ["6210"]), ("餐饮业", ["62"]), ("网吧 KTV", ["9013", "9011"]), ("6210;6210", ["6210"]),
         ("服装加工", ["181", "182"]), ("服饰制造", ["1830"]), ("宠物店", ["5297", "8223"]),
@@ -137,7 +140,11 @@ def test_a_cell_word_that_fits_several_entries_is_refused_with_the_candidates():
 
 @pytest.mark.parametrize(
     ("cell", "words"),
-    [("完全无关的词语", "'完全无关的词语': no GB/T 4754 entry"), ("5228", "no such entry in 522"), (" ；", "no industry")],
+    [
+        ("完全无关的词语", "'完全无关的词语': no GB/T 4754 entry matches"),
+        ("5228", "no such class in group 522"),
+        (" ；", "no industry"),
+    ],
 )
 def test_a_cell_naming_no_industry_is_refused_naming_the_word(cell, words):
     with pytest.raises(InvalidInputError, match=words):
@@ -167,3 +174,20 @@ def test_words_that_fit_several_classes_are_refused_with_every_candidate(text, c
 )
 def test_what_the_words_say_the_business_does_decides_between_making_and_selling(text, code):
     assert industry.resolve(text) == code
+
+
+def test_every_keyword_names_entries_of_the_table():
+    table = industry.industry_table()
+    for word, codes in industry._keywords().items():
+        assert codes and all(code in table for code in codes), word
+
+
+@pytest.mark.parametrize("text", ["奶茶\x00", "\ud800", "网吧\x1b", "奶" * 201])
+def test_words_no_one_could_type_are_refused(text):
+    for use in (industry.resolve, industry.parse_industries, industry.search):
+        with pytest.raises(InvalidInputError, match=r"is not text|more than 200"):
+            use(text)
+
+
+def test_a_code_shaped_query_naming_no_entry_finds_nothing():
+    assert industry.search("9910") == [] and industry.search("5228") == []
