@@ -60,7 +60,6 @@ def test_a_steward_tries_a_workbook_sees_the_changes_and_confirms(sized, steward
     cells = page.locator("#problems td").all_inner_texts()
     assert repr(HOSTILE) in cells and "生效日期" in cells and "4" in cells  # values come as repr
 
-
     size = page.viewport_size["width"]  # the second size changes what the first one loaded
     path = prohibited_xlsx(
         tmp_path / "执法局清单.xlsx", [ROWS[0], [ROWS[1][0], f"违法建筑{size}", *ROWS[1][2:]]]
