@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 import yaml
 
-from siteselect import geocoding
+from siteselect import geocoding, labels
 from siteselect.address import Gazetteer
 from siteselect.coords import COORDSYS, check_coordsys, to_wgs84, transform_geometries
 from siteselect.errors import InvalidInputError, Problem
@@ -157,6 +157,7 @@ def read_intake(
         if target != "ignored":
             frame[target] = table.frame[header].to_numpy()
     intake.frame = frame
+    _codes(intake)
     _ids(intake)
     _department(intake, department)
     geoms, raw, systems = _geometry(intake, coordsys)
@@ -259,6 +260,16 @@ def _map_headers(intake: Intake, names: dict[str, str], own: dict[str, str]) -> 
                     fix=f"add a column {name}{hint}",
                 )
             )
+
+
+def _codes(intake: Intake) -> None:
+    """Codes written by their names (小学 → primary_school), as the labels of the service name them."""
+    for name, fspec in intake.spec.fields.items():
+        if fspec.labels and name in intake.frame:
+            codes = labels.codes_by_name(fspec.labels)
+            intake.frame[name] = [
+                codes.get(str(v).strip(), v) if isinstance(v, str) else v for v in intake.frame[name]
+            ]
 
 
 def _id_basis(spec: LayerSpec) -> str | None:

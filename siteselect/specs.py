@@ -33,6 +33,7 @@ class FieldSpec:
     min: float | None = None
     max: float | None = None
     aliases: tuple[str, ...] = ()
+    labels: str | None = None  # the group of layers/labels.yaml naming the codes in Chinese
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def _field(name: str, raw: dict[str, Any]) -> FieldSpec:
         min=raw.get("min"),
         max=raw.get("max"),
         aliases=tuple(str(a) for a in raw.get("aliases", ())),
+        labels=raw.get("labels"),
     )
 
 

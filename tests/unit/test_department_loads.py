@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 import python_calamine
+import shapely
 
 from siteselect.check import Premises
 from siteselect.cli import main
 from siteselect.errors import InvalidInputError, LayerValidationError, PermissionDeniedError
+from siteselect.geodesy import distances_m
 from siteselect.index import Catalog
 from siteselect.load import LoadOptions, commit, load_file, plan_load
 from siteselect.sheets import detect_encoding, read_table, write_problems
@@ -348,3 +350,32 @@ def test_an_old_xls_workbook_loads(store, tmp_path):
     entry = store.read_layer(LAYER, version=version.version).set_index("id").loc["X1"]
     assert entry["industries"] == ["901"] and entry["effective_from"] == "2026-04-02"
     assert entry["house_number_id"] == "H00630" and entry["department"] == ENFORCEMENT
+
+
+def test_a_zones_load_shows_the_verdicts_a_new_school_changes(store, tmp_path, settings):
+    education = "崂山区教育和体育局"
+    zones = store.read_layer("zones")
+    theirs = zones[zones["department"] == education]
+    spot = store.read_layer("house_numbers").set_index("id").loc["H00630"].geometry  # 深圳路116号
+    school = shapely.box(spot.x + 0.0008, spot.y, spot.x + 0.0012, spot.y + 0.0004)  # some 80 m east
+    shapes = shapely.to_wkt([*theirs.geometry, school], rounding_precision=-1)
+    ids, names, kinds = (
+        [*theirs["id"], "Z-NEW"],
+        [*theirs["name"], "深圳路新建小学"],
+        [*theirs["kind"], "小学"],
+    )
+    rows = [[i, n, k, f'"{w}"'] for i, n, k, w in zip(ids, names, kinds, shapes)]
+    path = gbk_csv(tmp_path / "学校.csv", ["编号", "名称", "类型", "WKT"], rows)
+    plan = plan_load(store, "zones", path, LoadOptions(department=education), judge=True)
+    assert [(e.id, e.change) for e in plan.entries] == [("Z-NEW", "added")]
+    near_school = [v for v in plan.verdicts if v.industry in ("9013", "9011") and v.after == "prohibited"]
+    assert near_school, "an internet café within 200 m of a new primary school is prohibited"
+    numbers = store.read_layer("house_numbers").set_index("id")
+    for v in plan.verdicts:  # only premises the new school can reach (200 m) were judged to change
+        assert distances_m(*numbers.loc[v.house_number_id].geometry.coords[0], [school])[0] <= 200
+    commit(store, plan)
+    assert store.read_layer("zones").set_index("id").loc["Z-NEW", "kind"] == "primary_school"
+    checker = Catalog(store, settings).current().checker
+    for change in plan.verdicts:
+        now = checker.verdicts([Premises(industry=change.industry, address=change.address)])[0]
+        assert now.verdict == change.after
