@@ -89,6 +89,7 @@ class Intake:
     targets: dict[str, str]  # header -> field or column
     frame: pd.DataFrame = field(default_factory=pd.DataFrame)  # id, fields, geometry (WGS-84)
     problems: list[Problem] = field(default_factory=list)
+    points: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))  # read coordinates
 
     @property
     def header_of(self) -> dict[str, str]:
@@ -161,6 +162,7 @@ def read_intake(
     _ids(intake)
     _department(intake, department)
     geoms, raw, systems = _geometry(intake, coordsys)
+    intake.points = geoms.copy()  # records without geometry of their own may still name a place
     if spec.has_geometry:
         _place(intake, geoms, raw, systems, gazetteer, min_level)
         intake.frame["geometry"] = geoms

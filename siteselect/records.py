@@ -4,8 +4,9 @@ they name and loaded as a new version of those features' layer.
 The housing bureau's completion-acceptance records (project, address, acceptance number, date,
 use) go onto the buildings; house-number certificates (address, certificate number) onto the house
 numbers. Each record's address is placed by the gazetteer: a house number names its own feature
-and its building; a building's name or address names the building. Records that name nothing (or
-only a road or a street) are listed as unmatched, by sheet, row and header; two records naming the
+and its building; a building's name or address names the building; a record that also has
+coordinates (经度/纬度) names the building they lie in when its address names none. Records that
+name nothing (or only a road or a street) are listed as unmatched, by sheet, row and header; two records naming the
 same feature refuse the load, since only one of them can be right.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from siteselect import geocoding
 from siteselect.errors import InvalidInputError, LayerValidationError, NotFoundError, Problem
@@ -62,9 +65,12 @@ def plan_records(
     key = _KEY[target]
     rows_of: dict[str, list[int]] = {}
     unmatched = []
+    inside = _buildings_around(layer, intake.points) if target == "buildings" else {}
     for row, match in enumerate(matches):
         fid = getattr(match, key)
         if fid is None or fid not in known:
+            fid = inside.get(row)  # no address match: the building its coordinates lie in
+        if fid is None:
             what = "building" if target == "buildings" else "house number"
             found = f"matched at {match.level} level" if match.level != "none" else "was not found"
             unmatched.append(
@@ -90,6 +96,18 @@ def plan_records(
     plan.mapping = dict(intake.targets)
     plan.unmatched = unmatched
     return plan
+
+
+def _buildings_around(layer: Any, points: np.ndarray) -> dict[int, str]:
+    """For records with coordinates, the building each point lies in (when exactly one)."""
+    rows = np.flatnonzero([p is not None for p in points])
+    if not len(rows):
+        return {}
+    pairs = layer.sindex.query(points[rows], predicate="within")
+    found: dict[int, list[str]] = {}
+    for n, b in zip(*pairs):
+        found.setdefault(int(rows[n]), []).append(str(layer["id"].iloc[b]))
+    return {row: ids[0] for row, ids in found.items() if len(ids) == 1}
 
 
 def _extent(settings: Settings | None) -> tuple[float, float, float, float]:

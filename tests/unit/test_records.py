@@ -78,3 +78,12 @@ def test_house_number_certificates_from_a_gbk_csv_join_the_house_numbers(store, 
     numbers = store.read_layer("house_numbers").set_index("id")
     assert numbers.loc["H00002", "certificate_no"] == "MP-2026-0001"
     assert store.resolve_version("house_numbers").loaded_by == "公安分局"
+
+
+def test_a_record_whose_address_names_nothing_joins_the_building_its_point_lies_in(store, tmp_path):
+    building = store.read_layer("buildings").set_index("id").loc["B00003"]
+    inside = building.geometry.representative_point()
+    header = ["项目名称", "项目地址", "竣工验收备案号", "竣工验收日期", "经度", "纬度"]
+    rows = [["新楼", "崂山区某某工地", "JG-9", "2026-03-09", f"{inside.x:.7f}", f"{inside.y:.7f}"]]
+    plan = plan_records(store, "acceptance", gbk_csv(tmp_path / "点.csv", header, rows))
+    assert [(e.id, e.change) for e in plan.entries] == [("B00003", "changed")] and not plan.unmatched
