@@ -6,8 +6,8 @@ use) go onto the buildings; house-number certificates (address, certificate numb
 numbers. Each record's address is placed by the gazetteer: a house number names its own feature
 and its building; a building's name or address names the building; a record that also has
 coordinates (经度/纬度) names the building they lie in when its address names none. Records that
-name nothing (or only a road or a street) are listed as unmatched, by sheet, row and header; two records naming the
-same feature refuse the load, since only one of them can be right.
+name nothing (or only a road or a street) are listed as unmatched, by sheet, row and header; two
+records naming the same feature refuse the load, since only one of them can be right.
 """
 
 from __future__ import annotations
