@@ -46,7 +46,15 @@ def is_missing(value: Any) -> bool:
 def _to_str(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a CSV column of numbers read as floats: "178", not "178.0"
-    return str(value).strip()
+    text = str(value).strip()
+    # Neither can be stored (PostgreSQL's JSON refuses NUL; UTF-8 has no lone surrogates).
+    if "\x00" in text:
+        raise InvalidInputError("contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError("contains an unpaired surrogate (not valid text)") from None
+    return text
 
 
 def _to_int(value: Any) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import python_calamine
 import shapely
@@ -16,7 +17,7 @@ from siteselect.cli import main
 from siteselect.errors import InvalidInputError, LayerValidationError, PermissionDeniedError
 from siteselect.geodesy import distances_m
 from siteselect.index import Catalog
-from siteselect.load import LoadOptions, commit, load_file, plan_load
+from siteselect.load import LoadOptions, commit, load_file, plan_load, validate_frame
 from siteselect.sheets import detect_encoding, read_table, write_problems
 from siteselect.stewardship import restore_version
 from siteselect.store import Store
@@ -379,3 +380,15 @@ def test_a_zones_load_shows_the_verdicts_a_new_school_changes(store, tmp_path, s
     for change in plan.verdicts:
         now = checker.verdicts([Premises(industry=change.industry, address=change.address)])[0]
         assert now.verdict == change.after
+
+
+def test_text_that_cannot_be_stored_is_refused(store, tmp_path):
+    header = ["编号", "地址", "禁设原因", "行业", "部门"]
+    path = tmp_path / "nul.csv"
+    path.write_text(",".join(header) + "\nA1,海尔路1号,违\x00建,*,执法局\n", encoding="utf-8")
+    _refused(store, path, r"row 2, column '禁设原因' \(reason\): contains a NUL character")
+    rows = [["A2", "海尔路1号", "违\ud800建", "*", "执法局"]]
+    frame = pd.DataFrame(rows, columns=["id", "address", "reason", "industries", "department"])
+    frame["geometry"] = [shapely.Point(120.45, 36.1)]
+    with pytest.raises(LayerValidationError, match="unpaired surrogate"):
+        validate_frame(LAYER, frame, "memory")
