@@ -69,7 +69,10 @@ def plan_load(
     if spec.shared and options.replace_all:
         stewardship.check_replace_all(options.role)
     gdf, intake = _read(store, layer, path, options, settings)
-    current = store.read_layer(layer) if layer in store.current_versions() else None
+    latest = store.current_versions().get(layer)
+    # The layer as it is now: what a shared layer's load keeps, and what a dry run compares with.
+    wanted = latest is not None and (spec.shared or judge)
+    current = store.read_layer(layer, version=latest.version) if wanted and latest else None
     departments: tuple[str, ...] = ()
     if spec.shared and not options.replace_all:
         gdf, departments, clashes = stewardship.merge_departments(spec, current, gdf, path.name)
@@ -79,11 +82,12 @@ def plan_load(
         layer=layer,
         source=path.name,
         features=gdf,
-        based_on=store.resolve_version(layer).version if current is not None else None,
+        based_on=latest.version if latest is not None else None,
         departments=departments,
         mapping=dict(intake.targets) if intake else {},
     )
-    plan.entries = stewardship.entry_changes(current, gdf)
+    if spec.shared or judge:
+        plan.entries = stewardship.entry_changes(current, gdf)
     if judge and spec.has_geometry:
         plan.shapes = stewardship.changed_shapes(current, gdf, plan.entries)
     if judge and spec.shared and spec.has_geometry:
