@@ -13,7 +13,7 @@ from api import errors, openapi
 from api.auth import User
 from api.limits import LimitBodySize
 from api.observe import Observe
-from api.routers import checks, layers, matching, ogc, reports, service, webmap
+from api.routers import checks, layers, matching, ogc, reports, service, stewards, webmap
 from siteselect import audit as audit_log
 from siteselect.index import Catalog
 from siteselect.settings import Settings
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     app.include_router(layers.router)
+    app.include_router(stewards.router)
     app.include_router(checks.router)
     app.include_router(matching.router)
     app.include_router(ogc.router)

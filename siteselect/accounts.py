@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from siteselect.errors import InvalidInputError, NotFoundError
 from siteselect.store import Store
 
-ROLES = ("admin", "clerk", "operator")
+ROLES = ("admin", "clerk", "operator", "steward")
 TOKEN_PREFIX = "ss_"
 MAX_NAME = 100  # the width of users.name; the audit log's actor column takes a role and this
 
@@ -76,7 +76,8 @@ def users(store: Store) -> list[User]:
     return [User(r["id"], r["name"], r["role"], tuple(r["parks"])) for r in rows]
 
 
-def _user(store: Store, name: str) -> User:
+def user_named(store: Store, name: str) -> User:
+    """The user of that name; `NotFoundError` if there is none."""
     for user in users(store):
         if user.name == name:
             return user
@@ -85,7 +86,7 @@ def _user(store: Store, name: str) -> User:
 
 def create_token(store: Store, name: str, label: str = "") -> tuple[str, int]:
     """A new token for a user: (the token, shown this once; its id)."""
-    user = _user(store, name)
+    user = user_named(store, name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     t = store.accounts["tokens"]
     with store.engine.begin() as conn:

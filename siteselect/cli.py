@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from siteselect.coords import COORDSYS
-from siteselect.errors import SiteSelectError
+from siteselect.errors import LayerValidationError, SiteSelectError
 from siteselect.settings import Settings
 from siteselect.store import Store
 
@@ -41,19 +41,97 @@ def _progress(label: str) -> Callable[[int, int], None]:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from siteselect.load import load_file
+    from siteselect import accounts
+    from siteselect.intake import read_mapping
+    from siteselect.load import LoadOptions, commit, plan_load
+    from siteselect.sheets import write_problems
 
     store = _store(args)
-    version = load_file(
-        store,
-        args.layer,
-        args.file,
+    role = accounts.user_named(store, args.user).role if args.replace_all and args.user else None
+    options = LoadOptions(
         coordsys=args.coordsys,
-        settings=_settings(args),
-        loaded_by=args.user,
-        on_progress=_progress(f"loading {args.layer}"),
+        sheet=args.sheet,
+        mapping=read_mapping(args.mapping) if args.mapping else None,
+        department=args.department,
+        replace_all=args.replace_all,
+        role=role,
+        min_level=args.min_level,
     )
+    try:
+        plan = plan_load(
+            store, args.layer, args.file, options, settings=_settings(args), loaded_by=args.user or "",
+            judge=args.dry_run,
+        )  # fmt: skip
+    except LayerValidationError as exc:
+        if args.problems:
+            write_problems(exc.problems, args.problems)
+            print(f"{len(exc.problems)} problem(s) written to {args.problems}", file=sys.stderr)
+        raise
+    if args.dry_run:
+        _print_plan(plan)
+        return 0
+    version = commit(store, plan, loaded_by=args.user, on_progress=_progress(f"loading {args.layer}"))
     print(f"{args.layer}: version {version.version}, {version.feature_count:,} features from {args.file}")
+    return 0
+
+
+def _print_plan(plan: Any) -> None:
+    counts = plan.summary()
+    whose = (
+        f" (entries of {', '.join(d or '(no department)' for d in plan.departments)})"
+        if plan.departments
+        else ""
+    )
+    print(
+        f"dry run, nothing loaded: {plan.layer}{whose}: {counts['added']} added, "
+        f"{counts['removed']} removed, {counts['changed']} changed; "
+        f"{len(plan.features):,} features after the load"
+    )
+    for e in plan.entries:
+        what = f" ({', '.join(e.fields)})" if e.fields else ""
+        print(f"  {e.change:8} {e.id}  {e.department or ''}{what}")
+    print(f"verdicts that change ({plan.premises_checked} premises nearby checked): {len(plan.verdicts)}")
+    for v in plan.verdicts:
+        d = v.as_dict()
+        print(f"  {v.address} {v.industry}: {d['before_zh']} → {d['after_zh']} ({v.before} → {v.after})")
+
+
+def cmd_records(args: argparse.Namespace) -> int:
+    from siteselect.intake import read_mapping
+    from siteselect.load import commit
+    from siteselect.records import plan_records
+    from siteselect.sheets import write_problems
+
+    store = _store(args)
+    mapping = read_mapping(args.mapping) if args.mapping else None
+    try:
+        plan = plan_records(
+            store, args.kind, args.file, sheet=args.sheet, mapping=mapping, settings=_settings(args)
+        )
+    except LayerValidationError as exc:
+        if args.problems:
+            write_problems(exc.problems, args.problems)
+        raise
+    counts = plan.summary()
+    print(f"{args.file}: {counts['changed']} {plan.layer} joined, {len(plan.unmatched)} record(s) unmatched")
+    for problem in plan.unmatched:
+        print(f"  unmatched: {problem}")
+    if args.problems and plan.unmatched:
+        write_problems(plan.unmatched, args.problems)
+    if args.dry_run:
+        print("dry run, nothing loaded")
+        return 0
+    version = commit(store, plan, loaded_by=args.user)
+    print(f"{plan.layer}: version {version.version}")
+    return 0
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    from siteselect.stewardship import restore_version
+
+    store = _store(args)
+    version = restore_version(store, args.layer, args.version, who=args.user, why=args.why)
+    print(f"{args.layer}: version {args.version} is current again as version {version.version}")
     return 0
 
 
@@ -431,7 +509,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--coordsys", choices=COORDSYS, default="wgs84")
     p.add_argument("--user", help="who loads it (recorded with the version)")
+    p.add_argument("--sheet", help="the workbook's sheet, by name (default: the first)")
+    p.add_argument("--mapping", type=Path, help="a YAML file of 'header: field' lines")
+    p.add_argument("--department", help="whose entries of a shared layer this file replaces")
+    p.add_argument("--replace-all", action="store_true", help="replace every department's entries (admins)")
+    p.add_argument("--min-level", default="building", choices=["house_number", "building", "road", "street"],
+                   help="the least match level an address without coordinates may be placed at")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true", help="show what the load would change; load nothing")
+    p.add_argument("--problems", type=Path, help="write the problems, if any, to this .xlsx")
     p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("records", help="join a table of records to the features they name")
+    p.add_argument("kind", choices=["acceptance", "certificates"])
+    p.add_argument("file", type=Path)
+    p.add_argument("--sheet", help="the workbook's sheet, by name (default: the first)")
+    p.add_argument("--mapping", type=Path, help="a YAML file of 'header: field' lines")
+    p.add_argument("--user", help="who loads it (recorded with the version)")
+    p.add_argument("--dry-run", action="store_true", help="show the join; load nothing")
+    p.add_argument("--problems", type=Path, help="write the problems or unmatched records to this .xlsx")
+    p.set_defaults(func=cmd_records)
+
+    p = sub.add_parser("revert", help="make an earlier version of a layer current again")
+    p.add_argument("layer")
+    p.add_argument("version", type=int)
+    p.add_argument("--why", required=True, help="why (recorded with the new version)")
+    p.add_argument("--user", help="who does it (recorded with the new version)")
+    p.set_defaults(func=cmd_revert)
 
     p = sub.add_parser("layers", help="list layers with their current versions")
     p.add_argument("--all", action="store_true", help="every version, not only the current ones")
@@ -513,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub = p.add_subparsers(dest="action", required=True)
     q = users_sub.add_parser("add")
     q.add_argument("name")
-    q.add_argument("--role", required=True, choices=["admin", "clerk", "operator"])
+    q.add_argument("--role", required=True, choices=["admin", "clerk", "operator", "steward"])
     q.add_argument("--park", action="append", default=[], help="an operator's park id; repeat for several")
     users_sub.add_parser("list")
     p.set_defaults(func=cmd_users)

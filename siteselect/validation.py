@@ -26,13 +26,18 @@ from siteselect.specs import FieldSpec, LayerSpec, layer_specs
 _RESERVED = {"id", "geometry"}
 _TRUE = {"true", "1", "yes", "y", "t", "是"}
 _FALSE = {"false", "0", "no", "n", "f", "否"}
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Dates as departments write them: 2026-04-02, 2026/4/2, 2026.4.2, 2026年4月2日.
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})-(\d{2})|[/.](\d{1,2})[/.](\d{1,2})|年(\d{1,2})月(\d{1,2})日?)$")
+_EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 is 1900-01-01, past Excel's fictitious 1900-02-29
+_EXCEL_SERIALS = (18264, 73051)  # 1950-01-01 to 2099-12-31: a number outside is not a date
 
 
 def is_missing(value: Any) -> bool:
     """Whether a cell is empty: None, NaN/NaT or a blank string."""
     if value is None or value is pd.NaT:
         return True
+    if type(value) is str:  # the common case first: a million-row file asks this per cell
+        return not value or value.isspace()
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
@@ -41,7 +46,15 @@ def is_missing(value: Any) -> bool:
 def _to_str(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a CSV column of numbers read as floats: "178", not "178.0"
-    return str(value).strip()
+    text = str(value).strip()
+    # Neither can be stored (PostgreSQL's JSON refuses NUL; UTF-8 has no lone surrogates).
+    if "\x00" in text:
+        raise InvalidInputError("contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError("contains an unpaired surrogate (not valid text)") from None
+    return text
 
 
 def _to_int(value: Any) -> int:
@@ -81,10 +94,23 @@ def _to_date(value: Any) -> str:
         if stamp.time() != dt.time(0):
             raise ValueError
         return stamp.date().isoformat()
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return _from_serial(float(value))
     text = str(value).strip()
-    if not _DATE.match(text):
+    if text.isdigit() and len(text) == 5:  # an Excel serial that went through a CSV
+        return _from_serial(float(text))
+    match = _DATE.match(text)
+    if not match:
         raise ValueError
-    return dt.date.fromisoformat(text).isoformat()
+    year, *parts = (int(p) for p in match.groups() if p is not None)
+    return dt.date(year, parts[0], parts[1]).isoformat()
+
+
+def _from_serial(number: float) -> str:
+    """An Excel date serial (days since 1899-12-30) as an ISO date."""
+    if not number.is_integer() or not _EXCEL_SERIALS[0] <= number <= _EXCEL_SERIALS[1]:
+        raise ValueError
+    return (_EXCEL_EPOCH + dt.timedelta(days=int(number))).isoformat()
 
 
 def _to_json(value: Any) -> dict[str, Any]:
@@ -95,9 +121,10 @@ def _to_json(value: Any) -> dict[str, Any]:
 
 
 def _to_industries(value: Any) -> list[str]:
+    """Prefixes from a list, or from a department's cell: codes, names or words (全部行业, 餐饮)."""
     if isinstance(value, (list, tuple, np.ndarray)):
         return industry.parse_prefixes([str(v) for v in value])
-    return industry.parse_prefixes(str(value))
+    return industry.parse_industries(_to_str(value))
 
 
 _CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
@@ -105,7 +132,7 @@ _CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "int": (_to_int, "is not a whole number"),
     "float": (_to_float, "is not a number"),
     "bool": (_to_bool, "is not true/false"),
-    "date": (_to_date, "is not a date YYYY-MM-DD"),
+    "date": (_to_date, "is not a date YYYY-MM-DD (nor 2026/4/2, 2026年4月2日, an Excel date)"),
     "json": (_to_json, "is not a JSON object"),
     "industry": (industry.normalize_code, "is not a GB/T 4754 class code"),
     "industries": (_to_industries, "is not a list of GB/T 4754 prefixes"),

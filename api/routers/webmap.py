@@ -18,6 +18,7 @@ from siteselect import assets
 from siteselect.drawing import Basemap, Layer, buildings_layer, feature_collection, outline_layers
 from siteselect.errors import InvalidInputError
 from siteselect.index import Snapshot
+from siteselect.specs import layer_specs, record_specs
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -32,6 +33,30 @@ def home(request: Request) -> HTMLResponse:
     page = (STATIC / "index.html").read_text(encoding="utf-8")
     config = html.escape(orjson.dumps(_config(request)).decode(), quote=False)
     return HTMLResponse(page.replace("{{ config }}", config))
+
+
+@router.get("/steward", response_class=HTMLResponse)
+def steward_page(request: Request) -> HTMLResponse:
+    """The data stewards' page: upload a department's file, review what it changes, confirm."""
+    page = (STATIC / "steward.html").read_text(encoding="utf-8")
+    config = _config(request) | {"targets": _targets(), "changeColours": CHANGE_COLOURS}
+    return HTMLResponse(page.replace("{{ config }}", html.escape(orjson.dumps(config).decode(), quote=False)))
+
+
+CHANGE_COLOURS = {"added": "#2e7d32", "removed": "#c62828", "changed": "#f9a825"}
+
+
+def _targets() -> list[dict[str, str]]:
+    """What a steward can load: each layer, and each kind of record with the layer it joins."""
+    out = []
+    for name, spec in layer_specs().items():
+        zh, _, en = spec.title.partition(" ")
+        out.append({"value": f"load:{name}", "zh": zh, "en": en})
+    for kind, spec in record_specs().items():
+        zh, _, en = spec.title.partition(" ")
+        out.append({"value": f"records:{spec.extra['joins']}/{kind}", "zh": f"{zh}（记录）", "en": f"{en}"})
+    order = {"load:prohibited_addresses": 0, "load:zones": 1}
+    return sorted(out, key=lambda o: order.get(o["value"], 2))
 
 
 def _config(request: Request) -> dict[str, Any]:

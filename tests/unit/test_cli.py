@@ -32,7 +32,7 @@ def test_bad_file_exits_2_with_the_problem(tmp_path, sqlite_url, capsys):
     bad.write_text("id,lon,lat,name,category\np1,120.45,36.1,店,cafe\n", encoding="utf-8")
     assert main(["--database-url", sqlite_url, "load", "pois", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "feature 0, field 'category': is not one of" in err and "'cafe'" in err
+    assert "pois.csv, row 2, field 'category': is not one of" in err and "'cafe'" in err
 
 
 def test_unknown_layer_exits_2(tmp_path, sqlite_url, capsys):

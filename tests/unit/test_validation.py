@@ -118,7 +118,7 @@ BAD_ROWS = [
         {"id": "x1", "address": "a", "reason": "r", "industries": "62;XX", "department": "d"},
         _point(120.45, 36.1),
         "industries",
-        "is not '*', a section letter A-T or 2-4 digits",
+        "industry 'XX': no GB/T 4754 entry matches",
     ),
     (
         "prohibited_addresses",
