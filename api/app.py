@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(settings.database_url, h3_resolution=settings.h3_resolution)
+        store = Store.from_settings(settings, service=True)
         app.state.store = store
         app.state.catalog = Catalog(store, settings)
         snapshot = app.state.catalog.current()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
@@ -19,6 +21,10 @@ from siteselect.errors import (
     StaleWriteError,
     StoreError,
 )
+from siteselect.store import AWAY
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 5  # what a 503 tells the client to wait: a restart of PostgreSQL takes about that
 
 STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,
@@ -44,7 +50,21 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, LayerValidationError):
         body["problems"] = [p.__dict__ | {"value": repr(p.value)} for p in exc.problems[:200]]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if status_of(exc) == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return JSONResponse(status_code=status_of(exc), content=body, headers=headers)
+
+
+async def _store_away(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, unreachable or too slow: 503, try again shortly (never a 500, never a hang)."""
+    log.warning("%s %s: the store is away: %s", request.method, request.url.path, exc.__class__.__name__)
+    return unavailable("the database is not answering; try again shortly")
+
+
+def unavailable(detail: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=503, content={"detail": detail}, headers={"Retry-After": str(RETRY_AFTER_S)}
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -63,3 +83,5 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SiteSelectError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for away in AWAY:
+        app.add_exception_handler(away, _store_away)

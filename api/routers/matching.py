@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,8 +14,10 @@ from api.fields import IsoDate
 from api.routers.checks import _json, _snapshot
 from siteselect import industry, listings
 from siteselect.match import Constraints, compare, match, surface
+from siteselect.store import AWAY
 
 router = APIRouter(tags=["matching"])
+log = logging.getLogger(__name__)
 Use = Annotated[str, Field(pattern="^(residential|commercial|office|industrial|mixed|public|other)$")]
 
 
@@ -97,12 +100,16 @@ def post_match(request: Request, body: MatchRequest) -> Response:
 
 
 def _use_live_listings(request: Request) -> None:
-    """Operators' listings take effect in the very next match."""
+    """Operators' listings take effect in the very next match (while the store is away, the
+    listings as last read keep answering)."""
     store = request.app.state.store
-    key = listings.stamp(store)
     scorer = _snapshot(request, None).scorer
-    if scorer.vacancies_key != key:
-        scorer.use_vacancies(key, listings.as_frame(listings.all_listings(store)))
+    try:
+        key = listings.stamp(store)
+        if scorer.vacancies_key != key:
+            scorer.use_vacancies(key, listings.as_frame(listings.all_listings(store)))
+    except AWAY as exc:
+        log.warning("match without fresh listings, the store is away: %s", exc.__class__.__name__)
 
 
 @router.post("/compare", response_class=Response, responses={200: {"content": {"application/json": {}}}})

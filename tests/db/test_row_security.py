@@ -1,6 +1,7 @@
-"""Row-level security, tested as the application's own role: a second wall the application's
-checks stand in front of. The role owns its tables (as the service's role does), is no superuser,
-and still cannot write another park's listings nor change the audit log."""
+"""Row-level security and the two database roles, tested as the service's own role: a second
+wall the application's checks stand in front of. An owner role creates the schema; the service's
+role is no superuser, owns nothing, and cannot write another park's listings, change the audit log,
+nor switch off the trigger and policies that keep it so."""
 
 import pytest
 import sqlalchemy as sa
@@ -11,22 +12,28 @@ from siteselect.security import acting_as
 from siteselect.store import Store
 
 pytestmark = pytest.mark.postgis
-APP_ROLE = "siteselect_app"
+OWNER, SERVICE = "siteselect_owner", "siteselect_service"
+
+
+def two_roles(postgis_url: str) -> tuple[str, str]:
+    """The owner and the service's role (made once per server), the database the owner's; their URLs."""
+    admin = sa.create_engine(postgis_url)
+    database = postgis_url.rsplit("/", 1)[1]
+    with admin.begin() as conn:
+        for role in (OWNER, SERVICE):
+            if not conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
+                conn.execute(sa.text(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
+        conn.execute(sa.text(f"ALTER DATABASE {database} OWNER TO {OWNER}"))
+    admin.dispose()
+    return tuple(postgis_url.replace("://postgres@", f"://{role}@") for role in (OWNER, SERVICE))  # type: ignore[return-value]
 
 
 @pytest.fixture
 def app_store(postgis_url, demo_files):
-    """The store opened as the service's role, which owns the database and everything in it."""
-    admin = sa.create_engine(postgis_url)
-    database = postgis_url.rsplit("/", 1)[1]
-    with admin.begin() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}).first()
-        if not exists:
-            conn.execute(sa.text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
-        conn.execute(sa.text(f"ALTER DATABASE {database} OWNER TO {APP_ROLE}"))
-    admin.dispose()
-    store = Store(postgis_url.replace("://postgres@", f"://{APP_ROLE}@"))
-    for layer in ("parks", "vacancies"):
+    """The store opened as the service's role, set up through the owner's."""
+    owner_url, service_url = two_roles(postgis_url)
+    store = Store(service_url, owner_url=owner_url)
+    for layer in ("parks", "vacancies"):  # new layer versions, as the service's role
         load_file(store, layer, demo_files[layer])
     accounts.add_user(store, "operator-a", "operator", ["park-001"])
     assert listings.seed(store) > 0  # the system seeds listings: allowed
@@ -42,13 +49,56 @@ def _count(conn, where):
     return conn.execute(sa.text(f"SELECT count(*) FROM listings WHERE {where}")).scalar_one()
 
 
-def test_the_role_is_an_owner_without_superpowers(app_store):
+def test_the_service_role_owns_nothing_and_has_no_superpowers(app_store):
     with app_store.engine.connect() as conn:
         row = conn.execute(sa.text(
-            "SELECT rolsuper, rolbypassrls, relrowsecurity, relforcerowsecurity, pg_get_userbyid(relowner)"
-            " FROM pg_roles, pg_class WHERE rolname = current_user AND relname = 'listings'"
+            "SELECT current_user, rolsuper, rolbypassrls, relrowsecurity, relforcerowsecurity,"
+            " pg_get_userbyid(relowner) FROM pg_roles, pg_class WHERE rolname = current_user"
+            " AND relname = 'listings'"
         )).one()  # fmt: skip
-    assert tuple(row) == (False, False, True, True, APP_ROLE)
+        owned = conn.execute(sa.text(
+            "SELECT count(*) FROM pg_class"
+            " WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+        )).scalar_one()  # fmt: skip
+    assert tuple(row) == (SERVICE, False, False, True, True, OWNER)
+    assert owned == 0  # not even the partitions of the layer versions it loaded
+    assert len(app_store.read_layer("parks")) > 0
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "DROP TRIGGER audit_log_append_only ON audit_log",
+        "ALTER TABLE listings DISABLE ROW LEVEL SECURITY",
+        "ALTER TABLE listings NO FORCE ROW LEVEL SECURITY",
+        "DROP POLICY listings_write ON listings",
+        "CREATE POLICY anything ON listings FOR ALL USING (true)",
+        "ALTER TABLE audit_log ALTER COLUMN actor TYPE text",
+        "ALTER TABLE listings OWNER TO siteselect_service",
+        "TRUNCATE audit_log",
+        "DROP TABLE reports",
+        "CREATE OR REPLACE FUNCTION siteselect_audit_is_append_only() RETURNS trigger"
+        " LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+        "CREATE TABLE public.scratch (x int)",
+        "UPDATE layer_versions SET loaded_by = 'someone else'",
+    ],
+)
+def test_the_service_role_cannot_alter_the_walls(app_store, statement):
+    refused = pytest.raises(sa.exc.ProgrammingError, match=r"permission denied|must be owner")
+    with refused, app_store.engine.begin() as conn:
+        conn.execute(sa.text(statement))
+
+
+def test_the_owner_role_is_no_superuser_either(app_store):
+    owner = sa.create_engine(app_store.url.replace(SERVICE, OWNER))
+    with owner.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar()
+            is False
+        )
+    owner.dispose()
 
 
 def test_acting_for_an_operator_the_database_writes_only_its_parks(app_store):
@@ -72,7 +122,7 @@ def test_acting_for_an_operator_the_database_writes_only_its_parks(app_store):
 
 
 def test_a_transaction_acting_for_nobody_writes_no_listing(app_store):
-    Store(app_store.url).close()  # opening the store again leaves the wall as it was
+    Store(app_store.url).close()  # the service opening the store again leaves the wall as it was
     with app_store.engine.begin() as conn:
         assert conn.execute(sa.text("UPDATE listings SET revision = revision + 1")).rowcount == 0
 
@@ -84,12 +134,16 @@ def test_the_application_path_still_works_as_the_role(app_store):
     assert changed["rent"] == 66.0
 
 
-def test_the_audit_log_is_append_only_even_for_its_owner(app_store):
+def test_the_audit_log_is_append_only_for_the_service_and_its_owner(app_store):
     operator = _operator(app_store)
     own = next(x for x in listings.all_listings(app_store) if x["park_id"] == "park-001")
     listings.update(app_store, operator, own["id"], {"rent": 70.0}, if_match=None, merge=True)
-    for statement in ("UPDATE audit_log SET outcome = 'ok'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"), app_store.engine.begin() as conn:
-            conn.execute(sa.text(statement))
+    owner = sa.create_engine(app_store.url.replace(SERVICE, OWNER))
+    changes = ("UPDATE audit_log SET outcome = 'ok'", "DELETE FROM audit_log", "TRUNCATE audit_log")
+    for engine, refusal in ((app_store.engine, "permission denied"), (owner, "append-only")):
+        for statement in changes:
+            with pytest.raises(sa.exc.DBAPIError, match=refusal), engine.begin() as conn:
+                conn.execute(sa.text(statement))
+    owner.dispose()
     with app_store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one() >= 1
