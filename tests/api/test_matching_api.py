@@ -1,10 +1,18 @@
 """Matching, comparison and the surface over HTTP."""
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import h3
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.expensive import MAX_WAITING
 from siteselect.settings import Settings
+from tests.support.serve import running_service
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +66,51 @@ def test_bad_requests_get_422(client, path, body, words):
 def test_surface_resolution_out_of_range(client, res):
     r = client.get("/surface", params={"industry": "网吧", "res": res})
     assert r.status_code == 422 and "res" in r.text
+
+
+def test_fine_surfaces_are_drawn_for_a_street_view_only(client):
+    whole = client.get("/surface", params={"industry": "6210", "res": 10})
+    assert whole.status_code == 422 and "bbox" in whole.json()["detail"]
+    wide = client.get("/surface", params={"industry": "6210", "res": 11, "bbox": "120.44,36.09,120.47,36.12"})
+    assert wide.status_code == 422 and "120.44,36.09,120.47,36.12" in wide.json()["detail"]
+    box = (120.44, 36.09, 120.46, 36.11)
+    view = client.get("/surface", params={"industry": "6210", "res": 11, "bbox": ",".join(map(str, box))})
+    assert view.status_code == 200
+    cells = view.json()["features"]
+    assert len(cells) > 100
+    centres = [h3.cell_to_latlng(f["properties"]["cell"]) for f in cells]
+    assert all(box[0] - 0.001 <= lon <= box[2] + 0.001 and box[1] - 0.001 <= lat <= box[3] + 0.001
+               for lat, lon in centres)  # fmt: skip
+    sea = client.get("/surface", params={"industry": "6210", "res": 10, "bbox": "120.9,36.3,120.92,36.32"})
+    assert sea.status_code == 200 and sea.json()["features"] == []
+
+
+def test_a_surface_is_drawn_once_per_layer_versions(client):
+    timings, bodies = [], []
+    for _ in range(3):
+        start = time.monotonic()
+        response = client.get("/surface", params={"industry": "8040", "res": 8})
+        timings.append(time.monotonic() - start)
+        bodies.append(response.content)
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert max(timings[1:]) < timings[0] / 5, timings
+
+
+def test_expensive_requests_queue_and_the_queue_is_bounded(demo_db):
+    """One surface drawn at a time per worker; with MAX_WAITING waiting, the next one is 503."""
+    codes = ["6210", "6220", "5211", "5212", "6232", "9013", "8040", "8930", "6233", "5243", "5251", "8391"]
+    with running_service(demo_db, SITESELECT_EXPENSIVE_CONCURRENCY="1") as base:
+        start = threading.Barrier(len(codes))
+
+        def draw(code: str) -> httpx.Response:
+            with httpx.Client(base_url=base, timeout=120) as http:
+                http.get("/health")  # connected before the start
+                start.wait()
+                return http.get("/surface", params={"industry": code, "res": 8})
+
+        with ThreadPoolExecutor(len(codes)) as pool:
+            answers = list(pool.map(draw, codes))
+    busy = [r for r in answers if r.status_code == 503]
+    assert len(busy) >= len(codes) - 1 - MAX_WAITING, [r.status_code for r in answers]
+    assert all(int(r.headers["Retry-After"]) > 0 for r in busy)
+    assert all(r.status_code == 200 for r in answers if r not in busy)
