@@ -1,18 +1,23 @@
-"""Expensive reads: each drawn once per snapshot and question, and only a few at a time.
+"""Expensive reads: each drawn once per snapshot and question, apart, and only a few at a time.
 
-A suitability surface checks every sample point of thousands of cells: seconds of CPU. Drawn in
-request threads, four at once held the GIL of their worker for seconds, and ``/check`` waited
-behind them. So a drawing is kept (per worker, by its key, least recently used first out, within
-``CACHE_BYTES``), at most ``expensive_concurrency`` are drawn at once per worker (an anyio
-capacity limiter: the others wait without holding a thread), and when more than ``MAX_WAITING``
-wait the next one is told to come back later (503, Retry-After).
+A suitability surface checks every sample point of thousands of cells: seconds of CPU, some of it
+in long calls that hold the GIL for a tenth of a second or more. Drawn in request threads, four at
+once held ``/check`` for seconds. So a drawing is kept (per worker, by its key, least recently used
+first out, within ``CACHE_BYTES``); it is drawn in a child forked from the worker (which shares the
+worker's snapshot without copying it, holds no GIL of the worker's, and runs at a lower CPU
+priority, so the worker's own requests come first); at most ``expensive_concurrency`` are drawn at
+once per worker (an anyio capacity limiter: the others wait without holding a thread); and when
+``MAX_WAITING`` wait already, the next is told to come back later (503, Retry-After).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from multiprocessing.connection import Connection
 
 import anyio
 from fastapi import Request
@@ -21,6 +26,8 @@ from siteselect.errors import StoreError
 
 CACHE_BYTES = 256 * 1024 * 1024  # a district surface at res 9 is some 2 MB, a street view less
 MAX_WAITING = 8
+DRAW_TIMEOUT_S = 120  # a child that takes longer is stopped
+NICENESS = 10  # the child's CPU weight is a tenth of the worker's
 
 
 class BusyError(StoreError):
@@ -62,8 +69,10 @@ async def drawn_once(request: Request, key: Hashable, draw: Callable[[], bytes])
     if limiter.statistics().tasks_waiting >= MAX_WAITING:
         raise BusyError(f"{MAX_WAITING} expensive requests are waiting already; try again shortly")
 
+    apart_from_worker = request.app.state.settings.expensive_apart
+
     def draw_unless_drawn() -> bytes:  # one drawn while this one waited is not drawn again
-        return drawings.get(key) or drawings.put(key, draw())
+        return drawings.get(key) or drawings.put(key, apart(draw) if apart_from_worker else draw())
 
     return await anyio.to_thread.run_sync(draw_unless_drawn, limiter=limiter)
 
@@ -74,3 +83,38 @@ def _state(request: Request) -> tuple[Drawings, anyio.CapacityLimiter]:
         state.expensive = (Drawings(), anyio.CapacityLimiter(state.settings.expensive_concurrency))
     expensive: tuple[Drawings, anyio.CapacityLimiter] = state.expensive
     return expensive
+
+
+def apart(draw: Callable[[], bytes]) -> bytes:
+    """``draw()`` in a child forked from this process at a lower CPU priority; its result, or the
+    error it raised."""
+    context = multiprocessing.get_context("fork")  # the child starts with this worker's snapshot
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(draw, writer), daemon=True)
+    child.start()
+    writer.close()
+    try:
+        if not reader.poll(DRAW_TIMEOUT_S):
+            raise BusyError(f"a drawing took longer than {DRAW_TIMEOUT_S} s and was stopped")
+        outcome, value = reader.recv()
+    except EOFError:
+        raise BusyError("the drawing stopped before it was done; try again shortly") from None
+    finally:
+        reader.close()
+        child.kill()
+        child.join()
+    if outcome == "raised":
+        raise value
+    body: bytes = value
+    return body
+
+
+def _child(draw: Callable[[], bytes], writer: Connection) -> None:
+    os.nice(NICENESS)
+    try:
+        writer.send(("drew", draw()))
+    except Exception as exc:  # the request's error (a 422 …), raised again in the worker
+        writer.send(("raised", exc))
+    finally:
+        writer.close()
+        os._exit(0)  # nothing of the worker's (its connections, its exit handlers) is run here

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     expensive_concurrency: int = Field(
         default=1, ge=1, le=16, description="suitability surfaces drawn at once per worker; others queue"
     )
+    expensive_apart: bool = Field(
+        default=True,
+        description="draw surfaces in a child process forked from the worker, at a lower CPU priority "
+        "(false: in the worker's own threads, where fork is not available)",
+    )
     extent: tuple[float, float, float, float] = Field(
         default=LAOSHAN_EXTENT,
         description="min lon, min lat, max lon, max lat (WGS-84) of the district served",
