@@ -3,29 +3,19 @@ wall the application's checks stand in front of. An owner role creates the schem
 role is no superuser, owns nothing, and cannot write another park's listings, change the audit log,
 nor switch off the trigger and policies that keep it so."""
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from siteselect import accounts, listings
+from siteselect.demo import LOAD_ORDER
 from siteselect.load import load_file
 from siteselect.security import acting_as
 from siteselect.store import Store
+from tests.support.postgis import OWNER, SERVICE, two_roles
+from tests.support.serve import running_service
 
 pytestmark = pytest.mark.postgis
-OWNER, SERVICE = "siteselect_owner", "siteselect_service"
-
-
-def two_roles(postgis_url: str) -> tuple[str, str]:
-    """The owner and the service's role (made once per server), the database the owner's; their URLs."""
-    admin = sa.create_engine(postgis_url)
-    database = postgis_url.rsplit("/", 1)[1]
-    with admin.begin() as conn:
-        for role in (OWNER, SERVICE):
-            if not conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
-                conn.execute(sa.text(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
-        conn.execute(sa.text(f"ALTER DATABASE {database} OWNER TO {OWNER}"))
-    admin.dispose()
-    return tuple(postgis_url.replace("://postgres@", f"://{role}@") for role in (OWNER, SERVICE))  # type: ignore[return-value]
 
 
 @pytest.fixture
@@ -147,3 +137,20 @@ def test_the_audit_log_is_append_only_for_the_service_and_its_owner(app_store):
     owner.dispose()
     with app_store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one() >= 1
+
+
+def test_the_service_runs_as_its_role_beside_the_owner(app_store, demo_files):
+    for layer in LOAD_ORDER:
+        if layer not in ("parks", "vacancies"):
+            load_file(app_store, layer, demo_files[layer])
+    accounts.add_user(app_store, "admin", "admin", [])
+    token = {"Authorization": f"Bearer {accounts.create_token(app_store, 'admin')[0]}"}
+    owner_url = app_store.url.replace(SERVICE, OWNER)
+    with running_service(app_store.url, SITESELECT_DATABASE_OWNER_URL=owner_url) as base:
+        path = f"{base}/ogc/collections/vacancies/items/{listings.all_listings(app_store)[0]['id']}"
+        tag = httpx.get(path).headers["etag"]
+        headers = token | {"If-Match": tag, "Content-Type": "application/merge-patch+json"}
+        assert httpx.patch(path, json={"rent": 88.0}, headers=headers).status_code == 200
+        report = {"industry": "6210", "sites": [{"lon": 120.452, "lat": 36.1075}]}
+        assert httpx.post(f"{base}/reports", json=report, timeout=60).status_code == 201
+        assert [e["outcome"] for e in httpx.get(f"{base}/audit", headers=token).json()][-1] == "ok"
