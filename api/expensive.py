@@ -6,8 +6,9 @@ once held ``/check`` for seconds. So a drawing is kept (per worker, by its key, 
 first out, within ``CACHE_BYTES``); it is drawn in a child forked from the worker (which shares the
 worker's snapshot without copying it, holds no GIL of the worker's, and runs at a lower CPU
 priority, so the worker's own requests come first); at most ``expensive_concurrency`` are drawn at
-once per worker (an anyio capacity limiter: the others wait without holding a thread); and when
-``MAX_WAITING`` wait already, the next is told to come back later (503, Retry-After).
+once per worker (an anyio capacity limiter: the others wait without holding a thread); the same
+question asked while it is drawn waits for that drawing; and when ``MAX_WAITING`` wait already,
+the next is told to come back later (503, Retry-After).
 """
 
 from __future__ import annotations
@@ -61,28 +62,39 @@ class Drawings:
 
 
 async def drawn_once(request: Request, key: Hashable, draw: Callable[[], bytes]) -> bytes:
-    """The body for ``key``: kept, or drawn in a thread when the worker's limiter lets it."""
-    drawings, limiter = _state(request)
+    """The body for ``key``: kept, or drawn (apart) when the worker's limiter lets it."""
+    drawings, limiter, underway = _state(request)
+    while key in underway:  # the same question asked again while it is drawn: wait for that drawing
+        await underway[key].wait()
     body = drawings.get(key)
     if body is not None:
         return body
     if limiter.statistics().tasks_waiting >= MAX_WAITING:
         raise BusyError(f"{MAX_WAITING} expensive requests are waiting already; try again shortly")
-
     apart_from_worker = request.app.state.settings.expensive_apart
+    done = underway[key] = anyio.Event()
+    try:
+        body = await anyio.to_thread.run_sync(apart if apart_from_worker else _here, draw, limiter=limiter)
+        return drawings.put(key, body)
+    finally:
+        del underway[key]
+        done.set()
 
-    def draw_unless_drawn() -> bytes:  # one drawn while this one waited is not drawn again
-        return drawings.get(key) or drawings.put(key, apart(draw) if apart_from_worker else draw())
 
-    return await anyio.to_thread.run_sync(draw_unless_drawn, limiter=limiter)
+Underway = dict[Hashable, anyio.Event]
 
 
-def _state(request: Request) -> tuple[Drawings, anyio.CapacityLimiter]:
+def _state(request: Request) -> tuple[Drawings, anyio.CapacityLimiter, Underway]:
     state = request.app.state
     if not hasattr(state, "expensive"):  # made here: a limiter belongs to the running event loop
-        state.expensive = (Drawings(), anyio.CapacityLimiter(state.settings.expensive_concurrency))
-    expensive: tuple[Drawings, anyio.CapacityLimiter] = state.expensive
+        limiter = anyio.CapacityLimiter(state.settings.expensive_concurrency)
+        state.expensive = (Drawings(), limiter, {})
+    expensive: tuple[Drawings, anyio.CapacityLimiter, Underway] = state.expensive
     return expensive
+
+
+def _here(draw: Callable[[], bytes]) -> bytes:
+    return draw()
 
 
 def apart(draw: Callable[[], bytes]) -> bytes:

@@ -104,11 +104,13 @@ def test_expensive_requests_queue_and_the_queue_is_bounded(demo_db):
             with httpx.Client(base_url=base, timeout=120) as http:
                 return http.get("/surface", params={"industry": code, "res": res})
 
-        with ThreadPoolExecutor(len(codes) + 1) as pool:
+        with ThreadPoolExecutor(len(codes) + 4) as pool:
             first = pool.submit(draw, "6210", 9)  # seconds of drawing, while the others come
             time.sleep(0.5)
+            again = [pool.submit(draw, "6210", 9) for _ in range(3)]  # wait for that one, not in the queue
             answers = list(pool.map(draw, codes, [8] * len(codes)))
             assert first.result().status_code == 200
+            assert all(a.result().content == first.result().content for a in again)
     busy = [r for r in answers if r.status_code == 503]
     assert len(busy) == len(codes) - MAX_WAITING, [r.status_code for r in answers]
     assert all(int(r.headers["Retry-After"]) > 0 for r in busy)
