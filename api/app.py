@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if hasattr(app.state, "expensive"):
+                app.state.expensive.close()
             store.close()
 
     app = FastAPIOffline(  # the API docs' scripts are served here: intranets reach no CDN

@@ -8,7 +8,7 @@ four other clients each ask for surfaces one after another, every one a new indu
 kept already (res 9 over the district: seconds of CPU each). Measured twice in the same run: the
 baseline draws as every request did before, in the worker's own threads, four at once
 (``SITESELECT_EXPENSIVE_APART=false``, ``SITESELECT_EXPENSIVE_CONCURRENCY=4``); the service's
-defaults draw one at a time per worker, in a child process at a lower CPU priority.
+defaults draw one at a time per worker, in a process of its own at a lower CPU priority.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def draw_surfaces(base: str, codes: list[str], stop: threading.Event, statuses: 
 def measure(db_url: str, env: dict[str, str], workers: int, seconds: float) -> dict[str, object]:
     with running_service(db_url, workers=workers, **env) as base:
         check_latencies(base, 3)  # warm: cell maps, the gazetteer
+        with httpx.Client(base_url=base, timeout=300) as client:  # and the drawing process, if any
+            assert client.get("/surface", params={"industry": "6210", "res": 7}).status_code == 200
         alone = check_latencies(base, seconds)
         stop, statuses = threading.Event(), []
         drawers = [

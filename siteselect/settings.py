@@ -36,8 +36,8 @@ class Settings(BaseSettings):
     )
     expensive_apart: bool = Field(
         default=True,
-        description="draw surfaces in a child process forked from the worker, at a lower CPU priority "
-        "(false: in the worker's own threads, where fork is not available)",
+        description="draw surfaces in processes of each worker's own, at a lower CPU priority (false: "
+        "in the worker's threads, sparing those processes' memory)",
     )
     extent: tuple[float, float, float, float] = Field(
         default=LAOSHAN_EXTENT,

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.expensive import drawn_once
+from api.expensive import expensive
 from api.fields import BBOX, IsoDate
 from api.routers.checks import _json, _snapshot
 from api.routers.layers import MAX_BBOX_DEG, parse_bbox
 from siteselect import industry, listings
 from siteselect.check import today
 from siteselect.errors import InvalidInputError
+from siteselect.index import Snapshot
 from siteselect.match import Constraints, compare, match, surface
 from siteselect.store import AWAY
 
@@ -159,11 +160,15 @@ async def get_surface(
             f"res {res}: fine cells are drawn for a view; give its bbox (at most {FINE_MAX_DEG[res]}° a side)"
         )
     snapshot = _snapshot(request, None)
-
-    def draw() -> bytes:
-        cells = surface(snapshot, code, res, bbox=box)
-        body: dict[str, Any] = json.loads(cells.to_json(drop_id=True))
-        return json.dumps(body, ensure_ascii=False).encode()
-
     key = ("surface", tuple(snapshot.versions.items()), today(), code, res, box)  # rules start on dates
-    return Response(await drawn_once(request, key, draw), media_type="application/geo+json")
+    body = await expensive(request).drawn_once(key, snapshot, surface_geojson, code, res, box)
+    return Response(body, media_type="application/geo+json")
+
+
+def surface_geojson(
+    snapshot: Snapshot, code: str, res: int, box: tuple[float, float, float, float] | None
+) -> bytes:
+    """The surface as GeoJSON bytes (drawn apart from the worker: a function of module level)."""
+    cells = surface(snapshot, code, res, bbox=box)
+    body: dict[str, Any] = json.loads(cells.to_json(drop_id=True))
+    return json.dumps(body, ensure_ascii=False).encode()
