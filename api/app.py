@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(settings.database_url, h3_resolution=settings.h3_resolution)
+        store = Store.from_settings(settings, service=True)
         app.state.store = store
         app.state.catalog = Catalog(store, settings)
         snapshot = app.state.catalog.current()
@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if hasattr(app.state, "expensive"):
+                app.state.expensive.close()
             store.close()
 
     app = FastAPIOffline(  # the API docs' scripts are served here: intranets reach no CDN

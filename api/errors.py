@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
@@ -25,6 +24,10 @@ from siteselect.errors import (
     StaleWriteError,
     StoreError,
 )
+from siteselect.store import AWAY
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 5  # what a 503 tells the client to wait: a restart of PostgreSQL takes about that
 
 STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,
@@ -55,14 +58,23 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
     if isinstance(exc, StoreError):
         STORE_ERRORS.inc()
+    if status_of(exc) == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return JSONResponse(status_code=status_of(exc), content=body, headers=headers)
 
 
-async def _store_unreachable(_request: Request, exc: Exception) -> JSONResponse:
-    """The database went away or timed out: 503, counted, without its internals in the answer."""
+async def _store_away(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, unreachable or too slow: 503, counted, try again shortly (never a 500,
+    never a hang, never its internals in the answer)."""
     STORE_ERRORS.inc()
-    logging.getLogger("siteselect.store").error("store error: %s", str(exc).splitlines()[0])
-    return JSONResponse(status_code=503, content={"detail": "the store is not available; try again shortly"})
+    log.warning("%s %s: the store is away: %s", request.method, request.url.path, exc.__class__.__name__)
+    return unavailable("the database is not answering; try again shortly")
+
+
+def unavailable(detail: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=503, content={"detail": detail}, headers={"Retry-After": str(RETRY_AFTER_S)}
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -81,4 +93,5 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SiteSelectError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(sa.exc.OperationalError, _store_unreachable)
+    for away in AWAY:
+        app.add_exception_handler(away, _store_away)

@@ -26,7 +26,12 @@ PROBLEM = {
         "problems": {"type": "array", "items": {"type": "object"}},
     },
 }
-ALWAYS = {400: "the body could not be read", 404: "no such resource", 422: "a value is not valid"}
+ALWAYS = {
+    400: "the body could not be read",
+    404: "no such resource",
+    422: "a value is not valid",
+    503: "the database is not answering, or the service is busy: try again after Retry-After seconds",
+}
 SECURED = {401: "no valid bearer token", 403: "not allowed for this user"}
 CONDITIONAL = {
     412: "changed since the ETag given in If-Match",

@@ -28,8 +28,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    settings = _settings(args)
-    return Store(settings.database_url, h3_resolution=settings.h3_resolution)
+    return Store.from_settings(_settings(args))
 
 
 def _progress(label: str) -> Callable[[int, int], None]:

@@ -15,6 +15,7 @@ step with the store and builds snapshots of earlier versions on request.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import threading
 import time
@@ -31,9 +32,10 @@ from siteselect.errors import NotFoundError
 from siteselect.geodesy import LocalFrame
 from siteselect.grid import disc_cells, rings_for
 from siteselect.settings import Settings
-from siteselect.store import LayerVersion, Store
+from siteselect.store import AWAY, LayerVersion, Store
 
 CellMap = dict[int, NDArray[np.intp]]
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -214,6 +216,7 @@ class Catalog:
         self.max_age_s = max_age_s
         self._built: dict[int, LayerIndex] = {}  # by version id
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # held by the one background refresh under way
         self._current = Snapshot({}, self.frame)
         self._checked_at = -math.inf
         self.built_at = time.time()  # when the current snapshot was made (for its age in the metrics)
@@ -243,10 +246,25 @@ class Catalog:
             return changed
 
     def current(self) -> Snapshot:
-        """The current snapshot, checked against the store at most every ``max_age_s`` seconds."""
+        """The current snapshot, checked against the store at most every ``max_age_s`` seconds.
+
+        Once there is one, no request waits for the store: the check runs in the background, and
+        while the store is away (or slow) the snapshot in memory keeps answering."""
         if time.monotonic() - self._checked_at > self.max_age_s:
-            self.refresh()
+            if not self._current.layers:
+                self.refresh()  # nothing to answer from yet
+            elif self._refreshing.acquire(blocking=False):
+                threading.Thread(target=self._refresh_in_background, daemon=True).start()
         return self._current
+
+    def _refresh_in_background(self) -> None:
+        try:
+            self.refresh()
+        except AWAY as exc:
+            log.warning("layer versions not checked, the store is away: %s", exc.__class__.__name__)
+            self._checked_at = time.monotonic()  # again after max_age_s
+        finally:
+            self._refreshing.release()
 
     def snapshot(self, versions: dict[str, int]) -> Snapshot:
         """A snapshot with the named version of some layers and the current one of the others."""

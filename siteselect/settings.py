@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from siteselect.errors import InvalidInputError
@@ -21,7 +21,28 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///siteselect.db",
-        description="SQLAlchemy URL: sqlite:///path.db (default) or postgresql+psycopg://...",
+        description="SQLAlchemy URL the service works through: sqlite:///path.db (default) or "
+        "postgresql+psycopg://... (on PostGIS, a role that reads and writes rows but owns nothing)",
+    )
+    database_owner_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the role that owns the schema on PostGIS: set-up and migrations "
+        "create and alter tables, row-security policies and the audit log's trigger through it, and grant "
+        "the service's role what it needs; empty: the service's own URL (one role, as on SQLite)",
+    )
+    database_connect_timeout_s: float = Field(
+        default=2.0, ge=2, le=60, description="give up connecting to PostGIS after this long"
+    )
+    database_statement_timeout_s: float = Field(
+        default=5.0, gt=0, le=3600, description="the service cancels a PostGIS statement running longer"
+    )
+    expensive_concurrency: int = Field(
+        default=1, ge=1, le=16, description="suitability surfaces drawn at once per worker; others queue"
+    )
+    expensive_apart: bool = Field(
+        default=True,
+        description="draw surfaces in processes of each worker's own, at a lower CPU priority (false: "
+        "in the worker's threads, sparing those processes' memory)",
     )
     extent: tuple[float, float, float, float] = Field(
         default=LAOSHAN_EXTENT,
@@ -59,11 +80,12 @@ class Settings(BaseSettings):
             )
         return v
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_owner_url")
     @classmethod
-    def _known_backend(cls, v: str) -> str:
-        if not v.startswith(("sqlite://", "postgresql")):
-            raise ValueError(f"database_url must be sqlite:/// or postgresql+psycopg://, got {v!r}")
+    def _known_backend(cls, v: str, info: ValidationInfo) -> str:
+        optional = info.field_name == "database_owner_url"
+        if not (v == "" and optional) and not v.startswith(("sqlite://", "postgresql")):
+            raise ValueError(f"a database URL must be sqlite:/// or postgresql+psycopg://, got {v!r}")
         return v
 
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.fields import IsoDate
+from api.expensive import expensive
+from api.fields import BBOX, IsoDate
 from api.routers.checks import _json, _snapshot
+from api.routers.layers import MAX_BBOX_DEG, parse_bbox
 from siteselect import industry, listings
+from siteselect.check import today
+from siteselect.errors import InvalidInputError
+from siteselect.index import Snapshot
 from siteselect.match import Constraints, compare, match, surface
+from siteselect.store import AWAY
 
 router = APIRouter(tags=["matching"])
+log = logging.getLogger(__name__)
 Use = Annotated[str, Field(pattern="^(residential|commercial|office|industrial|mixed|public|other)$")]
 
 
@@ -97,12 +105,16 @@ def post_match(request: Request, body: MatchRequest) -> Response:
 
 
 def _use_live_listings(request: Request) -> None:
-    """Operators' listings take effect in the very next match."""
+    """Operators' listings take effect in the very next match (while the store is away, the
+    listings as last read keep answering)."""
     store = request.app.state.store
-    key = listings.stamp(store)
     scorer = _snapshot(request, None).scorer
-    if scorer.vacancies_key != key:
-        scorer.use_vacancies(key, listings.as_frame(listings.all_listings(store)))
+    try:
+        key = listings.stamp(store)
+        if scorer.vacancies_key != key:
+            scorer.use_vacancies(key, listings.as_frame(listings.all_listings(store)))
+    except AWAY as exc:
+        log.warning("match without fresh listings, the store is away: %s", exc.__class__.__name__)
 
 
 @router.post("/compare", response_class=Response, responses={200: {"content": {"application/json": {}}}})
@@ -121,13 +133,42 @@ def post_compare(request: Request, body: CompareRequest) -> Response:
     return _json(result)
 
 
+FINE_RES = 10  # and finer: a district's worth is tens of thousands of cells and seconds of CPU
+FINE_MAX_DEG = {10: 0.05, 11: 0.02}  # a side of a street-scale view: either is about a second of CPU
+
+
 @router.get("/surface", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
-def get_surface(
+async def get_surface(
     request: Request,
     wanted: Annotated[str, Query(alias="industry", min_length=1, max_length=50, description="code or words")],
     res: Annotated[int, Query(ge=6, le=11)] = 9,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="minlon,minlat,maxlon,maxlat: only the cells of this view; needed from res"
+            f" {FINE_RES}, at most {FINE_MAX_DEG[10]}° a side at res 10, {FINE_MAX_DEG[11]}° at 11",
+            pattern=BBOX,
+        ),
+    ] = None,
 ) -> Response:
-    """GeoJSON H3 cells over the district: share where the industry may go, and the mean score."""
-    cells = surface(_snapshot(request, None), industry.resolve(wanted), res)
+    """GeoJSON H3 cells over the district (or a view of it): share where the industry may go, and
+    the mean score. Each is drawn once per layer versions; fine resolutions only for a street view."""
+    code = industry.resolve(wanted)
+    box = parse_bbox(bbox, FINE_MAX_DEG.get(res, MAX_BBOX_DEG), "zoom in for fine cells")
+    if res >= FINE_RES and box is None:
+        raise InvalidInputError(
+            f"res {res}: fine cells are drawn for a view; give its bbox (at most {FINE_MAX_DEG[res]}° a side)"
+        )
+    snapshot = _snapshot(request, None)
+    key = ("surface", tuple(snapshot.versions.items()), today(), code, res, box)  # rules start on dates
+    body = await expensive(request).drawn_once(key, snapshot, surface_geojson, code, res, box)
+    return Response(body, media_type="application/geo+json")
+
+
+def surface_geojson(
+    snapshot: Snapshot, code: str, res: int, box: tuple[float, float, float, float] | None
+) -> bytes:
+    """The surface as GeoJSON bytes (drawn apart from the worker: a function of module level)."""
+    cells = surface(snapshot, code, res, bbox=box)
     body: dict[str, Any] = json.loads(cells.to_json(drop_id=True))
-    return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json")
+    return json.dumps(body, ensure_ascii=False).encode()
