@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
+from api.methods import allowed_methods
 from siteselect.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -51,12 +50,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """As FastAPI answers, but a 405 names every method the path takes, not just one route's."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 405:
-        allowed = set()
-        for route in request.app.router.routes:
-            match, _ = route.matches({**request.scope, "method": "GET"})
-            if match != Match.NONE and isinstance(route, APIRoute):
-                allowed |= route.methods or set()
-        exc.headers = {"Allow": ", ".join(sorted(allowed))}
+        exc.headers = {"Allow": ", ".join(allowed_methods(request.app.router, request.scope))}
     return await http_exception_handler(request, exc)
 
 
