@@ -209,7 +209,8 @@ function showResults(result) {
     list.append(li);
     marker(r.lon, r.lat, r.verdict, 7).bindTooltip(text(`${i + 1}. ${r.address}`)).on("click", () => select(i)).addTo(markers);
   });
-  if (result.results.length) map.fitBounds(L.featureGroup(markers.getLayers()).getBounds().pad(0.2));
+  // At most street scale: one result alone is a box of no size, and with no tiles no zoom stops it.
+  if (result.results.length) map.fitBounds(L.featureGroup(markers.getLayers()).getBounds().pad(0.2), { maxZoom: 17 });
 }
 
 function select(i) {
