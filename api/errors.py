@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,6 +22,7 @@ from siteselect.errors import (
     StoreError,
 )
 
+SHOWN_INPUT = 200  # characters of a refused text a 422 repeats
 STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,
     InvalidInputError: 422,
@@ -54,6 +58,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, but repeating a refused value only when it is short and plain: a body of a
+    million coordinates is not sent back (nor walked to be written), and no value can fail to be."""
+    assert isinstance(exc, RequestValidationError)
+    detail = []
+    for error in exc.errors():
+        entry = {"loc": list(error["loc"]), "msg": str(error["msg"]), "type": str(error["type"])}
+        if _plain(error.get("input")):
+            entry["input"] = error["input"]
+        detail.append(entry)
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def _plain(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) <= SHOWN_INPUT
+    return isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value))
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SiteSelectError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -242,16 +242,29 @@ def _written(feature: dict[str, Any]) -> dict[str, Any]:
     return props | ({"id": feature["id"]} if "id" in feature else {})
 
 
-def _body(feature: dict[str, Any]) -> dict[str, Any]:
-    """A vacancy's fields: the Feature's properties, lon and lat from its Point."""
+def _body(feature: dict[str, Any], whole: bool = True) -> dict[str, Any]:
+    """A vacancy's fields: the Feature's properties, lon and lat from its Point (which a whole
+    listing needs; a patch may leave it out)."""
     props = _written(feature)
+    for name, value in props.items():
+        if isinstance(value, dict | list):
+            raise InvalidInputError(f"properties.{name}: a vacancy's fields are text, numbers or true/false")
     geometry = feature.get("geometry")
+    if geometry is None and whole:
+        raise InvalidInputError("geometry is required: a Point [lon, lat]")
     if geometry is not None:
-        coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
-        if geometry.get("type") != "Point" or not isinstance(coords, list) or len(coords) != 2:
-            raise InvalidInputError("geometry must be a Point [lon, lat]")
+        point = isinstance(geometry, dict) and geometry.get("type") == "Point"
+        coords = geometry.get("coordinates") if point else None
+        if not isinstance(coords, list) or len(coords) != 2 or not all(map(_number, coords)):
+            raise InvalidInputError(
+                f"geometry must be a Point [lon, lat] of two numbers, not {str(geometry)[:80]}"
+            )
         props = props | {"lon": coords[0], "lat": coords[1]}
     return props
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _properties(feature: dict[str, Any]) -> dict[str, Any]:
@@ -320,7 +333,7 @@ def patch_item(
         return _park_feature(
             request, parks.update(store, user, feature_id, props, if_match=if_match, merge=True)
         )
-    fields = _body(patch) if patch.get("type") == "Feature" else patch
+    fields = _body(patch, whole=False) if patch.get("type") == "Feature" else patch
     changed = listings.update(
         request.app.state.store, user, feature_id, fields, if_match=if_match, merge=True
     )
