@@ -76,7 +76,7 @@ class CheckedAtTheDoor:
 def check_url(path: str, query: str) -> None:
     """Refuse a NUL in the path or the query, and a token in the query."""
     if "\x00" in path:
-        raise RefusedError(["path"], "the path holds a NUL character (\\x00)", 400)
+        raise RefusedError(["path"], "the path holds a NUL character (\\x00)")
     for name, value in parse_qsl(query, keep_blank_values=True):
         if name.lower() in TOKEN_PARAMETERS:
             raise RefusedError(

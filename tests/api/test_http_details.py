@@ -153,3 +153,12 @@ def test_the_access_log_keeps_no_token_from_a_url(demo_db):
         log = proc.communicate(timeout=30)[0]
     assert "GET /me?access_token=[redacted]" in log and "api_key=[redacted]" in log
     assert "SECRET" not in log
+
+
+def test_the_policy_lets_in_the_tile_server_and_nothing_else(demo_db):
+    tiles = "gcj02:http://{s}.tiles.intranet:8080/{z}/{x}/{y}.png"
+    settings = Settings(_env_file=None, database_url=demo_db, basemap=tiles)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client:
+        policy = _directives(client.get("/").headers["content-security-policy"])
+    assert policy["img-src"] == ["'self'", "data:", "http://*.tiles.intranet:8080"]
+    assert policy["script-src"] == policy["default-src"] == ["'self'"]
