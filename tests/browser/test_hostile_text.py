@@ -14,6 +14,7 @@ from siteselect import accounts
 from siteselect.demo import LOAD_ORDER
 from siteselect.load import load_file
 from siteselect.store import Store
+from tests.support.pages import wait_until
 from tests.support.serve import running_service
 
 PWN = '"><img src=x onerror="window.__pwned=1">'
@@ -73,7 +74,7 @@ def _hover(page, layer: str) -> None:
 def test_a_vacancy_address_with_markup_shows_as_text_in_its_tooltip(watched, hostile):
     page = watched.page
     page.goto(f"{hostile}/")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     page.fill("#industry", "6210")
     page.fill("#area-min", "4300")
     page.fill("#area-max", "4400")
@@ -91,7 +92,7 @@ def test_a_vacancy_address_with_markup_shows_as_text_in_its_tooltip(watched, hos
 def test_a_street_name_with_markup_reaches_the_page_as_written(watched, hostile):
     page = watched.page
     page.goto(f"{hostile}/")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     assert STREET in page.inner_text("#streets")
     assert page.locator("#streets img").count() == 0
     assert page.evaluate("window.__pwned") is None
@@ -137,7 +138,7 @@ def test_the_page_and_reports_keep_to_their_policy(watched, hostile):
     scripts by their hashes, the print button without an inline handler."""
     page = watched.page
     page.goto(f"{hostile}/")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     made = _post(f"{hostile}/reports", {"industry": "9013", "sites": [{"address": "海口路42号"}]})
     page.goto(f"{hostile}{made['url']}")
     page.wait_for_selector(".leaflet-container canvas")
