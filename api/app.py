@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    # The last added runs first: the size limit, then the door, then methods, then the routes.
+    # The last added runs first: headers on every answer, the size limit, the door, the methods.
     app.add_middleware(HeadAndOptions)
     app.add_middleware(CheckedAtTheDoor)
     app.add_middleware(LimitBodySize)
