@@ -11,9 +11,12 @@ from fastapi_offline import FastAPIOffline
 
 from api import errors, openapi
 from api.auth import User
+from api.boundary import CheckedAtTheDoor, keep_secrets_out_of_the_access_log
+from api.headers import SecurityHeaders
 from api.limits import LimitBodySize
+from api.methods import HeadAndOptions
 from api.observe import Observe
-from api.routers import checks, layers, matching, ogc, reports, service, stewards, webmap
+from api.routers import checks, docs, layers, matching, ogc, reports, service, stewards, webmap
 from siteselect import audit as audit_log
 from siteselect.index import Catalog
 from siteselect.settings import Settings
@@ -42,14 +45,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store.close()
 
     app = FastAPIOffline(  # the API docs' scripts are served here: intranets reach no CDN
+        docs_url=None,  # the pages are api/routers/docs.py: no inline scripts
+        redoc_url=None,
         title="siteselect",
         summary="智能选址 — site selection for business registration, Laoshan District",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # The last added runs first: headers on every answer, the size limit, the door, the methods.
+    app.add_middleware(HeadAndOptions)
+    app.add_middleware(CheckedAtTheDoor)
     app.add_middleware(LimitBodySize)
+    app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(Observe)  # outermost: sees every answer, refusals of oversized bodies too
+    keep_secrets_out_of_the_access_log()
     errors.install(app)
     openapi.install(app)
     app.include_router(layers.router)
@@ -60,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(webmap.router)
     app.include_router(service.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=webmap.STATIC), name="static")
 
     @app.get("/me", tags=["accounts"])

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
+from api.methods import allowed_methods
 from api.observe import STORE_ERRORS
 from siteselect.errors import (
     AmbiguousInputError,
@@ -29,6 +30,7 @@ from siteselect.store import AWAY
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5  # what a 503 tells the client to wait: a restart of PostgreSQL takes about that
 
+SHOWN_INPUT = 200  # characters of a refused text a 422 repeats
 STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,
     InvalidInputError: 422,
@@ -81,13 +83,27 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """As FastAPI answers, but a 405 names every method the path takes, not just one route's."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 405:
-        allowed = set()
-        for route in request.app.router.routes:
-            match, _ = route.matches({**request.scope, "method": "GET"})
-            if match != Match.NONE and isinstance(route, APIRoute):
-                allowed |= route.methods or set()
-        exc.headers = {"Allow": ", ".join(sorted(allowed))}
+        exc.headers = {"Allow": ", ".join(allowed_methods(request.app.router, request.scope))}
     return await http_exception_handler(request, exc)
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, but repeating a refused value only when it is short and plain: a body of a
+    million coordinates is not sent back (nor walked to be written), and no value can fail to be."""
+    assert isinstance(exc, RequestValidationError)
+    detail = []
+    for error in exc.errors():
+        entry = {"loc": list(error["loc"]), "msg": str(error["msg"]), "type": str(error["type"])}
+        if _plain(error.get("input")):
+            entry["input"] = error["input"]
+        detail.append(entry)
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def _plain(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) <= SHOWN_INPUT
+    return isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def install(app: FastAPI) -> None:
@@ -95,3 +111,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for away in AWAY:
         app.add_exception_handler(away, _store_away)
+    app.add_exception_handler(RequestValidationError, _invalid_request)

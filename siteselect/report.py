@@ -13,11 +13,14 @@ is not part of the id). Elements of the map are numbered in order rather than gi
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import html
 import itertools
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +55,8 @@ CATEGORY_COLOURS = {
     "hospital": "#d81b60", "park": "#43a047", "business": "#757575",
 }  # fmt: skip
 VERDICT_COLOURS = {"permitted": "#2e7d32", "review": "#f9a825", "prohibited": "#c62828"}
+PRINT_SCRIPT = 'document.getElementById("print").addEventListener("click", () => window.print());'
+SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class Report:
     as_of: dt.date
     layer_versions: dict[str, int]
     verdicts: tuple[str, ...]  # of the sites, in order
+    script_hashes: tuple[str, ...]  # of the page's own inline scripts, for its Content-Security-Policy
 
 
 def report_id(request: ReportRequest, versions: dict[str, int], as_of: dt.date, basemap: Basemap) -> str:
@@ -129,8 +135,10 @@ def build(
     )
     rid = report_id(request, snapshot.versions, as_of, basemap)
     fmap = _draw(snapshot, request.industry, as_of, result["sites"], checks, basemap)
+    parts = _map_parts(fmap)
+    scripts = (assets.leaflet_js(), *SCRIPT.findall(parts["header"]), parts["script"], PRINT_SCRIPT)
     generated = (generated_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    html = _template().render(
+    page = _template().render(
         id=rid,
         as_of=as_of.isoformat(),
         generated=generated.isoformat().replace("+00:00", "Z"),
@@ -139,7 +147,8 @@ def build(
         sites=[_site_view(snapshot, s, c) for s, c in zip(result["sites"], checks)],
         versions=snapshot.versions,
         criteria=scoring.CRITERIA,
-        map=_map_parts(fmap),
+        map=parts,
+        print_script=PRINT_SCRIPT,
         leaflet_js=assets.leaflet_js(),
         leaflet_css=assets.leaflet_css(),
         attribution=basemap.attribution,
@@ -147,7 +156,14 @@ def build(
         en=en,
         colours=VERDICT_COLOURS,
     )
-    return Report(rid, html, as_of, snapshot.versions, tuple(s["verdict"] for s in result["sites"]))
+    verdicts = tuple(s["verdict"] for s in result["sites"])
+    return Report(rid, page, as_of, snapshot.versions, verdicts, tuple(map(script_hash, scripts)))
+
+
+def script_hash(script: str) -> str:
+    """The Content-Security-Policy source that lets exactly this inline script run."""
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
 
 
 # ---- stored reports ------------------------------------------------------------------------------
@@ -219,7 +235,8 @@ def _site_view(snapshot: Snapshot, site: dict[str, Any], check: dict[str, Any]) 
 
 
 def _map_parts(fmap: folium.Map) -> dict[str, str]:
-    """The map's styles, element and script, for the report's own page."""
+    """The map's styles, element and script, for the report's own page (the header is folium's
+    own markup, with no data in it; the data is in the script)."""
     figure = fmap.get_root()
     assert isinstance(figure, Figure)
     _number(figure)
@@ -277,10 +294,13 @@ class _Drawing:
     ) -> None:
         if not props:
             return
-        group = folium.FeatureGroup(name=name, show=show)
+        # Leaflet's layer control and folium's tooltips set what they show as HTML: names from
+        # department files and from users go in escaped, and show as written.
+        group = folium.FeatureGroup(name=html.escape(name), show=show)
         fields = [k for k in ("name", "note") if k in props[0]]
+        shown: list[dict[str, Any]] = [{k: html.escape(str(p[k])) for k in fields} for p in props]
         folium.GeoJson(
-            feature_collection(self.snapshot, geoms, props, self.basemap, local=local),
+            feature_collection(self.snapshot, geoms, shown, self.basemap, local=local),
             style_function=_constant(style),
             marker=folium.CircleMarker(radius=style.get("radius", 4), fill=True),
             tooltip=folium.GeoJsonTooltip(fields=fields, labels=False) if fields else None,

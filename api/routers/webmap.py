@@ -3,7 +3,6 @@ base-map vectors it draws. Nothing it loads comes from anywhere but this service
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,14 @@ BUILDINGS_MAX_DEG = 0.2  # the page asks from zoom 15: a 2,560-pixel view there 
 def home(request: Request) -> HTMLResponse:
     """The map page, with what it needs to know about the district and the base map inline."""
     page = (STATIC / "index.html").read_text(encoding="utf-8")
-    config = html.escape(orjson.dumps(_config(request)).decode(), quote=False)
-    return HTMLResponse(page.replace("{{ config }}", config))
+    return HTMLResponse(page.replace("{{ config }}", _script_json(_config(request))))
+
+
+def _script_json(value: Any) -> str:
+    """JSON to sit inside a ``<script>`` element, which HTML entities do not reach: the characters
+    that could end it are written as JSON escapes, which JSON.parse reads back as they were."""
+    text = orjson.dumps(value).decode()
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 @router.get("/steward", response_class=HTMLResponse)
@@ -40,7 +45,7 @@ def steward_page(request: Request) -> HTMLResponse:
     """The data stewards' page: upload a department's file, review what it changes, confirm."""
     page = (STATIC / "steward.html").read_text(encoding="utf-8")
     config = _config(request) | {"targets": _targets(), "changeColours": CHANGE_COLOURS}
-    return HTMLResponse(page.replace("{{ config }}", html.escape(orjson.dumps(config).decode(), quote=False)))
+    return HTMLResponse(page.replace("{{ config }}", _script_json(config)))
 
 
 CHANGE_COLOURS = {"added": "#2e7d32", "removed": "#c62828", "changed": "#f9a825"}

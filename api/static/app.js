@@ -46,6 +46,8 @@ const TEXT = {
 };
 
 const $ = (id) => document.getElementById(id);
+// Leaflet's tooltips and popups take HTML: what comes from data goes in as a text node, never as markup.
+const text = (content) => Object.assign(document.createElement("span"), { textContent: content });
 const state = {
   lang: localStorage.getItem("siteselect.lang") || "zh", results: [], selected: null, industry: null, redraw: null, relist: null,
 };
@@ -231,9 +233,10 @@ function showResults(result) {
       r.stale && t("stale")].filter(Boolean).join(" · ");
     li.addEventListener("click", () => select(i));
     list.append(li);
-    marker(r.lon, r.lat, r.verdict, 7).bindTooltip(`${i + 1}. ${r.address}`).on("click", () => select(i)).addTo(markers);
+    marker(r.lon, r.lat, r.verdict, 7).bindTooltip(text(`${i + 1}. ${r.address}`)).on("click", () => select(i)).addTo(markers);
   });
-  if (result.results.length) map.fitBounds(L.featureGroup(markers.getLayers()).getBounds().pad(0.2));
+  // At most street scale: one result alone is a box of no size, and with no tiles no zoom stops it.
+  if (result.results.length) map.fitBounds(L.featureGroup(markers.getLayers()).getBounds().pad(0.2), { maxZoom: 17 });
 }
 
 function select(i) {

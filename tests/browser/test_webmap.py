@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.pages import wait_until
+
 READY = "window.siteselect && window.siteselect.ready"
 
 
 def _open(watched, service):
     page = watched.page
     page.goto(f"{service}/")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     return page
 
 
@@ -30,12 +32,12 @@ def test_buildings_are_drawn_for_the_view_once_zoomed_in(watched, service, demo_
     page = _open(watched, service)
     count = "window.siteselect.buildings.getLayers().length"
     page.evaluate(f"window.siteselect.map.setView([{spot.y}, {spot.x}], 17)")
-    page.wait_for_function(f"{count} > 0")
+    wait_until(page, f"{count} > 0")
     near = page.evaluate(count)
     page.evaluate(f"window.siteselect.map.setView([{spot.y}, {spot.x}], 16)")
-    page.wait_for_function(f"{count} > {near}")  # a wider view, more of them
+    wait_until(page, f"{count} > {near}")  # a wider view, more of them
     page.evaluate("window.siteselect.map.setZoom(12)")
-    page.wait_for_function(f"{count} === 0")
+    wait_until(page, f"{count} === 0")
     watched.assert_clean()
 
 
@@ -57,7 +59,7 @@ def test_search_puts_ranked_results_on_the_map_and_a_click_shows_the_verdict(wat
     page.wait_for_selector("#detail .report-link:not([hidden])")
     assert page.get_attribute("#detail .report-link", "href").startswith("/reports/")
     page.check("#surface")
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('适宜性')")
+    wait_until(page, "document.getElementById('status').textContent.startsWith('适宜性')")
     watched.assert_clean()
 
 
