@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,9 +11,13 @@ from fastapi_offline import FastAPIOffline
 
 from api import errors, openapi
 from api.auth import User
+from api.boundary import CheckedAtTheDoor, keep_secrets_out_of_the_access_log
+from api.headers import SecurityHeaders
 from api.limits import LimitBodySize
-from api.routers import checks, layers, matching, ogc, reports, webmap
-from siteselect.audit import audit_log
+from api.methods import HeadAndOptions
+from api.observe import Observe
+from api.routers import checks, docs, layers, matching, ogc, reports, service, stewards, webmap
+from siteselect import audit as audit_log
 from siteselect.check import checker_for
 from siteselect.index import Catalog
 from siteselect.match import scorer_for
@@ -28,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(settings.database_url, h3_resolution=settings.h3_resolution)
+        store = Store.from_settings(settings, service=True)
         app.state.store = store
         app.state.catalog = Catalog(store, settings)
         snapshot = app.state.catalog.current()
@@ -39,24 +42,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if hasattr(app.state, "expensive"):
+                app.state.expensive.close()
             store.close()
 
     app = FastAPIOffline(  # the API docs' scripts are served here: intranets reach no CDN
+        docs_url=None,  # the pages are api/routers/docs.py: no inline scripts
+        redoc_url=None,
         title="siteselect",
         summary="智能选址 — site selection for business registration, Laoshan District",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # The last added runs first: headers on every answer, the size limit, the door, the methods.
+    app.add_middleware(HeadAndOptions)
+    app.add_middleware(CheckedAtTheDoor)
     app.add_middleware(LimitBodySize)
+    app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(Observe)  # outermost: sees every answer, refusals of oversized bodies too
+    keep_secrets_out_of_the_access_log()
     errors.install(app)
     openapi.install(app)
     app.include_router(layers.router)
+    app.include_router(stewards.router)
     app.include_router(checks.router)
     app.include_router(matching.router)
     app.include_router(ogc.router)
     app.include_router(reports.router)
     app.include_router(webmap.router)
+    app.include_router(service.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=webmap.STATIC), name="static")
 
     @app.get("/me", tags=["accounts"])
@@ -67,15 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/audit", tags=["accounts"])
     def audit(user: User) -> list[dict[str, object]]:
         """Every write and every refusal, oldest first: for admins and clerks."""
-        return audit_log(app.state.store, user)
-
-    @app.get("/health", tags=["service"])
-    def health() -> dict[str, object]:
-        return {"status": "ok", "layers": app.state.catalog.versions, "worker": os.getpid()}
-
-    @app.get("/noop", tags=["service"], include_in_schema=False)
-    async def noop() -> dict[str, bool]:
-        """Does nothing: the floor under every benchmark of the service."""
-        return {"ok": True}
+        return audit_log.entries(app.state.store, user)
 
     return app

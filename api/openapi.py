@@ -26,9 +26,17 @@ PROBLEM = {
         "problems": {"type": "array", "items": {"type": "object"}},
     },
 }
-ALWAYS = {400: "the body could not be read", 404: "no such resource", 422: "a value is not valid"}
+ALWAYS = {
+    400: "the body could not be read",
+    404: "no such resource",
+    422: "a value is not valid",
+    503: "the database is not answering, or the service is busy: try again after Retry-After seconds",
+}
 SECURED = {401: "no valid bearer token", 403: "not allowed for this user"}
-CONDITIONAL = {412: "changed since the ETag given in If-Match"}
+CONDITIONAL = {
+    412: "changed since the ETag given in If-Match",
+    428: "If-Match is required: the ETag the change was made against, or *",
+}
 
 
 def install(app: FastAPI) -> None:
@@ -58,12 +66,22 @@ def _document_errors(spec: dict[str, Any]) -> None:
                 statuses |= SECURED
                 if method in ("put", "patch", "delete"):
                     statuses |= CONDITIONAL
+                    _require_if_match(operation)
             responses = operation.setdefault("responses", {})
             for status, description in statuses.items():
                 responses[str(status)] = {
                     "description": description,
                     "content": {"application/json": {"schema": ref}},
                 }
+
+
+def _require_if_match(operation: dict[str, Any]) -> None:
+    """A change must name what it was made against: the service answers 428 without If-Match
+    (rather than FastAPI's 422 for a missing parameter), and the document says it is required."""
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "header" and parameter["name"].lower() == "if-match":
+            parameter["required"] = True
+            parameter["schema"] = {"type": "string", "title": "If-Match"}
 
 
 def _validation_error() -> dict[str, Any]:

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteselect.load import validate_frame
 from siteselect.store import Store
+from siteselect.validation import validate_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 

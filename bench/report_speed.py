@@ -31,6 +31,7 @@ from siteselect.index import Catalog
 from siteselect.load import load_file
 from siteselect.match import scorer_for
 from siteselect.store import Store
+from tests.support.pages import wait_until
 from tests.support.serve import running_service
 
 WHEN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -106,7 +107,7 @@ def first_loads(url: str, runs: int) -> None:
                 outside.append(r.request.url), r.abort()))  # fmt: skip
             start = time.perf_counter()
             page.goto(f"{base}/")
-            page.wait_for_function("window.siteselect && window.siteselect.ready")
+            wait_until(page, "window.siteselect && window.siteselect.ready")
             loads.append(time.perf_counter() - start)
             bytes_in.append(page.evaluate(
                 "performance.getEntriesByType('resource').reduce((s, e) => s + e.encodedBodySize, 0)"

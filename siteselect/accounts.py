@@ -18,6 +18,7 @@ from siteselect.store import Store
 from siteselect.users import ROLES, User
 
 TOKEN_PREFIX = "ss_"
+MAX_NAME = 100  # the width of users.name; the audit log's actor column takes a role and this
 
 
 def _hash(token: str) -> str:
@@ -33,6 +34,10 @@ def add_user(store: Store, name: str, role: str, parks: list[str] | None = None)
     name = name.strip()
     if not name:
         raise InvalidInputError("name: a user needs a name")
+    if len(name) > MAX_NAME:  # every write of theirs names them in the audit log
+        raise InvalidInputError(f"name {name[:40]!r}…: at most {MAX_NAME} characters, not {len(name)}")
+    if not name.isprintable():
+        raise InvalidInputError(f"name {name!r}: only printable characters")
     if role not in ROLES:
         raise InvalidInputError(f"role {role!r} is not one of {', '.join(ROLES)}")
     parks = list(dict.fromkeys(parks or []))
@@ -62,7 +67,8 @@ def users(store: Store) -> list[User]:
     return [User(r["id"], r["name"], r["role"], tuple(r["parks"])) for r in rows]
 
 
-def _user(store: Store, name: str) -> User:
+def user_named(store: Store, name: str) -> User:
+    """The user of that name; `NotFoundError` if there is none."""
     for user in users(store):
         if user.name == name:
             return user
@@ -71,7 +77,7 @@ def _user(store: Store, name: str) -> User:
 
 def create_token(store: Store, name: str, label: str = "") -> tuple[str, int]:
     """A new token for a user: (the token, shown this once; its id)."""
-    user = _user(store, name)
+    user = user_named(store, name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     t = store.accounts["tokens"]
     with store.engine.begin() as conn:

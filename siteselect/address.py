@@ -83,20 +83,30 @@ def normalize(text: str) -> str:
     >>> normalize("山东省青岛市崂山区 香港东路一百九十五号（3栋）二单元")
     '香港东路195号3号楼2单元'
     """
+    words, prefixes = _patterns()
     t = unicodedata.normalize("NFKC", text)
-    t = re.sub(r"[\s()\[\]【】<>《》,，。、:：;；\"'“”]", "", t)
+    t = _PUNCTUATION.sub("", t)
     t = t.replace("—", "-")
     t = _COUNTED.sub(lambda m: str(chinese_to_int(next(g for g in m.groups() if g))), t)
-    t = re.sub(r"(\d+)号?之(\d+)号?", r"\1-\2号", t)  # 12之1号, 12号之一: a sub-number
-    for word in sorted(_terms()["building_words"], key=len, reverse=True):
-        if word != "号楼":
-            t = re.sub(rf"(\d+){re.escape(word)}", r"\1号楼", t)
-    t = re.sub(r"(\d+)号楼", r"\1号楼", t)
-    for prefix in sorted(_terms()["prefixes"], key=len, reverse=True):
+    t = _SUB_NUMBER.sub(r"\1-\2号", t)  # 12之1号, 12号之一: a sub-number
+    t = words.sub(r"\1号楼", t)
+    for prefix in prefixes:
         t = t.replace(prefix, "")
     for prefix in _terms()["leading"]:
         t = t.removeprefix(prefix)
     return t
+
+
+_PUNCTUATION = re.compile(r"[\s()\[\]【】<>《》,，。、:：;；\"'“”]")
+_SUB_NUMBER = re.compile(r"(\d+)号?之(\d+)号?")
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], list[str]]:
+    """Built once: the building words (longest first, 3栋 → 3号楼) and the prefixes to drop."""
+    words = sorted((w for w in _terms()["building_words"] if w != "号楼"), key=len, reverse=True)
+    building = re.compile(rf"(\d+)(?:{'|'.join(map(re.escape, words))})")
+    return building, sorted(_terms()["prefixes"], key=len, reverse=True)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Browser libraries for reports and the web map, from the project's npm dependencies.
 
 Government intranets reach no CDN: Leaflet comes from the registry package installed by ``npm ci``
-(see ``package.json``) and is served by the service or embedded in a report. The few images its
+(see ``package.json``) and is served by the service or embedded in a report. The wheel carries it
+inside the package (``hatch_build.py``); a checkout reads it from ``node_modules``. The few images its
 stylesheet names are inlined as data URIs, so neither a report nor the web map ever asks for them.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from siteselect.errors import SiteSelectError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PACKAGED = Path(__file__).resolve().parent / "_web"  # where the wheel puts them
 
 
 def node_modules() -> Path:
@@ -24,6 +26,9 @@ def node_modules() -> Path:
 
 
 def _leaflet_file(name: str) -> Path:
+    packaged = PACKAGED / "leaflet" / name
+    if packaged.is_file():
+        return packaged
     path = node_modules() / "leaflet" / "dist" / name
     if not path.is_file():
         raise SiteSelectError(f"{path} is missing: run `npm ci` in the project folder (make does it)")

@@ -26,6 +26,7 @@ import shapely
 from numpy.typing import NDArray
 
 from siteselect import industry as industries
+from siteselect import law
 from siteselect.errors import InvalidInputError
 from siteselect.index import CellMap, LayerIndex, Snapshot, cell_pairs
 from siteselect.labels import zh
@@ -444,14 +445,15 @@ def _limits(rules: list[dict[str, Any]]) -> tuple[NDArray[np.float64], NDArray[n
 def _reason(
     rule: dict[str, Any], outcome: str, zh_text: str, en_text: str, evidence: dict[str, Any]
 ) -> dict[str, Any]:
+    if rule.get("certainty") == "local_default":  # say so, and never stronger than review
+        zh_text, en_text = f"{zh_text}（{law.LOCAL_DEFAULT_ZH}）", f"{en_text} ({law.LOCAL_DEFAULT_EN})"
     return {
         "source": "rule",
         "id": rule["id"],
         "title": rule["title"],
-        "severity": rule["severity"] if outcome == "violated" else "review",
+        "severity": law.capped(rule, rule["severity"] if outcome == "violated" else "review"),
         "outcome": outcome,
-        "basis": rule["basis"],
-        "department": rule["department"],
+        **law.finding_fields(rule),  # basis, the citations quoted, certainty, department
         "message_zh": zh_text,
         "message_en": en_text,
         "evidence": evidence,

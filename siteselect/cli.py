@@ -10,19 +10,25 @@ from pathlib import Path
 from typing import Any
 
 from siteselect.coords import COORDSYS
-from siteselect.errors import SiteSelectError
+from siteselect.errors import LayerValidationError, SiteSelectError
 from siteselect.settings import Settings
 from siteselect.store import Store
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from pydantic import ValidationError
+
+    from siteselect.settings import named
+
     overrides = {"database_url": args.database_url} if args.database_url else {}
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SiteSelectError("bad setting: " + "; ".join(named(exc))) from None
 
 
 def _store(args: argparse.Namespace) -> Store:
-    settings = _settings(args)
-    return Store(settings.database_url, h3_resolution=settings.h3_resolution)
+    return Store.from_settings(_settings(args))
 
 
 def _progress(label: str) -> Callable[[int, int], None]:
@@ -34,19 +40,97 @@ def _progress(label: str) -> Callable[[int, int], None]:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from siteselect.load import load_file
+    from siteselect import accounts
+    from siteselect.intake import read_mapping
+    from siteselect.load import LoadOptions, commit, plan_load
+    from siteselect.sheets import write_problems
 
     store = _store(args)
-    version = load_file(
-        store,
-        args.layer,
-        args.file,
+    role = accounts.user_named(store, args.user).role if args.replace_all and args.user else None
+    options = LoadOptions(
         coordsys=args.coordsys,
-        settings=_settings(args),
-        loaded_by=args.user,
-        on_progress=_progress(f"loading {args.layer}"),
+        sheet=args.sheet,
+        mapping=read_mapping(args.mapping) if args.mapping else None,
+        department=args.department,
+        replace_all=args.replace_all,
+        role=role,
+        min_level=args.min_level,
     )
+    try:
+        plan = plan_load(
+            store, args.layer, args.file, options, settings=_settings(args), loaded_by=args.user or "",
+            judge=args.dry_run,
+        )  # fmt: skip
+    except LayerValidationError as exc:
+        if args.problems:
+            write_problems(exc.problems, args.problems)
+            print(f"{len(exc.problems)} problem(s) written to {args.problems}", file=sys.stderr)
+        raise
+    if args.dry_run:
+        _print_plan(plan)
+        return 0
+    version = commit(store, plan, loaded_by=args.user, on_progress=_progress(f"loading {args.layer}"))
     print(f"{args.layer}: version {version.version}, {version.feature_count:,} features from {args.file}")
+    return 0
+
+
+def _print_plan(plan: Any) -> None:
+    counts = plan.summary()
+    whose = (
+        f" (entries of {', '.join(d or '(no department)' for d in plan.departments)})"
+        if plan.departments
+        else ""
+    )
+    print(
+        f"dry run, nothing loaded: {plan.layer}{whose}: {counts['added']} added, "
+        f"{counts['removed']} removed, {counts['changed']} changed; "
+        f"{len(plan.features):,} features after the load"
+    )
+    for e in plan.entries:
+        what = f" ({', '.join(e.fields)})" if e.fields else ""
+        print(f"  {e.change:8} {e.id}  {e.department or ''}{what}")
+    print(f"verdicts that change ({plan.premises_checked} premises nearby checked): {len(plan.verdicts)}")
+    for v in plan.verdicts:
+        d = v.as_dict()
+        print(f"  {v.address} {v.industry}: {d['before_zh']} → {d['after_zh']} ({v.before} → {v.after})")
+
+
+def cmd_records(args: argparse.Namespace) -> int:
+    from siteselect.intake import read_mapping
+    from siteselect.load import commit
+    from siteselect.records import plan_records
+    from siteselect.sheets import write_problems
+
+    store = _store(args)
+    mapping = read_mapping(args.mapping) if args.mapping else None
+    try:
+        plan = plan_records(
+            store, args.kind, args.file, sheet=args.sheet, mapping=mapping, settings=_settings(args)
+        )
+    except LayerValidationError as exc:
+        if args.problems:
+            write_problems(exc.problems, args.problems)
+        raise
+    counts = plan.summary()
+    print(f"{args.file}: {counts['changed']} {plan.layer} joined, {len(plan.unmatched)} record(s) unmatched")
+    for problem in plan.unmatched:
+        print(f"  unmatched: {problem}")
+    if args.problems and plan.unmatched:
+        write_problems(plan.unmatched, args.problems)
+    if args.dry_run:
+        print("dry run, nothing loaded")
+        return 0
+    version = commit(store, plan, loaded_by=args.user)
+    print(f"{plan.layer}: version {version.version}")
+    return 0
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    from siteselect.stewardship import restore_version
+
+    store = _store(args)
+    version = restore_version(store, args.layer, args.version, who=args.user, why=args.why)
+    print(f"{args.layer}: version {args.version} is current again as version {version.version}")
     return 0
 
 
@@ -144,6 +228,9 @@ def _verdict_text(result: dict[str, Any]) -> str:
         lines.append(f"  - [{reason['severity']}/{reason['outcome']}] {reason['message_zh']}")
         if reason["basis"]:
             lines.append(f"      依据: {reason['basis']}")
+        for cited in reason.get("citations", []):
+            if cited["text"]:
+                lines.append(f"      「{cited['text']}」（{cited['label']}）")
     proof = result["address_proof"]
     lines.append(
         f"  address proof: certificate {proof['certificate_no'] or 'none'}, "
@@ -206,14 +293,10 @@ def _write_results(results: list[dict[str, Any]], out: Path | None) -> None:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from siteselect.industry import search
+    from siteselect.industry import resolve
     from siteselect.match import Constraints, match
 
-    code = (
-        args.industry
-        if args.industry[:1].isdigit()
-        else (search(args.industry, 1) or [{"code": args.industry}])[0]["code"]
-    )
+    code = resolve(args.industry)
     weights = dict(_pair(w) for w in args.weight) if args.weight else None
     wanted = Constraints(
         area_min=args.area_min, area_max=args.area_max, max_rent=args.max_rent, streets=tuple(args.street),
@@ -336,14 +419,87 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from siteselect import migrations
+
+    url = _settings(args).database_url
+    if args.action == "upgrade":
+        before, after = migrations.upgrade(url, args.revision)
+        print(f"schema: {before or 'none'} -> {after}" if before != after else f"schema: at {after} already")
+        return 0
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            revision = migrations.current(conn)
+    finally:
+        engine.dispose()
+    head = migrations.head()
+    state = "up to date" if revision == head else f"run `{migrations.UPGRADE}` to reach {head}"
+    print(f"schema: {revision or 'none'} ({state})")
+    return 0 if revision == head else 1
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from siteselect.backup import backup
+
+    backup(_settings(args).database_url, args.file)
+    print(f"backup written to {args.file} ({args.file.stat().st_size:,} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from siteselect.backup import restore
+
+    revision = restore(_settings(args).database_url, args.file)
+    print(f"{args.file} restored (schema revision {revision})")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from siteselect.settings import check_env_file
+
+    settings = check_env_file(args.file)
+    for name, value in settings.model_dump().items():
+        print(f"SITESELECT_{name.upper()}={_safe(name, value)}")
+    print(f"{args.file}: every setting is valid")
+    return 0
+
+
+def _safe(name: str, value: Any) -> str:
+    """A setting as printed: a database password never is."""
+    if name == "database_url":
+        import sqlalchemy as sa
+
+        return sa.engine.make_url(value).render_as_string(hide_password=True)
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
+    from siteselect import logs
+
     if args.database_url:
         os.environ["SITESELECT_DATABASE_URL"] = args.database_url
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
+    _settings(args)  # a bad setting stops here, with its name, before any worker starts
+    # Metrics are counted per worker and gathered from files in one folder, emptied at each start
+    # (one per port, so that stopped services leave one folder behind, not one a start).
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        folder = Path(tempfile.gettempdir()) / f"siteselect-metrics-{args.port}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o700)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        log_config=logs.config(), access_log=False,  # one JSON line a request, from the service itself
+        proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
+    )  # fmt: skip
     return 0
 
 
@@ -357,7 +513,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--coordsys", choices=COORDSYS, default="wgs84")
     p.add_argument("--user", help="who loads it (recorded with the version)")
+    p.add_argument("--sheet", help="the workbook's sheet, by name (default: the first)")
+    p.add_argument("--mapping", type=Path, help="a YAML file of 'header: field' lines")
+    p.add_argument("--department", help="whose entries of a shared layer this file replaces")
+    p.add_argument("--replace-all", action="store_true", help="replace every department's entries (admins)")
+    p.add_argument("--min-level", default="building", choices=["house_number", "building", "road", "street"],
+                   help="the least match level an address without coordinates may be placed at")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true", help="show what the load would change; load nothing")
+    p.add_argument("--problems", type=Path, help="write the problems, if any, to this .xlsx")
     p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("records", help="join a table of records to the features they name")
+    p.add_argument("kind", choices=["acceptance", "certificates"])
+    p.add_argument("file", type=Path)
+    p.add_argument("--sheet", help="the workbook's sheet, by name (default: the first)")
+    p.add_argument("--mapping", type=Path, help="a YAML file of 'header: field' lines")
+    p.add_argument("--user", help="who loads it (recorded with the version)")
+    p.add_argument("--dry-run", action="store_true", help="show the join; load nothing")
+    p.add_argument("--problems", type=Path, help="write the problems or unmatched records to this .xlsx")
+    p.set_defaults(func=cmd_records)
+
+    p = sub.add_parser("revert", help="make an earlier version of a layer current again")
+    p.add_argument("layer")
+    p.add_argument("version", type=int)
+    p.add_argument("--why", required=True, help="why (recorded with the new version)")
+    p.add_argument("--user", help="who does it (recorded with the new version)")
+    p.set_defaults(func=cmd_revert)
 
     p = sub.add_parser("layers", help="list layers with their current versions")
     p.add_argument("--all", action="store_true", help="every version, not only the current ones")
@@ -396,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lat", type=float)
     p.add_argument("--coordsys", choices=COORDSYS, default="wgs84")
-    p.add_argument("--industry", help="GB/T 4754 class code, e.g. 6210")
+    p.add_argument("--industry", help="GB/T 4754 class code or everyday words, e.g. 6210, 火锅")
     p.add_argument("--floor", type=int)
     p.add_argument("--as-of", help="judge by the rules in force on this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
@@ -442,7 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub = p.add_subparsers(dest="action", required=True)
     q = users_sub.add_parser("add")
     q.add_argument("name")
-    q.add_argument("--role", required=True, choices=["admin", "clerk", "operator"])
+    q.add_argument("--role", required=True, choices=["admin", "clerk", "operator", "steward"])
     q.add_argument("--park", action="append", default=[], help="an operator's park id; repeat for several")
     users_sub.add_parser("list")
     p.set_defaults(func=cmd_users)
@@ -457,10 +638,35 @@ def build_parser() -> argparse.ArgumentParser:
     tokens_sub.add_parser("list")
     p.set_defaults(func=cmd_tokens)
 
+    p = sub.add_parser("db", help="the store's schema: its revision, or upgrade it to this release's")
+    db_sub = p.add_subparsers(dest="action", required=True)
+    q = db_sub.add_parser("upgrade", help="apply the migrations the store lacks, all or none")
+    q.add_argument("revision", nargs="?", default="head", help="where to stop (default: the latest)")
+    db_sub.add_parser("current", help="the store's revision (exit status 1 if it is behind)")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("backup", help="write a consistent copy of the whole store to FILE")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="load a backup FILE into an empty database")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("config", help="check the settings of an environment file")
+    config_sub = p.add_subparsers(dest="action", required=True)
+    q = config_sub.add_parser("check", help="every SITESELECT_ setting of FILE valid and known")
+    q.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_config)
+
     p = sub.add_parser("serve", help="run the HTTP service")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--forwarded-allow-ips", default="127.0.0.1",
+        help="proxies whose X-Forwarded-For names the client (default: one on this machine)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -136,6 +136,7 @@ def generate(seed: int = SEED) -> dict[str, gpd.GeoDataFrame]:
     _prohibited(demo)
     _pois(demo)
     _vacancies(demo)
+    _legal_zones(demo)
     return {name: demo.frame(name) for name in demo.layers}
 
 
@@ -255,6 +256,26 @@ def _zones(demo: Demo) -> None:
                 spot,
                 "enforcement" if kind == "sanitation" else "market",
             )
+
+
+def _legal_zones(demo: Demo) -> None:
+    """The areas the law draws (no-discharge zone, quasi-protection zone …), drawn last so that the
+    random placement of everything else stays as it was."""
+    deps = demo.inputs["departments"]
+    for n, z in enumerate(demo.inputs["legal_zones"], start=1):
+        if "outline" in z:
+            geom = shapely.orient_polygons(Polygon(z["outline"]))
+        else:
+            (x, y), (w, h) = z["center"], z["size_m"]
+            geom = _rect(x, y, w, h)
+        demo.add(
+            "zones",
+            id=f"LZ{n:02d}",
+            name=z["name"],
+            kind=z["kind"],
+            department=deps[z["department"]],
+            geometry=geom,
+        )
 
 
 def _nearest_area(demo: Demo, p: Point) -> dict[str, Any]:

@@ -15,6 +15,7 @@ listings are the vacancies of every snapshot it makes, so every reader sees the 
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -32,7 +33,7 @@ from siteselect.errors import NotFoundError
 from siteselect.geodesy import LocalFrame
 from siteselect.grid import disc_cells, disk, point_cells, rings_for
 from siteselect.settings import Settings
-from siteselect.store import LayerVersion, Store
+from siteselect.store import AWAY, LayerVersion, Store
 
 CellMap = dict[int, NDArray[np.intp]]
 NO_ROWS = np.empty(0, dtype=np.intp)
@@ -51,6 +52,9 @@ def cell_pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArr
     hits = [cmap.get(cell, NO_ROWS) for cell in cells]
     rows = np.concatenate(hits) if hits else NO_ROWS
     return np.repeat(np.arange(len(cells)), [len(h) for h in hits]), rows
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -240,9 +244,12 @@ class Catalog:
         self.max_age_s = max_age_s
         self._built: dict[int, LayerIndex] = {}  # by version id
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # held by the one background refresh under way
         self._current = Snapshot({}, self.frame)
         self._listings: tuple[Any, ...] | None = None  # the stamp of the listings in use
         self._checked_at = -math.inf
+        self.built_at = time.time()  # when the current snapshot was made (for its age in the metrics)
+        self.build_seconds = 0.0  # how long making it took
         self.refresh()
 
     def _index(self, version: LayerVersion) -> LayerIndex:
@@ -264,6 +271,7 @@ class Catalog:
             if stamp != self._listings and "vacancies" not in changed:
                 changed.append("vacancies")
             if changed:
+                started = time.perf_counter()
                 layers = {n: self._index(v) for n, v in versions.items()}
                 if stamp is not None and stamp[0]:  # listings exist: they are the vacancies
                     layers["vacancies"] = self._live_vacancies(versions["vacancies"])
@@ -272,6 +280,7 @@ class Catalog:
                     previous.previous = None  # one step back is all a successor needs
                 self._current = Snapshot(layers, self.frame, previous=previous)
                 self._listings = stamp
+                self.built_at, self.build_seconds = time.time(), time.perf_counter() - started
             self._checked_at = time.monotonic()
             return changed
 
@@ -289,13 +298,37 @@ class Catalog:
     def current(self, *, fresh_listings: bool = False) -> Snapshot:
         """The current snapshot, checked against the store at most every ``max_age_s`` seconds;
         ``fresh_listings`` checks the listings now (one small query), for a reader that must see a
-        listing another process wrote a moment ago (matching, reports)."""
-        stale = time.monotonic() - self._checked_at > self.max_age_s
-        if stale or (
-            fresh_listings and self._listings is not None and listings.stamp(self.store) != self._listings
-        ):
+        listing another process wrote a moment ago (matching, reports).
+
+        Once there is one, no request waits for the layers: their check runs in the background,
+        and while the store is away (or slow) the snapshot in memory keeps answering, with the
+        listings as last read."""
+        if not self._current.layers:
+            self.refresh()  # nothing to answer from yet
+        elif fresh_listings and self._listings_changed():
             self.refresh()
+        elif self._due() and self._refreshing.acquire(blocking=False):
+            threading.Thread(target=self._refresh_in_background, daemon=True).start()
         return self._current
+
+    def _due(self) -> bool:
+        return time.monotonic() - self._checked_at > self.max_age_s
+
+    def _listings_changed(self) -> bool:
+        try:
+            return self._listings is not None and listings.stamp(self.store) != self._listings
+        except AWAY as exc:
+            log.warning("the listings as last read: the store is away: %s", exc.__class__.__name__)
+            return False
+
+    def _refresh_in_background(self) -> None:
+        try:
+            self.refresh()
+        except AWAY as exc:
+            log.warning("layer versions not checked, the store is away: %s", exc.__class__.__name__)
+            self._checked_at = time.monotonic()  # again after max_age_s
+        finally:
+            self._refreshing.release()
 
     def snapshot(self, versions: dict[str, int]) -> Snapshot:
         """A snapshot with the named version of some layers and the current one of the others."""

@@ -31,3 +31,8 @@ def en(group: str, code: str | None) -> str:
 def both(group: str, code: str | None) -> str:
     """The Chinese and the English name together, as maps and reports show them."""
     return f"{zh(group, code)} {en(group, code)}"
+
+
+def codes_by_name(group: str) -> dict[str, str]:
+    """The codes of a group by their Chinese and English names: what a department's sheet may write."""
+    return {name: code for code, names in _labels()[group].items() for name in names}

@@ -2,10 +2,12 @@
 
 The listings start as the current version of the vacancies layer. An operator creates, changes and
 deletes listings of its own parks only; it cannot move one to another park nor write the fields
-the server owns (the id, ``updated_at``, the verification of pre-filing, which is a clerk's). Each
-change carries the revision it was made against (the ETag): a stale one is refused, so of two
-operators writing the same listing at once one wins and the other is told. Every write and every
-refusal is appended to the audit log in the same transaction.
+the server owns (the id, ``updated_at``, the verification of pre-filing, which is a clerk's), and
+places them inside its park's outline. Clerks verify; only admins move a listing between parks or
+delete what is not theirs. Each change names the revision it was made against (``If-Match``) and
+is merged into the row as locked in its own transaction: of two writers of the same revision one
+wins and the other is told, and nothing acknowledged is lost. Every write and every refusal is
+appended to the audit log in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,21 +22,24 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from siteselect.audit import audit, refuse
+from siteselect import audit
+from siteselect.address import normalize
+from siteselect.conditions import require_match
 from siteselect.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
     SiteSelectError,
-    StaleWriteError,
 )
-from siteselect.load import validate_frame
+from siteselect.geodesy import point_distance_m
 from siteselect.security import acting_as
 from siteselect.store import Store
 from siteselect.users import User
+from siteselect.validation import validate_frame
 
 SERVER_OWNED = ("id", "updated_at")
 CLERK_ONLY = ("prefiled",)
+MOVE_TOLERANCE_M = 5.0  # a re-survey of the same door moves its point by less than this
 
 
 def _now() -> dt.datetime:
@@ -117,7 +122,7 @@ def get(store: Store, listing_id: str) -> dict[str, Any]:
     seed(store)
     t = store.accounts["listings"]
     with store.engine.connect() as conn:
-        row = conn.execute(sa.select(t).where(t.c.id == listing_id)).first()
+        row = conn.execute(sa.select(t).where(t.c.id == _id(listing_id))).first()
     if row is None:
         raise NotFoundError(f"no listing {listing_id!r}")
     return _as_listing(row)
@@ -134,19 +139,45 @@ def _validated(fields: dict[str, Any], listing_id: str) -> dict[str, Any]:
     """Check a listing's fields against the vacancies spec; return them typed."""
     rec = {k: v for k, v in fields.items() if k not in ("lon", "lat", "revision", "updated_at")}
     frame = pd.DataFrame([rec | {"id": listing_id}])
-    frame["geometry"] = [_point(fields)]
+    frame["geometry"] = [shapely.Point(_coordinate(fields, "lon"), _coordinate(fields, "lat"))]
     typed = validate_frame("vacancies", frame, "request")
     out = _records(typed)[0]
     return out
 
 
-def _point(fields: dict[str, Any]) -> shapely.Point:
-    """Where a listing is: a point of finite lon and lat, or a clear refusal naming the geometry."""
-    lon, lat = fields.get("lon"), fields.get("lat")
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat))
-    if not numbers or not (math.isfinite(lon) and math.isfinite(lat)):  # type: ignore[arg-type]
-        raise InvalidInputError(f"geometry: a vacancy needs a Point [lon, lat], got lon {lon!r}, lat {lat!r}")
-    return shapely.Point(lon, lat)
+def _coordinate(fields: dict[str, Any], name: str) -> float:
+    value = fields.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInputError(f"{name} {value!r} is not a number of degrees")
+    return float(value)
+
+
+class Parks:
+    """The parks a listing may belong to: their ids and outlines (read before a write locks)."""
+
+    def __init__(self, store: Store):
+        known = "parks" in store.current_versions()
+        frame = store.read_layer("parks") if known else None
+        self.outlines: dict[str, Any] = {} if frame is None else dict(zip(frame["id"], frame.geometry))
+        self.known = known
+
+    def check_exists(self, park_id: Any) -> None:
+        if self.known and park_id is not None and park_id not in self.outlines:
+            raise InvalidInputError(f"park_id {park_id!r} is not a known park")
+
+    def check_placed(self, user: User, park_id: str, lon: float, lat: float) -> None:
+        """An operator places listings inside its park's outline and inside no other's."""
+        if user.role != "operator" or not self.known:
+            return
+        point = shapely.Point(lon, lat)
+        for other, outline in self.outlines.items():
+            if other not in user.parks and outline.covers(point):
+                raise PermissionDeniedError(
+                    f"lon/lat {lon}, {lat}: inside park {other}, not run by {user.name}"
+                )
+        own = self.outlines.get(park_id)
+        if own is None or not own.covers(point):
+            raise PermissionDeniedError(f"lon/lat {lon}, {lat}: outside the outline of park {park_id}")
 
 
 def _check_fields(user: User, body: dict[str, Any]) -> None:
@@ -157,10 +188,8 @@ def _check_fields(user: User, body: dict[str, Any]) -> None:
         raise PermissionDeniedError("prefiled: pre-filing is verified by a clerk")
 
 
-def _check_park(user: User, park_id: str | None, store: Store | None = None) -> None:
-    known = store is not None and park_id is not None and "parks" in store.current_versions()
-    if known and park_id not in set(store.read_layer("parks")["id"]):  # type: ignore[union-attr]
-        raise InvalidInputError(f"park_id {park_id!r} is not a known park")
+def _may_write(user: User, park_id: str | None) -> None:
+    """Operators write their own parks' listings; admins and clerks any (as the role rights say)."""
     if user.role == "operator" and park_id not in user.parks:
         raise PermissionDeniedError(f"park_id {park_id!r}: operator {user.name} runs {', '.join(user.parks)}")
     if user.role not in ("operator", "admin", "clerk"):  # pragma: no cover - roles are validated
@@ -171,82 +200,131 @@ def create(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
     """A new listing in one of the user's parks; the server gives it its id."""
     seed(store)
     listing_id = f"V-{uuid.uuid4().hex[:12]}"
-    try:
-        _check_fields(user, body)
-        if user.role == "clerk":
-            raise PermissionDeniedError("clerks verify listings; operators create them")
-        _check_park(user, body.get("park_id"), store)
-        fields = _validated(body, listing_id)
-    except SiteSelectError as exc:
-        refuse(store, user, "create", listing_id, exc)
-    row = _row(fields, 1)
-    with store.engine.begin() as conn:
-        acting_as(conn, user)
-        conn.execute(store.accounts["listings"].insert().values(**row))
-        audit(conn, store, user, "create", listing_id, None, _as_listing(row), "ok")
+    with audit.accounted(store, user, "create", listing_id):
+        try:
+            _check_fields(user, body)
+            if user.role == "clerk":
+                raise PermissionDeniedError("clerks verify listings; operators create them")
+            parks = Parks(store)
+            parks.check_exists(body.get("park_id"))
+            _may_write(user, body.get("park_id"))
+            fields = _validated(body, listing_id)
+            parks.check_placed(user, fields["park_id"], fields["lon"], fields["lat"])
+        except SiteSelectError as exc:
+            audit.refuse(store, user, "create", listing_id, exc)
+        row = _row(fields, 1)
+        with store.engine.begin() as conn:
+            acting_as(conn, user)
+            conn.execute(store.accounts["listings"].insert().values(**row))
+            audit.record(conn, store, user, "create", listing_id, None, _as_listing(row), "ok")
     return get(store, listing_id)
 
 
 def update(store: Store, user: User, listing_id: str, body: dict[str, Any], *, if_match: str | None,
            merge: bool) -> dict[str, Any]:  # fmt: skip
-    """Change a listing (a whole replacement, or a JSON merge patch) made against a revision."""
+    """Change a listing (a whole replacement, or a JSON merge patch) made against a revision.
+
+    The change is merged into the row as locked in the write's own transaction, so two changes
+    of different fields, both made against ``*``, both stay."""
     action = "patch" if merge else "replace"
     t = store.accounts["listings"]
-    current = get(store, listing_id)
-    try:
-        _check_fields(user, body)
-        _check_park(user, current["park_id"])
-        if "park_id" in body and body["park_id"] != current["park_id"] and user.role == "operator":
-            raise PermissionDeniedError("park_id: an operator cannot move a listing to another park")
-        base = (
-            {k: v for k, v in current.items() if k not in ("revision", "updated_at", "id")}
-            if merge
-            else {"park_id": current["park_id"], "prefiled": current.get("prefiled")}
-        )
-        merged = {k: v for k, v in (base | body).items() if v is not None or not merge}
-        fields = _validated(merged, listing_id)
-    except SiteSelectError as exc:
-        refuse(store, user, action, listing_id, exc)
-    with store.engine.begin() as conn:
-        acting_as(conn, user)
-        row = conn.execute(sa.select(t).where(t.c.id == listing_id).with_for_update()).first()
-        if row is None:
-            raise NotFoundError(f"no listing {listing_id!r}")
-        if if_match is not None and if_match != etag({"id": listing_id, "revision": row.revision}):
-            audit(conn, store, user, action, listing_id, None, None, "refused", "stale revision")
-            stale = StaleWriteError(
-                f"listing {listing_id} changed since {if_match}; now {etag(_as_listing(row))}"
-            )
-        else:
-            stale = None
-            new = _row(fields, row.revision + 1)
-            done = conn.execute(
-                t.update().where(t.c.id == listing_id, t.c.revision == row.revision).values(**new)
-            )
-            if done.rowcount != 1:  # another write got in between: the same as a stale revision
-                stale = StaleWriteError(f"listing {listing_id} changed while this write was made")
+    refused: SiteSelectError | None = None
+    with audit.accounted(store, user, action, listing_id):
+        parks = Parks(store)  # read before the listing is locked: nothing waits on it meanwhile
+        with store.engine.begin() as conn:
+            acting_as(conn, user)
+            current = _locked(conn, store, listing_id)
+            try:
+                fields, note = _changed(user, current, body, merge, if_match, parks)
+            except SiteSelectError as exc:
+                audit.record(conn, store, user, action, listing_id, None, None, "refused", str(exc))
+                refused = exc
             else:
-                audit(conn, store, user, action, listing_id, _as_listing(row), _as_listing(new), "ok")
-    if stale is not None:
-        raise stale
+                new = _row(fields, current["revision"] + 1)
+                conn.execute(t.update().where(t.c.id == listing_id).values(**new))
+                after = _as_listing(new)
+                audit.record(conn, store, user, action, listing_id, current, after, "ok", note)
+    if refused is not None:
+        raise refused
     return get(store, listing_id)
 
 
-def delete(store: Store, user: User, listing_id: str, *, if_match: str | None) -> None:
+def _changed(user: User, current: dict[str, Any], body: dict[str, Any], merge: bool,
+             if_match: str | None, parks: Parks) -> tuple[dict[str, Any], str]:  # fmt: skip
+    """The listing's fields after the change, and a note for the audit; or the refusal."""
+    _check_fields(user, body)
+    _may_write(user, current["park_id"])
+    if "park_id" in body and body["park_id"] != current["park_id"]:
+        if user.role != "admin":
+            raise PermissionDeniedError(f"park_id: a {user.role} cannot move a listing to another park")
+        parks.check_exists(body["park_id"])
+    require_match(if_match, etag(current), f"listing {current['id']}")
+    base = (
+        {k: v for k, v in current.items() if k not in ("revision", "updated_at", "id")}
+        if merge
+        else {"park_id": current["park_id"], "prefiled": current.get("prefiled")}
+    )
+    merged = {k: v for k, v in (base | body).items() if v is not None or not merge}
+    fields = _validated(merged, current["id"])
+    if (fields["lon"], fields["lat"]) != (current["lon"], current["lat"]):
+        parks.check_placed(user, fields["park_id"], fields["lon"], fields["lat"])
+    return _reverified(user, current, fields, body)
+
+
+def _reverified(
+    user: User, current: dict[str, Any], fields: dict[str, Any], body: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """A pre-filing verified a place and an address: a listing moved beyond a re-survey's
+    tolerance, or given another address, is not pre-filed until a clerk verifies it again (unless
+    this very change is a clerk's or an admin's setting it)."""
+    if not current.get("prefiled") or "prefiled" in body:
+        return fields, ""
+    moved = float(point_distance_m(current["lon"], current["lat"], fields["lon"], fields["lat"]))
+    readdressed = normalize(str(fields.get("address") or "")) != normalize(str(current.get("address") or ""))
+    if moved <= MOVE_TOLERANCE_M and not readdressed:
+        return fields, ""
+    why = [f"moved {moved:,.0f} m"] if moved > MOVE_TOLERANCE_M else []
+    why += ["a new address"] if readdressed else []
+    return fields | {"prefiled": False}, f"pre-filing cleared: {' and '.join(why)}"
+
+
+def _locked(conn: sa.Connection, store: Store, listing_id: str) -> dict[str, Any]:
+    """The listing as it stands, locked until the transaction ends (FOR UPDATE on PostGIS, the
+    database's write lock on SQLite)."""
     t = store.accounts["listings"]
-    current = get(store, listing_id)
-    try:
-        _check_park(user, current["park_id"])
-        if if_match is not None and if_match != etag(current):
-            raise StaleWriteError(f"listing {listing_id} changed since {if_match}; now {etag(current)}")
-    except SiteSelectError as exc:
-        refuse(store, user, "delete", listing_id, exc)
-    with store.engine.begin() as conn:
+    store.write_lock(conn)
+    found = sa.select(t).where(t.c.id == _id(listing_id))
+    row = conn.execute(found.with_for_update()).first()
+    if row is None:  # missing, or (PostGIS) a row whose policy bars this user: refused by the checks
+        row = conn.execute(found).first()
+    if row is None:
+        raise NotFoundError(f"no listing {listing_id!r}")
+    return _as_listing(row)
+
+
+def _id(listing_id: str) -> str:
+    if "\x00" in listing_id:  # no stored id has one, and PostgreSQL refuses it in a query
+        raise NotFoundError(f"no listing {listing_id!r}")
+    return listing_id
+
+
+def delete(store: Store, user: User, listing_id: str, *, if_match: str | None) -> None:
+    """Withdraw a listing for good: its operator or an admin, made against its revision."""
+    t = store.accounts["listings"]
+    refused: SiteSelectError | None = None
+    with audit.accounted(store, user, "delete", listing_id), store.engine.begin() as conn:
         acting_as(conn, user)
-        done = conn.execute(t.delete().where(t.c.id == listing_id, t.c.revision == current["revision"]))
-        if done.rowcount == 1:
-            audit(conn, store, user, "delete", listing_id, current, None, "ok")
-        else:  # another write got in between: nothing deleted, and the caller is told
-            audit(conn, store, user, "delete", listing_id, None, None, "refused", "stale revision")
-    if done.rowcount != 1:
-        raise StaleWriteError(f"listing {listing_id} changed while it was being deleted")
+        current = _locked(conn, store, listing_id)
+        try:
+            if user.role == "clerk":
+                raise PermissionDeniedError("clerks verify listings; they do not delete them")
+            _may_write(user, current["park_id"])
+            require_match(if_match, etag(current), f"listing {listing_id}")
+        except SiteSelectError as exc:
+            audit.record(conn, store, user, "delete", listing_id, None, None, "refused", str(exc))
+            refused = exc
+        else:
+            conn.execute(t.delete().where(t.c.id == listing_id))
+            audit.record(conn, store, user, "delete", listing_id, current, None, "ok")
+    if refused is not None:
+        raise refused

@@ -693,10 +693,11 @@ def surface(
     res: int = 9,
     weights: dict[str, float] | None = None,
     as_of: dt.date | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> gpd.GeoDataFrame:
-    """H3 cells over the district: the share of each cell where no rule forbids the industry (the
-    share of its sample points whose check is not ``prohibited``), and the score at its centre
-    (amenities, clustering and access: a cell has no rent or size)."""
+    """H3 cells over the district (or the part of it in ``bbox``): the share of each cell where no
+    rule forbids the industry (the share of its sample points whose check is not ``prohibited``),
+    and the score at its centre (amenities, clustering and access: a cell has no rent or size)."""
     code = industry.normalize_code(code)
     check_resolution(res)
     if not 6 <= res <= 11:
@@ -704,7 +705,13 @@ def surface(
     w = _weights(code, weights)
     districts = snapshot.layer("districts").features
     district = districts[districts["level"] == "district"].geometry.iloc[0]
-    cells = polygon_centre_cells(district, res)
+    if bbox is not None:
+        parts = shapely.get_parts(district.intersection(shapely.box(*bbox)))
+        district = shapely.MultiPolygon([p for p in parts if p.geom_type == "Polygon"])  # no edge slivers
+    cells = np.empty(0, dtype=np.int64) if district.is_empty else polygon_centre_cells(district, res)
+    if not len(cells):  # a view of the sea, or narrower than a cell
+        columns: dict[str, list[Any]] = {"cell": [], "permitted_share": [], "score": []}
+        return gpd.GeoDataFrame(columns, geometry=[], crs="EPSG:4326")
     if len(cells) > SURFACE_MAX_CELLS:
         raise InvalidInputError(f"res {res} gives {len(cells):,} cells, more than {SURFACE_MAX_CELLS:,}")
     # Small cells are sampled at every other vertex: there four points tell as much as seven.

@@ -5,7 +5,8 @@ operator it is registered to are planning data, loaded by the data stewards. The
 versioned: each change is a new version with the operator as its author, written only if the
 version it was made against is still the latest. A park's ETag is a digest of its own fields, so a
 change to another park does not make it stale; such a race is retried. Every change and every
-refusal goes to the audit log, a change in the same transaction as its version.
+refusal goes to the audit log, a change in the same transaction as its version. A change names the
+park's ETag it was made against, or ``*`` to apply to whatever the park's fields are now.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 
-from siteselect.audit import audit, refuse
+from siteselect import audit
+from siteselect.conditions import require_match
 from siteselect.errors import (
     InvalidInputError,
     NotFoundError,
@@ -26,9 +28,9 @@ from siteselect.errors import (
     SiteSelectError,
     StaleWriteError,
 )
-from siteselect.load import validate_frame
 from siteselect.store import LayerVersion, Store
 from siteselect.users import User
+from siteselect.validation import validate_frame
 
 DESCRIPTIVE = ("name", "address", "industries")
 PLANNING = ("operator", "geometry", "lon", "lat")  # the stewards' data, not the operator's
@@ -66,11 +68,14 @@ def update(store: Store, user: User, park_id: str, body: dict[str, Any], *, if_m
            merge: bool) -> dict[str, Any]:  # fmt: skip
     """Change a park's descriptive fields (a JSON merge patch, or all of them), as a new version."""
     action = f"park {'patch' if merge else 'replace'}"
-    for _ in range(RETRIES):
-        done = _attempt(store, user, park_id, body, if_match, merge, action)
-        if done is not None:
-            return done
-    refuse(store, user, action, park_id, StaleWriteError(f"park {park_id}: other writes kept coming first"))
+    with audit.accounted(store, user, action, park_id):
+        for _ in range(RETRIES):
+            done = _attempt(store, user, park_id, body, if_match, merge, action)
+            if done is not None:
+                return done
+    audit.refuse(
+        store, user, action, park_id, StaleWriteError(f"park {park_id}: other writes kept coming first")
+    )
 
 
 def _attempt(store: Store, user: User, park_id: str, body: dict[str, Any], if_match: str | None,
@@ -80,15 +85,14 @@ def _attempt(store: Store, user: User, park_id: str, body: dict[str, Any], if_ma
     before = record(parks, park_id)
     try:
         _check(user, park_id, body)
-        if if_match is not None and if_match != etag(before):
-            raise StaleWriteError(f"park {park_id} changed since {if_match}; now {etag(before)}")
+        require_match(if_match, etag(before), f"park {park_id}")
         changed = _changed(parks, park_id, before, body, merge)
     except SiteSelectError as exc:
-        refuse(store, user, action, park_id, exc)
+        audit.refuse(store, user, action, park_id, exc)
     after = record(changed, park_id)
 
     def audited(conn: sa.Connection, new: LayerVersion) -> None:
-        audit(conn, store, user, action, park_id, before, after, "ok", f"parks v{new.version}")
+        audit.record(conn, store, user, action, park_id, before, after, "ok", f"parks v{new.version}")
 
     try:
         store.write_layer(

@@ -47,7 +47,7 @@ class Premises:
     @classmethod
     def parse(cls, **raw: Any) -> Premises:
         """Validate raw values (from a form, a CSV row, the command line); name any bad one."""
-        code = industries.normalize_code(_required(raw, "industry"))
+        code = industries.resolve(_required(raw, "industry"))
         address = raw.get("address") or None
         vacancy = None if _blank(raw.get("vacancy_id")) else str(raw["vacancy_id"])
         lon, lat = raw.get("lon"), raw.get("lat")

@@ -16,14 +16,11 @@ import shapely
 from numpy.typing import NDArray
 
 from siteselect import industry as industries
+from siteselect import law
 from siteselect.index import LayerIndex, cell_pairs
 from siteselect.locating import Places
 
 DEFAULT_PROHIBITED_RADIUS_M = 10.0
-# Why an address on a department's prohibited list cannot be a registered domicile.
-PROHIBITED_LIST_BASIS = (
-    "《山东省市场主体住所（经营场所）登记管理办法》第四条（住所应当真实、合法、有效、安全）"
-)
 
 
 def in_force(record: dict[str, Any], day: str) -> bool:
@@ -125,7 +122,7 @@ def _reason(entry: Any, how: str, distance: float | None, radius: float) -> dict
         "title": f"禁设地址：{entry['address']}",
         "severity": "prohibited",
         "outcome": "violated",
-        "basis": PROHIBITED_LIST_BASIS,
+        **law.prohibited_list_fields(),  # basis and the article quoted
         "department": entry["department"],
         "message_zh": f"该处列入禁设地址名录（{entry['reason']}），适用行业：{industries_text}",
         "message_en": f"the premises is on the prohibited-address list ({entry['reason']})",

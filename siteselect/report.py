@@ -13,11 +13,14 @@ is not part of the id). Elements of the map are numbered in order rather than gi
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import html
 import itertools
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +35,7 @@ import sqlalchemy as sa
 from branca.element import Element, Figure
 from numpy.typing import NDArray
 
-from siteselect import __version__, assets, industry, scoring
+from siteselect import __version__, assets, industry, law, scoring
 from siteselect.check import checker_for
 from siteselect.drawing import BASE_STYLES, VERDICT_COLOURS, Basemap, base_layers, feature_collection, near
 from siteselect.errors import InvalidInputError, NotFoundError
@@ -53,6 +56,8 @@ CATEGORY_COLOURS = {
     "bank": "#00897b", "hotel": "#6d4c41", "office": "#3949ab", "residential": "#7cb342", "school": "#fdd835",
     "hospital": "#d81b60", "park": "#43a047", "business": "#757575",
 }  # fmt: skip
+PRINT_SCRIPT = 'document.getElementById("print").addEventListener("click", () => window.print());'
+SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class Report:
     as_of: dt.date
     layer_versions: dict[str, int]
     verdicts: tuple[str, ...]  # of the sites, in order
+    script_hashes: tuple[str, ...]  # of the page's own inline scripts, for its Content-Security-Policy
 
 
 def report_id(request: ReportRequest, versions: dict[str, int], as_of: dt.date, basemap: Basemap) -> str:
@@ -130,8 +136,10 @@ def build(
     )
     rid = report_id(request, snapshot.versions, as_of, basemap)
     fmap = _draw(snapshot, request.industry, as_of, result["sites"], checks, basemap)
+    parts = _map_parts(fmap)
+    scripts = (assets.leaflet_js(), *SCRIPT.findall(parts["header"]), parts["script"], PRINT_SCRIPT)
     generated = (generated_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    html = _template().render(
+    page = _template().render(
         id=rid,
         as_of=as_of.isoformat(),
         generated=generated.isoformat().replace("+00:00", "Z"),
@@ -140,7 +148,8 @@ def build(
         sites=[_site_view(snapshot, s, c) for s, c in zip(result["sites"], checks)],
         versions=snapshot.versions,
         criteria=scoring.CRITERIA,
-        map=_map_parts(fmap),
+        map=parts,
+        print_script=PRINT_SCRIPT,
         leaflet_js=assets.leaflet_js(),
         leaflet_css=assets.leaflet_css(),
         attribution=basemap.attribution,
@@ -148,7 +157,14 @@ def build(
         en=en,
         colours=VERDICT_COLOURS,
     )
-    return Report(rid, html, as_of, snapshot.versions, tuple(s["verdict"] for s in result["sites"]))
+    verdicts = tuple(s["verdict"] for s in result["sites"])
+    return Report(rid, page, as_of, snapshot.versions, verdicts, tuple(map(script_hash, scripts)))
+
+
+def script_hash(script: str) -> str:
+    """The Content-Security-Policy source that lets exactly this inline script run."""
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
 
 
 # ---- stored reports ------------------------------------------------------------------------------
@@ -211,8 +227,7 @@ def _site_view(snapshot: Snapshot, site: dict[str, Any], check: dict[str, Any]) 
     checked = [
         {
             "id": c["id"], "title": c["title"], "outcome": c["outcome"],
-            "basis": rules[c["id"]]["basis"], "department": rules[c["id"]]["department"],
-            "finding": findings.get(c["id"]),
+            **law.finding_fields(rules[c["id"]]), "finding": findings.get(c["id"]),
         }
         for c in check["checked"]
     ]  # fmt: skip
@@ -221,7 +236,8 @@ def _site_view(snapshot: Snapshot, site: dict[str, Any], check: dict[str, Any]) 
 
 
 def _map_parts(fmap: folium.Map) -> dict[str, str]:
-    """The map's styles, element and script, for the report's own page."""
+    """The map's styles, element and script, for the report's own page (the header is folium's
+    own markup, with no data in it; the data is in the script)."""
     figure = fmap.get_root()
     assert isinstance(figure, Figure)
     _number(figure)
@@ -279,10 +295,13 @@ class _Drawing:
     ) -> None:
         if not props:
             return
-        group = folium.FeatureGroup(name=name, show=show)
+        # Leaflet's layer control and folium's tooltips set what they show as HTML: names from
+        # department files and from users go in escaped, and show as written.
+        group = folium.FeatureGroup(name=html.escape(name), show=show)
         fields = [k for k in ("name", "note") if k in props[0]]
+        shown: list[dict[str, Any]] = [{k: html.escape(str(p[k])) for k in fields} for p in props]
         folium.GeoJson(
-            feature_collection(self.snapshot, geoms, props, self.basemap, local=local),
+            feature_collection(self.snapshot, geoms, shown, self.basemap, local=local),
             style_function=_constant(style),
             marker=folium.CircleMarker(radius=style.get("radius", 4), fill=True),
             tooltip=folium.GeoJsonTooltip(fields=fields, labels=False) if fields else None,

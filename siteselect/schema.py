@@ -96,7 +96,7 @@ def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(100), nullable=False),
+        sa.Column("actor", sa.String(120), nullable=False),  # role, ":" and a name of up to 100
         sa.Column("action", sa.String(20), nullable=False),
         sa.Column("target", sa.String(200), nullable=False),
         sa.Column("before", sa.JSON, nullable=True),

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+
+from dotenv import dotenv_values
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from siteselect.errors import InvalidInputError
 
 # Laoshan District with its islands, plus a margin of a few kilometres. Features outside are refused.
 LAOSHAN_EXTENT = (120.35, 35.85, 121.00, 36.40)
@@ -16,7 +21,28 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///siteselect.db",
-        description="SQLAlchemy URL: sqlite:///path.db (default) or postgresql+psycopg://...",
+        description="SQLAlchemy URL the service works through: sqlite:///path.db (default) or "
+        "postgresql+psycopg://... (on PostGIS, a role that reads and writes rows but owns nothing)",
+    )
+    database_owner_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the role that owns the schema on PostGIS: set-up and migrations "
+        "create and alter tables, row-security policies and the audit log's trigger through it, and grant "
+        "the service's role what it needs; empty: the service's own URL (one role, as on SQLite)",
+    )
+    database_connect_timeout_s: float = Field(
+        default=2.0, ge=2, le=60, description="give up connecting to PostGIS after this long"
+    )
+    database_statement_timeout_s: float = Field(
+        default=5.0, gt=0, le=3600, description="the service cancels a PostGIS statement running longer"
+    )
+    expensive_concurrency: int = Field(
+        default=1, ge=1, le=16, description="suitability surfaces drawn at once per worker; others queue"
+    )
+    expensive_apart: bool = Field(
+        default=True,
+        description="draw surfaces in processes of each worker's own, at a lower CPU priority (false: "
+        "in the worker's threads, sparing those processes' memory)",
     )
     extent: tuple[float, float, float, float] = Field(
         default=LAOSHAN_EXTENT,
@@ -54,9 +80,52 @@ class Settings(BaseSettings):
             )
         return v
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_owner_url")
     @classmethod
-    def _known_backend(cls, v: str) -> str:
-        if not v.startswith(("sqlite://", "postgresql")):
-            raise ValueError(f"database_url must be sqlite:/// or postgresql+psycopg://, got {v!r}")
+    def _known_backend(cls, v: str, info: ValidationInfo) -> str:
+        optional = info.field_name == "database_owner_url"
+        if not (v == "" and optional) and not v.startswith(("sqlite://", "postgresql")):
+            raise ValueError(f"a database URL must be sqlite:/// or postgresql+psycopg://, got {v!r}")
         return v
+
+
+class _FileOnly(Settings):
+    """The settings of an environment file alone, whatever this process's environment holds."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (dotenv_settings,)
+
+
+PREFIX = "SITESELECT_"
+
+
+def check_env_file(path: Path) -> Settings:
+    """The settings an environment file gives; InvalidInputError naming every bad or unknown one."""
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such file")
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    problems = [
+        f"{path}: {key} is not a setting (known: {', '.join(sorted(known))})"
+        for key in dotenv_values(path)
+        if key.upper().startswith(PREFIX) and key.upper() not in known
+    ]
+    try:
+        settings: Settings = _FileOnly(_env_file=path)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems += [f"{path}: {line}" for line in named(exc)]
+    if problems:
+        raise InvalidInputError("\n".join(problems))
+    return settings
+
+
+def named(exc: ValidationError) -> list[str]:
+    """Each bad setting as ``SITESELECT_NAME='value': what is wrong``."""
+    return [f"{PREFIX}{str(e['loc'][0]).upper()}={e['input']!r}: {e['msg']}" for e in exc.errors()]

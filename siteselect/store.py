@@ -1,8 +1,10 @@
 """The store: versioned layers in SQLite (the default) or PostGIS, through SQLAlchemy and GeoAlchemy2.
 
-One schema serves both backends. Every load writes a new version of the whole layer in one
-transaction: a row in ``layer_versions``, the features (geometry, attributes as JSON) and their H3
-cells as ``bigint``. Earlier versions stay, so any check can be reproduced as of a version or a date.
+One schema serves both backends; its tables are declared here and made by the migrations
+(``siteselect.migrations``), whose latest revision must give exactly these. Every load writes a
+new version of the whole layer in one transaction: a row in ``layer_versions``, the features
+(geometry, attributes as JSON) and their H3 cells as ``bigint``. Earlier versions stay, so any
+check can be reproduced as of a version or a date.
 On PostGIS the geometry column is typed (SRID 4326, GiST index) and bulk rows go in with COPY; on
 SQLite the geometry is WKB in a BLOB and needs no extension.
 """
@@ -23,14 +25,18 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from siteselect import security
+from siteselect import migrations, security
 from siteselect.errors import NotFoundError, StaleWriteError, StoreError
 from siteselect.grid import geometries_cells
 from siteselect.schema import account_tables, layer_tables, report_table
+from siteselect.settings import Settings
 from siteselect.specs import get_spec
 
 CHUNK = 50_000
 Progress = Callable[[int, int], None]
+# What a store that is away, or too slow, raises: no connection, a connection lost, no pooled
+# connection free in time, a statement cancelled by its timeout.
+AWAY = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -55,24 +61,58 @@ def _utcnow() -> dt.datetime:
 class Store:
     """A versioned layer store over one database URL."""
 
-    def __init__(self, url: str, *, h3_resolution: int = 9):
+    def __init__(
+        self,
+        url: str,
+        *,
+        h3_resolution: int = 9,
+        owner_url: str | None = None,
+        connect_timeout_s: float = 2.0,
+        statement_timeout_s: float | None = None,
+    ):
+        """Open the store at ``url``; set its schema up through ``owner_url`` if given (the role
+        that owns it, on PostGIS), else through ``url`` itself. ``statement_timeout_s`` bounds
+        every statement of this store's connections (the service's; loads run unbounded)."""
         self.url = url
         self.h3_resolution = h3_resolution
-        self.engine = sa.create_engine(url, json_serializer=_json_text, json_deserializer=orjson.loads)
+        self.engine = _engine(url, connect_timeout_s, statement_timeout_s)
         self.postgis = self.engine.dialect.name == "postgresql"
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.metadata = sa.MetaData()
         self.t = layer_tables(self.metadata, self.postgis)
         self.accounts = account_tables(self.metadata)
         self.reports = report_table(self.metadata)
+        if owner_url and owner_url != url:
+            owner = _engine(owner_url, connect_timeout_s, None)
+            try:
+                self._set_up(owner, owner_url, service_role=sa.engine.make_url(url).username)
+            finally:
+                owner.dispose()
+        else:
+            self._set_up(self.engine, url, service_role=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, service: bool = False) -> Store:
+        """The store the settings name; the ``service``'s statements are bounded in time."""
+        return cls(
+            settings.database_url,
+            h3_resolution=settings.h3_resolution,
+            owner_url=settings.database_owner_url or None,
+            connect_timeout_s=settings.database_connect_timeout_s,
+            statement_timeout_s=settings.database_statement_timeout_s if service else None,
+        )
+
+    def _set_up(self, engine: sa.Engine, url: str, service_role: str | None) -> None:
+        """Make a new store by the migrations (tables, policies, the audit trigger), refuse one at
+        another revision, and grant the service's role its rows; ``engine`` and ``url`` are the
+        owner's where there is one."""
         try:
-            with self.engine.begin() as conn:
-                if self.postgis:
-                    conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-                self.metadata.create_all(conn)
-                if self.postgis:
-                    security.install(conn)
+            with engine.connect() as conn:
+                ready = migrations.check(conn, self._safe_url())
+            if not ready:  # a new store: made by the migrations, as an upgrade would make it
+                migrations.upgrade(url)
+            if self.postgis and service_role is not None:
+                with engine.begin() as conn:
+                    security.grant_once(conn, service_role)
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the store at {self._safe_url()}: {exc.orig}") from exc
 
@@ -139,6 +179,8 @@ class Store:
     ) -> None:
         total = len(ids) + len(cells)
         done = 0
+        if self.postgis:  # bare partitions, made and attached by the tables' owner (see security)
+            conn.execute(sa.text("SELECT siteselect_new_partitions(:v)"), {"v": version.id})
         for count in self._insert_features(conn, version.id, ids, wkb, props):
             done += count
             if on_progress:
@@ -147,6 +189,8 @@ class Store:
             done += count
             if on_progress:
                 on_progress(done, total)
+        if self.postgis:
+            conn.execute(sa.text("SELECT siteselect_attach_partitions(:v)"), {"v": version.id})
 
     def _new_version(
         self, conn: sa.Connection, layer: str, source: str, who: str, count: int, checksum: str,
@@ -176,7 +220,15 @@ class Store:
         (rather than two partitions being attached at once, which PostgreSQL calls a deadlock)."""
         if self.postgis:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"layer:{layer}"})
-        else:  # a write statement takes SQLite's write lock before the version is read
+        else:
+            self.write_lock(conn)
+
+    def write_lock(self, conn: sa.Connection) -> None:
+        """On SQLite, take the database's write lock now, before the transaction reads what it
+        will write: a write statement takes it (one that changes nothing will do). Without it the
+        read is outside any transaction and another write can slip in before this one's. PostGIS
+        transactions lock the rows they read instead (``FOR UPDATE``)."""
+        if not self.postgis:
             conn.exec_driver_sql("UPDATE layer_versions SET id = id WHERE 0")
 
     def _insert_features(
@@ -321,6 +373,22 @@ def _whoami() -> str:
         return "unknown"
 
 
+def _engine(url: str, connect_timeout_s: float, statement_timeout_s: float | None) -> sa.Engine:
+    """An engine that fails fast when PostGIS is away: connecting and waiting for a pooled
+    connection give up after ``connect_timeout_s``, statements after ``statement_timeout_s``; a
+    pooled connection is tested before use, so the service recovers when the server is back."""
+    options: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+    if sa.engine.make_url(url).get_backend_name() == "postgresql":
+        connect_args: dict[str, Any] = {"connect_timeout": max(2, round(connect_timeout_s))}
+        if statement_timeout_s is not None:
+            connect_args["options"] = f"-c statement_timeout={round(statement_timeout_s * 1000)}"
+        options |= {"connect_args": connect_args, "pool_pre_ping": True, "pool_timeout": connect_timeout_s}
+    engine = sa.create_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -344,9 +412,8 @@ def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> 
 def _copy_partition(
     conn: sa.Connection, table: str, version_id: int, rows: Iterator[tuple[Any, ...]]
 ) -> Iterator[int]:
-    """COPY rows into a new bare partition of ``table`` for one version, then attach it."""
+    """COPY rows into the bare partition of ``table`` for one version (attached afterwards)."""
     part = conn.dialect.identifier_preparer.quote(f"{table}_v{int(version_id)}")
-    conn.execute(sa.text(f"CREATE TABLE {part} (LIKE {table} INCLUDING DEFAULTS)"))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f"COPY {part} FROM STDIN") as copy:
@@ -360,6 +427,3 @@ def _copy_partition(
                 yield sent % CHUNK
     finally:
         cursor.close()
-    bound = int(version_id)  # identifiers and partition bounds cannot be bound parameters
-    conn.execute(sa.text(f"ALTER TABLE {table} ATTACH PARTITION {part} FOR VALUES IN ({bound})"))
-    conn.execute(sa.text(f"ANALYZE {part}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES = ("admin", "clerk", "operator")
+ROLES = ("admin", "clerk", "operator", "steward")
 
 
 @dataclass(frozen=True)

@@ -19,21 +19,27 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteselect import industry
+from siteselect import industry, law
 from siteselect.errors import InvalidInputError, LayerValidationError, Problem
 from siteselect.rule_kinds import KINDS
-from siteselect.specs import FieldSpec, LayerSpec, layer_specs
+from siteselect.settings import Settings
+from siteselect.specs import FieldSpec, LayerSpec, get_spec, layer_specs
 
 _RESERVED = {"id", "geometry"}
 _TRUE = {"true", "1", "yes", "y", "t", "是"}
 _FALSE = {"false", "0", "no", "n", "f", "否"}
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Dates as departments write them: 2026-04-02, 2026/4/2, 2026.4.2, 2026年4月2日.
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})-(\d{2})|[/.](\d{1,2})[/.](\d{1,2})|年(\d{1,2})月(\d{1,2})日?)$")
+_EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 is 1900-01-01, past Excel's fictitious 1900-02-29
+_EXCEL_SERIALS = (18264, 73051)  # 1950-01-01 to 2099-12-31: a number outside is not a date
 
 
 def is_missing(value: Any) -> bool:
     """Whether a cell is empty: None, NaN/NaT or a blank string."""
     if value is None or value is pd.NaT:
         return True
+    if type(value) is str:  # the common case first: a million-row file asks this per cell
+        return not value or value.isspace()
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
@@ -42,7 +48,15 @@ def is_missing(value: Any) -> bool:
 def _to_str(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a CSV column of numbers read as floats: "178", not "178.0"
-    return str(value).strip()
+    text = str(value).strip()
+    # Neither can be stored (PostgreSQL's JSON refuses NUL; UTF-8 has no lone surrogates).
+    if "\x00" in text:
+        raise InvalidInputError("contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError("contains an unpaired surrogate (not valid text)") from None
+    return text
 
 
 def _to_int(value: Any) -> int:
@@ -82,10 +96,23 @@ def _to_date(value: Any) -> str:
         if stamp.time() != dt.time(0):
             raise ValueError
         return stamp.date().isoformat()
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return _from_serial(float(value))
     text = str(value).strip()
-    if not _DATE.match(text):
+    if text.isdigit() and len(text) == 5:  # an Excel serial that went through a CSV
+        return _from_serial(float(text))
+    match = _DATE.match(text)
+    if not match:
         raise ValueError
-    return dt.date.fromisoformat(text).isoformat()
+    year, *parts = (int(p) for p in match.groups() if p is not None)
+    return dt.date(year, parts[0], parts[1]).isoformat()
+
+
+def _from_serial(number: float) -> str:
+    """An Excel date serial (days since 1899-12-30) as an ISO date."""
+    if not number.is_integer() or not _EXCEL_SERIALS[0] <= number <= _EXCEL_SERIALS[1]:
+        raise ValueError
+    return (_EXCEL_EPOCH + dt.timedelta(days=int(number))).isoformat()
 
 
 def _to_json(value: Any) -> dict[str, Any]:
@@ -96,9 +123,10 @@ def _to_json(value: Any) -> dict[str, Any]:
 
 
 def _to_industries(value: Any) -> list[str]:
+    """Prefixes from a list, or from a department's cell: codes, names or words (全部行业, 餐饮)."""
     if isinstance(value, (list, tuple, np.ndarray)):
         return industry.parse_prefixes([str(v) for v in value])
-    return industry.parse_prefixes(str(value))
+    return industry.parse_industries(_to_str(value))
 
 
 _CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
@@ -106,10 +134,11 @@ _CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "int": (_to_int, "is not a whole number"),
     "float": (_to_float, "is not a number"),
     "bool": (_to_bool, "is not true/false"),
-    "date": (_to_date, "is not a date YYYY-MM-DD"),
+    "date": (_to_date, "is not a date YYYY-MM-DD (nor 2026/4/2, 2026年4月2日, an Excel date)"),
     "json": (_to_json, "is not a JSON object"),
     "industry": (industry.normalize_code, "is not a GB/T 4754 class code"),
     "industries": (_to_industries, "is not a list of GB/T 4754 prefixes"),
+    "citations": (law.parse_citations, "is not a list of citations {law, revision, article, clause, item}"),
 }
 
 
@@ -127,6 +156,8 @@ class _Collector:
 def _check_value(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     """Convert one non-missing value; return it or the reason it is refused."""
     convert, complaint = _CONVERTERS[spec.type]
+    if spec.type == "str" and isinstance(value, (dict, list, tuple)):
+        return None, complaint
     try:
         out = convert(value)
     except InvalidInputError as exc:
@@ -141,7 +172,25 @@ def _check_value(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         return None, f"is below the minimum {spec.min:g}"
     if spec.max is not None and out > spec.max:
         return None, f"is above the maximum {spec.max:g}"
+    if isinstance(out, str):
+        return _text(spec, out)
     return out, None
+
+
+def _text(spec: FieldSpec, text: str) -> tuple[str | None, str | None]:
+    if spec.max_length is not None and len(text) > spec.max_length:
+        return None, f"is longer than {spec.max_length} characters ({len(text)})"
+    if "\x00" in text or (not text.isascii() and _has_lone_surrogate(text)):
+        return None, "holds a NUL or a lone surrogate, which text cannot store"
+    return text, None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _check_column(spec: FieldSpec, values: list[Any], out: _Collector) -> list[Any]:
@@ -250,6 +299,32 @@ def _check_rule_params(spec: LayerSpec, frame: pd.DataFrame, out: _Collector) ->
                 out.add(row, f"params.{name}", given[name], problem)
 
 
+def _check_rule_law(frame: pd.DataFrame, out: _Collector) -> None:
+    """Every citation resolves in the law table, the department is known, and a rule whose basis is
+    verified quotes its own distance."""
+    from siteselect.check import today  # the check's notion of today: China's date
+
+    day = today()
+    for row, rule in enumerate(frame.to_dict("records")):
+        where = f"rule {rule['id']}: "
+        if rule["department"] is not None and rule["department"] not in law.departments():
+            known = ", ".join(law.departments())
+            out.add(row, "department", rule["department"], f"{where}is not a department code ({known})")
+        if not rule["basis"]:
+            continue  # already reported
+        problems = list(
+            law.citation_problems(rule["basis"], rule["effective_from"], rule["effective_to"], day)
+        )
+        for field, value, message in problems:
+            out.add(row, field, value, where + message)
+        meters = (rule["params"] or {}).get("meters")
+        if problems or rule["certainty"] != "verified" or not isinstance(meters, (int, float)):
+            continue
+        quotes = [c["text"] or "" for c in law.resolve(rule["basis"])]
+        if not any(law.mentions_distance(q, meters) for q in quotes):
+            out.add(row, "certainty", "verified", f"{where}no cited text states {meters:g}米")
+
+
 def _param_problem(ptype: str, value: Any, zone_kinds: set[str], uses: set[str]) -> str | None:
     if ptype == "number":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
@@ -295,6 +370,7 @@ def validate_layer(
     _check_date_order(result, out)
     if spec.name == "rules":
         _check_rule_params(spec, result, out)
+        _check_rule_law(result, out)
 
     geoms = None
     if spec.has_geometry:
@@ -309,3 +385,11 @@ def validate_layer(
         return gpd.GeoDataFrame(result)
     geoms = shapely.orient_polygons(geoms)  # RFC 7946 ring order, whatever the file used
     return gpd.GeoDataFrame(result, geometry=geoms, crs="EPSG:4326")
+
+
+def validate_frame(
+    layer: str, frame: pd.DataFrame, source: str, settings: Settings | None = None
+) -> gpd.GeoDataFrame:
+    """Validate raw features of ``layer``; raise ``LayerValidationError`` naming every bad value."""
+    extent = (settings or Settings()).extent
+    return validate_layer(get_spec(layer), frame, source, extent)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import Coordsys, IsoDate, json_response, snapshot_of
-from siteselect import industry
+from siteselect import industry, legal_summary
 from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError
 from siteselect.locating import gazetteer_for
@@ -23,7 +23,7 @@ class CheckRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON as written: no 0 for a date
 
-    industry: Annotated[str, Field(min_length=1, max_length=8, examples=["9013"])]
+    industry: Annotated[str, Field(min_length=1, max_length=50, examples=["9013", "奶茶"])]
     address: Annotated[str | None, Field(max_length=200, examples=["崂山区苗岭路28号"])] = None
     lon: Annotated[float | None, Field(ge=-180, le=180)] = None
     lat: Annotated[float | None, Field(ge=-90, le=90)] = None
@@ -52,10 +52,37 @@ def industries(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[dict[str, str]]:
     """GB/T 4754-2017 classes matching a code or everyday words, best first (none: an empty list)."""
-    try:
-        return industry.search(q, limit)
-    except InvalidInputError:  # a code-like query naming no class: a search that found nothing
-        return []
+    return industry.search(q, limit)
+
+
+@router.get("/industries/resolve")
+def resolve_industry(
+    q: Annotated[str, Query(min_length=1, max_length=50, description="code or everyday words: 奶茶, 6232")],
+) -> dict[str, str]:
+    """The one class a code or words name; words that fit several answer 422 with ``candidates``."""
+    return industry.describe(industry.resolve(q))
+
+
+@router.get("/industries/{code}/rules")
+def industry_rules(
+    request: Request,
+    code: Annotated[str, Path(min_length=1, max_length=8, examples=["9013"])],
+    as_of: Annotated[IsoDate | None, Query(description="the date the rules are in force (today)")] = None,
+) -> dict[str, Any]:
+    """Every rule and prohibited-list condition that can apply to a class, each with the article
+    text it rests on."""
+    return legal_summary.industry_rules(checker_for(snapshot_of(request)), code, as_of)
+
+
+@router.get("/industries/{code}/rules.html", response_class=HTMLResponse)
+def industry_rules_page(
+    request: Request,
+    code: Annotated[str, Path(min_length=1, max_length=8)],
+    as_of: Annotated[IsoDate | None, Query()] = None,
+) -> HTMLResponse:
+    """The same, as a page to read (Chinese first, English switch)."""
+    summary = legal_summary.industry_rules(checker_for(snapshot_of(request)), code, as_of)
+    return HTMLResponse(legal_summary.industry_rules_page(summary))
 
 
 @router.get("/geocode")
@@ -88,8 +115,9 @@ def check_batch(request: Request, body: BatchRequest) -> Response:
     for n, item in enumerate(body.items):
         try:
             premises.append(item.premises())
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"items[{n}]: {exc}") from None
+        except InvalidInputError as exc:  # the same error (with any candidates), saying which item
+            exc.args = (f"items[{n}]: {exc}",)
+            raise
     results = checker_for(snapshot_of(request, body.versions)).check_many(premises)
     return json_response({"results": results, "count": len(results)})
 

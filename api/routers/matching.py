@@ -9,9 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.dependencies import Coordsys, IsoDate, json_response, snapshot_of
+from api.dependencies import BBOX, MAX_BBOX_DEG, Coordsys, IsoDate, json_response, parse_bbox, snapshot_of
+from api.expensive import expensive
 from siteselect import industry
+from siteselect.errors import InvalidInputError
+from siteselect.index import Snapshot
 from siteselect.match import Constraints, compare, match, surface
+from siteselect.premises import today
 
 router = APIRouter(tags=["matching"])
 Use = Annotated[str, Field(pattern="^(residential|commercial|office|industrial|mixed|public|other)$")]
@@ -112,13 +116,42 @@ def post_compare(request: Request, body: CompareRequest) -> Response:
     return json_response(result)
 
 
+FINE_RES = 10  # and finer: a district's worth is tens of thousands of cells and seconds of CPU
+FINE_MAX_DEG = {10: 0.05, 11: 0.02}  # a side of a street-scale view: either is about a second of CPU
+
+
 @router.get("/surface", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
-def get_surface(
+async def get_surface(
     request: Request,
     wanted: Annotated[str, Query(alias="industry", min_length=1, max_length=50, description="code or words")],
     res: Annotated[int, Query(ge=6, le=11)] = 9,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="minlon,minlat,maxlon,maxlat: only the cells of this view; needed from res"
+            f" {FINE_RES}, at most {FINE_MAX_DEG[10]}° a side at res 10, {FINE_MAX_DEG[11]}° at 11",
+            pattern=BBOX,
+        ),
+    ] = None,
 ) -> Response:
-    """GeoJSON H3 cells over the district: share where the industry may go, and the mean score."""
-    cells = surface(snapshot_of(request), industry.resolve(wanted), res)
+    """GeoJSON H3 cells over the district (or a view of it): share where the industry may go, and
+    the mean score. Each is drawn once per layer versions; fine resolutions only for a street view."""
+    code = industry.resolve(wanted)
+    box = parse_bbox(bbox, FINE_MAX_DEG.get(res, MAX_BBOX_DEG), "zoom in for fine cells")
+    if res >= FINE_RES and box is None:
+        raise InvalidInputError(
+            f"res {res}: fine cells are drawn for a view; give its bbox (at most {FINE_MAX_DEG[res]}° a side)"
+        )
+    snapshot = snapshot_of(request)
+    key = ("surface", tuple(snapshot.versions.items()), today(), code, res, box)  # rules start on dates
+    body = await expensive(request).drawn_once(key, snapshot, surface_geojson, code, res, box)
+    return Response(body, media_type="application/geo+json")
+
+
+def surface_geojson(
+    snapshot: Snapshot, code: str, res: int, box: tuple[float, float, float, float] | None
+) -> bytes:
+    """The surface as GeoJSON bytes (drawn apart from the worker: a function of module level)."""
+    cells = surface(snapshot, code, res, bbox=box)
     body: dict[str, Any] = json.loads(cells.to_json(drop_id=True))
-    return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json")
+    return json.dumps(body, ensure_ascii=False).encode()

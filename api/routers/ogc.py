@@ -10,16 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeAlias
 
 import geopandas as gpd
 import shapely
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import Response
 
+from api import write_bodies
 from api.auth import User
 from api.dependencies import INSTANT, BboxQuery, parse_bbox
-from siteselect import listings, parks
+from siteselect import audit, listings, parks
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from siteselect.index import Catalog
 from siteselect.specs import get_spec, layer_specs
@@ -215,7 +216,31 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
     return _json(body, GEOJSON, headers)
 
 
-# ---- writes (Part 4, draft): vacancies, by their park's operator --------------------------------
+# ---- writes (Part 4, draft): vacancies by their park's operator, parks' descriptive fields ------
+#
+# Bodies are checked against schemas built from the layer specs (api/write_bodies.py) before they
+# reach the library; the routes for vacancies and parks come before the catch-all ones below,
+# which refuse writes to every other collection.
+
+if TYPE_CHECKING:  # built from the layer specs when the module loads; to mypy, JSON objects
+    VacancyFeature: TypeAlias = dict[str, Any]
+    VacancyPatch: TypeAlias = dict[str, Any]
+    ParkFeature: TypeAlias = dict[str, Any]
+    ParkPatch: TypeAlias = dict[str, Any]
+else:
+    VacancyFeature = write_bodies.vacancy_feature()
+    VacancyPatch = write_bodies.vacancy_patch()
+    ParkFeature = write_bodies.park_feature(patch=False)
+    ParkPatch = write_bodies.park_feature(patch=True)
+
+IfMatch = Annotated[
+    str | None,
+    Header(description="the ETag the change was made against, or * (428 without it, 412 if stale)"),
+]
+VACANCY = "/collections/vacancies/items/{feature_id}"
+PARK = "/collections/parks/items/{feature_id}"
+CHANGED: dict[int | str, dict[str, Any]] = {200: {"content": {GEOJSON: {}}}}
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def _listing_feature(request: Request, listing: dict[str, Any], status: int = 200) -> Response:
@@ -229,147 +254,127 @@ def _listing_feature(request: Request, listing: dict[str, Any], status: int = 20
     )
 
 
-def _written(feature: dict[str, Any]) -> dict[str, Any]:
-    """A written GeoJSON Feature's properties, with its id if it sent one (refused later: ids are
-    the server's)."""
-    if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        raise InvalidInputError("the body must be a GeoJSON Feature")
-    props = feature.get("properties") or {}
-    if not isinstance(props, dict):
-        raise InvalidInputError("properties must be an object")
-    return props | ({"id": feature["id"]} if "id" in feature else {})
+def _fields(body: dict[str, Any]) -> dict[str, Any]:
+    """A written Feature's properties, lon and lat from its Point, and its id if it sent one
+    (refused by the library: ids are the server's). Bare fields (a merge patch) as they are."""
+    if body.get("type") != "Feature":
+        return dict(body)
+    fields = dict(body.get("properties") or {}) | ({"id": body["id"]} if "id" in body else {})
+    if "geometry" in body:
+        lon, lat = body["geometry"]["coordinates"]
+        fields |= {"lon": lon, "lat": lat}
+    return fields
 
 
-def _body(feature: dict[str, Any]) -> dict[str, Any]:
-    """A vacancy's fields: the Feature's properties, lon and lat from its Point."""
-    props = _written(feature)
-    geometry = feature.get("geometry")
-    if geometry is not None:
-        coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
-        if geometry.get("type") != "Point" or not isinstance(coords, list) or len(coords) != 2:
-            raise InvalidInputError("geometry must be a Point [lon, lat]")
-        props = props | {"lon": coords[0], "lat": coords[1]}
-    return props
+def _park_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """A park's fields, and its outline if one was sent (the library refuses it: planning data)."""
+    if body.get("type") != "Feature":
+        return dict(body)
+    geometry = {"geometry": body["geometry"]} if body.get("geometry") is not None else {}
+    return dict(body.get("properties") or {}) | geometry | ({"id": body["id"]} if "id" in body else {})
 
 
-def _properties(feature: dict[str, Any]) -> dict[str, Any]:
-    """A park's fields: the Feature's properties, and its geometry if one was sent (to be refused)."""
-    props = _written(feature)
-    return props | ({"geometry": feature["geometry"]} if feature.get("geometry") is not None else {})
-
-
-def _park_feature(request: Request, park: dict[str, Any]) -> Response:
+def _park_feature(park: dict[str, Any]) -> Response:
     """A park after a write: its fields and ETag (the outline is unchanged and left out)."""
     props = {k: v for k, v in park.items() if k != "id"}
     body = {"type": "Feature", "id": park["id"], "geometry": None, "properties": props}
     return _json(body, GEOJSON, {"ETag": parks.etag(park)})
 
 
-class _Writes:
-    """How a collection takes writes: by default it takes none."""
-
-    def refused(self, collection_id: str) -> PermissionDeniedError:
-        return PermissionDeniedError(
-            f"collection {collection_id!r} is read-only; vacancies and parks take writes"
-        )
-
-    def create(
-        self, request: Request, user: Account, feature: dict[str, Any], collection_id: str
-    ) -> Response:
-        raise self.refused(collection_id)
-
-    def update(self, request: Request, user: Account, fid: str, feature: dict[str, Any], if_match: str | None,
-               merge: bool, collection_id: str) -> Response:  # fmt: skip
-        raise self.refused(collection_id)
-
-    def delete(
-        self, request: Request, user: Account, fid: str, if_match: str | None, collection_id: str
-    ) -> None:
-        raise self.refused(collection_id)
-
-
-class _ListingWrites(_Writes):
-    """Vacancies: operators' listings, seen by every reader from the next request on."""
-
-    def create(
-        self, request: Request, user: Account, feature: dict[str, Any], collection_id: str
-    ) -> Response:
-        created = listings.create(request.app.state.store, user, _body(feature))
-        request.app.state.catalog.refresh()
-        return _listing_feature(request, created, 201)
-
-    def update(self, request: Request, user: Account, fid: str, feature: dict[str, Any], if_match: str | None,
-               merge: bool, collection_id: str) -> Response:  # fmt: skip
-        fields = _body(feature) if not merge or feature.get("type") == "Feature" else feature
-        changed = listings.update(request.app.state.store, user, fid, fields, if_match=if_match, merge=merge)
-        request.app.state.catalog.refresh()
-        return _listing_feature(request, changed)
-
-    def delete(
-        self, request: Request, user: Account, fid: str, if_match: str | None, collection_id: str
-    ) -> None:
-        listings.delete(request.app.state.store, user, fid, if_match=if_match)
-        request.app.state.catalog.refresh()
-
-
-class _ParkWrites(_Writes):
-    """Parks: operators change their descriptive fields; parks are added and removed by the stewards."""
-
-    def refused(self, collection_id: str) -> PermissionDeniedError:
-        return PermissionDeniedError(
-            "parks are added and removed by the data stewards; operators edit theirs"
-        )
-
-    def update(self, request: Request, user: Account, fid: str, feature: dict[str, Any], if_match: str | None,
-               merge: bool, collection_id: str) -> Response:  # fmt: skip
-        props = _properties(feature) if not merge or feature.get("type") == "Feature" else feature
-        changed = parks.update(request.app.state.store, user, fid, props, if_match=if_match, merge=merge)
-        return _park_feature(request, changed)
-
-
-WRITES: dict[str, _Writes] = {"vacancies": _ListingWrites(), "parks": _ParkWrites()}  # by collection
-
-
-def _writes(collection_id: str) -> _Writes:
-    return WRITES.get(collection_id, _Writes())
-
-
-@router.post("/collections/{collection_id}/items", status_code=201, response_class=Response,
-             responses={201: {"content": {GEOJSON: {}}}, 401: {}, 403: {}, 422: {}})  # fmt: skip
-def create_item(
-    request: Request, collection_id: str, user: User, feature: Annotated[dict[str, Any], Body()]
-) -> Response:
+@router.post("/collections/vacancies/items", status_code=201, response_class=Response,
+             responses={201: {"content": {GEOJSON: {}}}})  # fmt: skip
+def create_vacancy(request: Request, user: User, feature: Annotated[VacancyFeature, Body()]) -> Response:
     """Publish a vacancy in one of the operator's parks (201, Location, ETag)."""
-    return _writes(collection_id).create(request, user, feature, collection_id)
+    created = listings.create(request.app.state.store, user, _fields(feature))
+    request.app.state.catalog.refresh()  # every reader of this worker sees it from the next request
+    return _listing_feature(request, created, 201)
 
 
-@router.put("/collections/{collection_id}/items/{feature_id}", response_class=Response,
-            responses={401: {}, 403: {}, 412: {}, 422: {}})  # fmt: skip
-def replace_item(
-    request: Request, collection_id: str, feature_id: str, user: User,
-    feature: Annotated[dict[str, Any], Body()], if_match: Annotated[str | None, Header()] = None,
+@router.put(VACANCY, response_class=Response, responses=CHANGED)
+def replace_vacancy(
+    request: Request, feature_id: str, user: User, feature: Annotated[VacancyFeature, Body()],
+    if_match: IfMatch = None,
 ) -> Response:  # fmt: skip
-    """Replace a vacancy, or a park's descriptive fields; with If-Match, only if unchanged since."""
-    return _writes(collection_id).update(request, user, feature_id, feature, if_match, False, collection_id)
+    """Replace a vacancy, made against its ETag."""
+    store = request.app.state.store
+    changed = listings.update(store, user, feature_id, _fields(feature), if_match=if_match, merge=False)
+    request.app.state.catalog.refresh()
+    return _listing_feature(request, changed)
 
 
-@router.patch("/collections/{collection_id}/items/{feature_id}", response_class=Response,
-              responses={401: {}, 403: {}, 412: {}, 422: {}})  # fmt: skip
-def patch_item(
-    request: Request, collection_id: str, feature_id: str, user: User,
-    patch: Annotated[dict[str, Any], Body(media_type="application/merge-patch+json")],
-    if_match: Annotated[str | None, Header()] = None,
+@router.patch(VACANCY, response_class=Response, responses=CHANGED)
+def patch_vacancy(
+    request: Request, feature_id: str, user: User,
+    patch: Annotated[VacancyPatch, Body(media_type=MERGE_PATCH)], if_match: IfMatch = None,
 ) -> Response:  # fmt: skip
-    """Change some fields of a vacancy or of a park (JSON merge patch)."""
-    return _writes(collection_id).update(request, user, feature_id, patch, if_match, True, collection_id)
+    """Change some fields of a vacancy (JSON merge patch), made against its ETag."""
+    store = request.app.state.store
+    changed = listings.update(store, user, feature_id, _fields(patch), if_match=if_match, merge=True)
+    request.app.state.catalog.refresh()
+    return _listing_feature(request, changed)
 
 
-@router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204,
-               responses={401: {}, 403: {}, 412: {}})  # fmt: skip
-def delete_item(
-    request: Request, collection_id: str, feature_id: str, user: User,
-    if_match: Annotated[str | None, Header()] = None,
-) -> Response:  # fmt: skip
-    """Withdraw a vacancy listing."""
-    _writes(collection_id).delete(request, user, feature_id, if_match, collection_id)
+@router.delete(VACANCY, status_code=204)
+def delete_vacancy(request: Request, feature_id: str, user: User, if_match: IfMatch = None) -> Response:
+    """Withdraw a vacancy listing for good, made against its ETag."""
+    listings.delete(request.app.state.store, user, feature_id, if_match=if_match)
+    request.app.state.catalog.refresh()
     return Response(status_code=204)
+
+
+@router.put(PARK, response_class=Response, responses=CHANGED)
+def replace_park(
+    request: Request, feature_id: str, user: User, feature: Annotated[ParkFeature, Body()],
+    if_match: IfMatch = None,
+) -> Response:  # fmt: skip
+    """Replace a park's descriptive fields (name, address, industries), made against its ETag."""
+    store = request.app.state.store
+    props = _park_fields(feature)
+    return _park_feature(parks.update(store, user, feature_id, props, if_match=if_match, merge=False))
+
+
+@router.patch(PARK, response_class=Response, responses=CHANGED)
+def patch_park(
+    request: Request, feature_id: str, user: User,
+    patch: Annotated[ParkPatch, Body(media_type=MERGE_PATCH)], if_match: IfMatch = None,
+) -> Response:  # fmt: skip
+    """Change some of a park's descriptive fields (JSON merge patch), made against its ETag."""
+    store = request.app.state.store
+    props = _park_fields(patch)
+    return _park_feature(parks.update(store, user, feature_id, props, if_match=if_match, merge=True))
+
+
+def _read_only(request: Request, user: Account, action: str, collection_id: str, target: str) -> NoReturn:
+    """Every other write is refused (and audited): parks are added and removed by the data
+    stewards, other collections are the departments' layers."""
+    get_spec(collection_id)
+    reason = (
+        "parks are added and removed by the data stewards; operators edit theirs"
+        if collection_id == "parks"
+        else f"collection {collection_id!r} is read-only; vacancies and parks take writes"
+    )
+    audit.refuse(request.app.state.store, user, action, target, PermissionDeniedError(reason))
+
+
+@router.post("/collections/{collection_id}/items", status_code=201, response_model=None)
+def create_item(request: Request, collection_id: str, user: User) -> NoReturn:
+    """Collections other than vacancies take no new features here."""
+    _read_only(request, user, "create", collection_id, collection_id)
+
+
+@router.put("/collections/{collection_id}/items/{feature_id}", response_model=None)
+def replace_item(request: Request, collection_id: str, feature_id: str, user: User) -> NoReturn:
+    """Collections other than vacancies and parks take no changes here."""
+    _read_only(request, user, "replace", collection_id, f"{collection_id}/{feature_id}")
+
+
+@router.patch("/collections/{collection_id}/items/{feature_id}", response_model=None)
+def patch_item(request: Request, collection_id: str, feature_id: str, user: User) -> NoReturn:
+    """Collections other than vacancies and parks take no changes here."""
+    _read_only(request, user, "patch", collection_id, f"{collection_id}/{feature_id}")
+
+
+@router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204, response_model=None)
+def delete_item(request: Request, collection_id: str, feature_id: str, user: User) -> NoReturn:
+    """Collections other than vacancies take no deletions."""
+    _read_only(request, user, "delete", collection_id, f"{collection_id}/{feature_id}")

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import IsoDate, snapshot_of
+from api.headers import content_security_policy
 from api.routers.matching import Site, Wanted, Weights
 from siteselect import industry, report
 from siteselect.drawing import Basemap
@@ -51,18 +52,18 @@ def _basemap(request: Request) -> Basemap:
     return Basemap.from_settings(request.app.state.settings)
 
 
-def _cache(request: Request) -> OrderedDict[str, str]:
+def _cache(request: Request) -> OrderedDict[str, report.Report]:
     state = request.app.state
     if not hasattr(state, "reports"):
         state.reports = OrderedDict()
-    cache: OrderedDict[str, str] = state.reports
+    cache: OrderedDict[str, report.Report] = state.reports
     return cache
 
 
-def _remember(request: Request, rid: str, html: str) -> None:
+def _remember(request: Request, made: report.Report) -> None:
     cache = _cache(request)
-    cache[rid] = html
-    cache.move_to_end(rid)
+    cache[made.id] = made
+    cache.move_to_end(made.id)
     while len(cache) > CACHED:
         cache.popitem(last=False)
 
@@ -75,7 +76,7 @@ def post_report(request: Request, response: Response, body: ReportBody) -> Made:
     made = report.build(snapshot_of(request, fresh_listings=True), wanted, _basemap(request), now)
     stored = report.save(request.app.state.store, made, wanted, now)
     if stored.generated_at == now:  # else it was made before, and is drawn with that time
-        _remember(request, made.id, made.html)
+        _remember(request, made)
     response.headers["Location"] = f"/reports/{made.id}"
     return Made(id=made.id, url=f"/reports/{made.id}", verdicts=list(made.verdicts))
 
@@ -83,17 +84,18 @@ def post_report(request: Request, response: Response, body: ReportBody) -> Made:
 @router.get("/reports/{rid}", response_class=HTMLResponse, responses={404: {"description": "no such report"}})
 def get_report(request: Request, rid: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
     """The report as one self-contained HTML page, ready to print."""
-    html = _cache(request).get(rid)
-    if html is None:  # drawn again from the stored request (another worker made it, or long ago)
+    made = _cache(request).get(rid)
+    if made is None:  # drawn again from the stored request (another worker made it, or long ago)
         stored = report.load(request.app.state.store, rid)
-        html = report.build(
+        made = report.build(
             _stored_snapshot(request, stored.versions),
             stored.on_the_day(),
             _basemap(request),
             stored.generated_at,
-        ).html
-        _remember(request, rid, html)
-    return HTMLResponse(html)
+        )
+        _remember(request, made)
+    policy = content_security_policy(request.app.state.settings, made.script_hashes)
+    return HTMLResponse(made.html, headers={"Content-Security-Policy": policy})
 
 
 def _stored_snapshot(request: Request, versions: dict[str, int]) -> Snapshot:

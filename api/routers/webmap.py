@@ -3,7 +3,6 @@ base-map vectors it draws. Nothing it loads comes from anywhere but this service
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from siteselect.drawing import (
 )
 from siteselect.errors import InvalidInputError
 from siteselect.index import Snapshot
+from siteselect.specs import layer_specs, record_specs
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -36,8 +36,38 @@ BUILDINGS_MAX_DEG = 0.2  # the page asks from zoom 15: a 2,560-pixel view there 
 def home(request: Request) -> HTMLResponse:
     """The map page, with what it needs to know about the district and the base map inline."""
     page = (STATIC / "index.html").read_text(encoding="utf-8")
-    config = html.escape(orjson.dumps(_config(request)).decode(), quote=False)
-    return HTMLResponse(page.replace("{{ config }}", config))
+    return HTMLResponse(page.replace("{{ config }}", _script_json(_config(request))))
+
+
+def _script_json(value: Any) -> str:
+    """JSON to sit inside a ``<script>`` element, which HTML entities do not reach: the characters
+    that could end it are written as JSON escapes, which JSON.parse reads back as they were."""
+    text = orjson.dumps(value).decode()
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@router.get("/steward", response_class=HTMLResponse)
+def steward_page(request: Request) -> HTMLResponse:
+    """The data stewards' page: upload a department's file, review what it changes, confirm."""
+    page = (STATIC / "steward.html").read_text(encoding="utf-8")
+    config = _config(request) | {"targets": _targets(), "changeColours": CHANGE_COLOURS}
+    return HTMLResponse(page.replace("{{ config }}", _script_json(config)))
+
+
+CHANGE_COLOURS = {"added": "#2e7d32", "removed": "#c62828", "changed": "#f9a825"}
+
+
+def _targets() -> list[dict[str, str]]:
+    """What a steward can load: each layer, and each kind of record with the layer it joins."""
+    out = []
+    for name, spec in layer_specs().items():
+        zh, _, en = spec.title.partition(" ")
+        out.append({"value": f"load:{name}", "zh": zh, "en": en})
+    for kind, spec in record_specs().items():
+        zh, _, en = spec.title.partition(" ")
+        out.append({"value": f"records:{spec.extra['joins']}/{kind}", "zh": f"{zh}（记录）", "en": f"{en}"})
+    order = {"load:prohibited_addresses": 0, "load:zones": 1}
+    return sorted(out, key=lambda o: order.get(o["value"], 2))
 
 
 def _config(request: Request) -> dict[str, Any]:

@@ -20,6 +20,8 @@ const TEXT = {
     certificate: "门牌号证明", prefiled: "园区预备案", accepted: "竣工验收备案", notAccepted: "未见竣工验收备案",
     verdicts: CONFIG.verdicts.zh,
     making: "生成报告中…", surfaceOn: "适宜性：深绿最适宜", missing: "无数据",
+    chooseIndustry: "这个说法对应多个行业，请选择一个：",
+    article: "条文", notHeld: "条文原文未收录，请查阅原文", legalSummary: "本行业选址法律须知",
   },
   en: {
     title: "Laoshan site selection", modeFind: "Find premises", modeCheck: "Check premises", industry: "Industry",
@@ -34,10 +36,15 @@ const TEXT = {
     prefiled: "Pre-filed by the park", accepted: "Completion acceptance", notAccepted: "No completion acceptance on file",
     verdicts: CONFIG.verdicts.en,
     making: "Making the report…", surfaceOn: "Suitability: dark green is best", missing: "missing",
+    chooseIndustry: "These words fit several industries; choose one:",
+    article: "Article", notHeld: "The text is not held here; read the original",
+    legalSummary: "What the law says for this industry",
   },
 };
 
 const $ = (id) => document.getElementById(id);
+// Leaflet's tooltips and popups take HTML: what comes from data goes in as a text node, never as markup.
+const text = (content) => Object.assign(document.createElement("span"), { textContent: content });
 const state = {
   lang: localStorage.getItem("siteselect.lang") || "zh", results: [], selected: null, industry: null, redraw: null, relist: null,
 };
@@ -121,7 +128,7 @@ async function api(path, body) {
   const data = await response.json();
   if (!response.ok) {
     const detail = Array.isArray(data.detail) ? data.detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ") : data.detail;
-    throw new Error(detail || response.statusText);
+    throw Object.assign(new Error(detail || response.statusText), { candidates: data.candidates });
   }
   return data;
 }
@@ -131,15 +138,33 @@ function status(text, isError = false) {
   $("status").classList.toggle("error", isError);
 }
 
+// The service turns words into one class, or answers with the classes they fit for the user to choose.
 async function industryCode() {
   const text = $("industry").value.trim();
   if (!text) throw new Error(t("pickIndustry"));
   const code = text.match(/^\d{4}\b/);
   if (code) return code[0];
-  const hits = await api(`/industries?q=${encodeURIComponent(text)}&limit=1`);
-  if (!hits.length) throw new Error(t("unknownIndustry"));
-  $("industry").value = `${hits[0].code} ${hits[0].name}`;
-  return hits[0].code;
+  const found = await api(`/industries/resolve?q=${encodeURIComponent(text)}`).catch((e) => {
+    throw e.candidates ? e : new Error(t("unknownIndustry"));
+  });
+  $("industry").value = `${found.code} ${found.name}`;
+  return found.code;
+}
+
+function showIndustryChoices(candidates, form) {
+  const choices = $("industry-choices");
+  choices.replaceChildren(Object.assign(document.createElement("p"), { textContent: t("chooseIndustry") }));
+  for (const c of candidates) {
+    const button = Object.assign(document.createElement("button"), { type: "button", textContent: `${c.code} ${c.name}` });
+    button.dataset.code = c.code;
+    button.addEventListener("click", () => {
+      $("industry").value = `${c.code} ${c.name}`;
+      choices.hidden = true;
+      $(form).requestSubmit();
+    });
+    choices.append(button);
+  }
+  choices.hidden = false;
 }
 
 let suggestTimer = null;
@@ -166,11 +191,14 @@ function number(id) {
 function onSubmit(form, busy, run) {
   $(form).addEventListener("submit", async (event) => {
     event.preventDefault();
+    $("industry-choices").hidden = true;
     try {
       status(t(busy));
       state.industry = await industryCode();
       await run(state.industry);
-    } catch (e) { status(e.message, true); }
+    } catch (e) {
+      if (e.candidates) { status(""); showIndustryChoices(e.candidates, form); } else status(e.message, true);
+    }
   });
 }
 
@@ -202,9 +230,10 @@ function showResults(result) {
       r.stale && t("stale")].filter(Boolean).join(" · ");
     li.addEventListener("click", () => select(i));
     list.append(li);
-    marker(r.lon, r.lat, r.verdict, 7).bindTooltip(`${i + 1}. ${r.address}`).on("click", () => select(i)).addTo(markers);
+    marker(r.lon, r.lat, r.verdict, 7).bindTooltip(text(`${i + 1}. ${r.address}`)).on("click", () => select(i)).addTo(markers);
   });
-  if (result.results.length) map.fitBounds(L.featureGroup(markers.getLayers()).getBounds().pad(0.2));
+  // At most street scale: one result alone is a box of no size, and with no tiles no zoom stops it.
+  if (result.results.length) map.fitBounds(L.featureGroup(markers.getLayers()).getBounds().pad(0.2), { maxZoom: 17 });
 }
 
 function select(i) {
@@ -276,6 +305,16 @@ onSubmit("check", "checking", async (code) => {
   showCheck(await api("/check", body), body);
 });
 
+// The article a finding rests on, to unfold: the law's name, article and revision, then its sentence.
+function citation(c) {
+  const details = Object.assign(document.createElement("details"), { className: "citation" });
+  const quote = c.text
+    ? Object.assign(document.createElement("blockquote"), { textContent: c.text })
+    : Object.assign(document.createElement("p"), { className: "basis", textContent: t("notHeld") });
+  details.append(Object.assign(document.createElement("summary"), { textContent: `${t("article")}: ${c.label}` }), quote);
+  return details;
+}
+
 function showCheck(result, body) {
   state.redraw = () => showCheck(result, body);
   status("");
@@ -296,8 +335,13 @@ function showCheck(result, body) {
     const li = document.createElement("li");
     li.append(state.lang === "zh" ? r.message_zh : r.message_en, document.createElement("br"),
       Object.assign(document.createElement("span"), { className: "basis", textContent: `${r.basis} · ${r.department}` }));
+    for (const c of r.citations || []) li.append(citation(c));
     reasons.append(li);
   }
+  const law = Object.assign(document.createElement("a"), { className: "legal-summary", textContent: t("legalSummary") });
+  law.href = `/industries/${encodeURIComponent(result.industry.code)}/rules.html?as_of=${encodeURIComponent(result.as_of)}`;
+  law.target = "_blank";
+  reasons.after(law);
   const p = result.address_proof, proof = detail.querySelector(".proof");
   const lines = [result.building && `${t("building")}: ${result.building.name}`,
     p.certificate_no && `${t("certificate")}: ${p.certificate_no}`, p.prefiled && t("prefiled"),

@@ -71,7 +71,7 @@ def test_check_against_an_earlier_version(client, school):
     ("body", "words"),
     [
         ({"industry": "62", "lon": 120.46, "lat": 36.1}, "industry code '62'"),
-        ({"industry": "ABCD", "lon": 120.46, "lat": 36.1}, "industry code 'ABCD'"),
+        ({"industry": "ABCD", "lon": 120.46, "lat": 36.1}, "industry 'ABCD': no GB/T 4754 entry"),
         ({"industry": "6210", "lon": 116.4, "lat": 39.9}, "lies outside 崂山区"),
         ({"industry": "6210", "lon": 36.1, "lat": 120.46}, "lat"),
         ({"industry": "6210", "address": "火星基地1号"}, "could not be resolved"),
@@ -106,3 +106,81 @@ def test_bad_versions_parameter(client):
         "/check", params={"versions": "rules"}, json={"industry": "6210", "lon": 120.46, "lat": 36.1}
     )
     assert r.status_code == 422 and "layer:number" in r.text
+
+
+def test_industries_resolve_one_class_or_answer_with_the_candidates(client):
+    assert client.get("/industries/resolve", params={"q": "我想开一家奶茶店"}).json()["code"] == "6239"
+    r = client.get("/industries/resolve", params={"q": "培训机构"})
+    assert r.status_code == 422 and "'培训机构'" in r.json()["detail"]
+    assert [c["code"] for c in r.json()["candidates"]] == ["8391", "8392", "8393", "8399"]
+    assert r.json()["candidates"][2]["name"] == "文化艺术培训"
+
+
+def test_check_takes_everyday_words_and_asks_when_they_fit_several_classes(client, school):
+    lon, lat = school
+    r = client.post("/check", json={"industry": "网吧", "lon": lon, "lat": lat})
+    assert r.status_code == 200 and r.json()["industry"]["code"] == "9013"
+    r = client.post("/check", json={"industry": "电子元件加工", "lon": lon, "lat": lat})
+    assert r.status_code == 422
+    assert [c["code"] for c in r.json()["candidates"]] == ["3981", "3982", "3983", "3984", "3989"]
+
+
+def test_batch_names_the_item_whose_words_fit_several_classes(client, school):
+    lon, lat = school
+    items = [{"industry": "火锅", "lon": lon, "lat": lat}, {"industry": "服装加工", "lon": lon, "lat": lat}]
+    r = client.post("/check/batch", json={"items": items})
+    assert r.status_code == 422 and r.json()["detail"].startswith(
+        "items[1]: industry '服装加工' fits several"
+    )
+    assert [c["code"] for c in r.json()["candidates"]] == ["1811", "1819", "1821", "1829"]
+
+
+@pytest.mark.parametrize("q", ["奶茶\x00", "\x07"])
+def test_industry_words_with_control_characters_get_422(client, q):
+    for path in ("/industries", "/industries/resolve"):
+        r = client.get(path, params={"q": q})
+        assert r.status_code == 422 and "is not text" in r.json()["detail"]
+    r = client.post("/check", json={"industry": q, "lon": 120.46, "lat": 36.1})
+    assert r.status_code == 422 and "is not text" in r.json()["detail"]
+
+
+def test_the_legal_summary_of_a_class_lists_its_rules_with_their_article_text(client):
+    r = client.get("/industries/9011/rules", params={"as_of": "2023-01-01"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["industry"]["code"] == "9011" and body["as_of"] == "2023-01-01"
+    rules = {x["id"]: x for x in body["rules"]}
+    assert "R02-surroundings" in rules and "R02-surroundings-2013" not in rules  # the text in force
+    quoted = rules["R02-surroundings"]["citations"][0]
+    assert (
+        "幼儿园" in quoted["text"]
+        and quoted["law"] == "娱乐场所管理办法"
+        and quoted["revision"] == "2022-05-13"
+    )
+    assert rules["R02-surroundings"]["certainty"] == "local_default"
+    assert rules["R02-surroundings"]["severity"] == "review"
+    old = client.get("/industries/9011/rules", params={"as_of": "2020-01-01"}).json()
+    assert "R02-surroundings-2013" in {x["id"] for x in old["rules"]}
+    cafe = client.get("/industries/9013/rules").json()
+    assert cafe["prohibited_list"] and all("address" not in p for p in cafe["prohibited_list"])
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/industries/99999/rules", 422, "99999"),
+        ("/industries/9099/rules", 422, "9099"),
+        ("/industries/9011/rules?as_of=2023-02-30", 422, "as_of"),
+    ],
+)
+def test_the_legal_summary_refuses_a_bad_class_or_date_naming_it(client, path, status, words):
+    r = client.get(path)
+    assert r.status_code == status and words in r.text
+
+
+def test_the_legal_summary_page_escapes_what_it_shows(client):
+    page = client.get("/industries/9013/rules.html")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "中学、小学校园周围200米范围内" in page.text and "<script>" not in page.text.replace(
+        '<script src="/static/legal.js"></script>', ""
+    )

@@ -1,10 +1,17 @@
 """Matching, comparison and the surface over HTTP."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import h3
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.expensive import MAX_WAITING
 from siteselect.settings import Settings
+from tests.support.serve import running_service
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +65,70 @@ def test_bad_requests_get_422(client, path, body, words):
 def test_surface_resolution_out_of_range(client, res):
     r = client.get("/surface", params={"industry": "网吧", "res": res})
     assert r.status_code == 422 and "res" in r.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/match", {"industry": "培训机构"}),
+        (
+            "/compare",
+            {"industry": "培训机构", "sites": [{"lon": 120.46, "lat": 36.1}, {"lon": 120.45, "lat": 36.1}]},
+        ),
+        ("/reports", {"industry": "培训机构", "sites": [{"lon": 120.46, "lat": 36.1}]}),
+    ],
+)
+def test_words_that_fit_several_classes_get_422_with_the_candidates(client, path, body):
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and "fits several" in r.json()["detail"]
+    assert [c["code"] for c in r.json()["candidates"]] == ["8391", "8392", "8393", "8399"]
+
+
+def test_fine_surfaces_are_drawn_for_a_street_view_only(client):
+    whole = client.get("/surface", params={"industry": "6210", "res": 10})
+    assert whole.status_code == 422 and "bbox" in whole.json()["detail"]
+    wide = client.get("/surface", params={"industry": "6210", "res": 11, "bbox": "120.44,36.09,120.47,36.12"})
+    assert wide.status_code == 422 and "120.44,36.09,120.47,36.12" in wide.json()["detail"]
+    box = (120.44, 36.09, 120.46, 36.11)
+    view = client.get("/surface", params={"industry": "6210", "res": 11, "bbox": ",".join(map(str, box))})
+    assert view.status_code == 200
+    cells = view.json()["features"]
+    assert len(cells) > 100
+    centres = [h3.cell_to_latlng(f["properties"]["cell"]) for f in cells]
+    assert all(box[0] - 0.001 <= lon <= box[2] + 0.001 and box[1] - 0.001 <= lat <= box[3] + 0.001
+               for lat, lon in centres)  # fmt: skip
+    sea = client.get("/surface", params={"industry": "6210", "res": 10, "bbox": "120.9,36.3,120.92,36.32"})
+    assert sea.status_code == 200 and sea.json()["features"] == []
+
+
+def test_a_surface_is_drawn_once_per_layer_versions(client):
+    timings, bodies = [], []
+    for _ in range(3):
+        start = time.monotonic()
+        response = client.get("/surface", params={"industry": "8040", "res": 8})
+        timings.append(time.monotonic() - start)
+        bodies.append(response.content)
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert max(timings[1:]) < timings[0] / 5, timings
+
+
+def test_expensive_requests_queue_and_the_queue_is_bounded(demo_db):
+    """One surface drawn at a time per worker; with MAX_WAITING waiting, the next one is 503."""
+    codes = ["6220", "5211", "5212", "6232", "9013", "8040", "8930", "6233", "5243", "5251", "8391"]
+    with running_service(demo_db, SITESELECT_EXPENSIVE_CONCURRENCY="1") as base:
+
+        def draw(code: str, res: int) -> httpx.Response:
+            with httpx.Client(base_url=base, timeout=120) as http:
+                return http.get("/surface", params={"industry": code, "res": res})
+
+        with ThreadPoolExecutor(len(codes) + 4) as pool:
+            first = pool.submit(draw, "6210", 9)  # seconds of drawing, while the others come
+            time.sleep(0.5)
+            again = [pool.submit(draw, "6210", 9) for _ in range(3)]  # wait for that one, not in the queue
+            answers = list(pool.map(draw, codes, [8] * len(codes)))
+            assert first.result().status_code == 200
+            assert all(a.result().content == first.result().content for a in again)
+    busy = [r for r in answers if r.status_code == 503]
+    assert len(busy) == len(codes) - MAX_WAITING, [r.status_code for r in answers]
+    assert all(int(r.headers["Retry-After"]) > 0 for r in busy)
+    assert all(r.status_code == 200 for r in answers if r not in busy)

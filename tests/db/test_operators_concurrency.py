@@ -13,11 +13,11 @@ from siteselect import accounts, listings
 from siteselect.demo import LOAD_ORDER
 from siteselect.load import load_file
 from siteselect.store import Store
+from tests.support.races import MERGE, lost, patch_pairs, race
 from tests.support.serve import running_service
 
 pytestmark = pytest.mark.postgis
 VACANCIES = "/ogc/collections/vacancies/items"
-MERGE = {"Content-Type": "application/merge-patch+json"}
 
 
 @pytest.fixture(scope="module")
@@ -62,24 +62,9 @@ def test_a_published_vacancy_is_in_the_very_next_match_and_a_leased_one_is_not(s
         found = httpx.post(f"{base}/match", json=wanted).json()
         assert [r["id"] for r in found["results"]] == [made.json()["id"]]
         leased = httpx.patch(f"{base}{VACANCIES}/{made.json()['id']}", json={"status": "leased"},
-                             headers=tokens["op-a"] | MERGE)  # fmt: skip
+                             headers=tokens["op-a"] | MERGE | {"If-Match": made.headers["etag"]})  # fmt: skip
         assert leased.status_code == 200
         assert httpx.post(f"{base}/match", json=wanted).json()["results"] == []
-
-
-def _race(base: str, writes: list[tuple[str, dict, dict]]) -> list[int]:
-    """Send the PATCHes (path, body, headers) at the same instant, one thread each; their statuses."""
-    start = threading.Barrier(len(writes))
-
-    def send(write: tuple[str, dict, dict]) -> int:
-        path, body, headers = write
-        with httpx.Client(base_url=base) as client:
-            client.get("/health")  # connected before the start
-            start.wait()
-            return client.patch(path, json=body, headers=headers | MERGE).status_code
-
-    with ThreadPoolExecutor(len(writes)) as pool:
-        return list(pool.map(send, writes))
 
 
 def test_two_operators_writing_the_same_vacancy_one_wins_the_other_gets_412(service):
@@ -90,8 +75,29 @@ def test_two_operators_writing_the_same_vacancy_one_wins_the_other_gets_412(serv
         tag = httpx.get(f"{base}{path}").headers["etag"]
         writes = [(path, {"rent": 100.0 + n}, tokens["op-a"] | {"If-Match": tag}),
                   (path, {"rent": 200.0 + n}, tokens["op-a2"] | {"If-Match": tag})]  # fmt: skip
-        assert sorted(_race(base, writes)) == [200, 412]
+        assert sorted(race(base, writes)) == [200, 412]
         assert listings.get(store, target["id"])["rent"] in (100.0 + n, 200.0 + n)
+
+
+def test_concurrent_patches_of_different_fields_lose_nothing_and_every_loser_gets_412(service):
+    base, tokens, store = service
+    target = next(x for x in listings.all_listings(store) if x["park_id"] == "park-001")
+    path, writers = f"{VACANCIES}/{target['id']}", (tokens["op-a"], tokens["op-a2"])
+    refusals = _stale_refusals(store, target["id"])
+    same_tag = patch_pairs(base, path, writers, 25, star=False)
+    assert all(sorted(r.statuses) == [200, 412] for r in same_tag), [r.statuses for r in same_tag]
+    assert lost(same_tag) == []
+    assert _stale_refusals(store, target["id"]) - refusals == 25  # every 412 is in the audit log
+    any_tag = patch_pairs(base, path, writers, 25, star=True)
+    assert all(r.statuses == [200, 200] for r in any_tag) and lost(any_tag) == []
+
+
+def _stale_refusals(store: Store, target: str) -> int:
+    with store.engine.connect() as conn:
+        rows = conn.execute(store.accounts["audit"].select()).mappings().all()
+    return sum(
+        1 for r in rows if r["target"] == target and r["outcome"] == "refused" and "since" in r["detail"]
+    )
 
 
 def test_two_operators_writing_the_same_park_one_wins_and_different_parks_both_do(service):
@@ -100,11 +106,11 @@ def test_two_operators_writing_the_same_park_one_wins_and_different_parks_both_d
     tag = httpx.get(f"{base}{a}").headers["etag"]
     writes = [(a, {"address": "株洲路153号甲"}, tokens["op-a"] | {"If-Match": tag}),
               (a, {"address": "株洲路153号乙"}, tokens["op-a2"] | {"If-Match": tag})]  # fmt: skip
-    assert sorted(_race(base, writes)) == [200, 412]
+    assert sorted(race(base, writes)) == [200, 412]
     tag_a, tag_b = (httpx.get(f"{base}{p}").headers["etag"] for p in (a, b))
     writes = [(a, {"name": "创新园A"}, tokens["op-a"] | {"If-Match": tag_a}),
               (b, {"name": "海尔园B"}, tokens["op-b"] | {"If-Match": tag_b})]  # fmt: skip
-    assert _race(base, writes) == [200, 200]  # another park's new version is not a conflict
+    assert race(base, writes) == [200, 200]  # another park's new version is not a conflict
     names = store.read_layer("parks").set_index("id")["name"]
     assert names["park-001"] == "创新园A" and names["park-002"] == "海尔园B"
 
@@ -121,7 +127,9 @@ def test_a_thousand_concurrent_writes_through_two_workers_lose_none(service):
             local.client = httpx.Client(base_url=base, headers=tokens["admin"], timeout=60)
         kind, vid, value = job
         if kind == "patch":
-            r = local.client.patch(f"{VACANCIES}/{vid}", json={"rent": value}, headers=MERGE)
+            r = local.client.patch(
+                f"{VACANCIES}/{vid}", json={"rent": value}, headers=MERGE | {"If-Match": "*"}
+            )
         else:
             r = local.client.post(VACANCIES, json=_feature(value, park="park-002"))
         return job, r.status_code, r.json()

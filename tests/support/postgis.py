@@ -21,6 +21,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 PG_BINDIRS = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin")]
 WRAPPER = Path(__file__).with_name("pg_ctl_as_postgres")
 FAST_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+OWNER, SERVICE = "siteselect_owner", "siteselect_service"  # the two roles of a production set-up
 
 
 class PostGISUnavailableError(RuntimeError):
@@ -109,3 +110,20 @@ def fresh_database(server: PostgreSQLExecutor, name: str) -> Iterator[str]:
         yield f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{name}"
     finally:
         janitor.drop()
+
+
+def two_roles(url: str) -> tuple[str, str]:
+    """Give the database at ``url`` (a superuser's) to an owner role and make the service's role
+    beside it, neither a superuser (made once per server); their URLs: (owner, service)."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(url)
+    database = url.rsplit("/", 1)[1]
+    with admin.begin() as conn:
+        for role in (OWNER, SERVICE):
+            if not conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
+                conn.execute(sa.text(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
+        conn.execute(sa.text(f"ALTER DATABASE {database} OWNER TO {OWNER}"))
+    admin.dispose()
+    user = sa.engine.make_url(url).username
+    return url.replace(f"://{user}@", f"://{OWNER}@"), url.replace(f"://{user}@", f"://{SERVICE}@")

@@ -141,8 +141,8 @@ def _verdict(rows: list[tuple[Any, ...]], floor: int | None) -> BaselineResult:
         severities.append("review")
     for rid, rule in rules.items():
         outcome = _outcome(rule, rid in zone_hits, building, floor)
-        if outcome == "violated":
-            severities.append(rule["severity"])
+        if outcome == "violated":  # a local-default figure asks for review at most
+            severities.append("review" if rule.get("certainty") == "local_default" else rule["severity"])
         elif outcome == "unresolved":
             severities.append("review")
     verdict = "prohibited" if "prohibited" in severities else "review" if severities else "permitted"

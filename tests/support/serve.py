@@ -22,24 +22,36 @@ def free_port() -> int:
 def running_service(database_url: str, workers: int = 1, **env: str) -> Iterator[str]:
     """Start the service over ``database_url``; yield its base URL once it answers."""
     port = free_port()
-    environ = os.environ | {"SITESELECT_DATABASE_URL": database_url} | env
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-        env=environ,
-    )  # fmt: skip
+    command = [
+        sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+    ]  # fmt: skip
+    with running(command, port, env={"SITESELECT_DATABASE_URL": database_url} | env) as base:
+        yield base
+
+
+@contextmanager
+def running(
+    command: list[str], port: int, *, env: dict[str, str], cwd: str | None = None, path: str = "/health"
+) -> Iterator[str]:
+    """Run a command that serves HTTP on ``port``; yield its base URL once ``path`` answers."""
+    proc = subprocess.Popen(command, env=os.environ | env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the service did not start") from None
-                time.sleep(0.3)
+        wait_until_answers(f"{base}{path}", proc)
         yield base
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def wait_until_answers(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"the service did not start: {url}") from None
+            time.sleep(0.3)

@@ -86,3 +86,14 @@ def test_command_line_shows_the_token_once(sqlite_url, demo_files, capsys):
     assert "运营甲" in listing and "active" in listing and token not in listing
     assert main(["--database-url", sqlite_url, "users", "add", "运营甲", "--role", "clerk"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_name_fits_the_users_table_and_the_audit_log(store):
+    longest = "运" * accounts.MAX_NAME
+    assert accounts.add_user(store, longest, "operator", ["park-001"]).name == longest
+    with pytest.raises(InvalidInputError, match="at most 100 characters, not 101"):
+        accounts.add_user(store, "运" * 101, "clerk")
+    for bad in ("a\x00b", "a\udcffb", "a\nb"):
+        with pytest.raises(InvalidInputError, match="printable"):
+            accounts.add_user(store, bad, "clerk")
+    assert [u.name for u in accounts.users(store)] == [longest]

@@ -32,7 +32,7 @@ def test_bad_file_exits_2_with_the_problem(tmp_path, sqlite_url, capsys):
     bad.write_text("id,lon,lat,name,category\np1,120.45,36.1,店,cafe\n", encoding="utf-8")
     assert main(["--database-url", sqlite_url, "load", "pois", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "feature 0, field 'category': is not one of" in err and "'cafe'" in err
+    assert "pois.csv, row 2, field 'category': is not one of" in err and "'cafe'" in err
 
 
 def test_unknown_layer_exits_2(tmp_path, sqlite_url, capsys):
@@ -85,12 +85,32 @@ def test_check_one_and_a_file(demo_db, tmp_path, capsys):
     assert "row 2" in rows[1]["error"] and "outside" in rows[2]["error"]
 
 
+def test_check_quotes_the_article_a_finding_rests_on(demo_db, capsys):
+    from siteselect.store import Store
+
+    zones = Store(demo_db).read_layer("zones")
+    school = zones[zones["kind"] == "primary_school"].geometry.iloc[0].representative_point()
+    args = ["check", "--lon", str(school.x), "--lat", str(school.y), "--industry", "9013"]
+    assert main(["--database-url", demo_db, *args]) == 0
+    out = capsys.readouterr().out
+    assert "「中学、小学校园周围200米范围内" in out and "第九条（2022-03-29文本）" in out
+
+
 def test_check_refuses_bad_input_with_exit_2(demo_db, capsys):
     assert (
         main(["--database-url", demo_db, "check", "--lon", "120.45", "--lat", "36.1", "--industry", "62"])
         == 2
     )
     assert "industry code '62'" in capsys.readouterr().err
+
+
+def test_check_takes_everyday_words_and_lists_the_candidates_when_they_fit_several(demo_db, capsys):
+    where = ["--database-url", demo_db, "check", "--address", "崂山区苗岭路9999号"]
+    assert main([*where, "--industry", "火锅"]) == 0
+    assert "6210 正餐服务" in capsys.readouterr().out
+    assert main([*where, "--industry", "培训机构"]) == 2
+    err = capsys.readouterr().err
+    assert "fits several" in err and "8393 文化艺术培训" in err and "8399 其他未列明教育" in err
 
 
 def test_match_ranks_vacancies(demo_db, capsys):

@@ -67,7 +67,12 @@ def test_report_shows_the_violated_rule_with_its_basis_buffer_and_distance(snaps
     made = _build(snapshot, [site])
     assert made.verdicts == ("prohibited",)
     html = made.html
-    assert "R01-school-200m" in html and "《互联网上网服务营业场所管理条例》" in html
+    assert "R01-school-200m" in html and "《互联网上网服务营业场所管理条例》第九条（2022-03-29文本）" in html
+    # the rule table quotes the article's sentence, not only its number
+    assert (
+        "<blockquote>中学、小学校园周围200米范围内和居民住宅楼（院）内不得设立互联网上网服务营业场所。</blockquote>"
+        in html
+    )
     assert re.search(r'"[^"]*200 m buffer[^"]*R01-school-200m"', html)  # the rule's buffer is a map layer
     assert school in html
     measured = re.search(r"实测 measured ([\d.]+) m / 限值 limit 200.0 m", html)

@@ -3,11 +3,14 @@
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
+import shapely
 
 from siteselect.errors import LayerValidationError
 from siteselect.load import load_file
 from siteselect.store import Store
+from siteselect.validation import validate_frame
 
 GOOD_ZONE = {"id": "Z1", "name": "第一小学", "kind": "primary_school", "department": "教育局"}
 SQUARE = [[[120.45, 36.10], [120.451, 36.10], [120.451, 36.101], [120.45, 36.101], [120.45, 36.10]]]
@@ -116,7 +119,7 @@ BAD_ROWS = [
         {"id": "x1", "address": "a", "reason": "r", "industries": "62;XX", "department": "d"},
         _point(120.45, 36.1),
         "industries",
-        "is not '*', a section letter A-T or 2-4 digits",
+        "industry 'XX': no GB/T 4754 entry matches",
     ),
     (
         "prohibited_addresses",
@@ -139,6 +142,13 @@ BAD_ROWS = [
         _point(120.45, 36.1),
         "number",
         "does not match the pattern",
+    ),
+    (
+        "vacancies",
+        {"id": "v1", "address": "株洲路" * 67, "area_m2": 50, "status": "available"},
+        _point(120.45, 36.1),
+        "address",
+        "is longer than 200 characters (201)",
     ),
 ]
 
@@ -219,19 +229,25 @@ def test_rule_of_unknown_kind_or_wrong_params_names_rule_and_field(tmp_path, sql
     path = tmp_path / "rules.yaml"
     path.write_text(
         """
+- {id: r0, title: t, industries: ["9013"], kind: building_use_not_in, params: {uses: [residential]},
+   severity: prohibited, basis: &b [{law: 网吧条例, revision: "2022-03-29", article: 第九条}],
+   certainty: verified, department: culture}
 - {id: r1, title: t, industries: ["9013"], kind: near_school, params: {}, severity: prohibited,
-   basis: b, department: d}
+   basis: *b, certainty: verified,
+   department: culture}
 - {id: r2, title: t, industries: ["9013"], kind: min_distance, params: {zone_kinds: [school]},
-   severity: prohibited, basis: b, department: d}
+   severity: prohibited, basis: *b, certainty: verified,
+   department: culture}
 - {id: r3, title: t, industries: ["9013"], kind: floor_at_least, params: {floor: 1, x: 2},
-   severity: review, basis: b, department: d}
+   severity: review, basis: *b, certainty: verified,
+   department: culture}
 """,
         encoding="utf-8",
     )
     with pytest.raises(LayerValidationError) as caught:
         load_file(Store(sqlite_url), "rules", path)
     found = {(p.row, p.field) for p in caught.value.problems}
-    assert found == {(0, "kind"), (1, "params.zone_kinds"), (1, "params.meters"), (2, "params.x")}
+    assert found == {(1, "kind"), (2, "params.zone_kinds"), (2, "params.meters"), (3, "params.x")}
 
 
 def test_unknown_file_type_and_missing_file_are_clear(tmp_path, sqlite_url):
@@ -250,3 +266,16 @@ def test_the_rules_spec_names_exactly_the_kinds_the_table_knows():
     from siteselect.specs import layer_specs
 
     assert set(layer_specs()["rules"].fields["kind"].enum or ()) == set(KINDS)
+
+
+@pytest.mark.parametrize("text", ["创新\x00园", "创新\udcff园"])
+def test_text_no_store_can_keep_is_refused(text):
+    frame = gpd.GeoDataFrame(
+        {"id": ["p1"], "name": [text], "operator": ["某公司"]},
+        geometry=[shapely.box(120.44, 36.12, 120.45, 36.13)], crs="EPSG:4326",
+    )  # fmt: skip
+    with pytest.raises(LayerValidationError) as caught:
+        validate_frame("parks", frame, "request")
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("name", "holds a NUL or a lone surrogate, which text cannot store")
+    ]

@@ -1,0 +1,91 @@
+"""Placing a department's rows by their address on load, and checking the coordinates they bring.
+
+The gazetteer is the store's (house numbers, buildings, streets): :func:`gazetteer_for` is the one
+place a load gets it. Each distinct address text is resolved once, since department lists repeat
+addresses. A row that brings coordinates and an address is compared with where its address
+resolves: more than :data:`FAR_M` apart usually means the coordinates are in another system
+(Baidu's BD-09 puts Laoshan about a kilometre off), and the system that brings them closest is
+suggested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from siteselect.address import CONFIDENCE, LEVELS, Gazetteer, Match
+from siteselect.coords import COORDSYS, to_wgs84
+from siteselect.errors import InvalidInputError, NotFoundError
+from siteselect.geodesy import point_distance_m
+from siteselect.store import Store
+
+FAR_M = 100.0
+DEFAULT_MIN_LEVEL = "building"
+PRECISE = ("house_number", "building")  # levels precise enough to judge a row's own coordinates
+
+
+def gazetteer_for(store: Store) -> Gazetteer:
+    """The gazetteer of the store's current house numbers, buildings and districts."""
+    try:
+        return Gazetteer(
+            store.read_layer("house_numbers"), store.read_layer("buildings"), store.read_layer("districts")
+        )
+    except NotFoundError as exc:
+        raise NotFoundError(f"addresses cannot be placed: {exc}; load it first") from None
+
+
+def check_level(level: str) -> str:
+    """A level a steward accepts: house_number, building, road or street."""
+    if level not in LEVELS[:-1]:
+        raise InvalidInputError(f"min level {level!r} is not one of {', '.join(LEVELS[:-1])}")
+    return level
+
+
+def below(level: str, least: str) -> bool:
+    """Whether a match level is coarser than the least a steward accepts."""
+    return LEVELS.index(level) > LEVELS.index(least)
+
+
+def resolve_all(gazetteer: Gazetteer, texts: list[str]) -> list[Match]:
+    """Resolve address texts, each distinct text once."""
+    done: dict[str, Match] = {}
+    out = []
+    for text in texts:
+        if text not in done:
+            try:
+                done[text] = gazetteer.resolve(text)
+            except InvalidInputError as exc:  # an empty or overlong address: no place, with the reason
+                done[text] = Match(text, "", "none", CONFIDENCE["none"], notes=[str(exc)])
+        out.append(done[text])
+    return out
+
+
+@dataclass(frozen=True)
+class Far:
+    """A row whose coordinates lie far from where its address resolves."""
+
+    distance_m: float
+    likely: str | None  # the coordinate system that brings them within FAR_M, if one does
+    likely_m: float
+
+
+def far_from_address(
+    given: tuple[float, float], raw: tuple[float, float], coordsys: str, match: Match
+) -> Far | None:
+    """Compare a row's coordinates (``given`` in WGS-84, ``raw`` as written in ``coordsys``) with
+    the place of its address; ``None`` when they agree or the address is not precise enough."""
+    if match.level not in PRECISE or match.lon is None or match.lat is None:
+        return None
+    gap = float(point_distance_m(given[0], given[1], match.lon, match.lat))
+    if gap <= FAR_M:
+        return None
+    best, best_m = None, gap
+    for other in COORDSYS:
+        if other == coordsys:
+            continue
+        lon, lat = to_wgs84(np.array([raw[0]]), np.array([raw[1]]), other)
+        d = float(point_distance_m(lon[0], lat[0], match.lon, match.lat))
+        if d < best_m:
+            best, best_m = other, d
+    return Far(gap, best if best_m <= FAR_M else None, best_m)

@@ -1,0 +1,324 @@
+"""What a department's load changes, before it is made: entries and verdicts.
+
+Shared layers (prohibited addresses, zones) hold several departments' entries; a load replaces the
+loading department's own and keeps everyone else's. A plan lists the entries added, removed and
+changed, by id and department, and the verdicts that change for the premises near them, judged
+by the library's one checker on the current layers and on the layers as the load would leave them.
+An earlier version can be made current again, as a new version that says who did it and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+
+from siteselect import industry, labels
+from siteselect.check import checker_for
+from siteselect.errors import InvalidInputError, PermissionDeniedError, Problem
+from siteselect.grid import geometries_cells
+from siteselect.index import Catalog, LayerIndex, Snapshot
+from siteselect.premises import Premises
+from siteselect.specs import LayerSpec
+from siteselect.store import LayerVersion, Store
+
+MAX_PREMISES = 2000  # premises judged before and after, nearest the changed entries first
+MAX_SHAPES = 2000  # changed entries drawn on the steward's map
+NEAR_M = 60.0  # beyond an entry's own radius, how far premises count as near it
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    """One entry a load adds, removes or changes."""
+
+    id: str
+    department: str | None
+    change: str  # added, removed, changed
+    fields: tuple[str, ...] = ()  # what changed (geometry among them)
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    """A premises whose verdict for an industry the load would change."""
+
+    address: str
+    house_number_id: str
+    industry: str
+    before: str
+    after: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.__dict__,
+            "before_zh": labels.zh("verdicts", self.before),
+            "after_zh": labels.zh("verdicts", self.after),
+        }
+
+
+@dataclass
+class Plan:
+    """A load worked out but not made: the new version's features and what they change."""
+
+    layer: str
+    source: str
+    features: gpd.GeoDataFrame
+    based_on: int | None
+    departments: tuple[str, ...]
+    entries: list[EntryChange] = field(default_factory=list)
+    verdicts: list[VerdictChange] = field(default_factory=list)
+    premises_checked: int = 0
+    mapping: dict[str, str] = field(default_factory=dict)
+    shapes: list[dict[str, Any]] = field(default_factory=list)  # GeoJSON of the entries that change
+    unmatched: list[Problem] = field(default_factory=list)  # records that name no feature
+
+    def summary(self) -> dict[str, int]:
+        counts = {"added": 0, "removed": 0, "changed": 0}
+        for e in self.entries:
+            counts[e.change] += 1
+        return counts | {"verdicts_changed": len(self.verdicts)}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan as plain values: what a steward reviews before confirming."""
+        return {
+            "layer": self.layer,
+            "source": self.source,
+            "based_on": self.based_on,
+            "departments": list(self.departments),
+            "feature_count": len(self.features),
+            "summary": self.summary(),
+            "mapping": self.mapping,
+            "entries": [e.__dict__ | {"fields": list(e.fields)} for e in self.entries],
+            "verdicts": [v.as_dict() for v in self.verdicts],
+            "premises_checked": self.premises_checked,
+            "changed": {"type": "FeatureCollection", "features": self.shapes},
+            "unmatched": [p.__dict__ | {"value": str(p.value)} for p in self.unmatched],
+        }
+
+
+def check_replace_all(role: str | None) -> None:
+    """Replacing every department's entries is an admin's decision."""
+    if role != "admin":
+        raise PermissionDeniedError("replacing every department's entries needs an admin")
+
+
+def merge_departments(
+    spec: LayerSpec, current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame, source: str
+) -> tuple[gpd.GeoDataFrame, tuple[str, ...], list[Problem]]:
+    """The layer after a load that replaces only the departments found in ``new``."""
+    owners = {_owner(d) for d in new["department"]}
+    departments = tuple(sorted(owners))
+    if current is None or not len(current):
+        return new, departments, []
+    kept = current[[_owner(d) not in owners for d in current["department"]]]
+    theirs = {fid: _owner(d) or "no department" for fid, d in zip(kept["id"], kept["department"])}
+    problems = [
+        Problem(source, row, "id", fid, f"is already the id of an entry of {theirs[fid]}")
+        for row, fid in enumerate(new["id"])
+        if fid in theirs
+    ]
+    merged = pd.concat([kept, new], ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326"), departments, problems
+
+
+def _owner(department: Any) -> str:
+    """Entries without a department belong together: a load without one replaces them."""
+    return "" if department is None else str(department)
+
+
+def entry_changes(current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame) -> list[EntryChange]:
+    """Entries added, removed and changed between two versions of a layer, by id."""
+    was, will = _departments(current), _departments(new)
+    both = set(was) & set(will)
+    old, now = _rows(current, both), _rows(new, both)
+    out = []
+    for fid in sorted(set(was) | set(will)):
+        if fid not in was:
+            out.append(EntryChange(fid, will[fid], "added"))
+        elif fid not in will:
+            out.append(EntryChange(fid, was[fid], "removed"))
+        elif old[fid][1:] != now[fid][1:]:  # compared as stored: attribute JSON and WKB
+            a, b = old[fid][0], now[fid][0]
+            changed = [k for k in sorted(set(a) | set(b)) if _json(a.get(k)) != _json(b.get(k))]
+            if old[fid][2] != now[fid][2]:
+                changed.append("geometry")
+            out.append(EntryChange(fid, b.get("department"), "changed", tuple(changed)))
+    return out
+
+
+def _departments(gdf: gpd.GeoDataFrame | None) -> dict[str, str | None]:
+    if gdf is None:
+        return {}
+    departments = gdf["department"] if "department" in gdf else [None] * len(gdf)
+    return dict(zip(gdf["id"].astype(str), departments))
+
+
+def _rows(
+    gdf: gpd.GeoDataFrame | None, ids: set[str]
+) -> dict[str, tuple[dict[str, Any], bytes, bytes | None]]:
+    """The features of ``ids`` by id: their attributes, the attributes' JSON, their WKB."""
+    if gdf is None or not ids:
+        return {}
+    gdf = gdf[gdf["id"].astype(str).isin(ids)]
+    columns = [c for c in gdf.columns if c not in ("id", "geometry")]
+    wkb = shapely.to_wkb(gdf.geometry.to_numpy()) if "geometry" in gdf else [None] * len(gdf)
+    out = {}
+    for fid, values, shape in zip(
+        gdf["id"].astype(str), gdf[columns].itertuples(index=False, name=None), wkb
+    ):
+        attrs = dict(zip(columns, values))
+        out[fid] = (attrs, _json(attrs), shape)
+    return out
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def changed_shapes(
+    current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame, entries: list[EntryChange]
+) -> list[dict[str, Any]]:
+    """The entries a load changes as GeoJSON features (a removed one where it was), for a map: at
+    most ``MAX_SHAPES`` of them."""
+    if "geometry" not in new or not entries:
+        return []
+    out: list[dict[str, Any]] = []
+    for change in ("removed", "added", "changed"):
+        ids = {e.id: e for e in entries if e.change == change and len(out) + 1 < MAX_SHAPES}
+        frame = current if change == "removed" else new
+        if not ids or frame is None:
+            continue
+        rows = frame[frame["id"].astype(str).isin(ids)].head(MAX_SHAPES - len(out))
+        label = rows["address"] if "address" in rows else rows["name"] if "name" in rows else rows["id"]
+        for fid, geom, text in zip(rows["id"].astype(str), rows.geometry, label):
+            out.append(
+                {
+                    "type": "Feature",
+                    "id": fid,
+                    "geometry": shapely.geometry.mapping(geom) if geom is not None else None,
+                    "properties": {"change": change, "department": ids[fid].department, "label": str(text)},
+                }
+            )
+    return out
+
+
+def verdict_changes(
+    catalog: Catalog, layer: str, new: gpd.GeoDataFrame, entries: list[EntryChange], version: LayerVersion
+) -> tuple[list[VerdictChange], int]:
+    """Premises near the changed entries, judged on the current layers and on the layers with
+    ``new`` in place of ``layer``: those whose verdict differs. Returns them and how many premises
+    were judged."""
+    before = catalog.current()
+    if not entries or not before.has("house_numbers") or not before.has("districts"):
+        return [], 0
+    old = before.layer(layer).features if before.has(layer) else None
+    touched = {e.id for e in entries}
+    shapes = [g for g in _touched(old, touched) + _touched(new, touched) if g is not None]
+    codes = _industries_of(old, touched) | _industries_of(new, touched) | _zone_rule_industries(before, layer)
+    if not shapes or not codes:
+        return [], 0
+    premises = _premises_near(before, shapes, _reach(before, layer, old, new))
+    after = Snapshot({**before.layers, layer: _index_of(version, new, catalog)}, before.frame)
+    items = [
+        Premises(industry=code, address=str(hn.address), ref=f"{hn.id}|{code}")
+        for hn in premises.itertuples()
+        for code in sorted(codes)
+    ]
+    was = checker_for(before).verdicts(items)
+    will = checker_for(after).verdicts(items)
+    address = dict(zip(premises["id"], premises["address"]))
+    out = []
+    for a, b in zip(was, will):
+        if a.verdict != b.verdict and not a.error and not b.error:
+            hid, code = str(a.ref).split("|")
+            out.append(VerdictChange(str(address[hid]), hid, code, a.verdict, b.verdict))
+    return out, len(premises)
+
+
+def _touched(gdf: gpd.GeoDataFrame | None, ids: set[str]) -> list[Any]:
+    if gdf is None or "geometry" not in gdf:
+        return []
+    return list(gdf.loc[gdf["id"].isin(ids), "geometry"])
+
+
+def _industries_of(gdf: gpd.GeoDataFrame | None, ids: set[str]) -> set[str]:
+    """A class of each industry prefix an entry names: the first class it covers."""
+    if gdf is None or "industries" not in gdf:
+        return set()
+    prefixes = {p for value in gdf.loc[gdf["id"].isin(ids), "industries"] for p in (value or [])}
+    return {c for p in prefixes if (c := _class_of(p)) is not None}
+
+
+def _class_of(prefix: str) -> str | None:
+    if prefix == "*":
+        return "6210"  # every industry: catering stands for them, the commonest registration
+    return next((c.code for c in industry.classes() if industry.matches(c.code, prefix)), None)
+
+
+def _zone_rule_industries(snapshot: Snapshot, layer: str) -> set[str]:
+    """For zones: a class of each industry the distance rules name."""
+    if layer != "zones" or not snapshot.has("rules"):
+        return set()
+    rules = snapshot.layer("rules").features
+    near = rules[rules["kind"].isin(["min_distance", "not_within"])]
+    return {c for value in near["industries"] for p in (value or []) if (c := _class_of(p)) is not None}
+
+
+def _reach(snapshot: Snapshot, layer: str, *frames: gpd.GeoDataFrame | None) -> float:
+    """How far from an entry its effect can reach, in metres."""
+    if layer == "zones" and snapshot.has("rules"):
+        rules = snapshot.layer("rules").features
+        meters = [float((p or {}).get("meters", 0)) for p in rules["params"]]
+        return max([0.0, *meters]) + NEAR_M
+    radii = [
+        float(r) for f in frames if f is not None and "radius_m" in f for r in f["radius_m"] if r is not None
+    ]
+    return max([10.0, *radii]) + NEAR_M
+
+
+def _premises_near(snapshot: Snapshot, shapes: list[Any], reach_m: float) -> gpd.GeoDataFrame:
+    numbers = snapshot.layer("house_numbers")
+    frame = snapshot.frame
+    local = frame.to_local(np.asarray(shapes, dtype=object))
+    area = shapely.union_all(shapely.buffer(local, reach_m))
+    inside = shapely.intersects(numbers.local, area) if len(numbers.local) else np.zeros(0, dtype=bool)
+    found = numbers.features[inside]
+    if len(found) > MAX_PREMISES:
+        order = np.argsort(shapely.distance(numbers.local[inside], shapely.union_all(local)))
+        found = found.iloc[order[:MAX_PREMISES]]
+    return found
+
+
+def _index_of(version: LayerVersion, gdf: gpd.GeoDataFrame, catalog: Catalog) -> LayerIndex:
+    positions, cells = geometries_cells(gdf.geometry.to_numpy(), version.h3_resolution)
+    fids = gdf["id"].astype(str).to_numpy()[positions]
+    return LayerIndex.build(version, gdf.reset_index(drop=True), fids, cells, catalog.frame)
+
+
+def planned_version(store: Store, layer: str, source: str, who: str, count: int) -> LayerVersion:
+    """The version a plan would become (not stored)."""
+    latest = max((v.version for v in store.versions(layer)), default=0)
+    return LayerVersion(
+        -1, layer, latest + 1, dt.datetime.now(dt.UTC), who, source, count, "", store.h3_resolution
+    )
+
+
+def restore_version(store: Store, layer: str, version: int, *, who: str | None, why: str) -> LayerVersion:
+    """Make an earlier version current again, as a new version naming who did it and why."""
+    why = why.strip()
+    if not why:
+        raise InvalidInputError("why: say why the earlier version is made current again")
+    old = store.read_layer(layer, version=version)
+    latest = store.resolve_version(layer)
+    return store.write_layer(
+        layer,
+        old,
+        source=f"version {version} made current again: {why}",
+        loaded_by=who,
+        based_on=latest.version,
+    )

@@ -1,0 +1,151 @@
+"""Schema migrations, on SQLite and PostGIS: a new store is made by them and holds exactly the
+tables the store declares; a store of the last release is upgraded with every row intact and its
+reports drawn byte for byte the same; a store behind or ahead of the code is refused; a migration
+that fails half-way changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from siteselect import migrations, report
+from siteselect.cli import main
+from siteselect.drawing import Basemap
+from siteselect.errors import StoreError
+from siteselect.index import Catalog
+from siteselect.store import Store
+from tests.conftest import ROOT
+from tests.support.fingerprint import fingerprint
+
+# The last release before this one: its code makes the store that must upgrade (a commit of this
+# repository; move it forward at each release).
+LAST_RELEASE = "87aca41"
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgis_url"))
+
+
+def _ours(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+    """What the store declares: not the version partitions a load attaches, nor PostGIS's own."""
+    if kind == "table":
+        return name is not None and not name.startswith(("features_v", "feature_cells_v", "spatial_ref_sys"))
+    return True
+
+
+def test_a_new_store_is_made_by_the_migrations_with_exactly_the_declared_schema(url: str) -> None:
+    store = Store(url)
+    with store.engine.connect() as conn:
+        assert migrations.current(conn) == migrations.head()
+        context = MigrationContext.configure(conn, opts={"include_object": _ours})
+        assert compare_metadata(context, store.metadata) == []
+    store.close()
+
+
+@pytest.fixture
+def release_store(url: str, tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """A store made and filled by the last release's code; the verdicts of its stored reports."""
+    tree = tmp_path / "release"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", ROOT, "archive", LAST_RELEASE], capture_output=True, check=False)
+    if archive.returncode != 0:
+        pytest.fail(
+            f"the last release's commit {LAST_RELEASE} is not in this clone: {archive.stderr.decode()}"
+        )
+    subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+    out = tmp_path / "reports.json"
+    env = os.environ | {"PYTHONPATH": str(tree), "SITESELECT_NODE_MODULES": str(ROOT / "node_modules")}
+    script = ROOT / "tests" / "support" / "release_store.py"
+    subprocess.run([sys.executable, script, url, tmp_path / "demo", out], env=env, cwd=tree, check=True)
+    return url, json.loads(out.read_text())
+
+
+def test_a_store_of_the_last_release_upgrades_with_every_row_and_report_intact(release_store) -> None:
+    url, drawn = release_store
+    before = fingerprint(url)
+    assert all(before[t][0] > 0 for t in ("layer_versions", "features", "users", "tokens", "audit_log"))
+    with pytest.raises(StoreError, match="run `siteselect db upgrade`"):
+        Store(url)
+    assert main(["--database-url", url, "db", "upgrade"]) == 0
+    after = fingerprint(url)
+    assert {t: after[t] for t in before} == before
+    store = Store(url)
+    catalog = Catalog(store)
+    assert len(drawn) == 2
+    for rid, verdicts in drawn.items():
+        stored = report.load(store, rid)
+        again = [
+            report.build(
+                catalog.snapshot(stored.versions), stored.on_the_day(), Basemap(), stored.generated_at
+            )
+            for _ in range(2)
+        ]
+        # The page's wording changed since that release (the articles are quoted), so its bytes
+        # are this release's; what it judged, on the versions it names, must not change.
+        assert [made.id for made in again] == [rid, rid]
+        assert list(again[0].verdicts) == verdicts
+        assert again[0].html == again[1].html
+    store.close()
+    assert main(["--database-url", url, "db", "current"]) == 0
+
+
+def test_a_store_newer_than_the_code_is_refused_and_left_alone(url: str) -> None:
+    Store(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00d'"))
+    with pytest.raises(StoreError, match="newer than this release knows"):
+        Store(url)
+    with pytest.raises(StoreError, match="newer"), engine.connect() as conn:
+        migrations.check(conn, "here")
+    engine.dispose()
+
+
+FAILING = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9000"
+down_revision = "{head}"
+
+
+def upgrade():
+    op.add_column("listings", sa.Column("note", sa.Text))
+    op.create_table("departments", sa.Column("id", sa.Integer, primary_key=True))
+    with op.batch_alter_table("tokens", recreate="always") as batch:  # SQLite copies the table
+        batch.alter_column("label", type_=sa.String(300))
+    op.execute("INSERT INTO departments (id) VALUES (1)")
+    raise RuntimeError("interrupted half-way")
+"""
+
+
+def test_a_migration_interrupted_half_way_changes_nothing(url: str, tmp_path: Path) -> None:
+    store = Store(url)
+    store.close()
+    before = fingerprint(url)
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrations.FOLDER, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "versions" / "9000_failing.py").write_text(FAILING.format(head=migrations.head()))
+    with pytest.raises(RuntimeError, match="interrupted"):
+        migrations.upgrade(url, folder=folder)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        assert "note" not in {c["name"] for c in inspector.get_columns("listings")}
+        assert not inspector.has_table("departments")
+        assert migrations.current(conn) == migrations.head()
+    engine.dispose()
+    assert fingerprint(url) == before
+    Store(url).close()  # still opens

@@ -1,0 +1,173 @@
+"""The production set-up, run here: ``deploy/setup-debian.sh`` installs the wheel, makes the
+database's two roles and the schema on a PostgreSQL server, writes the settings, the systemd unit
+and the nginx site; the unit's command and nginx then run as systemd and Debian would run them,
+and the service is driven over HTTPS: the page, a check, an operator's write.
+
+Where systemd is not the machine's init (a container), the unit's ExecStart is run with its
+EnvironmentFile and WorkingDirectory, and ``systemd-analyze verify`` checks the unit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from dotenv import dotenv_values
+
+from tests.conftest import ROOT
+from tests.support.serve import free_port, wait_until_answers
+from tests.support.wheel import build_wheel, venv_with_project_dependencies
+
+pytestmark = [pytest.mark.postgis, pytest.mark.deploy]
+CLIENT = "127.0.0.5"  # the browser's address, as nginx sees it (nginx talks to the service from 127.0.0.1)
+
+
+def _unit(path: Path) -> dict[str, str]:
+    return dict(
+        line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and line[0] != "#"
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(postgis, tmp_path_factory) -> Iterator[dict[str, object]]:
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is not installed (make test installs it as root)")
+    tmp = tmp_path_factory.mktemp("deploy")
+    root, ports = tmp / "root", {name: free_port() for name in ("app", "https", "http")}
+    # The script keeps a virtual environment it finds: this one already has the dependencies, so the
+    # wheel goes in without downloading them (the wheel test installs into an empty one).
+    venv_with_project_dependencies(root / "opt/siteselect/venv")
+    env = os.environ | {
+        "WHEEL": str(build_wheel(tmp / "dist")), "ROOT": str(root), "SYSTEM": "0", "SERVER_NAME": "localhost",
+        "WORKERS": "2", "APP_PORT": str(ports["app"]), "HTTPS_PORT": str(ports["https"]),
+        "HTTP_PORT": str(ports["http"]), "DB_NAME": "deployed", "OWNER_ROLE": "deploy_owner",
+        "APP_ROLE": "deploy_app", "PG_HOST": postgis.host, "PG_PORT": str(postgis.port),
+        "PG_SUPERUSER": postgis.user,
+    }  # fmt: skip
+    subprocess.run(["bash", ROOT / "deploy" / "setup-debian.sh"], env=env, check=True, timeout=600)
+    unit_file = root / "etc/systemd/system/siteselect.service"
+    unit, etc, venv = _unit(unit_file), root / "etc/siteselect", root / "opt/siteselect/venv"
+    owner = os.environ | dotenv_values(etc / "owner.env")  # a data steward loads the layers
+    subprocess.run([venv / "bin/siteselect", "demo", "--out", tmp / "demo"], env=owner, check=True)
+    operator = ["users", "add", "运营", "--role", "operator", "--park", "park-001"]
+    subprocess.run([venv / "bin/siteselect", *operator], env=owner, check=True)
+    made = subprocess.run([venv / "bin/siteselect", "tokens", "create", "运营"], env=owner, check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    log = (tmp / "service.log").open("wb")
+    service = subprocess.Popen(
+        unit["ExecStart"].split(), cwd=unit["WorkingDirectory"], stderr=log,
+        env=os.environ | dotenv_values(unit["EnvironmentFile"]),
+    )  # fmt: skip
+    nginx_conf = _nginx_conf(tmp, root / "etc/nginx/sites-available/siteselect.conf")
+    subprocess.run(["nginx", "-t", "-q", "-c", nginx_conf, "-p", tmp], check=True)
+    nginx = subprocess.Popen(["nginx", "-c", str(nginx_conf), "-p", str(tmp)])
+    try:
+        wait_until_answers(f"http://127.0.0.1:{ports['app']}/health", service)
+        yield {
+            "base": f"https://localhost:{ports['https']}", "http": f"http://localhost:{ports['http']}",
+            "cert": etc / "tls/cert.pem", "token": made.stdout.split()[-1], "log": tmp / "service.log",
+            "unit": unit_file, "env": etc / "siteselect.env", "venv": venv,
+        }  # fmt: skip
+    finally:
+        nginx.terminate()
+        service.terminate()
+        nginx.wait(timeout=30)
+        service.wait(timeout=30)
+        log.close()
+        for sql in ("DROP DATABASE deployed", "DROP ROLE deploy_app", "DROP ROLE deploy_owner"):
+            server = ["-h", postgis.host, "-p", str(postgis.port), "-U", postgis.user, "-d", "postgres"]
+            subprocess.run(["psql", *server, "-c", sql], check=True)
+
+
+def _nginx_conf(tmp: Path, site: Path) -> Path:
+    """Debian's main nginx.conf in short, with its paths in ``tmp``: the site is included as is."""
+    conf = tmp / "nginx.conf"
+    conf.write_text(f"""
+user root;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log {tmp}/nginx-access.log;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    include {site};
+}}
+""")
+    return conf
+
+
+@pytest.fixture(scope="module")
+def browser(deployed) -> Iterator[httpx.Client]:
+    """HTTP/2 over TLS, trusting the set-up's certificate only, from the client's own address."""
+    tls = ssl.create_default_context(cafile=str(deployed["cert"]))
+    transport = httpx.HTTPTransport(http2=True, verify=tls, local_address=CLIENT, retries=2)
+    with httpx.Client(base_url=str(deployed["base"]), transport=transport, timeout=60) as client:
+        yield client
+
+
+def test_the_unit_is_valid_and_its_settings_check(deployed):
+    if shutil.which("systemd-analyze"):
+        done = subprocess.run(["systemd-analyze", "verify", deployed["unit"]], capture_output=True, text=True)
+        assert [x for x in done.stderr.splitlines() if "siteselect.service" in x] == []  # no unknown key
+    unit = _unit(deployed["unit"])
+    assert unit["ExecStart"].endswith("--workers 2") and unit["User"] == "siteselect"
+    checked = subprocess.run([deployed["venv"] / "bin/siteselect", "config", "check", deployed["env"]],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    assert "deploy_app" in checked.stdout and "***" in checked.stdout  # the password is never printed
+
+
+def test_the_page_over_https_and_http2_compressed_and_cached(deployed, browser):
+    page = browser.get("/")
+    assert page.status_code == 200 and page.http_version == "HTTP/2"
+    assert "max-age" in page.headers["strict-transport-security"]
+    script = browser.get("/static/leaflet.js", headers={"Accept-Encoding": "gzip"})
+    assert script.status_code == 200 and script.headers["content-encoding"] == "gzip"
+    assert script.headers["cache-control"] == "public, max-age=86400"
+    assert "Leaflet" in script.text[:500]
+    redirect = httpx.get(f"{deployed['http']}/", follow_redirects=False)
+    assert redirect.status_code == 301 and redirect.headers["location"].startswith("https://")
+    assert browser.get("/ready").json()["ready"] is True
+    assert browser.get("/metrics").status_code == 403  # monitoring reads it on the machine itself
+
+
+def test_a_check_carries_the_proxys_request_id_and_the_clients_address_into_the_log(deployed, browser):
+    answer = browser.post("/check", json={"industry": "9013", "lon": 120.452, "lat": 36.1075})
+    assert answer.status_code == 200 and answer.json()["verdict"] in ("permitted", "review", "prohibited")
+    rid = answer.headers["x-request-id"]
+    assert len(rid) == 32  # nginx's $request_id
+    for _ in range(50):
+        lines = [json.loads(x) for x in deployed["log"].read_text().splitlines() if rid in x]
+        if lines:
+            break
+        time.sleep(0.1)
+    assert [(x["route"], x["status"], x["client"]) for x in lines] == [("/check", 200, CLIENT)]
+
+
+def test_an_operators_write_goes_through_as_the_services_restricted_role(deployed, browser):
+    headers = {"Authorization": f"Bearer {deployed['token']}"}
+    feature = {
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [120.445, 36.131]},
+        "properties": {"park_id": "park-001", "address": "株洲路153-1号5层01室", "floor": 5, "area_m2": 120.0,
+                       "rent": 60.0, "use": "office", "status": "available"},
+    }  # fmt: skip
+    made = browser.post("/ogc/collections/vacancies/items", json=feature, headers=headers)
+    assert made.status_code == 201, made.text
+    other = feature | {"properties": feature["properties"] | {"park_id": "park-002"}}
+    assert browser.post("/ogc/collections/vacancies/items", json=other, headers=headers).status_code == 403
+    tls = ssl.create_default_context(cafile=str(deployed["cert"]))
+    oversized = b"x" * (5 * 1024 * 1024)  # over HTTP/1.1: nginx answers before reading it all
+    huge = httpx.post(f"{deployed['base']}/check", content=oversized, verify=tls, timeout=60)
+    assert huge.status_code == 413  # refused by nginx before the service sees it
