@@ -21,6 +21,7 @@ import shapely
 
 from siteselect import industry, law
 from siteselect.errors import InvalidInputError, LayerValidationError, Problem
+from siteselect.premises import today  # the check's notion of today: China's date
 from siteselect.rule_kinds import KINDS
 from siteselect.settings import Settings
 from siteselect.specs import FieldSpec, LayerSpec, get_spec, layer_specs
@@ -302,8 +303,6 @@ def _check_rule_params(spec: LayerSpec, frame: pd.DataFrame, out: _Collector) ->
 def _check_rule_law(frame: pd.DataFrame, out: _Collector) -> None:
     """Every citation resolves in the law table, the department is known, and a rule whose basis is
     verified quotes its own distance."""
-    from siteselect.check import today  # the check's notion of today: China's date
-
     day = today()
     for row, rule in enumerate(frame.to_dict("records")):
         where = f"rule {rule['id']}: "

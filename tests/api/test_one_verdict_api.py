@@ -46,9 +46,18 @@ def _report_verdicts(client, industry, sites):
 
 
 def _inside_an_office(client, n):
-    """The n-th office building of the demo and a point inside it."""
-    buildings = client.app.state.catalog.current().layer("buildings").features
-    office = buildings[buildings["use"] == "office"].iloc[n]
+    """The n-th office building of park-001 (where operator-a may publish) and a point inside it."""
+    snapshot = client.app.state.catalog.current()
+    buildings, parks = snapshot.layer("buildings").features, snapshot.layer("parks").features
+    outline = parks[parks["id"] == "park-001"].geometry.iloc[0]
+    vacancies = snapshot.layer("vacancies").features
+    prefiled = vacancies[vacancies["prefiled"].fillna(False).astype(bool)].geometry.union_all()
+    inside = buildings[
+        (buildings["use"] == "office")
+        & buildings.geometry.representative_point().within(outline)
+        & ~buildings.geometry.intersects(prefiled)  # none of its premises pre-filed yet
+    ]
+    office = inside.iloc[n]
     return office, office.geometry.representative_point()
 
 
@@ -102,7 +111,7 @@ def test_a_listing_just_published_is_seen_by_every_reader(service):
 
 def test_pre_filing_shows_in_the_check_of_those_premises(service):
     client, auth = service
-    _, spot = _inside_an_office(client, 1)
+    _, spot = _inside_an_office(client, 0)
     feature = {
         "type": "Feature", "geometry": {"type": "Point", "coordinates": [spot.x, spot.y]},
         "properties": {"park_id": "park-001", "address": "株洲路153-1号5层02室", "floor": 5,
@@ -112,7 +121,7 @@ def test_pre_filing_shows_in_the_check_of_those_premises(service):
     body = {"industry": "6513", "vacancy_id": vid, "as_of": "2026-06-01"}
     before = client.post("/check", json=body).json()["address_proof"]
     assert before["prefiled"] is False
-    patched = client.patch(f"{ITEMS}/{vid}", json={"prefiled": True}, headers=auth["clerk"])
+    patched = client.patch(f"{ITEMS}/{vid}", json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": "*"})
     assert patched.status_code == 200, patched.text
     after = client.post("/check", json=body).json()["address_proof"]
     assert after["prefiled"] is True and vid in after["prefiled_vacancies"]

@@ -75,7 +75,7 @@ def test_the_catalog_puts_live_listings_in_place_of_the_vacancies_layer(demo_db,
     before = catalog.current()
     clerk = accounts.add_user(catalog.store, "clerk", "clerk")
     vid = before.layer("vacancies").features["id"].iloc[0]
-    listings.update(catalog.store, clerk, vid, {"status": "withdrawn"}, if_match=None, merge=True)
+    listings.update(catalog.store, clerk, vid, {"status": "withdrawn"}, if_match="*", merge=True)
     assert catalog.current() is before  # not asked again within max_age_s
     assert catalog.refresh() == ["vacancies"]
     after = catalog.current()
@@ -94,7 +94,7 @@ def test_a_reader_that_asks_for_fresh_listings_sees_another_process_write_at_onc
     before = here.current()
     clerk = accounts.add_user(elsewhere, "clerk", "clerk")
     vid = before.layer("vacancies").features["id"].iloc[1]
-    listings.update(elsewhere, clerk, vid, {"status": "leased"}, if_match=None, merge=True)
+    listings.update(elsewhere, clerk, vid, {"status": "leased"}, if_match="*", merge=True)
     assert here.current() is before
     fresh = here.current(fresh_listings=True)
     assert (

@@ -154,7 +154,7 @@ def test_a_listing_change_recounts_only_the_vacancies_and_matches_as_from_scratc
     clerk = accounts.add_user(catalog.store, "clerk", "clerk")
     gone = [r["id"] for r in match(before, "6513", wanted, limit=20)["results"] if r["kind"] == "vacancy"][:3]
     for vid in gone:
-        listings.update(catalog.store, clerk, vid, {"status": "leased"}, if_match=None, merge=True)
+        listings.update(catalog.store, clerk, vid, {"status": "leased"}, if_match="*", merge=True)
     assert catalog.refresh() == ["vacancies"]
     live = catalog.current()
     after = match(live, "6513", wanted, limit=20)

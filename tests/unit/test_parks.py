@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from siteselect import accounts, parks
-from siteselect.audit import audit_log
+from siteselect.audit import entries as audit_log
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError, StaleWriteError
 from siteselect.store import Store
 
@@ -40,7 +40,7 @@ def test_an_operator_renames_its_park_as_a_new_version(store, users):
 
 
 def test_a_replacement_clears_the_descriptive_fields_it_does_not_give(store, users):
-    after = parks.update(store, users["admin"], "park-001", {"name": "只有名字"}, if_match=None, merge=False)
+    after = parks.update(store, users["admin"], "park-001", {"name": "只有名字"}, if_match="*", merge=False)
     assert after["name"] == "只有名字" and after["address"] is None and after["operator"] is not None
 
 
@@ -58,7 +58,7 @@ def test_a_replacement_clears_the_descriptive_fields_it_does_not_give(store, use
 def test_refusals_are_named_and_leave_the_parks_as_they_were(store, users, who, park, body, error, words):
     _, version = parks.current(store)
     with pytest.raises(error, match=words):
-        parks.update(store, users[who], park, body, if_match=None, merge=True)
+        parks.update(store, users[who], park, body, if_match="*", merge=True)
     assert parks.current(store)[1] == version
 
 
