@@ -181,17 +181,7 @@ def _check_value(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
 def _text(spec: FieldSpec, text: str) -> tuple[str | None, str | None]:
     if spec.max_length is not None and len(text) > spec.max_length:
         return None, f"is longer than {spec.max_length} characters ({len(text)})"
-    if "\x00" in text or (not text.isascii() and _has_lone_surrogate(text)):
-        return None, "holds a NUL or a lone surrogate, which text cannot store"
-    return text, None
-
-
-def _has_lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return text, None  # NUL and lone surrogates are refused as the text is read (_to_str)
 
 
 def _check_column(spec: FieldSpec, values: list[Any], out: _Collector) -> list[Any]:
