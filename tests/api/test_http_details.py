@@ -43,13 +43,25 @@ def _directives(policy: str) -> dict[str, list[str]]:
 
 
 def _documented(client) -> dict[str, set[str]]:
-    """Each path of the OpenAPI document, made concrete, with the methods the document gives it."""
+    """Each path of the OpenAPI document, made concrete, with the methods the document gives every
+    path that matches it (a collection of its own, /vacancies/items, also matches /{collection_id}/items)."""
+    templates = {
+        path: {m.upper() for m in operations}
+        for path, operations in client.get("/openapi.json").json()["paths"].items()
+    }
     paths: dict[str, set[str]] = {}
-    for path, operations in client.get("/openapi.json").json()["paths"].items():
+    for path in templates:
+        concrete = path
         for name, value in FILLED.items():
-            path = path.replace(name, value)
-        paths[path] = {m.upper() for m in operations}
+            concrete = concrete.replace(name, value)
+        paths[concrete] = set().union(
+            *(methods for template, methods in templates.items() if _matches(template, concrete))
+        )
     return paths
+
+
+def _matches(template: str, path: str) -> bool:
+    return re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), path) is not None
 
 
 def test_every_html_page_has_a_strict_policy_and_the_other_headers(client, report_url):
