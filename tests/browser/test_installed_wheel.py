@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.pages import wait_until
 from tests.support.serve import free_port, running
 from tests.support.wheel import build_wheel, venv_with_project_dependencies
 
@@ -45,7 +46,7 @@ def test_the_installed_wheel_serves_the_page_and_a_report_with_nothing_failing(
     with running(command, port, env=env, cwd=str(here)) as base:
         page = watched.page
         page.goto(f"{base}/")
-        page.wait_for_function("window.siteselect && window.siteselect.ready")
+        wait_until(page, "window.siteselect && window.siteselect.ready")
         page.fill("#industry", "奶茶")
         page.click("#search")
         page.locator("#results li").nth(0).click()

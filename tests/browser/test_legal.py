@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.pages import wait_until
+
 SIZES = [(1366, 768), (390, 844)]
 
 
@@ -12,7 +14,7 @@ def test_the_legal_summary_page_reads_in_chinese_then_english(watched, service, 
     page = watched.page
     page.set_viewport_size({"width": width, "height": height})
     page.goto(f"{service}/industries/9011/rules.html?as_of=2023-01-01")
-    page.wait_for_function("window.siteselectLegal && window.siteselectLegal.ready")
+    wait_until(page, "window.siteselectLegal && window.siteselectLegal.ready")
     assert "选址法律须知" in page.inner_text("h1") and "9011" in page.inner_text("h1")
     rule = page.locator("#R02-surroundings")
     assert "幼儿园周围" in rule.locator("details.citation").first.inner_text()  # the first unfolded
@@ -32,7 +34,7 @@ def test_a_finding_unfolds_the_article_it_rests_on(watched, service, demo_db):
     page = watched.page
     page.set_viewport_size({"width": 1366, "height": 768})
     page.goto(f"{service}/")
-    page.wait_for_function("window.siteselect && window.siteselect.ready")
+    wait_until(page, "window.siteselect && window.siteselect.ready")
     page.evaluate(
         """async ([lon, lat]) => {
           const request = { method: "POST", headers: { "Content-Type": "application/json" },

@@ -10,6 +10,7 @@ from siteselect import accounts
 from siteselect.load import plan_load
 from siteselect.store import Store
 from tests.support.department_files import ENFORCEMENT, copy_store, prohibited_xlsx
+from tests.support.pages import wait_until
 from tests.support.serve import running_service
 
 READY = "window.siteselect && window.siteselect.ready"
@@ -42,7 +43,7 @@ def sized(request, watched):
 
 def _sign_in(page, base, token):
     page.goto(f"{base}/steward")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     page.fill("#token", token)
     page.click("#signin button[type=submit]")
     page.wait_for_selector("#upload:not([hidden])")
@@ -81,7 +82,7 @@ def test_a_steward_tries_a_workbook_sees_the_changes_and_confirms(sized, steward
     page.click("#lang")
     before = Store(url).resolve_version("prohibited_addresses").version
     page.click("#confirm")
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('已导入')")
+    wait_until(page, "document.getElementById('status').textContent.startsWith('已导入')")
     store = Store(url)
     assert store.resolve_version("prohibited_addresses").version == before + 1
     assert HOSTILE in set(store.read_layer("prohibited_addresses")["reason"])
@@ -96,10 +97,10 @@ def test_cancel_loads_nothing_and_a_clerk_cannot_sign_in(sized, steward_service,
     base, tokens, url = steward_service
     page = sized.page
     page.goto(f"{base}/steward")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     page.fill("#token", tokens["窗口"])
     page.click("#signin button[type=submit]")
-    page.wait_for_function("document.getElementById('status').textContent.includes('不是数据管理员')")
+    wait_until(page, "document.getElementById('status').textContent.includes('不是数据管理员')")
     assert page.is_hidden("#upload")
 
     _sign_in(page, base, tokens["执法局数据员"])
