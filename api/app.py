@@ -11,10 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import errors, openapi
-from api.auth import User
 from api.limits import LimitBodySize
-from api.routers import checks, layers, matching, ogc, reports, webmap
-from siteselect import listings
+from api.routers import accounts, checks, layers, matching, ogc, reports, webmap
 from siteselect.index import Catalog
 from siteselect.settings import Settings
 from siteselect.store import Store
@@ -49,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(LimitBodySize)
     errors.install(app)
     openapi.install(app)
+    app.include_router(accounts.router)
     app.include_router(layers.router)
     app.include_router(checks.router)
     app.include_router(matching.router)
@@ -56,16 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(webmap.router)
     app.mount("/static", StaticFiles(directory=webmap.STATIC), name="static")
-
-    @app.get("/me", tags=["accounts"])
-    def me(user: User) -> dict[str, object]:
-        """Who the bearer token belongs to: its user's name, role and parks."""
-        return {"name": user.name, "role": user.role, "parks": list(user.parks)}
-
-    @app.get("/audit", tags=["accounts"])
-    def audit(user: User) -> list[dict[str, object]]:
-        """Every write and every refusal, oldest first: for admins and clerks."""
-        return listings.audit_log(app.state.store, user)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, object]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,12 +23,14 @@ from siteselect.errors import (
     SiteSelectError,
     StaleWriteError,
     StoreError,
+    ThrottledError,
 )
 
 STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,
     InvalidInputError: 422,
     NotFoundError: 404,
+    ThrottledError: 429,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     StaleWriteError: 412,
@@ -47,6 +53,8 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, AmbiguousInputError):
         body["candidates"] = exc.candidates
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if isinstance(exc, ThrottledError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(status_code=status_of(exc), content=body, headers=headers)
 
 
@@ -63,6 +71,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+async def _invalid_request(_request: Request, exc: Exception) -> Response:
+    """As FastAPI answers a bad request (422, each error with its place and input), but written
+    with ASCII escapes: an input with a lone surrogate is echoed as ``\\ud800``, not turned into a 500."""
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
+    return Response(body, status_code=422, media_type="application/json")
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(SiteSelectError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

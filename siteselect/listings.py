@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from siteselect import audit as trail
 from siteselect.accounts import User
 from siteselect.errors import (
     InvalidInputError,
@@ -136,17 +137,11 @@ def _validated(fields: dict[str, Any], listing_id: str) -> dict[str, Any]:
 
 def audit(conn: sa.Connection, store: Store, user: User, action: str, target: str,
            before: Any, after: Any, outcome: str, detail: str = "") -> None:  # fmt: skip
-    conn.execute(store.accounts["audit"].insert().values(
-        at=_now(), actor=f"{user.role}:{user.name}", action=action, target=target,
-        before=before, after=after, outcome=outcome, detail=detail,
-    ))  # fmt: skip
+    trail.record(conn, store, trail.actor(user), action, target, before, after, outcome, detail)
 
 
 def refuse(store: Store, user: User, action: str, target: str, error: SiteSelectError) -> NoReturn:
-    """Record a refusal in its own transaction (the write itself changed nothing), then raise."""
-    with store.engine.begin() as conn:
-        audit(conn, store, user, action, target, None, None, "refused", str(error))
-    raise error
+    trail.refuse(store, trail.actor(user), action, target, error)
 
 
 def _check_fields(user: User, body: dict[str, Any]) -> None:
@@ -256,7 +251,4 @@ def audit_log(store: Store, user: User) -> list[dict[str, Any]]:
     """The audit trail, for admins and clerks."""
     if user.role not in ("admin", "clerk"):
         raise PermissionDeniedError("the audit log is for admins and clerks")
-    a = store.accounts["audit"]
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(a).order_by(a.c.id)).mappings().all()
-    return [dict(r) | {"at": r["at"].isoformat()} for r in rows]
+    return trail.trail(store)
