@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from api import errors, openapi
 from api.limits import LimitBodySize
-from api.routers import accounts, checks, layers, matching, ogc, reports, webmap
+from api.routers import accounts, checks, layers, matching, ogc, pages, reports, webmap
 from siteselect.index import Catalog
 from siteselect.settings import Settings
 from siteselect.store import Store
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(reports.router)
     app.include_router(webmap.router)
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=webmap.STATIC), name="static")
 
     @app.get("/health", tags=["service"])
