@@ -31,3 +31,8 @@ def en(group: str, code: str | None) -> str:
 def both(group: str, code: str | None) -> str:
     """The Chinese and the English name together, as maps and reports show them."""
     return f"{zh(group, code)} {en(group, code)}"
+
+
+def group(name: str) -> dict[str, list[str]]:
+    """Every code of a group with its [Chinese, English] labels, for a page to show them."""
+    return dict(_labels()[name])

@@ -14,24 +14,26 @@ const Account = (() => {
     return body.user;
   }
 
-  // A call to the service; throws an Error with the service's detail when it refuses.
-  async function call(method, path, body) {
-    const headers = { Accept: "application/json" };
+  // A call to the service: { body, etag }; throws an Error with the service's detail (and
+  // .status) when it refuses. Writes carry the session's CSRF token.
+  async function tagged(method, path, body, extra = {}) {
+    const headers = { Accept: "application/json", ...extra };
     if (method !== "GET") headers["X-CSRF-Token"] = csrf || "";
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const r = await fetch(path, {
       method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (r.status === 204) return null;
-    const answer = await r.json().catch(() => ({}));
+    const answer = r.status === 204 ? null : await r.json().catch(() => ({}));
     if (!r.ok) {
       const detail = Array.isArray(answer.detail)
         ? answer.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ")
         : answer.detail;
       throw Object.assign(new Error(detail || `HTTP ${r.status}`), { status: r.status, body: answer });
     }
-    return answer;
+    return { body: answer, etag: r.headers.get("ETag") };
   }
+
+  const call = async (method, path, body, extra) => (await tagged(method, path, body, extra)).body;
 
   // Fill [data-i18n] elements from the page's texts and wire the EN/中文 button.
   function translate(texts, redraw) {
@@ -66,5 +68,5 @@ const Account = (() => {
     window.location.assign("/signin");
   }
 
-  return { session, call, translate, el, signOut };
+  return { session, call, tagged, translate, el, signOut };
 })();
