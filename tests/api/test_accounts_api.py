@@ -302,3 +302,31 @@ def test_the_audit_trail_filters_by_who_what_when_and_park_and_exports_csv(servi
     rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
     assert len(rows) == len(mine) and {"actor", "action", "park", "outcome"} <= set(rows[0])
     assert all(not cell.startswith("=") for row in rows for cell in row.values())
+
+
+def test_operator_a_signed_in_cannot_change_park_b_by_any_route_and_each_refusal_is_audited(service):
+    from siteselect import listings
+
+    b, b_csrf = _signed_in(service, "operator-b")
+    theirs = b.post(ITEMS, json=_feature(park_id="park-002"), headers=b_csrf)
+    a, csrf = _signed_in(service, "operator-a")
+    mine = a.post(ITEMS, json=_feature(), headers=csrf)
+    url, tag = f"{ITEMS}/{theirs.json()['id']}", theirs.headers["etag"]
+    before = listings.all_listings(service[1])
+    audited = len(_audit(service))
+    tries = [
+        ("PATCH", url, {"rent": 1.0}),
+        ("PUT", url, _feature(park_id="park-002", rent=1.0)),
+        ("DELETE", url, None),
+        ("POST", ITEMS, _feature(park_id="park-002")),
+        ("PATCH", f"{ITEMS}/{mine.json()['id']}", {"park_id": "park-002"}),  # moved into park B
+        ("PATCH", "/ogc/collections/parks/items/park-002", {"name": "被改名的园区"}),
+    ]
+    for method, path, body in tries:
+        headers = csrf | {"If-Match": tag if path == url else mine.headers["etag"]}
+        r = a.request(method, path, json=body, headers=headers)
+        assert r.status_code == 403, (method, path, r.text)
+    assert listings.all_listings(service[1]) == before
+    since = _audit(service)[audited:]
+    refused = [e for e in since if e["actor"] == "operator:operator-a" and e["outcome"] == "refused"]
+    assert len(refused) == len(tries) and all(e["outcome"] != "ok" or e["action"] == "sign-in" for e in since)
