@@ -15,7 +15,9 @@ const OPERATOR_TEXT = {
     conflictTitle: "这条房源已被他人修改，请选择保留哪个版本", field: "字段", yours: "您的修改", theirs: "当前版本",
     keepMine: "保留我的修改", takeTheirs: "采用当前版本", staleTitle: "超过确认期限的房源",
     staleNote: (d) => `超过 ${d} 天未确认`, notOperator: "此页面供园区运营方使用", loading: "加载中…",
-    count: (n) => `共 ${n} 处房源`, nothing: "未修改",
+    count: (n) => `共 ${n} 处房源`, nothing: "未修改", park: "园区", locate: "定位", add: "添加房源",
+    placeHint: "输入地址后点“定位”，或在地图上点击房源位置", added: "已添加", noPlace: "请先定位地址或在地图上点击",
+    placed: (where) => `位置：${where}`, clicked: "地图上点选的位置",
   },
   en: {
     title: "Laoshan site selection · Park premises", signOut: "Sign out", address: "Address", building: "Building",
@@ -27,7 +29,10 @@ const OPERATOR_TEXT = {
     yours: "Yours", theirs: "Now stored", keepMine: "Keep mine", takeTheirs: "Take theirs",
     staleTitle: "Premises not confirmed in time", staleNote: (d) => `not confirmed for over ${d} days`,
     notOperator: "This page is for park operators", loading: "Loading…", count: (n) => `${n} premises`,
-    nothing: "Nothing changed",
+    nothing: "Nothing changed", park: "Park", locate: "Locate", add: "Add premises",
+    placeHint: "Type the address and press Locate, or click the premises on the map", added: "Added",
+    noPlace: "Locate the address or click the map first", placed: (where) => `Placed at: ${where}`,
+    clicked: "the point clicked on the map",
   },
 };
 const { el, call, tagged } = Account;
@@ -73,7 +78,7 @@ const isStale = (row) => !row.props.updated_at
 
 function choice(group, value) {
   const select = el("select", {});
-  Object.keys(CONFIG[group]).forEach((code) => select.append(el("option", { value: code, selected: code === value }, label(group, code))));
+  Object.keys(CONFIG[group]).forEach((code) => select.append(el("option", { value: code, selected: code === value, defaultSelected: code === value }, label(group, code))));
   return select;
 }
 
@@ -184,6 +189,52 @@ $("take-theirs").addEventListener("click", () => {
   draw();
 });
 
+// ---- adding: a place from the gazetteer or a click on the map ------------------------------------
+
+const spot = L.circleMarker([0, 0], { radius: 9, color: "#0288d1", weight: 3 }); // drawn: no icon images to fetch
+
+function place(lat, lon, where) {
+  view.place = { lat, lon };
+  spot.setLatLng([lat, lon]).addTo(map);
+  map.panTo([lat, lon]);
+  $("place").textContent = T("placed")(where);
+}
+
+map.on("click", (event) => place(event.latlng.lat, event.latlng.lng, T("clicked")));
+
+$("locate").addEventListener("click", async () => {
+  try {
+    const found = await call("GET", `/geocode?q=${encodeURIComponent($("add-address").value.trim())}`);
+    if (found.lat === null) throw new Error((found.notes || []).join("; ") || found.level);
+    place(found.lat, found.lon, `${found.address || found.normalized} (${found.level})`);
+  } catch (error) {
+    say(error.message, true);
+  }
+});
+
+$("add").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!view.place) {
+    say(T("noPlace"), true);
+    return;
+  }
+  const num = (id) => ($(id).value === "" ? undefined : Number($(id).value));
+  const properties = { park_id: $("add-park").value, address: $("add-address").value.trim(), floor: num("add-floor"),
+    area_m2: num("add-area"), rent: num("add-rent"), use: $("add-use").value, status: "available" };
+  const feature = { type: "Feature", geometry: { type: "Point", coordinates: [view.place.lon, view.place.lat] }, properties };
+  try {
+    const made = await call("POST", ITEMS, feature);
+    view.rows.unshift(await readOne(made.id));
+    $("add").reset();
+    view.place = null;
+    spot.remove();
+    draw();
+    say(T("added"));
+  } catch (error) {
+    say(error.message, true);
+  }
+});
+
 $("sign-out").addEventListener("click", () => Account.signOut());
 
 (async () => {
@@ -195,6 +246,8 @@ $("sign-out").addEventListener("click", () => Account.signOut());
   }
   view.me = me;
   $("who").textContent = me.name;
+  $("add-park").replaceChildren(...me.parks.map((p) => el("option", { value: p }, p)));
+  $("add-use").replaceChildren(...choice("uses", "office").children);
   if (!["operator", "admin"].includes(me.role)) {
     say(T("notOperator"), true);
     return;

@@ -140,3 +140,35 @@ def test_premises_not_confirmed_in_time_are_listed_until_confirmed(watched, park
     assert stale["address"] not in page.inner_text("#stale-list")
     assert listings.get(store, stale["id"])["updated_at"] > long_ago.isoformat()
     watched.assert_clean()
+
+
+def test_an_operator_adds_premises_by_address_and_by_a_click_on_the_map(watched, park_office):
+    from siteselect import listings
+
+    base, store = park_office
+    number = store.read_layer("house_numbers").iloc[0]
+    address = f"{number['road']}{number['number']}号"
+    page = _open(watched, base, 390, 844)
+    count = len(listings.all_listings(store))
+    page.fill("#add-address", address)
+    page.click("#locate")
+    page.wait_for_function("document.getElementById('place').textContent.startsWith('位置')")
+    page.fill("#add-area", "88")
+    page.click("#add button[type=submit]")
+    page.wait_for_function("document.getElementById('status').textContent === '已添加'")
+    added = [x for x in listings.all_listings(store) if x["address"] == address]
+    assert len(added) == 1 and added[0]["park_id"] == "park-001" and added[0]["area_m2"] == 88.0
+    assert abs(added[0]["lon"] - number.geometry.x) < 1e-3 and abs(added[0]["lat"] - number.geometry.y) < 1e-3
+    assert _row(page, added[0]["id"]).count() == 1
+
+    typed = "<b>地图点选</b>的房源"
+    page.fill("#add-address", typed)
+    page.click("#operator-map", position={"x": 150, "y": 120})
+    assert page.inner_text("#place") == "位置：地图上点选的位置"
+    page.fill("#add-area", "66")
+    page.click("#add button[type=submit]")
+    page.locator("#premises-table tbody tr", has_text="地图点选").wait_for()
+    clicked = next(x for x in listings.all_listings(store) if x["address"] == typed)
+    assert _row(page, clicked["id"]).locator("td").first.inner_text() == typed
+    assert len(listings.all_listings(store)) == count + 2 and page.locator("b").count() == 0
+    watched.assert_clean()
