@@ -72,11 +72,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _invalid_request(_request: Request, exc: Exception) -> Response:
-    """As FastAPI answers a bad request (422, each error with its place and input), but written
-    with ASCII escapes: an input with a lone surrogate is echoed as ``\\ud800``, not turned into a 500."""
+    """As FastAPI answers a bad request (422, each error with its place and input), but an input
+    with a lone surrogate is echoed as the JSON escape ``\\ud800`` instead of failing as a 500."""
     assert isinstance(exc, RequestValidationError)
-    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
-    return Response(body, status_code=422, media_type="application/json")
+    text = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=False, separators=(",", ":"))
+    return Response(text.encode("utf-8", "backslashreplace"), status_code=422, media_type="application/json")
 
 
 def install(app: FastAPI) -> None:

@@ -71,10 +71,11 @@ def trail(
         query = query.where(a.c.actor.contains(actor_has, autoescape=True))
     if action:
         query = query.where(a.c.action == action)
+    # in UTC, as ``at`` is written: SQLite compares the text and would ignore another offset
     if since is not None:
-        query = query.where(a.c.at >= since)
+        query = query.where(a.c.at >= since.astimezone(dt.UTC))
     if until is not None:
-        query = query.where(a.c.at <= until)
+        query = query.where(a.c.at <= until.astimezone(dt.UTC))
     with store.engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
         parks_of = dict(conn.execute(sa.select(listings.c.id, listings.c.park_id)).tuples().all())

@@ -156,7 +156,16 @@ def _locked_for(store: Store, name: str, now: dt.datetime) -> int:
     return max(1, int((_utc(until) - now).total_seconds()))
 
 
-def _count_failure(store: Store, name: str, now: dt.datetime, policy: Policy) -> None:
+def _count_failure(store: Store, name: str, now: dt.datetime, policy: Policy, tries: int = 2) -> None:
+    try:
+        _count_failure_once(store, name, now, policy)
+    except sa.exc.IntegrityError:  # two first failures at once: the other made the row; count on it
+        if tries <= 1:
+            raise
+        _count_failure(store, name, now, policy, tries - 1)
+
+
+def _count_failure_once(store: Store, name: str, now: dt.datetime, policy: Policy) -> None:
     f = store.accounts["sign_in_failures"]
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(f).where(f.c.name == name).with_for_update()).mappings().first()

@@ -6,14 +6,14 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import COOKIE, Session, User, policy
 from api.fields import INSTANT
 from siteselect import accounts, audit, sessions
-from siteselect.errors import PermissionDeniedError
+from siteselect.errors import InvalidInputError, PermissionDeniedError
 
 router = APIRouter(tags=["accounts"])
 Name = Annotated[str, Field(min_length=1, max_length=accounts.NAME_MAX)]
@@ -178,16 +178,27 @@ def create_token(request: Request, body: NewToken, user: User) -> dict[str, Any]
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(request: Request, token_id: int, user: User) -> Response:
+def revoke_token(
+    request: Request, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: User
+) -> Response:
     """Revoke a token (admins only)."""
     accounts.revoke_token(_admin(request, user, "revoke-token", str(token_id)), token_id, by=user)
     return Response(status_code=204)
 
 
+def _instant(field: str, text: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except ValueError:  # the pattern passed, the calendar did not (month 13)
+        raise InvalidInputError(f"{field} {text!r} is not an instant of the calendar") from None
+
+
 Instant = Annotated[str | None, Query(pattern=INSTANT, description="RFC 3339, e.g. 2026-01-31T00:00:00Z")]
 
 
-@router.get("/audit", response_model=None)
+@router.get(
+    "/audit", response_model=None, responses={200: {"content": {"application/json": {}, "text/csv": {}}}}
+)
 def audit_trail(
     request: Request,
     user: User,
@@ -206,8 +217,7 @@ def audit_trail(
     accounts.require_role(store, user, ("admin", "clerk"), "read-audit", "audit")
     entries = audit.trail(
         store, actor_has=actor, action=action, park=park,
-        since=dt.datetime.fromisoformat(since) if since else None,
-        until=dt.datetime.fromisoformat(until) if until else None,
+        since=_instant("since", since), until=_instant("until", until),
     )  # fmt: skip
     if format == "csv":
         return Response(

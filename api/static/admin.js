@@ -119,8 +119,9 @@ function auditQuery(format) {
   const put = (key, value) => { if (value) q.set(key, value); };
   put("actor", $("f-actor").value.trim());
   put("action", $("f-action").value.trim());
-  put("since", $("f-since").value && `${$("f-since").value}T00:00:00+08:00`);
-  put("until", $("f-until").value && `${$("f-until").value}T23:59:59+08:00`);
+  // the days as the reader's own calendar has them, sent as UTC instants
+  put("since", $("f-since").value && new Date(`${$("f-since").value}T00:00:00`).toISOString());
+  put("until", $("f-until").value && new Date(`${$("f-until").value}T23:59:59.999`).toISOString());
   put("park", $("f-park").value.trim());
   if (format) q.set("format", format);
   return q.toString();

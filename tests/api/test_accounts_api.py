@@ -330,3 +330,13 @@ def test_operator_a_signed_in_cannot_change_park_b_by_any_route_and_each_refusal
     since = _audit(service)[audited:]
     refused = [e for e in since if e["actor"] == "operator:operator-a" and e["outcome"] == "refused"]
     assert len(refused) == len(tries) and all(e["outcome"] != "ok" or e["action"] == "sign-in" for e in since)
+
+
+def test_the_audit_trail_reads_times_in_any_offset_as_the_same_instants(service):
+    admin, csrf = _signed_in(service, "admin")
+    admin.post("/tokens", json={"user": "clerk", "label": "offset"}, headers=csrf)
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    minute_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).astimezone(beijing).isoformat()
+    wanted = {"action": "create-token"}
+    assert admin.get("/audit", params=wanted | {"since": minute_ago}).json()[-1]["target"] == "clerk"
+    assert admin.get("/audit", params=wanted | {"until": minute_ago}).json() == []

@@ -86,3 +86,19 @@ def test_command_line_shows_the_token_once(sqlite_url, demo_files, capsys):
     assert "运营甲" in listing and "active" in listing and token not in listing
     assert main(["--database-url", sqlite_url, "users", "add", "运营甲", "--role", "clerk"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_command_line_sets_a_password_read_from_stdin(sqlite_url, monkeypatch, capsys):
+    import io
+
+    from siteselect import sessions
+
+    assert main(["--database-url", sqlite_url, "users", "add", "管理员", "--role", "admin"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("一个足够长的管理员密码\n"))
+    assert main(["--database-url", sqlite_url, "users", "password", "管理员"]) == 0
+    assert "password set" in capsys.readouterr().out
+    store = Store(sqlite_url)
+    assert sessions.sign_in(store, "管理员", "一个足够长的管理员密码").user.role == "admin"
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["--database-url", sqlite_url, "users", "password", "管理员"]) == 2
+    assert "at least 10" in capsys.readouterr().err
