@@ -50,9 +50,11 @@ function say(text, error = false) {
 const map = L.map("operator-map").fitBounds(CONFIG.bounds);
 const markers = L.featureGroup().addTo(map);
 // The district's outlines and roads beneath, as the web map draws them (no tiles needed).
-call("GET", "/basemap").then((base) => L.geoJSON(base, {
-  style: (f) => (f.properties.layer === "roads" ? { color: "#bdbdbd", weight: 4 } : { color: "#455a64", weight: 2, fill: false }),
-}).addTo(map).bringToBack());
+function drawBase() {
+  call("GET", "/basemap").then((base) => L.geoJSON(base, {
+    style: (f) => (f.properties.layer === "roads" ? { color: "#bdbdbd", weight: 4 } : { color: "#455a64", weight: 2, fill: false }),
+  }).addTo(map).bringToBack());
+}
 
 // ---- reading -------------------------------------------------------------------------------------
 
@@ -252,6 +254,7 @@ $("sign-out").addEventListener("click", () => Account.signOut());
     say(T("notOperator"), true);
     return;
   }
+  drawBase(); // only once signed in: a page about to go to /signin starts no request it would cut off
   await load();
   window.siteselect = { ready: true, map, markers, view };
 })();
