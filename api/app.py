@@ -10,14 +10,24 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import errors, openapi
-from api.auth import User
 from api.boundary import CheckedAtTheDoor, keep_secrets_out_of_the_access_log
 from api.headers import SecurityHeaders
 from api.limits import LimitBodySize
 from api.methods import HeadAndOptions
 from api.observe import Observe
-from api.routers import checks, docs, layers, matching, ogc, reports, service, stewards, webmap
-from siteselect import audit as audit_log
+from api.routers import (
+    accounts,
+    checks,
+    docs,
+    layers,
+    matching,
+    ogc,
+    pages,
+    reports,
+    service,
+    stewards,
+    webmap,
+)
 from siteselect.check import checker_for
 from siteselect.index import Catalog
 from siteselect.match import scorer_for
@@ -64,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keep_secrets_out_of_the_access_log()
     errors.install(app)
     openapi.install(app)
+    app.include_router(accounts.router)
     app.include_router(layers.router)
     app.include_router(stewards.router)
     app.include_router(checks.router)
@@ -71,18 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(reports.router)
     app.include_router(webmap.router)
+    app.include_router(pages.router)
     app.include_router(service.router)
     app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=webmap.STATIC), name="static")
-
-    @app.get("/me", tags=["accounts"])
-    def me(user: User) -> dict[str, object]:
-        """Who the bearer token belongs to: its user's name, role and parks."""
-        return {"name": user.name, "role": user.role, "parks": list(user.parks)}
-
-    @app.get("/audit", tags=["accounts"])
-    def audit(user: User) -> list[dict[str, object]]:
-        """Every write and every refusal, oldest first: for admins and clerks."""
-        return audit_log.entries(app.state.store, user)
 
     return app

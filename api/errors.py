@@ -24,6 +24,7 @@ from siteselect.errors import (
     SiteSelectError,
     StaleWriteError,
     StoreError,
+    ThrottledError,
 )
 from siteselect.store import AWAY
 
@@ -35,6 +36,7 @@ STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,
     InvalidInputError: 422,
     NotFoundError: 404,
+    ThrottledError: 429,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     StaleWriteError: 412,
@@ -62,6 +64,8 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
         STORE_ERRORS.inc()
     if status_of(exc) == 503:
         headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if isinstance(exc, ThrottledError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(status_code=status_of(exc), content=body, headers=headers)
 
 
@@ -107,6 +111,7 @@ def _plain(value: object) -> bool:
 
 
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(SiteSelectError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for away in AWAY:

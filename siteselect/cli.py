@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -46,7 +47,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     from siteselect.sheets import write_problems
 
     store = _store(args)
-    role = accounts.user_named(store, args.user).role if args.replace_all and args.user else None
+    role = accounts.get_user(store, args.user).role if args.replace_all and args.user else None
     options = LoadOptions(
         coordsys=args.coordsys,
         sheet=args.sheet,
@@ -396,6 +397,15 @@ def cmd_users(args: argparse.Namespace) -> int:
     if args.action == "add":
         user = accounts.add_user(store, args.name, args.role, args.park)
         print(f"user {user.name}: {user.role}" + (f", parks {', '.join(user.parks)}" if user.parks else ""))
+    elif args.action == "password":
+        from siteselect import sessions
+
+        # typed at a terminal without echo; piped in from a script
+        password = (
+            getpass.getpass(f"password for {args.name}: ") if sys.stdin.isatty() else sys.stdin.readline()
+        )
+        sessions.set_password(store, args.name, password.rstrip("\n"))
+        print(f"password set for {args.name}; its sessions have ended")
     else:
         for user in accounts.users(store):
             print(f"{user.id:>4}  {user.name:20} {user.role:9} {', '.join(user.parks)}")
@@ -619,12 +629,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_batch)
 
-    p = sub.add_parser("users", help="add or list users (admin, clerk, operator)")
+    p = sub.add_parser("users", help="add or list users (admin, clerk, steward, operator), or set a password")
     users_sub = p.add_subparsers(dest="action", required=True)
     q = users_sub.add_parser("add")
     q.add_argument("name")
     q.add_argument("--role", required=True, choices=["admin", "clerk", "operator", "steward"])
     q.add_argument("--park", action="append", default=[], help="an operator's park id; repeat for several")
+    q = users_sub.add_parser(
+        "password", help="set a password to sign in with (read from the terminal or stdin)"
+    )
+    q.add_argument("name")
     users_sub.add_parser("list")
     p.set_defaults(func=cmd_users)
 

@@ -31,11 +31,19 @@ class NotFoundError(SiteSelectError, LookupError):
 
 
 class AuthenticationError(SiteSelectError):
-    """No token, or one that is unknown or revoked."""
+    """No token or session, or one that is unknown, revoked or expired; or a wrong password."""
 
 
 class PermissionDeniedError(SiteSelectError, PermissionError):
     """The user is known but may not do this."""
+
+
+class ThrottledError(AuthenticationError):
+    """Too many wrong passwords for one account: sign-in is refused for ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class StaleWriteError(SiteSelectError):

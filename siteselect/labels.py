@@ -36,3 +36,8 @@ def both(group: str, code: str | None) -> str:
 def codes_by_name(group: str) -> dict[str, str]:
     """The codes of a group by their Chinese and English names: what a department's sheet may write."""
     return {name: code for code, names in _labels()[group].items() for name in names}
+
+
+def group(name: str) -> dict[str, list[str]]:
+    """Every code of a group with its [Chinese, English] labels, for a page to show them."""
+    return dict(_labels()[name])

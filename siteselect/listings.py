@@ -148,7 +148,9 @@ def _validated(fields: dict[str, Any], listing_id: str) -> dict[str, Any]:
 def _coordinate(fields: dict[str, Any], name: str) -> float:
     value = fields.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInputError(f"geometry: a vacancy needs a Point [lon, lat]; {name} {value!r} is not a number")
+        raise InvalidInputError(
+            f"geometry: a vacancy needs a Point [lon, lat]; {name} {value!r} is not a number"
+        )
     return float(value)
 
 

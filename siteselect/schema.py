@@ -66,6 +66,8 @@ def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("role", sa.String(20), nullable=False),
         sa.Column("parks", sa.JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("password_hash", sa.String(200), nullable=True),  # Argon2; none: tokens only
+        sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
     )
     tokens = sa.Table(
         "tokens",
@@ -76,6 +78,26 @@ def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("label", sa.String(100), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    # People's sign-ins: a session is stored as the SHA-256 of its cookie, with the CSRF token its
+    # pages send back; wrong passwords are counted per name, known or not.
+    sessions = sa.Table(
+        "sessions",
+        metadata,
+        sa.Column("id_hash", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False, index=True),
+        sa.Column("csrf", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    throttle = sa.Table(
+        "sign_in_failures",
+        metadata,
+        sa.Column("name", sa.String(100), primary_key=True),
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
     )
     # Vacancies are live listings that operators edit one by one: a mutable table with a revision
     # per row (the ETag), not new versions of the whole layer. Every write and every refusal is in
@@ -104,7 +126,10 @@ def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("outcome", sa.String(20), nullable=False),
         sa.Column("detail", sa.Text, nullable=False),
     )
-    return {"users": users, "tokens": tokens, "listings": listings, "audit": audit}
+    return {
+        "users": users, "tokens": tokens, "sessions": sessions, "sign_in_failures": throttle,
+        "listings": listings, "audit": audit,
+    }  # fmt: skip
 
 
 def report_table(metadata: sa.MetaData) -> sa.Table:

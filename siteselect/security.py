@@ -30,6 +30,8 @@ PRIVILEGES = {
     "listings": "SELECT, INSERT, UPDATE, DELETE",
     "users": "SELECT, INSERT, UPDATE",
     "tokens": "SELECT, INSERT, UPDATE",
+    "sessions": "SELECT, INSERT, UPDATE, DELETE",
+    "sign_in_failures": "SELECT, INSERT, UPDATE, DELETE",
     "audit_log": "SELECT, INSERT",
     "layer_versions": "SELECT, INSERT",
     "reports": "SELECT, INSERT",

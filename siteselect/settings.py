@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         "provider in GCJ-02, the drawn data then shifted to match",
     )
     basemap_attribution: str = Field(default="", description="credit shown for the tiles")
+    session_hours: int = Field(default=8, ge=1, le=24 * 30, description="a sign-in lasts at most this long")
+    session_idle_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="a session unused this long ends"
+    )
+    sign_in_failures: int = Field(
+        default=9, ge=1, le=100, description="wrong passwords within a minute that lock an account"
+    )
+    sign_in_lock_minutes: int = Field(default=15, ge=1, le=24 * 60, description="how long the lock lasts")
     max_batch: int = Field(default=1000, ge=1, le=100_000, description="most candidates in one batch request")
 
     @field_validator("extent")

@@ -15,3 +15,4 @@ class User:
     name: str
     role: str
     parks: tuple[str, ...]
+    disabled: bool = False

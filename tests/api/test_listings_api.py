@@ -163,7 +163,8 @@ def test_delete_and_the_audit_log_is_for_clerks(service):
     assert client.delete(url, headers=auth["operator-a"] | tag).status_code == 204
     assert client.get(f"{ITEMS}/{created['id']}").status_code == 404
     assert client.get("/audit", headers=auth["operator-a"]).status_code == 403
-    entry = _audit(client, auth)[-1]
+    *_, entry, refusal = _audit(client, auth)  # the refused read is audited too
+    assert (refusal["action"], refusal["outcome"]) == ("read-audit", "refused")
     assert (entry["action"], entry["target"], entry["outcome"]) == ("delete", created["id"], "ok")
     assert entry["before"] is not None and entry["actor"] == "operator:operator-a"
 

@@ -121,7 +121,9 @@ def test_pre_filing_shows_in_the_check_of_those_premises(service):
     body = {"industry": "6513", "vacancy_id": vid, "as_of": "2026-06-01"}
     before = client.post("/check", json=body).json()["address_proof"]
     assert before["prefiled"] is False
-    patched = client.patch(f"{ITEMS}/{vid}", json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": "*"})
+    patched = client.patch(
+        f"{ITEMS}/{vid}", json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": "*"}
+    )
     assert patched.status_code == 200, patched.text
     after = client.post("/check", json=body).json()["address_proof"]
     assert after["prefiled"] is True and vid in after["prefiled_vacancies"]

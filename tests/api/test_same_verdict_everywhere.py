@@ -65,7 +65,9 @@ def world(demo_db, tmp_path_factory):
         vacancies = snapshot.layer("vacancies").features
         open_ = (vacancies["status"] == "available") & ~vacancies["prefiled"].fillna(False).astype(bool)
         prefiled = str(vacancies.loc[open_, "id"].iloc[0])
-        patched = client.patch(f"{ITEMS}/{prefiled}", json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": "*"})
+        patched = client.patch(
+            f"{ITEMS}/{prefiled}", json={"prefiled": True}, headers=auth["clerk"] | {"If-Match": "*"}
+        )
         assert patched.status_code == 200
         yield {"client": client, "url": url, "folder": folder, "published": published, "prefiled": prefiled}
 

@@ -89,11 +89,27 @@ def test_command_line_shows_the_token_once(sqlite_url, demo_files, capsys):
 
 
 def test_a_name_fits_the_users_table_and_the_audit_log(store):
-    longest = "运" * accounts.MAX_NAME
+    longest = "运" * accounts.NAME_MAX
     assert accounts.add_user(store, longest, "operator", ["park-001"]).name == longest
     with pytest.raises(InvalidInputError, match="at most 100 characters, not 101"):
         accounts.add_user(store, "运" * 101, "clerk")
     for bad in ("a\x00b", "a\udcffb", "a\nb"):
-        with pytest.raises(InvalidInputError, match="printable"):
+        with pytest.raises(InvalidInputError, match="is not text"):
             accounts.add_user(store, bad, "clerk")
     assert [u.name for u in accounts.users(store)] == [longest]
+
+
+def test_command_line_sets_a_password_read_from_stdin(sqlite_url, monkeypatch, capsys):
+    import io
+
+    from siteselect import sessions
+
+    assert main(["--database-url", sqlite_url, "users", "add", "管理员", "--role", "admin"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("一个足够长的管理员密码\n"))
+    assert main(["--database-url", sqlite_url, "users", "password", "管理员"]) == 0
+    assert "password set" in capsys.readouterr().out
+    store = Store(sqlite_url)
+    assert sessions.sign_in(store, "管理员", "一个足够长的管理员密码").user.role == "admin"
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["--database-url", sqlite_url, "users", "password", "管理员"]) == 2
+    assert "at least 10" in capsys.readouterr().err

@@ -270,7 +270,10 @@ def test_the_rules_spec_names_exactly_the_kinds_the_table_knows():
 
 @pytest.mark.parametrize(
     ("text", "why"),
-    [("创新\x00园", "contains a NUL character"), ("创新\udcff园", "contains an unpaired surrogate (not valid text)")],
+    [
+        ("创新\x00园", "contains a NUL character"),
+        ("创新\udcff园", "contains an unpaired surrogate (not valid text)"),
+    ],
 )
 def test_text_no_store_can_keep_is_refused(text, why):
     frame = gpd.GeoDataFrame(
