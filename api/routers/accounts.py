@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import COOKIE, Session, User, policy
-from api.fields import INSTANT
+from api.dependencies import INSTANT
 from siteselect import accounts, audit, sessions
 from siteselect.errors import InvalidInputError, PermissionDeniedError
 

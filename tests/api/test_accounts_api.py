@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import json
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,6 +34,8 @@ def service(tmp_path_factory, demo_files):
     for name, role, parks in people:
         accounts.add_user(store, name, role, parks)
         sessions.set_password(store, name, PASSWORD)
+    outlines = store.read_layer("parks")
+    PARK_POINTS.update(zip(outlines["id"], outlines.geometry.representative_point()))
     with TestClient(create_app(Settings(_env_file=None, database_url=url))) as client:  # type: ignore[call-arg]
         yield client.app, store
 
@@ -58,10 +61,14 @@ def _audit(service):
     return _signed_in(service, "admin")[0].get("/audit").json()
 
 
+PARK_POINTS: dict[str, Any] = {}  # a point inside each park's outline, where its operator may publish
+
+
 def _feature(**props):
     base = {"park_id": "park-001", "address": "株洲路153-1号5层01室", "floor": 5, "area_m2": 120.0,
             "rent": 75.0, "use": "office", "status": "available"}  # fmt: skip
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [120.445, 36.131]},
+    spot = PARK_POINTS[(base | props)["park_id"]]
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [spot.x, spot.y]},
             "properties": base | props}  # fmt: skip
 
 

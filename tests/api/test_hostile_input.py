@@ -157,6 +157,17 @@ REQUESTS: list[tuple[str, str, dict[str, str], dict[str, str], Any]] = [
      {"filename": "验收.csv", "dry_run": "true"}, None),
     ("POST", "/layers/{layer}/versions/{version}/restore", {"layer": "zones", "version": "1"}, {},
      {"why": "回退"}),
+    ("POST", "/session", {}, {}, {"name": "nobody", "password": "不是密码不是密码"}),
+    ("GET", "/session", {}, {}, None),
+    ("DELETE", "/session", {}, {}, None),
+    ("PUT", "/me/password", {}, {}, {"current": "不是密码不是密码", "new": "也不是密码也不是密码"}),
+    ("GET", "/users", {}, {}, None),
+    ("POST", "/users", {}, {}, {"name": "新用户", "role": "clerk", "parks": [], "password": None}),
+    ("PATCH", "/users/{name}", {"name": "nobody"}, {}, {"role": "clerk", "parks": [], "disabled": False}),
+    ("PUT", "/users/{name}/password", {"name": "nobody"}, {}, {"password": "一个新的足够长的密码"}),
+    ("GET", "/tokens", {}, {}, None),
+    ("POST", "/tokens", {}, {}, {"user": "nobody", "label": "程序"}),
+    ("DELETE", "/tokens/{token_id}", {"token_id": "999999"}, {}, None),
 ]  # fmt: skip
 
 

@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "sessions",
         sa.Column("id_hash", sa.String(64), primary_key=True),
-        sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False, index=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
         sa.Column("csrf", sa.String(64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
