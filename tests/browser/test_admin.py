@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pages import wait_until
 from tests.support.serve import running_service
 
 PASSWORD = "管理员的长密码-2026"
@@ -82,7 +83,7 @@ def test_an_admin_signs_in_adds_an_operator_makes_a_token_and_reads_the_audit_tr
     page.fill("#f-actor", "管理员")
     page.fill("#f-action", "add-user")
     page.click("#audit-filter button[type=submit]")
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('共')")
+    wait_until(page, "document.getElementById('status').textContent.startsWith('共')")
     targets = page.locator("#audit-table tbody tr td:nth-child(4)").all_inner_texts()
     assert name in targets and all(t for t in targets)
     assert "format=csv" in page.get_attribute("#export", "href")
@@ -106,7 +107,7 @@ def test_a_clerk_is_not_sent_elsewhere_is_told_the_page_is_for_admins_and_signs_
     page.fill("#password", PASSWORD)
     page.click("#signin button[type=submit]")
     page.wait_for_url(f"{accounts_service}/admin")  # not to another site
-    page.wait_for_function("document.getElementById('status').textContent === '此页面仅限管理员'")
+    wait_until(page, "document.getElementById('status').textContent === '此页面仅限管理员'")
     assert page.locator("#users").is_hidden()
     page.click("#sign-out")
     page.wait_for_url("**/signin")

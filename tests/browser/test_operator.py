@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.support.pages import wait_until
 from tests.support.serve import running_service
 
 PASSWORD = "运营方的长密码-2026"
@@ -50,7 +51,7 @@ def _open(watched, base, width, height):
     page.fill("#password", PASSWORD)
     page.click("#signin button[type=submit]")
     page.wait_for_url(f"{base}/operator")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     return page
 
 
@@ -89,7 +90,7 @@ def test_an_operator_sees_its_own_premises_edits_one_and_typed_text_stays_text(
     rent = 70.0 + width % 7
     row.locator("td input").nth(2).fill(str(rent))
     row.locator("button.save").click()
-    page.wait_for_function("document.getElementById('status').textContent === '已保存'")
+    wait_until(page, "document.getElementById('status').textContent === '已保存'")
     assert listings.get(store, hostile["id"])["rent"] == rent
     assert page.locator("img").count() == 0 and page.evaluate("window.pwned") is None
     watched.assert_clean()
@@ -102,7 +103,7 @@ def test_a_conflict_shows_both_versions_and_the_operator_keeps_its_own(watched, 
     page = _open(watched, base, 1366, 768)
     hostile = _hostile(store)
     colleague = next(u for u in accounts.users(store) if u.name == "同事")
-    listings.update(store, colleague, hostile["id"], {"status": "reserved"}, if_match=None, merge=True)
+    listings.update(store, colleague, hostile["id"], {"status": "reserved"}, if_match="*", merge=True)
     row = _row(page, hostile["id"])
     row.locator("td input").nth(1).fill("222")
     row.locator("button.save").click()
@@ -136,7 +137,7 @@ def test_premises_not_confirmed_in_time_are_listed_until_confirmed(watched, park
     page = _open(watched, base, 390, 844)
     assert stale["address"] in page.inner_text("#stale-list")
     _row(page, stale["id"]).locator("button.confirm").click()
-    page.wait_for_function("document.getElementById('status').textContent === '已确认仍可租'")
+    wait_until(page, "document.getElementById('status').textContent === '已确认仍可租'")
     assert stale["address"] not in page.inner_text("#stale-list")
     assert listings.get(store, stale["id"])["updated_at"] > long_ago.isoformat()
     watched.assert_clean()
@@ -146,16 +147,19 @@ def test_an_operator_adds_premises_by_address_and_by_a_click_on_the_map(watched,
     from siteselect import listings
 
     base, store = park_office
-    number = store.read_layer("house_numbers").iloc[0]
+    parks = store.read_layer("parks")
+    outline = parks[parks["id"] == "park-001"].geometry.iloc[0]
+    numbers = store.read_layer("house_numbers")
+    number = numbers[numbers.geometry.within(outline)].iloc[0]  # where this operator may publish
     address = f"{number['road']}{number['number']}号"
     page = _open(watched, base, 390, 844)
     count = len(listings.all_listings(store))
     page.fill("#add-address", address)
     page.click("#locate")
-    page.wait_for_function("document.getElementById('place').textContent.startsWith('位置')")
+    wait_until(page, "document.getElementById('place').textContent.startsWith('位置')")
     page.fill("#add-area", "88")
     page.click("#add button[type=submit]")
-    page.wait_for_function("document.getElementById('status').textContent === '已添加'")
+    wait_until(page, "document.getElementById('status').textContent === '已添加'")
     added = [x for x in listings.all_listings(store) if x["address"] == address]
     assert len(added) == 1 and added[0]["park_id"] == "park-001" and added[0]["area_m2"] == 88.0
     assert abs(added[0]["lon"] - number.geometry.x) < 1e-3 and abs(added[0]["lat"] - number.geometry.y) < 1e-3
@@ -163,7 +167,13 @@ def test_an_operator_adds_premises_by_address_and_by_a_click_on_the_map(watched,
 
     typed = "<b>地图点选</b>的房源"
     page.fill("#add-address", typed)
-    page.click("#operator-map", position={"x": 150, "y": 120})
+    corner = outline.buffer(-0.0003).exterior.coords[0]  # inside the park, away from its markers
+    x, y = page.evaluate(
+        "([lon, lat]) => {"
+        " const p = window.siteselect.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+        list(corner),
+    )
+    page.click("#operator-map", position={"x": x, "y": y})  # inside the park
     assert page.inner_text("#place") == "位置：地图上点选的位置"
     page.fill("#add-area", "66")
     page.click("#add button[type=submit]")
