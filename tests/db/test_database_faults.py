@@ -83,7 +83,6 @@ def _patch(client: httpx.Client, token: dict, vid: str, tag: str, rent: float) -
 
 def _needing_the_database(client: httpx.Client, token: dict, vid: str, tag: str) -> dict[str, httpx.Response]:
     return {
-        "GET vacancies": client.get(VACANCIES),
         "PATCH vacancy": _patch(client, token, vid, tag, 77.0),
         "GET /me": client.get("/me", headers=token),
         "GET unknown report": client.get("/reports/" + "0" * 64),
@@ -97,6 +96,7 @@ def _answered_from_memory(client: httpx.Client, report_url: str) -> dict[str, tu
         "/match": _timed(lambda: client.post("/match", json=MATCH)),
         "/compare": _timed(lambda: client.post("/compare", json={"industry": "6210", "sites": SITES})),
         "report": _timed(lambda: client.get(report_url)),
+        "GET vacancies": _timed(lambda: client.get(VACANCIES)),  # the listings as last read
         "/": _timed(lambda: client.get("/")),
     }
 
@@ -179,8 +179,6 @@ def test_while_the_server_stops_answering_503_within_bounds_then_recovery(servic
     with _not_answering(server):
         for name, response in _needing_the_database(client, token, vid, tag).items():
             assert response.status_code == 503, (name, response.text)
-        response, took = _timed(lambda: client.get(VACANCIES))
-        assert response.status_code == 503 and took < BOUND_S
         _assert_answered(_answered_from_memory(client, report_url), within_s=BOUND_S)
         check, took = _timed(lambda: client.post("/check", json=CHECK))
         assert check.status_code == 200 and took < 0.5
