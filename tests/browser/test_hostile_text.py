@@ -113,7 +113,9 @@ def test_a_report_site_with_markup_shows_as_text_in_the_reports_map(watched, hos
     )
     # Hovered as the mouse hovers it (the site now lies on its house number, where a business's
     # point may sit over it): the event bubbles to the group whose tooltip folium fills from the data.
-    page.evaluate(f"(() => {{ const l = {marker}; l.fire('mouseover', {{latlng: l.getLatLng()}}, true); }})()")
+    page.evaluate(
+        f"(() => {{ const l = {marker}; l.fire('mouseover', {{latlng: l.getLatLng()}}, true); }})()"
+    )
     page.wait_for_selector(".leaflet-tooltip")
     assert site["address"] in page.inner_text(".leaflet-tooltip")
     assert page.locator(".leaflet-tooltip img").count() == 0
