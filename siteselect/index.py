@@ -216,12 +216,17 @@ class Snapshot:
         return None if self.previous is None else self.previous._made.get(name)
 
     def made(self, name: str, make: Callable[[], T]) -> T:
-        """What is made from this snapshot (its checker, scorer, gazetteer…), made once. The makers
-        live above the data, in the modules that define them; the snapshot only keeps the result."""
-        with self._making:
-            if name not in self._made:
-                self._made[name] = make()
-            return self._made[name]
+        """What is made from this snapshot (its checker, scorer, gazetteer…), kept once made. The
+        makers live above the data, in the modules that define them; the snapshot only keeps the
+        result. No lock is held while making: a maker asks for other things made (the checker for
+        the gazetteer) and takes locks of its own (Python 3.11's cached_property locks a property
+        for every instance), so holding one here deadlocked two threads; two threads that race
+        make it twice and keep the first."""
+        if name not in self._made:
+            made = make()
+            with self._making:
+                self._made.setdefault(name, made)
+        return self._made[name]
 
 
 def frame_for(settings: Settings) -> LocalFrame:
