@@ -296,10 +296,7 @@ def replace_vacancy(
     if_match: IfMatch = None,
 ) -> Response:  # fmt: skip
     """Replace a vacancy, made against its ETag."""
-    store = request.app.state.store
-    changed = listings.update(store, user, feature_id, _fields(feature), if_match=if_match, merge=False)
-    request.app.state.catalog.refresh()
-    return _listing_feature(request, changed)
+    return _changed_vacancy(request, user, feature_id, _fields(feature), if_match, merge=False)
 
 
 @router.patch(VACANCY, response_class=Response, responses=CHANGED)
@@ -308,8 +305,21 @@ def patch_vacancy(
     patch: Annotated[VacancyPatch, Body(media_type=MERGE_PATCH)], if_match: IfMatch = None,
 ) -> Response:  # fmt: skip
     """Change some fields of a vacancy (JSON merge patch), made against its ETag."""
-    store = request.app.state.store
-    changed = listings.update(store, user, feature_id, _fields(patch), if_match=if_match, merge=True)
+    return _changed_vacancy(request, user, feature_id, _fields(patch), if_match, merge=True)
+
+
+def _changed_vacancy(
+    request: Request,
+    user: Account,
+    feature_id: str,
+    fields: dict[str, Any],
+    if_match: str | None,
+    merge: bool,
+) -> Response:
+    """Write a vacancy's change; every reader of this worker sees it from the next request."""
+    changed = listings.update(
+        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=merge
+    )
     request.app.state.catalog.refresh()
     return _listing_feature(request, changed)
 
