@@ -56,5 +56,21 @@ def current_user(
     return session.user
 
 
+def signed_in_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: Annotated[sessions.Session | None, Depends(current_session)],
+) -> accounts.User | None:
+    """For what anyone may do but a signed-in user does in their own name (a report names its
+    clerk): the user, or None. A session counts on a write only with its CSRF token; without one
+    the request is anyone's, and a wrong one is refused."""
+    if credentials is None and (
+        session is None or (request.method not in SAFE and "X-CSRF-Token" not in request.headers)
+    ):
+        return None
+    return current_user(request, credentials, session)
+
+
 User = Annotated[accounts.User, Depends(current_user)]
+MaybeUser = Annotated[accounts.User | None, Depends(signed_in_user)]
 Session = Annotated[sessions.Session | None, Depends(current_session)]

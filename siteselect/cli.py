@@ -325,18 +325,24 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from siteselect import industry, report
     from siteselect.drawing import Basemap
+    from siteselect.index import Catalog
 
     request = report.ReportRequest(
         industry=industry.resolve(args.industry),
         sites=tuple(_site(text) for text in args.site),
         weights=dict(_pair(w) for w in args.weight) if args.weight else None,
         as_of=_as_of(args.as_of),
+        filing=report.Filing(args.application_no, args.applicant, args.clerk),
     )
-    basemap = Basemap.from_settings(_settings(args))
-    made = report.build(_snapshot(args), request, basemap, dt.datetime.now(dt.UTC))
+    store, settings = _store(args), _settings(args)
+    catalog, basemap = Catalog(store, settings), Basemap.from_settings(settings)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    made = report.build(catalog.current(), request, basemap, now)
+    report.save(store, made, request, now)
+    page = report.page_of(store, made.id, catalog.snapshot, basemap)  # asked before: the page made then
     out = args.out or Path(f"report-{made.id}.html")
-    out.write_text(made.html, encoding="utf-8")
-    print(f"report {made.id}: {', '.join(made.verdicts)} -> {out}")
+    out.write_text(page, encoding="utf-8")
+    print(f"report {made.id}: {', '.join(made.verdicts)} -> {out} (stored: /reports/{made.id})")
     return 0
 
 
@@ -617,6 +623,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--weight", action="append", default=[], help="criterion=weight, e.g. cost=2")
     p.add_argument("--as-of", help="judge by the rules in force on this day (YYYY-MM-DD)")
+    p.add_argument("--application-no", help="the application the report is filed with")
+    p.add_argument("--applicant", help="the applicant's name")
+    p.add_argument("--clerk", help="the clerk's name")
     p.add_argument("--out", type=Path, help="HTML file (default: report-<id>.html)")
     p.set_defaults(func=cmd_report)
 

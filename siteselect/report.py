@@ -6,9 +6,10 @@ businesses), the verdict table citing the legal basis of every rule checked, the
 position and the score breakdown with a small chart. It is one self-contained HTML file: Leaflet is
 embedded, so it opens on a closed intranet and prints on A4.
 
-The report id is a digest of the request, the layer versions and the as-of date: the same inputs
-give the same id and the same bytes (only the generation time, which is stored with the request,
-is not part of the id). Elements of the map are numbered in order rather than given random ids.
+The report id is a digest of the request (its filing included), the layer versions and the as-of
+date: the same inputs give the same id and the same bytes (only the generation time, which is
+stored with the request, is not part of the id). Elements of the map are numbered in order rather
+than given random ids. A report is stored with the page as drawn, which is what is read back.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from branca.element import Element, Figure
 from numpy.typing import NDArray
 
 from siteselect import __version__, assets, industry, law, scoring
+from siteselect.accounts import plain_text
 from siteselect.check import checker_for
 from siteselect.drawing import BASE_STYLES, VERDICT_COLOURS, Basemap, base_layers, feature_collection, near
 from siteselect.errors import InvalidInputError, NotFoundError
@@ -58,6 +60,31 @@ CATEGORY_COLOURS = {
 }  # fmt: skip
 PRINT_SCRIPT = 'document.getElementById("print").addEventListener("click", () => window.print());'
 SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+FILING_MAX = 100  # characters of each field of a filing
+
+
+@dataclass(frozen=True)
+class Filing:
+    """What ties a report to an application, each part optional: the application's number, the
+    applicant's name and the clerk's. Blank parts are none; control characters are refused."""
+
+    application_no: str | None = None
+    applicant: str | None = None
+    clerk: str | None = None
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                text = plain_text(f"filing.{field.name}", value, FILING_MAX).strip()
+                object.__setattr__(self, field.name, text or None)
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def signed_by(self, clerk: str) -> Filing:
+        """The filing with ``clerk`` as its clerk, unless one is named already."""
+        return self if self.clerk else dataclasses.replace(self, clerk=clerk)
 
 
 @dataclass(frozen=True)
@@ -69,6 +96,7 @@ class ReportRequest:
     weights: dict[str, float] | None = None
     constraints: Constraints = dataclasses.field(default_factory=Constraints)
     as_of: dt.date | None = None
+    filing: Filing = dataclasses.field(default_factory=Filing)
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.sites) <= 5:
@@ -78,14 +106,17 @@ class ReportRequest:
         object.__setattr__(self, "sites", tuple(plain))  # stored and hashed as JSON
 
     def as_dict(self) -> dict[str, Any]:
-        """The request as plain JSON values, the form it is stored and hashed in."""
-        return {
+        """The request as plain JSON values, the form it is stored and hashed in (without a filing,
+        as before filings were kept, so the ids of those reports stay as they were)."""
+        plain = {
             "industry": self.industry,
             "sites": [{k: v for k, v in site.items() if v is not None} for site in self.sites],
             "weights": self.weights,
             "constraints": dataclasses.asdict(self.constraints),
             "as_of": self.as_of.isoformat() if self.as_of else None,
         }
+        filing = self.filing.as_dict()
+        return plain | {"filing": filing} if filing else plain
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReportRequest:
@@ -98,6 +129,7 @@ class ReportRequest:
             weights=data.get("weights"),
             constraints=Constraints(**wanted),
             as_of=dt.date.fromisoformat(data["as_of"]) if data.get("as_of") else None,
+            filing=Filing(**data.get("filing", {})),
         )
 
 
@@ -108,7 +140,7 @@ class Report:
     as_of: dt.date
     layer_versions: dict[str, int]
     verdicts: tuple[str, ...]  # of the sites, in order
-    script_hashes: tuple[str, ...]  # of the page's own inline scripts, for its Content-Security-Policy
+    addresses: tuple[str, ...]  # of the sites, in order: as located, else the vacancy's id
 
 
 def report_id(request: ReportRequest, versions: dict[str, int], as_of: dt.date, basemap: Basemap) -> str:
@@ -137,13 +169,13 @@ def build(
     rid = report_id(request, snapshot.versions, as_of, basemap)
     fmap = _draw(snapshot, request.industry, as_of, result["sites"], checks, basemap)
     parts = _map_parts(fmap)
-    scripts = (assets.leaflet_js(), *SCRIPT.findall(parts["header"]), parts["script"], PRINT_SCRIPT)
     generated = (generated_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     page = _template().render(
         id=rid,
         as_of=as_of.isoformat(),
         generated=generated.isoformat().replace("+00:00", "Z"),
         industry=result["industry"],
+        filing=request.filing,
         weights=result["weights"],
         sites=[_site_view(snapshot, s, c) for s, c in zip(result["sites"], checks)],
         versions=snapshot.versions,
@@ -158,7 +190,14 @@ def build(
         colours=VERDICT_COLOURS,
     )
     verdicts = tuple(s["verdict"] for s in result["sites"])
-    return Report(rid, page, as_of, snapshot.versions, verdicts, tuple(map(script_hash, scripts)))
+    addresses = tuple(s["address"] or s["id"] for s in result["sites"])
+    return Report(rid, page, as_of, snapshot.versions, verdicts, addresses)
+
+
+def script_hashes(page: str) -> tuple[str, ...]:
+    """The Content-Security-Policy sources that let exactly the page's own inline scripts run
+    (Leaflet, the map and the print button; the map's script can hold no ``</script>``)."""
+    return tuple(map(script_hash, SCRIPT.findall(page)))
 
 
 def script_hash(script: str) -> str:
@@ -176,6 +215,7 @@ class StoredReport:
     versions: dict[str, int]
     as_of: dt.date
     generated_at: dt.datetime
+    html: str | None  # the page as drawn; none for a report stored before pages were kept
 
     def on_the_day(self) -> ReportRequest:
         """The request judged on the day it was first made."""
@@ -183,10 +223,13 @@ class StoredReport:
 
 
 def save(store: Store, report: Report, request: ReportRequest, generated_at: dt.datetime) -> StoredReport:
-    """Keep a report's request under its id; a report asked for again keeps its first generation time."""
+    """Keep a report under its id: its request, its page as drawn and what the register searches
+    by. A report asked for again keeps its first page and generation time."""
     row = {
         "id": report.id, "request": request.as_dict(), "versions": report.layer_versions,
-        "as_of": report.as_of, "generated_at": generated_at,
+        "as_of": report.as_of, "generated_at": generated_at, "html": report.html,
+        "verdicts": list(report.verdicts), "industry": request.industry,
+        "addresses": "\n".join(report.addresses), **request.filing.as_dict(),
     }  # fmt: skip
     try:
         with store.engine.begin() as conn:
@@ -202,7 +245,21 @@ def load(store: Store, rid: str) -> StoredReport:
     if row is None:
         raise NotFoundError(f"report {rid!r} does not exist")
     generated = row.generated_at if row.generated_at.tzinfo else row.generated_at.replace(tzinfo=dt.UTC)
-    return StoredReport(ReportRequest.from_dict(row.request), dict(row.versions), row.as_of, generated)
+    return StoredReport(
+        ReportRequest.from_dict(row.request), dict(row.versions), row.as_of, generated, row.html
+    )
+
+
+def page_of(
+    store: Store, rid: str, snapshot_of: Callable[[dict[str, int]], Snapshot], basemap: Basemap
+) -> str:
+    """The page of a stored report as it was drawn; one stored before pages were kept is drawn
+    again from its request, on the layer versions and the day it names (``snapshot_of`` gives
+    the snapshot of those versions)."""
+    stored = load(store, rid)
+    if stored.html is not None:
+        return stored.html
+    return build(snapshot_of(stored.versions), stored.on_the_day(), basemap, stored.generated_at).html
 
 
 # ---- the page -----------------------------------------------------------------------------------

@@ -133,8 +133,10 @@ def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
 
 
 def report_table(metadata: sa.MetaData) -> sa.Table:
-    """Reports by id: the request, the layer versions and the day they were judged by, so the same
-    report can be drawn again on any worker, after newer layers are loaded too."""
+    """Reports by id: the request, the layer versions and the day they were judged by, and the page
+    as drawn, read back byte for byte. Reports stored before pages were kept have no ``html`` and
+    no ``verdicts``: they are drawn again from their request and versions. The filing (application
+    number, applicant, clerk), the industry and the sites' addresses are columns to search by."""
     return sa.Table(
         "reports",
         metadata,
@@ -142,5 +144,12 @@ def report_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("request", sa.JSON, nullable=False),
         sa.Column("versions", sa.JSON, nullable=False),
         sa.Column("as_of", sa.Date, nullable=False),
-        sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("html", sa.Text, nullable=True),
+        sa.Column("verdicts", sa.JSON, nullable=True),
+        sa.Column("industry", sa.String(4), nullable=True, index=True),
+        sa.Column("addresses", sa.Text, nullable=True),  # the sites', one a line
+        sa.Column("application_no", sa.String(100), nullable=True, index=True),
+        sa.Column("applicant", sa.String(100), nullable=True),
+        sa.Column("clerk", sa.String(100), nullable=True),
     )

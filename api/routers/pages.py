@@ -14,7 +14,7 @@ from siteselect import labels
 router = APIRouter(include_in_schema=False)
 
 
-def _page(name: str, config: dict[str, object] | None = None) -> HTMLResponse:
+def static_page(name: str, config: dict[str, object] | None = None) -> HTMLResponse:
     page = (STATIC / name).read_text(encoding="utf-8")
     if config is not None:
         # < > & as JSON escapes: the block's text reads as the same JSON and can never close </script>
@@ -29,13 +29,13 @@ def _page(name: str, config: dict[str, object] | None = None) -> HTMLResponse:
 @router.get("/signin", response_class=HTMLResponse)
 def signin() -> HTMLResponse:
     """Sign in; then on to ``?next=`` (a path of this service)."""
-    return _page("signin.html")
+    return static_page("signin.html")
 
 
 @router.get("/admin", response_class=HTMLResponse)
 def admin() -> HTMLResponse:
     """Users, tokens and the audit trail, for admins."""
-    return _page("admin.html")
+    return static_page("admin.html")
 
 
 @router.get("/operator", response_class=HTMLResponse)
@@ -43,7 +43,7 @@ def operator(request: Request) -> HTMLResponse:
     """A park operator's premises on a map and in a table, edited in place."""
     settings = request.app.state.settings
     minx, miny, maxx, maxy = settings.extent
-    return _page("operator.html", {
+    return static_page("operator.html", {
         "bounds": [[miny, minx], [maxy, maxx]],
         "stale_after_days": settings.stale_after_days,
         "statuses": labels.group("statuses"),
