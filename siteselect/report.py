@@ -49,6 +49,7 @@ from siteselect.rule_kinds import KINDS
 from siteselect.store import Store
 
 VIEW_M = 600.0  # what a site's map shows around it
+MAP_HEIGHT_PX = 380  # 680 × 380 px: 180 × 100 mm on A4, the same on screen as on paper
 BUFFER_SEGMENTS = 8  # a quarter circle of a rule buffer in this many segments
 
 ZONE_COLOUR = "#9c27b0"
@@ -384,7 +385,7 @@ def _draw(
     view = shapely.union_all(shapely.buffer(here, VIEW_M))
     fmap = _OfflineMap(
         location=[float(lat.mean()), float(lon.mean())], zoom_start=16, tiles=None, control_scale=True,
-        height=440, prefer_canvas=True,
+        height=MAP_HEIGHT_PX, prefer_canvas=True,
     )  # fmt: skip
     drawing = _Drawing(snapshot, basemap, fmap)
     if basemap.tiles:

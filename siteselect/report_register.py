@@ -22,6 +22,7 @@ from siteselect.premises import CHINA_TZ
 from siteselect.store import Store
 
 PAGE_SIZE = 20
+READERS = ("admin", "clerk")  # the roles that may read the register
 TEXT_MAX = 100  # characters of a searched application number or address
 
 

@@ -16,8 +16,8 @@ from api.dependencies import IsoDate, snapshot_of
 from api.headers import content_security_policy
 from api.routers.matching import Site, Wanted, Weights
 from api.routers.pages import static_page
-from siteselect import accounts, industry, report, report_register
-from siteselect.drawing import Basemap
+from siteselect import accounts, industry, labels, report, report_register
+from siteselect.drawing import VERDICT_COLOURS, Basemap
 from siteselect.index import Snapshot
 
 router = APIRouter(tags=["reports"])
@@ -108,7 +108,7 @@ def list_reports(
     """Stored reports, newest first, 20 a page: by part of the application number or an address,
     by industry, and by the days they were made."""
     store = request.app.state.store
-    accounts.require_role(store, user, ("admin", "clerk"), "list-reports", "reports")
+    accounts.require_role(store, user, report_register.READERS, "list-reports", "reports")
     wanted = report_register.Search(application_no, address, trade, since, until, page)
     return report_register.search(store, wanted)
 
@@ -116,7 +116,10 @@ def list_reports(
 @router.get("/reports/register", response_class=HTMLResponse, include_in_schema=False)
 def register_page() -> HTMLResponse:
     """The register as a page: search, then open a report (the page asks for a sign-in)."""
-    return static_page("register.html")
+    verdicts = labels.group("verdicts")
+    return static_page(
+        "register.html", {"roles": report_register.READERS, "verdicts": verdicts, "colours": VERDICT_COLOURS}
+    )
 
 
 @router.get("/reports/{rid}", response_class=HTMLResponse, responses={404: {"description": "no such report"}})
