@@ -59,7 +59,7 @@ CATEGORY_COLOURS = {
     "bank": "#00897b", "hotel": "#6d4c41", "office": "#3949ab", "residential": "#7cb342", "school": "#fdd835",
     "hospital": "#d81b60", "park": "#43a047", "business": "#757575",
 }  # fmt: skip
-PRINT_SCRIPT = 'document.getElementById("print").addEventListener("click", () => window.print());'
+PRINT_SCRIPT = (Path(__file__).parent / "templates" / "report_print.js").read_text(encoding="utf-8")
 SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 FILING_MAX = 100  # characters of each field of a filing
 
