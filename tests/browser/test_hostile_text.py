@@ -146,7 +146,8 @@ def test_the_page_and_reports_keep_to_their_policy(watched, hostile):
     made = _post(f"{hostile}/reports", {"industry": "9013", "sites": [{"address": "海口路42号"}]})
     page.goto(f"{hostile}{made['url']}")
     page.wait_for_selector(".leaflet-container canvas")
-    page.evaluate("window.print = () => { window.printed = true; }")
+    page.evaluate("() => { window.print = () => { window.printed = true; }; }")  # (a function is called)
+    assert page.evaluate("window.printed") is None
     page.click("#print")
     assert page.evaluate("window.printed") is True
     watched.assert_clean()
