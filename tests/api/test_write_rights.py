@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -141,3 +142,45 @@ def test_an_operator_places_listings_inside_its_own_park_only(service, coordinat
     )
     # an admin places a listing wherever in the district
     assert client.post(ITEMS, json=_vacancy(coordinates), headers=auth["admin"]).status_code == 201
+
+
+# Reports: anyone may make one (a clerk signed in is named as its clerk); the register is read by
+# clerks and admins only. A refusal is audited; a report made or a register read is not an audit entry.
+REPORT = {"industry": "网吧", "sites": [{"vacancy_id": "V00006"}], "as_of": "2026-06-01"}
+REPORT_ROUTES = {
+    "make a report": ("POST", "/reports"),
+    "read the register": ("GET", "/reports?industry=9013"),
+}
+#                            anonymous clerk op-a op-b admin
+REPORT_EXPECTED = {
+    "make a report":     (201, 201, 201, 201, 201),
+    "read the register": (401, 200, 403, 403, 200),
+}  # fmt: skip
+REPORT_CASES = [
+    (route, role, REPORT_EXPECTED[route][n]) for route in REPORT_ROUTES for n, role in enumerate(ROLES)
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "role", "status"), REPORT_CASES, ids=[f"{r}-{who}" for r, who, _ in REPORT_CASES]
+)
+def test_each_role_on_each_report_route(service, route, role, status):
+    client, auth, store = service
+    method, path = REPORT_ROUTES[route]
+    body = REPORT | {"filing": {"application_no": f"rights-{role}"}} if method == "POST" else None
+    before = (_reports(store), _audit(client, auth))
+    r = client.request(method, path, json=body, headers=auth[role])
+    assert r.status_code == status, r.text
+    reports, log = _reports(store), _audit(client, auth)
+    if status == 403:
+        assert reports == before[0] and len(log) == len(before[1]) + 1 and log[-1]["outcome"] == "refused"
+    elif method == "POST":
+        assert reports == before[0] + 1 and log == before[1]
+        assert r.json()["filing"].get("clerk") == ("clerk" if role == "clerk" else None)
+    else:
+        assert (reports, log) == before
+
+
+def _reports(store):
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(store.reports)).scalar_one()

@@ -1,7 +1,8 @@
 """Schema migrations, on SQLite and PostGIS: a new store is made by them and holds exactly the
-tables the store declares; a store of the last release is upgraded with every row intact and its
-reports drawn byte for byte the same; a store behind or ahead of the code is refused; a migration
-that fails half-way changes nothing."""
+tables the store declares; a store of the last release is upgraded with every row intact, its
+reports read back as they were drawn (or, stored before pages were kept, drawn again alike) and
+found in the register; a store behind or ahead of the code is refused; a migration that fails
+half-way changes nothing."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from siteselect import migrations, report
+from siteselect import migrations, report, report_register
 from siteselect.cli import main
 from siteselect.drawing import Basemap
 from siteselect.errors import StoreError
@@ -55,8 +56,8 @@ def test_a_new_store_is_made_by_the_migrations_with_exactly_the_declared_schema(
 
 
 @pytest.fixture
-def release_store(url: str, tmp_path: Path) -> tuple[str, dict[str, str]]:
-    """A store made and filled by the last release's code; the verdicts of its stored reports."""
+def release_store(url: str, tmp_path: Path) -> tuple[str, dict[str, dict[str, object]]]:
+    """A store made and filled by the last release's code; its stored reports' verdicts and pages."""
     tree = tmp_path / "release"
     tree.mkdir()
     archive = subprocess.run(["git", "-C", ROOT, "archive", LAST_RELEASE], capture_output=True, check=False)
@@ -84,8 +85,12 @@ def test_a_store_of_the_last_release_upgrades_with_every_row_and_report_intact(r
     store = Store(url)
     catalog = Catalog(store)
     assert len(drawn) == 2
-    for rid, verdicts in drawn.items():
+    for rid, then in drawn.items():
         stored = report.load(store, rid)
+        if stored.html is not None:  # a release that keeps pages: read back as drawn, byte for byte
+            assert report.page_of(store, rid, catalog.snapshot, Basemap()) == then["html"]
+            continue
+        # Stored before pages were kept: drawn again from the request, on the versions it names.
         again = [
             report.build(
                 catalog.snapshot(stored.versions), stored.on_the_day(), Basemap(), stored.generated_at
@@ -95,8 +100,14 @@ def test_a_store_of_the_last_release_upgrades_with_every_row_and_report_intact(r
         # The page's wording changed since that release (the articles are quoted), so its bytes
         # are this release's; what it judged, on the versions it names, must not change.
         assert [made.id for made in again] == [rid, rid]
-        assert list(again[0].verdicts) == verdicts
+        assert list(again[0].verdicts) == then["verdicts"]
         assert again[0].html == again[1].html
+        assert report.page_of(store, rid, catalog.snapshot, Basemap()) == again[0].html
+    # the register finds them by the industry and the sites their requests name
+    listed = report_register.search(store, report_register.Search(industry="6239"))
+    assert {r["id"] for r in listed["reports"]} == set(drawn)
+    found = report_register.search(store, report_register.Search(address="vacancy:"))["reports"]
+    assert {r["id"] for r in found} == set(drawn)
     store.close()
     assert main(["--database-url", url, "db", "current"]) == 0
 

@@ -4,8 +4,8 @@
 
 Every kind of stored row is made through that release's own functions: every demo layer (its files
 written to DEMO_DIR), one of them twice, users, tokens (one revoked), seeded listings, an
-operator's change and a refusal (audit rows), and two stored reports, whose ids and verdicts
-go to OUT.json. It calls only what the release before migrations already had.
+operator's change and a refusal (audit rows), and two stored reports, whose ids, verdicts and
+pages go to OUT.json. It calls only what the release before migrations already had.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from siteselect.load import load_file
 from siteselect.store import Store
 
 
-def fill(url: str, demo: Path) -> dict[str, list[str]]:
+def fill(url: str, demo: Path) -> dict[str, dict[str, object]]:
     files = write_demo(demo)
     store = Store(url)
     for layer in LOAD_ORDER:
@@ -51,7 +51,7 @@ def fill(url: str, demo: Path) -> dict[str, list[str]]:
         when = dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.UTC)
         made = report.build(snapshot, request, Basemap(), when)
         report.save(store, made, request, when)
-        drawn[made.id] = list(made.verdicts)
+        drawn[made.id] = {"verdicts": list(made.verdicts), "html": made.html}
     store.close()
     return drawn
 

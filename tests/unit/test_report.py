@@ -1,5 +1,6 @@
 """Map reports: what they show, that they need no network, and that the same inputs give the same bytes."""
 
+import dataclasses
 import datetime as dt
 import re
 
@@ -60,6 +61,21 @@ def test_id_follows_inputs_versions_and_day(snapshot):
     assert report.report_id(request, versions, AS_OF + dt.timedelta(days=1), plain) != base
     other = report.ReportRequest(industry="9011", sites=(site,), as_of=AS_OF)
     assert report.report_id(other, versions, AS_OF, plain) != base
+    # a filing is part of what a report is; a request without one is hashed as before filings were
+    filed = dataclasses.replace(request, filing=report.Filing(application_no="A-1"))
+    assert report.report_id(filed, versions, AS_OF, plain) != base
+    assert "filing" not in request.as_dict() and report.ReportRequest.from_dict(filed.as_dict()) == filed
+
+
+def test_a_filing_is_plain_text_of_at_most_100_characters_and_blank_is_none():
+    filing = report.Filing(application_no="  A-1 ", applicant="", clerk=None)
+    assert filing.as_dict() == {"application_no": "A-1"}
+    assert filing.signed_by("窗口").clerk == "窗口"
+    assert report.Filing(clerk="李四").signed_by("窗口").clerk == "李四"
+    with pytest.raises(InvalidInputError, match=r"filing\.applicant: at most 100"):
+        report.Filing(applicant="张" * 101)
+    with pytest.raises(InvalidInputError, match=r"filing\.clerk: character U\+0000"):
+        report.Filing(clerk="王\x00")
 
 
 def test_report_shows_the_violated_rule_with_its_basis_buffer_and_distance(snapshot):
