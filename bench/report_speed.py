@@ -2,7 +2,8 @@
 
     python bench/report_speed.py [--reports 40]
 
-Reports are drawn by the library (check, scores and the folium map, as ``POST /reports`` does) for
+Reports are drawn and stored by the library (check, scores, the folium map and the page kept in the
+store, as ``POST /reports`` does) for
 random places over the district and inside random buildings, with a rotating mix of industries, on
 the Laoshan demo and on the demo scaled to 20,000 buildings and 100,000 POIs, whose reports hold
 far more to draw. The web map is opened in Debian's Chromium (headless, Playwright) from uvicorn
@@ -47,7 +48,8 @@ def demo_store(folder: Path) -> tuple[str, dict]:
 
 
 def time_reports(url: str, layers: dict, n: int) -> None:
-    snapshot = Catalog(Store(url)).current()
+    store = Store(url)
+    snapshot = Catalog(store).current()
     checker_for(snapshot).warm()
     scorer_for(snapshot).warm()
     places = _places(layers, n)
@@ -56,6 +58,7 @@ def time_reports(url: str, layers: dict, n: int) -> None:
         request = report.ReportRequest(industry=code, sites=({"lon": x, "lat": y},))
         start = time.perf_counter()
         made = report.build(snapshot, request, generated_at=WHEN)
+        report.save(store, made, request, WHEN)
         singles.append(time.perf_counter() - start)
         sizes.append(len(made.html.encode()))
         verdicts += made.verdicts
@@ -65,6 +68,7 @@ def time_reports(url: str, layers: dict, n: int) -> None:
         request = report.ReportRequest(industry=CANDIDATE_CODES[k % len(CANDIDATE_CODES)], sites=sites)
         start = time.perf_counter()
         made = report.build(snapshot, request, generated_at=WHEN)
+        report.save(store, made, request, WHEN)
         compared.append(time.perf_counter() - start)
         compared_sizes.append(len(made.html.encode()))
     mix = ", ".join(f"{v} {verdicts.count(v)}" for v in ("permitted", "review", "prohibited"))
