@@ -30,9 +30,9 @@ TEXT_MAX = 100  # characters of a searched application number or address
 class Search:
     """What a clerk looks for; every part is optional and all must hold.
 
-    ``application_no`` and ``address`` match part of the text; ``industry`` is a GB/T 4754 code or
-    prefix (``62``, ``H``, ``6239``) or everyday words naming one class; ``since`` and ``until``
-    are days, both included.
+    ``application_no`` and ``address`` match part of the text, in any case; ``industry`` is a
+    GB/T 4754 code or prefix (``62``, ``H``, ``6239``) or everyday words naming one class;
+    ``since`` and ``until`` are days, both included.
     """
 
     application_no: str | None = None
@@ -56,7 +56,7 @@ class Search:
 def search(store: Store, wanted: Search) -> dict[str, Any]:
     """One page of the reports ``wanted`` names, newest first, with how many there are in all."""
     r = store.reports
-    found = sa.and_(*_conditions(r, wanted))
+    found = sa.and_(sa.true(), *_conditions(r, wanted))
     with store.engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(r).where(found)).scalar_one()
         rows = conn.execute(
@@ -81,9 +81,9 @@ def search(store: Store, wanted: Search) -> dict[str, Any]:
 def _conditions(r: sa.Table, wanted: Search) -> list[sa.ColumnElement[bool]]:
     found: list[sa.ColumnElement[bool]] = []
     if wanted.application_no:
-        found.append(r.c.application_no.contains(wanted.application_no, autoescape=True))
+        found.append(r.c.application_no.icontains(wanted.application_no, autoescape=True))
     if wanted.address:
-        found.append(r.c.addresses.contains(wanted.address, autoescape=True))
+        found.append(r.c.addresses.icontains(wanted.address, autoescape=True))
     if wanted.industry:
         found.append(r.c.industry.in_(_classes(wanted.industry)))
     # in UTC, as the times are written: SQLite compares the text and would ignore another offset
