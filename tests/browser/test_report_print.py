@@ -40,6 +40,7 @@ def test_one_click_prints_one_site_on_at_most_two_a4_pages(watched, service, kin
         findings = page.locator("table.checked tr:not(.row-passed)")
         assert rows.count() >= 12 and findings.count() - 1 >= 6  # less the header row
 
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")  # fits the screen
     button = page.get_by_role("button", name="打印 / Print")
     box = button.bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height

@@ -66,9 +66,10 @@ def _rows(page):
 
 
 def _search(page, **fields):
+    """Fill the fields and press Enter in the last of them, as people do."""
     for field, value in fields.items():
         page.fill(f"#q-{field}", value)
-    page.click("#search button[type=submit]")
+    page.press(f"#q-{field}", "Enter")
     wait_until(page, "!document.getElementById('status').textContent.includes('…')")
 
 
