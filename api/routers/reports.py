@@ -70,11 +70,14 @@ def _basemap(request: Request) -> Basemap:
     return Basemap.from_settings(request.app.state.settings)
 
 
-def _cache(request: Request) -> OrderedDict[str, str]:
+Page = tuple[str, tuple[str, ...]]  # a report's page and the hashes of its inline scripts
+
+
+def _cache(request: Request) -> OrderedDict[str, Page]:
     state = request.app.state
     if not hasattr(state, "reports"):
         state.reports = OrderedDict()
-    cache: OrderedDict[str, str] = state.reports
+    cache: OrderedDict[str, Page] = state.reports
     return cache
 
 
@@ -126,15 +129,15 @@ def register_page() -> HTMLResponse:
 def get_report(request: Request, rid: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
     """The report as one self-contained HTML page, ready to print: the page as it was made."""
     cache = _cache(request)
-    page = cache.get(rid)
-    if page is None:
+    if rid not in cache:
         store, basemap = request.app.state.store, _basemap(request)
         page = report.page_of(store, rid, lambda versions: _stored_snapshot(request, versions), basemap)
-        cache[rid] = page
+        cache[rid] = (page, report.script_hashes(page))
         while len(cache) > CACHED:
             cache.popitem(last=False)
     cache.move_to_end(rid)
-    policy = content_security_policy(request.app.state.settings, report.script_hashes(page))
+    page, scripts = cache[rid]
+    policy = content_security_policy(request.app.state.settings, scripts)
     return HTMLResponse(page, headers={"Content-Security-Policy": policy})
 
 
