@@ -395,8 +395,12 @@ def cmd_users(args: argparse.Namespace) -> int:
 
     store = _store(args)
     if args.action == "add":
-        user = accounts.add_user(store, args.name, args.role, args.park)
-        print(f"user {user.name}: {user.role}" + (f", parks {', '.join(user.parks)}" if user.parks else ""))
+        user = accounts.add_user(store, args.name, args.role, args.park, department=args.department)
+        print(
+            f"user {user.name}: {user.role}"
+            + (f", parks {', '.join(user.parks)}" if user.parks else "")
+            + (f", department {user.department}" if user.department else "")
+        )
     elif args.action == "password":
         from siteselect import sessions
 
@@ -635,6 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     q.add_argument("--role", required=True, choices=["admin", "clerk", "operator", "steward"])
     q.add_argument("--park", action="append", default=[], help="an operator's park id; repeat for several")
+    q.add_argument("--department", help="a data steward's department (a code of layers/departments.yaml)")
     q = users_sub.add_parser(
         "password", help="set a password to sign in with (read from the terminal or stdin)"
     )

@@ -9,12 +9,13 @@ step. A shared layer's load replaces the loading department's entries only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import sqlalchemy as sa
 
 from siteselect import geocoding, stewardship
 from siteselect.errors import InvalidInputError, LayerValidationError, Problem
@@ -92,9 +93,15 @@ def plan_load(
 
 
 def commit(
-    store: Store, plan: stewardship.Plan, *, loaded_by: str | None = None, on_progress: Progress | None = None
+    store: Store,
+    plan: stewardship.Plan,
+    *,
+    loaded_by: str | None = None,
+    on_progress: Progress | None = None,
+    also: Callable[[sa.Connection, LayerVersion], None] | None = None,
 ) -> LayerVersion:
-    """Store a plan as the layer's new version, if the layer has not changed since it was made."""
+    """Store a plan as the layer's new version, if the layer has not changed since it was made;
+    ``also`` runs in the same transaction (an audit record)."""
     return store.write_layer(
         plan.layer,
         plan.features,
@@ -102,6 +109,7 @@ def commit(
         loaded_by=loaded_by,
         on_progress=on_progress,
         based_on=plan.based_on,
+        also=also,
     )
 
 
