@@ -4,6 +4,7 @@ in their system, addresses placed by the gazetteer.
 Headers map to fields by the aliases of ``layers/specs.yaml`` (地址 → address, 禁设原因 → reason,
 经度/纬度 → lon/lat …) or by a steward's own mapping. Every problem is named as the steward sees
 the file: sheet, Excel row (or CSV line), the column's header, the value, and a suggested fix.
+A big CSV is taken chunk by chunk (:func:`iter_intake`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import difflib
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from siteselect import geocoding, labels
 from siteselect.address import Gazetteer
 from siteselect.coords import COORDSYS, check_coordsys, to_wgs84, transform_geometries
 from siteselect.errors import InvalidInputError, Problem
-from siteselect.sheets import Table, read_table
+from siteselect.sheets import CHUNK_ROWS, Table, iter_table
 from siteselect.specs import LayerSpec, column_aliases
 from siteselect.validation import is_missing
 
@@ -144,15 +145,51 @@ def read_intake(
     department: str | None = None,
 ) -> Intake:
     """Read a department's table for ``spec``'s layer; problems are collected, not raised."""
+    return next(
+        iter_intake(
+            spec, path, sheet=sheet, mapping=mapping, coordsys=coordsys, gazetteer=gazetteer,
+            min_level=min_level, department=department, chunk_rows=None,
+        )
+    )  # fmt: skip
+
+
+def iter_intake(
+    spec: LayerSpec,
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    coordsys: str = "wgs84",
+    gazetteer: Gazetteer | None = None,
+    min_level: str = geocoding.DEFAULT_MIN_LEVEL,
+    department: str | None = None,
+    chunk_rows: int | None = CHUNK_ROWS,
+) -> Iterator[Intake]:
+    """:func:`read_intake` chunk by chunk of the file (see :func:`siteselect.sheets.iter_table`).
+    Headers are mapped once; when they are wrong, only the first chunk comes, with the problems."""
     check_coordsys(coordsys)
     geocoding.check_level(min_level)
     names = header_names(spec)
     own = {_key(k): v for k, v in (mapping or {}).items()}
-    table = read_table(path, sheet, lambda text: _key(text) in names or _key(text) in own)
-    intake = Intake(spec, table, {})
-    _map_headers(intake, names, own)
-    if intake.problems:  # the file's shape is wrong: row by row messages would only repeat it
-        return intake
+    known = lambda text: _key(text) in names or _key(text) in own  # noqa: E731
+    targets: dict[str, str] | None = None
+    for table in iter_table(path, sheet, known, chunk_rows=chunk_rows):
+        intake = Intake(spec, table, dict(targets or {}))
+        if targets is None:
+            _map_headers(intake, names, own)
+            targets = intake.targets
+            if intake.problems:  # the file's shape is wrong: row by row messages would only repeat it
+                yield intake
+                return
+        _rows(intake, coordsys, gazetteer, min_level, department)
+        yield intake
+
+
+def _rows(
+    intake: Intake, coordsys: str, gazetteer: Gazetteer | None, min_level: str, department: str | None
+) -> None:
+    """The raw features of a table whose headers are mapped."""
+    table, spec = intake.table, intake.spec
     frame = pd.DataFrame(index=pd.RangeIndex(len(table.frame)))
     for header, target in intake.targets.items():
         if target != "ignored":
@@ -169,7 +206,6 @@ def read_intake(
     for name in ("lon", "lat", "coordsys"):
         if name in intake.frame:
             intake.frame = intake.frame.drop(columns=name)
-    return intake
 
 
 def _map_headers(intake: Intake, names: dict[str, str], own: dict[str, str]) -> None:

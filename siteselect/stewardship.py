@@ -162,12 +162,12 @@ def merge_departments(
     spec: LayerSpec, current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame, source: str
 ) -> tuple[gpd.GeoDataFrame, tuple[str, ...], list[Problem]]:
     """The layer after a load that replaces only the departments found in ``new``."""
-    owners = {_owner(d) for d in new["department"]}
+    owners = {owner(d) for d in new["department"]}
     departments = tuple(sorted(owners))
     if current is None or not len(current):
         return new, departments, []
-    kept = current[[_owner(d) not in owners for d in current["department"]]]
-    theirs = {fid: _owner(d) or "no department" for fid, d in zip(kept["id"], kept["department"])}
+    kept = current[[owner(d) not in owners for d in current["department"]]]
+    theirs = {fid: owner(d) or "no department" for fid, d in zip(kept["id"], kept["department"])}
     problems = [
         Problem(source, row, "id", fid, f"is already the id of an entry of {theirs[fid]}")
         for row, fid in enumerate(new["id"])
@@ -177,7 +177,7 @@ def merge_departments(
     return gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326"), departments, problems
 
 
-def _owner(department: Any) -> str:
+def owner(department: Any) -> str:
     """Entries without a department belong together: a load without one replaces them."""
     return "" if department is None else str(department)
 
