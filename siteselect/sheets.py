@@ -90,15 +90,17 @@ def iter_table(
     known = header_score or (lambda _t: False)
     head = list(itertools.islice(stream, HEADER_SEARCH_ROWS))
     h, header = _header(path.name, name, head, merged, known)
-    first, body = h + 1, head[h + 1 :]
+    first, pending = h + 1, head[h + 1 :]
     while True:
-        body += list(itertools.islice(stream, max(0, chunk_rows - len(body)) if chunk_rows else None))
+        if chunk_rows:
+            pending += itertools.islice(stream, max(0, chunk_rows - len(pending)))
+            body, pending = pending[:chunk_rows], pending[chunk_rows:]
+        else:
+            body, pending = pending + list(stream), []
         if first > h + 1 and not body:
             return
         yield _table(path.name, name, header, h + 1, body, first, letters)
-        if chunk_rows is None:
-            return
-        first, body = first + len(body), []
+        first += len(body)
 
 
 def is_table_file(path: str | Path) -> bool:
@@ -163,7 +165,9 @@ def detect_encoding(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(data) - 3 and len(data) >= ENCODING_SAMPLE:  # a character cut by the sample
             return "utf-8"
-    best = from_bytes(data[:ENCODING_SAMPLE], cp_isolation=["gb18030", "gbk", "big5", "utf_16"]).best()
+    sample = data[:ENCODING_SAMPLE]
+    sample = sample[: sample.rfind(b"\n") + 1] or sample  # whole lines: a cut character reads as no GBK
+    best = from_bytes(sample, cp_isolation=["gb18030", "gbk", "big5", "utf_16"]).best()
     if best is None:
         raise InvalidInputError("the file's text encoding is not UTF-8, GBK or GB18030; save it as UTF-8")
     return "gb18030" if best.encoding in {"gbk", "gb2312", "gb18030"} else best.encoding
