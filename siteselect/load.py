@@ -6,8 +6,8 @@ tables of :mod:`siteselect.sheets` (Excel workbooks, CSV in UTF-8, GBK or GB1803
 version and what it changes) and then made (:func:`commit`), so a dry run and a load share every
 step. A shared layer's load replaces the loading department's entries only.
 
-A CSV loaded without a dry run is streamed (:func:`load_file`): read, placed and validated chunk by
-chunk and staged on disk, so that a million rows load in bounded memory. Every chunk is checked
+A big CSV loaded without a dry run is streamed (:func:`load_file`): read, placed and validated
+chunk by chunk and staged on disk, so that a million rows load in bounded memory. Every chunk is checked
 before anything is written, and the version is written in one transaction: a bad row anywhere
 still names its file, row, field and value and loads nothing.
 """
@@ -35,6 +35,9 @@ from siteselect.store import LayerVersion, Progress, Staging, Store
 from siteselect.validation import validate_frame
 
 MAX_PROBLEMS = 1000  # a streamed file's problems: reading stops after this many
+# A CSV bigger than this (about 200,000 rows of a prohibited list) is streamed; a smaller one is
+# held whole, which is faster and holds at most a few hundred MB.
+STREAM_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,11 @@ def load_file(
 ) -> LayerVersion:
     """Load one file as a new version of ``layer``. A bad file loads nothing."""
     options = replace(options or LoadOptions(), coordsys=coordsys) if coordsys != "wgs84" else options
-    if Path(path).suffix.lower() == ".csv":
+    if (
+        Path(path).suffix.lower() == ".csv"
+        and Path(path).is_file()
+        and Path(path).stat().st_size > STREAM_BYTES
+    ):
         return _load_streamed(
             store, layer, Path(path), options or LoadOptions(), settings, loaded_by, on_progress
         )

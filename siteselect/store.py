@@ -350,7 +350,7 @@ class Staging:
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("CREATE TABLE staged (fid TEXT PRIMARY KEY, line INTEGER, geom BLOB, props TEXT)")
-        self._db.execute("CREATE TEMP TABLE probe (fid TEXT)")
+        self._db.execute("CREATE TEMP TABLE probe (fid TEXT, line INTEGER)")
         self.count = 0
 
     def __enter__(self) -> Staging:
@@ -368,14 +368,24 @@ class Staging:
         staged already: the id, the row of the one staged, the row of this one (not staged)."""
         ids, wkb, props = _encode(self.spec, gdf)
         rows = [None] * len(ids) if lines is None else [int(n) for n in lines]
-        self._db.executemany("INSERT INTO probe VALUES (?)", ((i,) for i in ids.tolist()))
-        found = dict(self._db.execute("SELECT fid, line FROM staged JOIN probe USING (fid)").fetchall())
-        self._db.execute("DELETE FROM probe")
         blobs = [None] * len(ids) if wkb is None else list(wkb)
-        fresh = [(i, n, b, p) for i, n, b, p in zip(ids.tolist(), rows, blobs, props) if i not in found]
-        self._db.executemany("INSERT INTO staged VALUES (?, ?, ?, ?)", fresh)
-        self.count += len(fresh)
-        return [(i, found[i], n) for i, n in zip(ids.tolist(), rows) if i in found]
+        before = self._db.total_changes
+        self._db.executemany(
+            "INSERT INTO staged VALUES (?, ?, ?, ?) ON CONFLICT (fid) DO NOTHING",
+            zip(ids.tolist(), rows, blobs, props),
+        )
+        added = self._db.total_changes - before
+        self.count += added
+        if added == len(ids):
+            return []
+        # Some ids were staged before: the rows staged under them are not these ones.
+        self._db.executemany("INSERT INTO probe VALUES (?, ?)", zip(ids.tolist(), rows))
+        found = self._db.execute(
+            "SELECT fid, staged.line, probe.line FROM probe JOIN staged USING (fid)"
+            " WHERE staged.line IS NOT probe.line ORDER BY probe.rowid"
+        ).fetchall()
+        self._db.execute("DELETE FROM probe")
+        return [(fid, first, line) for fid, first, line in found]
 
     def batches(self) -> Iterator[Rows]:
         """The staged rows in id order (the store's), ``CHUNK`` at a time."""

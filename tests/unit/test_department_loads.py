@@ -417,6 +417,7 @@ def small_chunks(monkeypatch):
             sizes.append(len(intake.frame))
             yield intake
 
+    monkeypatch.setattr(load_module, "STREAM_BYTES", 0)  # every CSV is streamed
     monkeypatch.setattr(load_module, "CHUNK_ROWS", 7)
     monkeypatch.setattr(load_module, "iter_intake", counted)
     monkeypatch.setattr(store_module, "CHUNK", 5)
