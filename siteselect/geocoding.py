@@ -65,10 +65,16 @@ def place_key(text: str) -> str:
     return text if len(text) > MAX_LENGTH else _ROOM.sub("", text)
 
 
-def resolve_all(gazetteer: Gazetteer, texts: list[str]) -> list[Match]:
+PLACES_KEPT = 200_000  # places a load remembers from chunk to chunk of a file
+
+
+def resolve_all(gazetteer: Gazetteer, texts: list[str], done: dict[str, Match] | None = None) -> list[Match]:
     """Resolve address texts, each distinct place once (see :func:`place_key`); texts of one place
-    share its match (whose ``query`` is the first of them)."""
-    done: dict[str, Match] = {}
+    share its match (whose ``query`` is the first of them). ``done``: the places of earlier chunks
+    of the same file, kept (up to ``PLACES_KEPT``) and added to."""
+    done = {} if done is None else done
+    if len(done) > PLACES_KEPT:
+        done.clear()
     out = []
     for text in texts:
         key = place_key(text) if isinstance(text, str) else text

@@ -24,7 +24,7 @@ import shapely
 import yaml
 
 from siteselect import geocoding, labels
-from siteselect.address import Gazetteer
+from siteselect.address import Gazetteer, Match
 from siteselect.coords import COORDSYS, check_coordsys, to_wgs84, transform_geometries
 from siteselect.errors import InvalidInputError, Problem
 from siteselect.sheets import CHUNK_ROWS, Table, iter_table
@@ -173,6 +173,7 @@ def iter_intake(
     own = {_key(k): v for k, v in (mapping or {}).items()}
     known = lambda text: _key(text) in names or _key(text) in own  # noqa: E731
     targets: dict[str, str] | None = None
+    places: dict[str, Match] = {}  # addresses placed in earlier chunks
     for table in iter_table(path, sheet, known, chunk_rows=chunk_rows):
         intake = Intake(spec, table, dict(targets or {}))
         if targets is None:
@@ -181,12 +182,17 @@ def iter_intake(
             if intake.problems:  # the file's shape is wrong: row by row messages would only repeat it
                 yield intake
                 return
-        _rows(intake, coordsys, gazetteer, min_level, department)
+        _rows(intake, coordsys, gazetteer, min_level, department, places)
         yield intake
 
 
 def _rows(
-    intake: Intake, coordsys: str, gazetteer: Gazetteer | None, min_level: str, department: str | None
+    intake: Intake,
+    coordsys: str,
+    gazetteer: Gazetteer | None,
+    min_level: str,
+    department: str | None,
+    places: dict[str, Match],
 ) -> None:
     """The raw features of a table whose headers are mapped."""
     table, spec = intake.table, intake.spec
@@ -201,7 +207,7 @@ def _rows(
     geoms, raw, systems = _geometry(intake, coordsys)
     intake.points = geoms.copy()  # records without geometry of their own may still name a place
     if spec.has_geometry:
-        _place(intake, geoms, raw, systems, gazetteer, min_level)
+        _place(intake, geoms, raw, systems, gazetteer, min_level, places)
         intake.frame["geometry"] = geoms
     for name in ("lon", "lat", "coordsys"):
         if name in intake.frame:
@@ -446,8 +452,10 @@ def _place(
     systems: np.ndarray,
     gazetteer: Gazetteer | None,
     min_level: str,
+    places: dict[str, Match],
 ) -> None:
-    """Place rows without coordinates by their address; check the coordinates rows bring."""
+    """Place rows without coordinates by their address (``places``: those of earlier chunks);
+    check the coordinates rows bring."""
     frame = intake.frame
     if not intake.spec.geocoded or "address" not in frame:
         return
@@ -461,7 +469,7 @@ def _place(
         return
     if gazetteer is None:
         raise InvalidInputError("addresses can be placed only against a store's gazetteer")
-    matches = geocoding.resolve_all(gazetteer, [str(addresses[r]).strip() for r in wanted])
+    matches = geocoding.resolve_all(gazetteer, [str(addresses[r]).strip() for r in wanted], places)
     levels, confidence, house = (
         np.array(frame[name].tolist() if name in frame else [None] * len(frame), dtype=object)
         for name in ("match_level", "match_confidence", "house_number_id")
