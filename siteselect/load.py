@@ -7,9 +7,9 @@ version and what it changes) and then made (:func:`commit`), so a dry run and a 
 step. A shared layer's load replaces the loading department's entries only.
 
 A big CSV loaded without a dry run is streamed (:func:`load_file`): read, placed and validated
-chunk by chunk and staged on disk, so that a million rows load in bounded memory. Every chunk is checked
-before anything is written, and the version is written in one transaction: a bad row anywhere
-still names its file, row, field and value and loads nothing.
+chunk by chunk and staged on disk, so that a million rows load in bounded memory. Every chunk is
+checked before anything is written, and the version is written in one transaction: a bad row
+anywhere still names its file, row, field and value and loads nothing.
 """
 
 from __future__ import annotations
@@ -239,6 +239,7 @@ def _load_streamed(
         stewardship.check_replace_all(options.role)
     latest = store.current_versions().get(layer)
     problems: list[Problem] = []
+    stopped: list[Problem] = []
     departments: set[str] = set()
     rows = 0
     with Staging(layer) as staged:
@@ -249,8 +250,11 @@ def _load_streamed(
             rows += len(intake.frame)
             gdf, found = _validated(layer, intake, path, settings)
             problems += found
-            if len(problems) >= MAX_PROBLEMS:
-                break  # enough to fix first; more would only fill memory
+            if len(problems) >= MAX_PROBLEMS:  # enough to fix first; more would only fill memory
+                last = int(intake.table.lines[-1]) if len(intake.table.lines) else None
+                why = f"reading stopped after {len(problems)} problems, at row {last}"
+                stopped = [Problem(path.name, None, None, None, f"{why}; fix these and load the file again")]
+                break
             if gdf is None or problems:
                 continue  # a bad file: only its problems are wanted now
             if spec.shared:
@@ -261,7 +265,7 @@ def _load_streamed(
                             header=intake.header_of.get("id", "id"), fix="give each row its own id")
                 )  # fmt: skip
         if problems:
-            raise LayerValidationError(_in_order(problems))
+            raise LayerValidationError(_in_order(problems) + stopped)
         if not rows:
             raise _no_rows(path, intake)
         if spec.shared and not options.replace_all and latest is not None:

@@ -443,7 +443,9 @@ def test_a_csv_is_loaded_chunk_by_chunk_as_the_same_version_it_makes_whole(
     assert set(after.loc[mine, "match_level"]) == {"house_number"}
 
 
-def test_a_bad_row_in_a_late_chunk_is_named_and_nothing_is_loaded(store, tmp_path, small_chunks):
+def test_a_bad_row_in_a_late_chunk_is_named_and_nothing_is_loaded(store, tmp_path, small_chunks, monkeypatch):
+    from siteselect import load as load_module
+
     rows = _big_list(store, 40)
     rows[33][4] = "明天"  # file line 35
     rows[20][0] = rows[2][0]  # line 22 repeats the id of line 4, two chunks earlier
@@ -456,6 +458,17 @@ def test_a_bad_row_in_a_late_chunk_is_named_and_nothing_is_loaded(store, tmp_pat
     assert (35, "生效日期", "明天") in found and (22, "编号", "ZF0002") in found
     assert any("row 4" in p.message for p in caught.value.problems if p.line == 22)
     assert store.counts() == counts
+
+    rows = _big_list(store, 40)
+    for row in rows:
+        row[4] = "明天"
+    monkeypatch.setattr(load_module, "MAX_PROBLEMS", 10)
+    read = len(small_chunks)
+    with pytest.raises(LayerValidationError) as caught:  # a file of bad rows: reading stops early
+        load_file(store, LAYER, gbk_csv(tmp_path / "all-bad.csv", STREAM_HEADER, rows, "gb18030"))
+    *bad, stop = caught.value.problems
+    assert len(bad) == 14 and "reading stopped after 14 problems, at row 15" in stop.message
+    assert small_chunks[read:] == [7, 7]  # not a row further
 
     rows = _big_list(store, 40)
     rows[30][0] = market  # another department's entry
