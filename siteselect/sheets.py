@@ -175,7 +175,7 @@ def detect_encoding(data: bytes) -> str:
 
 def _csv_rows(path: Path) -> Iterator[list[Any]]:
     """The rows of a CSV as they are read, the n-th being the file's line n + 1 (a row with a quoted
-    line break is followed by empty rows, so that numbering stays Excel's)."""
+    line break comes after empty rows, numbered by its last line)."""
     with path.open("rb") as f:
         sample = f.read(ENCODING_SAMPLE)
     try:
