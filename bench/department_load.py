@@ -1,20 +1,25 @@
-"""Benchmark: a department's .xlsx of addresses without coordinates, geocoded on load.
+"""Benchmark: a department's .xlsx of addresses without coordinates, geocoded on load; and big CSVs.
 
-    python bench/department_load.py [--rows 100000] [--csv-rows 1000000]
+    python bench/department_load.py [--rows 100000] [--csv-rows 100000 1000000] [--baseline-src DIR]
 
 On the Laoshan demo store: writes an .xlsx of ``--rows`` prohibited addresses as a department
 keeps them (Chinese headers, a merged title row, addresses written in the usual variants: with or
 without the province and city, full-width digits, Chinese numerals, a room), then prints, in the
 same run, the time to read the file alone (calamine, header found, blank rows skipped) beside the
 time to plan the load (read, map headers, place every address with the gazetteer, validate) and to
-store it. Then the peak memory (RSS) of planning a ``--csv-rows`` CSV of the same rows, measured in
-a child process, beside the memory the child held before reading it.
+store it. Then, for each of ``--csv-rows``, the whole load of a GB18030 CSV of that many rows
+(read, geocoded, validated, stored: ``load_file``) in a child process of its own: rows per second
+and the peak memory (RSS) beside what the child held before reading. With ``--baseline-src`` (a
+checkout of an earlier release, e.g. ``git archive main | tar -x -C DIR``) the same children also
+run that release's code, on the same files and a copy of the same store, printed side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,32 +79,62 @@ def write_csv(path: Path, texts: list[str], rows: int) -> None:
 
 
 def _child(url: str, path: str) -> None:
-    """Plan the CSV's load in this process and print the peak RSS before and after (MiB)."""
+    """Load the CSV in this process and print the peak RSS before and after (MiB), the seconds
+    and the features stored."""
     store = Store(url)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
-    plan = plan_load(store, "prohibited_addresses", path, LoadOptions(min_level="road"))
+    version = load_file(store, "prohibited_addresses", path, options=LoadOptions(min_level="road"))
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{before:.0f} {peak:.0f} {seconds:.1f} {len(plan.features)}")
+    print(f"{before:.0f} {peak:.0f} {seconds:.1f} {version.feature_count}")
+
+
+def _demo(db: Path) -> Store:
+    store = Store(f"sqlite:///{db}")
+    files = write_demo(db.parent / f"{db.stem}-files")
+    for layer in LOAD_ORDER:
+        load_file(store, layer, files[layer], loaded_by="bench")
+    return store
+
+
+def _run(args: list[str], src: str | None) -> list[str]:
+    """Run this script in a child process with the code of ``src`` (None: ours)."""
+    env = os.environ | ({"PYTHONPATH": src} if src else {})
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise SystemExit(f"{args[0]} failed ({src or 'ours'}):\n{done.stderr[-3000:]}")
+    return done.stdout.split()
+
+
+def _load_in_child(db: Path, csv_path: Path, src: str | None) -> tuple[float, float, float, int]:
+    """Load a CSV into a private copy of the demo store in a child process (``src``: whose code)."""
+    copy = db.with_name(f"{db.stem}-copy.db")
+    shutil.copy(db, copy)
+    try:
+        out = _run(["--child", f"sqlite:///{copy}", str(csv_path)], src)
+    finally:
+        copy.unlink()
+    return float(out[0]), float(out[1]), float(out[2]), int(out[3])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--csv-rows", type=int, default=1_000_000)
+    parser.add_argument("--csv-rows", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--baseline-src", help="a checkout of an earlier release, run beside this one")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--demo", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
         return
+    if args.demo:  # the demo store, made by the code that will load into it
+        _demo(Path(args.demo)).close()
+        return
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        url = f"sqlite:///{tmp / 'store.db'}"
-        store = Store(url)
-        files = write_demo(tmp / "demo")
-        for layer in LOAD_ORDER:
-            load_file(store, layer, files[layer], loaded_by="bench")
+        store = _demo(tmp / "store.db")
         texts = addresses(store, args.rows)
         xlsx = tmp / "禁设地址.xlsx"
         write_xlsx(xlsx, texts)
@@ -123,17 +158,20 @@ def main() -> None:
         print(f"  … and store (the whole load)      {whole:6.2f} s  {args.rows / whole:>9,.0f} rows/s")
         print(f"  match levels: {levels}")
 
-        if args.csv_rows:
-            csv_path = tmp / "big.csv"
-            write_csv(csv_path, texts, args.csv_rows)
+        runs = [("ours", None)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
+        for name, src in runs if args.csv_rows else []:  # what every CSV load starts from
+            _run(["--demo", str(tmp / f"demo-{name}.db")], src)
+        for rows in args.csv_rows:
+            csv_path = tmp / f"big-{rows}.csv"
+            write_csv(csv_path, texts, rows)
             size = csv_path.stat().st_size / 1e6
-            child = [sys.executable, __file__, "--child", url, str(csv_path)]
-            out = subprocess.run(child, capture_output=True, text=True, check=True).stdout.split()
-            before, peak, seconds, count = float(out[0]), float(out[1]), float(out[2]), int(out[3])
-            print(
-                f"{args.csv_rows:,}-row CSV ({size:.0f} MB, GB18030) planned in {seconds:.1f} s: peak RSS "
-                f"{peak:,.0f} MiB, {before:,.0f} MiB before reading ({count:,} features after the load)"
-            )
+            print(f"{rows:,}-row CSV ({size:.0f} MB, GB18030), the whole load (load_file):")
+            for name, src in runs:
+                before, peak, seconds, count = _load_in_child(tmp / f"demo-{name}.db", csv_path, src)
+                print(
+                    f"  {name:9} {seconds:7.1f} s {rows / seconds:>9,.0f} rows/s  peak RSS {peak:>6,.0f} MiB "
+                    f"({before:,.0f} MiB before reading; {count:,} features stored)"
+                )
 
 
 if __name__ == "__main__":

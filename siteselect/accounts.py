@@ -2,7 +2,8 @@
 
 Reading needs no token; every write does. A token is shown once, when it is made, and stored only
 as its SHA-256: tokens are 256 random bits, so a fast hash is enough to make a stolen table useless.
-Operators are bound to the parks they run. A disabled user keeps its name and history but neither
+Operators are bound to the parks they run; data stewards belong to one department (a code of
+``layers/departments.yaml``) and load only its entries. A disabled user keeps its name and history but neither
 its tokens nor its sessions let it in. Changes made by an admin are in the audit trail.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from siteselect import audit
+from siteselect import audit, law
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError, SiteSelectError
 from siteselect.store import Store
 from siteselect.users import ROLES, User
@@ -61,25 +62,51 @@ def _checked(store: Store, role: str, parks: list[str] | None) -> list[str]:
     return parks
 
 
+def _department(role: str, department: str | None) -> str | None:
+    """The department of a user with this role, checked: a steward's is a known code, no one
+    else has one."""
+    known = law.departments()
+    if role != "steward":
+        if department is not None:
+            raise InvalidInputError(f"department: only data stewards belong to a department, not a {role}")
+        return None
+    if department is None:
+        raise InvalidInputError(f"department: a data steward belongs to one of {', '.join(known)}")
+    if department not in known:
+        raise InvalidInputError(f"department: {department!r} is not one of {', '.join(known)}")
+    return department
+
+
+def department_of(user: User) -> dict[str, str | None]:
+    """A steward's department as pages show it, its code and its name (nothing for other users)."""
+    if user.role != "steward":
+        return {}
+    name = law.departments().get(user.department) if user.department else None
+    return {"department": user.department, "department_name": name}
+
+
 def add_user(store: Store, name: str, role: str, parks: list[str] | None = None, *,
-             by: User | None = None) -> User:  # fmt: skip
-    """A new user; an operator must name the parks (ids of the current parks layer) it runs.
-    ``by``: the admin adding it, for the audit trail."""
+             by: User | None = None, department: str | None = None) -> User:  # fmt: skip
+    """A new user; an operator must name the parks (ids of the current parks layer) it runs, a
+    steward its department. ``by``: the admin adding it, for the audit trail."""
     name = plain_text("name", name.strip(), NAME_MAX)
     if not name:
         raise InvalidInputError("name: a user needs a name")
     parks = _checked(store, role, parks)
+    department = _department(role, department)
     u = store.accounts["users"]
     with store.engine.begin() as conn:
         if conn.execute(sa.select(u.c.id).where(u.c.name == name)).first():
             raise InvalidInputError(f"a user named {name!r} already exists")
         new_id = conn.execute(
-            u.insert().values(name=name, role=role, parks=parks, created_at=_now()).returning(u.c.id)
+            u.insert()
+            .values(name=name, role=role, parks=parks, department=department, created_at=_now())
+            .returning(u.c.id)
         ).scalar_one()
         if by is not None:
-            after = {"role": role, "parks": parks}
+            after = {"role": role, "parks": parks} | ({"department": department} if department else {})
             audit.record(conn, store, audit.actor(by), "add-user", name, None, after, "ok")
-    return User(new_id, name, role, tuple(parks))
+    return User(new_id, name, role, tuple(parks), department=department)
 
 
 def users(store: Store) -> list[User]:
@@ -90,7 +117,10 @@ def users(store: Store) -> list[User]:
 
 
 def user_of_row(row: Any) -> User:
-    return User(row["id"], row["name"], row["role"], tuple(row["parks"]), row["disabled_at"] is not None)
+    return User(
+        row["id"], row["name"], row["role"], tuple(row["parks"]), row["disabled_at"] is not None,
+        row["department"],
+    )  # fmt: skip
 
 
 def get_user(store: Store, name: str) -> User:
@@ -140,13 +170,15 @@ def authenticate(store: Store, token: str) -> User | None:
         return None
     t, u = store.accounts["tokens"], store.accounts["users"]
     query = (
-        sa.select(u.c.id, u.c.name, u.c.role, u.c.parks)
+        sa.select(u.c.id, u.c.name, u.c.role, u.c.parks, u.c.department)
         .join(t, t.c.user_id == u.c.id)
         .where(t.c.token_hash == _hash(token), t.c.revoked_at.is_(None), u.c.disabled_at.is_(None))
     )
     with store.engine.connect() as conn:
         row = conn.execute(query).first()
-    return None if row is None else User(row.id, row.name, row.role, tuple(row.parks))
+    return (
+        None if row is None else User(row.id, row.name, row.role, tuple(row.parks), department=row.department)
+    )
 
 
 def require_role(store: Store, user: User, roles: tuple[str, ...], action: str, target: str) -> None:
@@ -157,8 +189,9 @@ def require_role(store: Store, user: User, roles: tuple[str, ...], action: str, 
 
 
 def update_user(store: Store, by: User, name: str, *, role: str | None = None,
-                parks: list[str] | None = None, disabled: bool | None = None) -> User:  # fmt: skip
-    """Change a user's role, parks or whether it is disabled (its sessions end with it), as admin
+                parks: list[str] | None = None, disabled: bool | None = None,
+                department: str | None = None) -> User:  # fmt: skip
+    """Change a user's role, parks, department or whether it is disabled (its sessions end with it), as admin
     ``by``; an admin cannot disable itself or take away its own role, so one admin always remains."""
     require_role(store, by, ("admin",), "update-user", name)
     before = get_user(store, name)
@@ -167,12 +200,14 @@ def update_user(store: Store, by: User, name: str, *, role: str | None = None,
         checked = _checked(
             store, role, list(before.parks) if parks is None and role == before.role else parks
         )
+        kept = before.department if role == before.role else None
+        department = _department(role, kept if department is None else department)
         if before.id == by.id and (role != "admin" or disabled):
             raise PermissionDeniedError("an admin cannot disable itself or give up its own role")
     except SiteSelectError as exc:
         audit.refuse(store, audit.actor(by), "update-user", name, exc)
     u = store.accounts["users"]
-    values: dict[str, Any] = {"role": role, "parks": checked}
+    values: dict[str, Any] = {"role": role, "parks": checked, "department": department}
     if disabled is not None and disabled != before.disabled:
         values["disabled_at"] = _now() if disabled else None
     with store.engine.begin() as conn:
@@ -196,4 +231,5 @@ def _user_in(conn: sa.Connection, store: Store, name: str) -> User:
 
 
 def _summary(user: User) -> dict[str, object]:
-    return {"role": user.role, "parks": list(user.parks), "disabled": user.disabled}
+    summary = {"role": user.role, "parks": list(user.parks), "disabled": user.disabled}
+    return summary | ({"department": user.department} if user.department else {})

@@ -43,7 +43,7 @@ def _progress(label: str) -> Callable[[int, int], None]:
 def cmd_load(args: argparse.Namespace) -> int:
     from siteselect import accounts
     from siteselect.intake import read_mapping
-    from siteselect.load import LoadOptions, commit, plan_load
+    from siteselect.load import LoadOptions, load_file, plan_load
     from siteselect.sheets import write_problems
 
     store = _store(args)
@@ -58,19 +58,19 @@ def cmd_load(args: argparse.Namespace) -> int:
         min_level=args.min_level,
     )
     try:
-        plan = plan_load(
-            store, args.layer, args.file, options, settings=_settings(args), loaded_by=args.user or "",
-            judge=args.dry_run,
+        if args.dry_run:
+            _print_plan(plan_load(store, args.layer, args.file, options, settings=_settings(args),
+                                  loaded_by=args.user or "", judge=True))  # fmt: skip
+            return 0
+        version = load_file(
+            store, args.layer, args.file, settings=_settings(args), loaded_by=args.user,
+            on_progress=_progress(f"loading {args.layer}"), options=options,
         )  # fmt: skip
     except LayerValidationError as exc:
         if args.problems:
             write_problems(exc.problems, args.problems)
             print(f"{len(exc.problems)} problem(s) written to {args.problems}", file=sys.stderr)
         raise
-    if args.dry_run:
-        _print_plan(plan)
-        return 0
-    version = commit(store, plan, loaded_by=args.user, on_progress=_progress(f"loading {args.layer}"))
     print(f"{args.layer}: version {version.version}, {version.feature_count:,} features from {args.file}")
     return 0
 
@@ -401,8 +401,12 @@ def cmd_users(args: argparse.Namespace) -> int:
 
     store = _store(args)
     if args.action == "add":
-        user = accounts.add_user(store, args.name, args.role, args.park)
-        print(f"user {user.name}: {user.role}" + (f", parks {', '.join(user.parks)}" if user.parks else ""))
+        user = accounts.add_user(store, args.name, args.role, args.park, department=args.department)
+        print(
+            f"user {user.name}: {user.role}"
+            + (f", parks {', '.join(user.parks)}" if user.parks else "")
+            + (f", department {user.department}" if user.department else "")
+        )
     elif args.action == "password":
         from siteselect import sessions
 
@@ -644,6 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     q.add_argument("--role", required=True, choices=["admin", "clerk", "operator", "steward"])
     q.add_argument("--park", action="append", default=[], help="an operator's park id; repeat for several")
+    q.add_argument("--department", help="a data steward's department (a code of layers/departments.yaml)")
     q = users_sub.add_parser(
         "password", help="set a password to sign in with (read from the terminal or stdin)"
     )

@@ -1,20 +1,21 @@
 """Placing a department's rows by their address on load, and checking the coordinates they bring.
 
 The gazetteer is the store's (house numbers, buildings, streets): :func:`gazetteer_for` is the one
-place a load gets it. Each distinct address text is resolved once, since department lists repeat
-addresses. A row that brings coordinates and an address is compared with where its address
-resolves: more than :data:`FAR_M` apart usually means the coordinates are in another system
-(Baidu's BD-09 puts Laoshan about a kilometre off), and the system that brings them closest is
-suggested.
+place a load gets it. Each distinct place is resolved once, since department lists repeat
+addresses, and write one house number with different units and rooms. A row that brings
+coordinates and an address is compared with where its address resolves: more than :data:`FAR_M`
+apart usually means the coordinates are in another system (Baidu's BD-09 puts Laoshan about a
+kilometre off), and the system that brings them closest is suggested.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from siteselect.address import CONFIDENCE, LEVELS, Gazetteer, Match
+from siteselect.address import CONFIDENCE, LEVELS, MAX_LENGTH, Gazetteer, Match
 from siteselect.coords import COORDSYS, to_wgs84
 from siteselect.errors import InvalidInputError, NotFoundError
 from siteselect.geodesy import point_distance_m
@@ -47,17 +48,43 @@ def below(level: str, least: str) -> bool:
     return LEVELS.index(level) > LEVELS.index(least)
 
 
-def resolve_all(gazetteer: Gazetteer, texts: list[str]) -> list[Match]:
-    """Resolve address texts, each distinct text once."""
-    done: dict[str, Match] = {}
+# What follows a house number when it is a unit, a floor or a room (3单元201室, 2层, 1-301): the
+# gazetteer matches a road, a number and a building (号楼, 栋, 3#) only, so texts that differ only
+# there are the same place. Digits and these words only (not 楼, nor 号: 3号楼 is a building):
+# anything else keeps the text whole.
+_ROOM = re.compile(r"(?<=\d号)[\s\d单元室层户\-－]+$")
+
+
+def place_key(text: str) -> str:
+    """The part of an address text that says where it is: the text without a trailing unit, floor
+    or room after its house number.
+
+    >>> place_key("崂山区海尔路１２号3单元201室"), place_key("海尔路12号3号楼")
+    ('崂山区海尔路１２号', '海尔路12号3号楼')
+    """
+    return text if len(text) > MAX_LENGTH else _ROOM.sub("", text)
+
+
+PLACES_KEPT = 200_000  # places a load remembers from chunk to chunk of a file
+
+
+def resolve_all(gazetteer: Gazetteer, texts: list[str], done: dict[str, Match] | None = None) -> list[Match]:
+    """Resolve address texts, each distinct place once (see :func:`place_key`); texts of one place
+    share its match (whose ``query`` is the first of them). ``done``: the places of earlier chunks
+    of the same file, kept (up to ``PLACES_KEPT``) and added to."""
+    done = {} if done is None else done
+    if len(done) > PLACES_KEPT:
+        done.clear()
     out = []
     for text in texts:
-        if text not in done:
+        key = place_key(text) if isinstance(text, str) else text
+        match = done.get(key)
+        if match is None:
             try:
-                done[text] = gazetteer.resolve(text)
+                match = done[key] = gazetteer.resolve(text)
             except InvalidInputError as exc:  # an empty or overlong address: no place, with the reason
-                done[text] = Match(text, "", "none", CONFIDENCE["none"], notes=[str(exc)])
-        out.append(done[text])
+                match = done[key] = Match(text, "", "none", CONFIDENCE["none"], notes=[str(exc)])
+        out.append(match)
     return out
 
 

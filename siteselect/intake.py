@@ -4,6 +4,7 @@ in their system, addresses placed by the gazetteer.
 Headers map to fields by the aliases of ``layers/specs.yaml`` (地址 → address, 禁设原因 → reason,
 经度/纬度 → lon/lat …) or by a steward's own mapping. Every problem is named as the steward sees
 the file: sheet, Excel row (or CSV line), the column's header, the value, and a suggested fix.
+A big CSV is taken chunk by chunk (:func:`iter_intake`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import difflib
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,10 @@ import shapely
 import yaml
 
 from siteselect import geocoding, labels
-from siteselect.address import Gazetteer
+from siteselect.address import Gazetteer, Match
 from siteselect.coords import COORDSYS, check_coordsys, to_wgs84, transform_geometries
 from siteselect.errors import InvalidInputError, Problem
-from siteselect.sheets import Table, read_table
+from siteselect.sheets import CHUNK_ROWS, Table, iter_table
 from siteselect.specs import LayerSpec, column_aliases
 from siteselect.validation import is_missing
 
@@ -144,15 +145,57 @@ def read_intake(
     department: str | None = None,
 ) -> Intake:
     """Read a department's table for ``spec``'s layer; problems are collected, not raised."""
+    return next(
+        iter_intake(
+            spec, path, sheet=sheet, mapping=mapping, coordsys=coordsys, gazetteer=gazetteer,
+            min_level=min_level, department=department, chunk_rows=None,
+        )
+    )  # fmt: skip
+
+
+def iter_intake(
+    spec: LayerSpec,
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    coordsys: str = "wgs84",
+    gazetteer: Gazetteer | None = None,
+    min_level: str = geocoding.DEFAULT_MIN_LEVEL,
+    department: str | None = None,
+    chunk_rows: int | None = CHUNK_ROWS,
+) -> Iterator[Intake]:
+    """:func:`read_intake` chunk by chunk of the file (see :func:`siteselect.sheets.iter_table`).
+    Headers are mapped once; when they are wrong, only the first chunk comes, with the problems."""
     check_coordsys(coordsys)
     geocoding.check_level(min_level)
     names = header_names(spec)
     own = {_key(k): v for k, v in (mapping or {}).items()}
-    table = read_table(path, sheet, lambda text: _key(text) in names or _key(text) in own)
-    intake = Intake(spec, table, {})
-    _map_headers(intake, names, own)
-    if intake.problems:  # the file's shape is wrong: row by row messages would only repeat it
-        return intake
+    known = lambda text: _key(text) in names or _key(text) in own  # noqa: E731
+    targets: dict[str, str] | None = None
+    places: dict[str, Match] = {}  # addresses placed in earlier chunks
+    for table in iter_table(path, sheet, known, chunk_rows=chunk_rows):
+        intake = Intake(spec, table, dict(targets or {}))
+        if targets is None:
+            _map_headers(intake, names, own)
+            targets = intake.targets
+            if intake.problems:  # the file's shape is wrong: row by row messages would only repeat it
+                yield intake
+                return
+        _rows(intake, coordsys, gazetteer, min_level, department, places)
+        yield intake
+
+
+def _rows(
+    intake: Intake,
+    coordsys: str,
+    gazetteer: Gazetteer | None,
+    min_level: str,
+    department: str | None,
+    places: dict[str, Match],
+) -> None:
+    """The raw features of a table whose headers are mapped."""
+    table, spec = intake.table, intake.spec
     frame = pd.DataFrame(index=pd.RangeIndex(len(table.frame)))
     for header, target in intake.targets.items():
         if target != "ignored":
@@ -164,12 +207,11 @@ def read_intake(
     geoms, raw, systems = _geometry(intake, coordsys)
     intake.points = geoms.copy()  # records without geometry of their own may still name a place
     if spec.has_geometry:
-        _place(intake, geoms, raw, systems, gazetteer, min_level)
+        _place(intake, geoms, raw, systems, gazetteer, min_level, places)
         intake.frame["geometry"] = geoms
     for name in ("lon", "lat", "coordsys"):
         if name in intake.frame:
             intake.frame = intake.frame.drop(columns=name)
-    return intake
 
 
 def _map_headers(intake: Intake, names: dict[str, str], own: dict[str, str]) -> None:
@@ -410,8 +452,10 @@ def _place(
     systems: np.ndarray,
     gazetteer: Gazetteer | None,
     min_level: str,
+    places: dict[str, Match],
 ) -> None:
-    """Place rows without coordinates by their address; check the coordinates rows bring."""
+    """Place rows without coordinates by their address (``places``: those of earlier chunks);
+    check the coordinates rows bring."""
     frame = intake.frame
     if not intake.spec.geocoded or "address" not in frame:
         return
@@ -425,7 +469,7 @@ def _place(
         return
     if gazetteer is None:
         raise InvalidInputError("addresses can be placed only against a store's gazetteer")
-    matches = geocoding.resolve_all(gazetteer, [str(addresses[r]).strip() for r in wanted])
+    matches = geocoding.resolve_all(gazetteer, [str(addresses[r]).strip() for r in wanted], places)
     levels, confidence, house = (
         np.array(frame[name].tolist() if name in frame else [None] * len(frame), dtype=object)
         for name in ("match_level", "match_confidence", "house_number_id")

@@ -5,27 +5,39 @@ tables of :mod:`siteselect.sheets` (Excel workbooks, CSV in UTF-8, GBK or GB1803
 :mod:`siteselect.intake`. A load is planned first (:func:`plan_load`: every problem, or the new
 version and what it changes) and then made (:func:`commit`), so a dry run and a load share every
 step. A shared layer's load replaces the loading department's entries only.
+
+A big CSV loaded without a dry run is streamed (:func:`load_file`): read, placed and validated
+chunk by chunk and staged on disk, so that a million rows load in bounded memory. Every chunk is
+checked before anything is written, and the version is written in one transaction: a bad row
+anywhere still names its file, row, field and value and loads nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import sqlalchemy as sa
 
 from siteselect import geocoding, stewardship
 from siteselect.errors import InvalidInputError, LayerValidationError, Problem
 from siteselect.index import Catalog
-from siteselect.intake import Intake, read_intake
+from siteselect.intake import Intake, iter_intake, read_intake
 from siteselect.io import read_layer_file
 from siteselect.settings import Settings
-from siteselect.sheets import is_table_file
-from siteselect.specs import get_spec
-from siteselect.store import LayerVersion, Progress, Store
+from siteselect.sheets import CHUNK_ROWS, is_table_file
+from siteselect.specs import LayerSpec, get_spec
+from siteselect.store import LayerVersion, Progress, Staging, Store
 from siteselect.validation import validate_frame
+
+MAX_PROBLEMS = 1000  # a streamed file's problems: reading stops after this many
+# A CSV bigger than this (about 200,000 rows of a prohibited list) is streamed; a smaller one is
+# held whole, which is faster and holds at most a few hundred MB.
+STREAM_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -92,9 +104,15 @@ def plan_load(
 
 
 def commit(
-    store: Store, plan: stewardship.Plan, *, loaded_by: str | None = None, on_progress: Progress | None = None
+    store: Store,
+    plan: stewardship.Plan,
+    *,
+    loaded_by: str | None = None,
+    on_progress: Progress | None = None,
+    also: Callable[[sa.Connection, LayerVersion], None] | None = None,
 ) -> LayerVersion:
-    """Store a plan as the layer's new version, if the layer has not changed since it was made."""
+    """Store a plan as the layer's new version, if the layer has not changed since it was made;
+    ``also`` runs in the same transaction (an audit record)."""
     return store.write_layer(
         plan.layer,
         plan.features,
@@ -102,6 +120,7 @@ def commit(
         loaded_by=loaded_by,
         on_progress=on_progress,
         based_on=plan.based_on,
+        also=also,
     )
 
 
@@ -114,33 +133,47 @@ def _read(
         if spec.shared and options.department is not None:
             frame = _own_department(frame, options.department, str(path))
         return validate_frame(layer, frame, str(path), settings), None
+    intake = read_intake(spec, path, **_intake_options(store, spec, options))
+    if _wrong_headers(intake):
+        raise LayerValidationError(intake.problems)  # the headers are wrong: nothing else to say
+    if not len(intake.frame):
+        raise _no_rows(path, intake)
+    gdf, problems = _validated(layer, intake, path, settings)
+    if problems:
+        raise LayerValidationError(_in_order(problems))
+    return gdf, intake
+
+
+def _intake_options(store: Store, spec: LayerSpec, options: LoadOptions) -> dict[str, Any]:
     gazetteer = None
     if spec.geocoded and "house_numbers" in store.current_versions():
         gazetteer = geocoding.gazetteer_for(store)
-    intake = read_intake(
-        spec,
-        path,
-        sheet=options.sheet,
-        mapping=options.mapping,
-        coordsys=options.coordsys,
-        gazetteer=gazetteer,
-        min_level=options.min_level,
-        department=options.department,
-    )
-    if intake.problems and intake.frame.empty and len(intake.frame.columns) == 0:
-        raise LayerValidationError(intake.problems)  # the headers are wrong: nothing else to say
-    if not len(intake.frame):
-        where = path.name + (f", sheet {intake.table.sheet!r}" if intake.table.sheet else "")
-        raise InvalidInputError(f"{where}: no rows to load below the header row {list(intake.table.headers)}")
+    return {
+        "sheet": options.sheet, "mapping": options.mapping, "coordsys": options.coordsys,
+        "gazetteer": gazetteer, "min_level": options.min_level, "department": options.department,
+    }  # fmt: skip
+
+
+def _wrong_headers(intake: Intake) -> bool:
+    return bool(intake.problems) and intake.frame.empty and len(intake.frame.columns) == 0
+
+
+def _no_rows(path: Path, intake: Intake) -> InvalidInputError:
+    where = path.name + (f", sheet {intake.table.sheet!r}" if intake.table.sheet else "")
+    return InvalidInputError(f"{where}: no rows to load below the header row {list(intake.table.headers)}")
+
+
+def _validated(
+    layer: str, intake: Intake, path: Path, settings: Settings | None
+) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
+    """An intake's features validated, or every problem of its rows, by sheet, row and header."""
     try:
         gdf = validate_frame(layer, intake.frame, path.name, settings)
     except LayerValidationError as exc:
         already = {p.row for p in intake.problems}
         more = [intake.locate(p) for p in exc.problems if not (p.field == "geometry" and p.row in already)]
-        raise LayerValidationError(_in_order(intake.problems + more)) from None
-    if intake.problems:
-        raise LayerValidationError(_in_order(intake.problems))
-    return gdf, intake
+        return None, intake.problems + more
+    return gdf, intake.problems
 
 
 def _in_order(problems: list[Problem]) -> list[Problem]:
@@ -178,8 +211,85 @@ def load_file(
 ) -> LayerVersion:
     """Load one file as a new version of ``layer``. A bad file loads nothing."""
     options = replace(options or LoadOptions(), coordsys=coordsys) if coordsys != "wgs84" else options
+    if (
+        Path(path).suffix.lower() == ".csv"
+        and Path(path).is_file()
+        and Path(path).stat().st_size > STREAM_BYTES
+    ):
+        return _load_streamed(
+            store, layer, Path(path), options or LoadOptions(), settings, loaded_by, on_progress
+        )
     plan = plan_load(store, layer, path, options, settings=settings, loaded_by=loaded_by or "")
     return commit(store, plan, loaded_by=loaded_by, on_progress=on_progress)
+
+
+def _load_streamed(
+    store: Store,
+    layer: str,
+    path: Path,
+    options: LoadOptions,
+    settings: Settings | None,
+    loaded_by: str | None,
+    on_progress: Progress | None,
+) -> LayerVersion:
+    """Load a CSV chunk by chunk: each is read, placed and validated, then staged on disk; the
+    version is written only when every chunk is good."""
+    spec = get_spec(layer)
+    if spec.shared and options.replace_all:
+        stewardship.check_replace_all(options.role)
+    latest = store.current_versions().get(layer)
+    problems: list[Problem] = []
+    stopped: list[Problem] = []
+    departments: set[str] = set()
+    rows = 0
+    with Staging(layer) as staged:
+        chunks = iter_intake(spec, path, chunk_rows=CHUNK_ROWS, **_intake_options(store, spec, options))
+        for intake in chunks:
+            if _wrong_headers(intake):
+                raise LayerValidationError(intake.problems)
+            rows += len(intake.frame)
+            gdf, found = _validated(layer, intake, path, settings)
+            problems += found
+            if len(problems) >= MAX_PROBLEMS:  # enough to fix first; more would only fill memory
+                last = int(intake.table.lines[-1]) if len(intake.table.lines) else None
+                why = f"reading stopped after {len(problems)} problems, at row {last}"
+                stopped = [Problem(path.name, None, None, None, f"{why}; fix these and load the file again")]
+                break
+            if gdf is None or problems:
+                continue  # a bad file: only its problems are wanted now
+            if spec.shared:
+                departments |= {stewardship.owner(d) for d in gdf["department"]}
+            for fid, first, line in staged.add(gdf, intake.table.lines):
+                problems.append(
+                    Problem(path.name, None, "id", fid, f"duplicates the id of row {first}", line=line,
+                            header=intake.header_of.get("id", "id"), fix="give each row its own id")
+                )  # fmt: skip
+        if problems:
+            raise LayerValidationError(_in_order(problems) + stopped)
+        if not rows:
+            raise _no_rows(path, intake)
+        if spec.shared and not options.replace_all and latest is not None:
+            _stage_others(store, layer, latest.version, departments, staged, path.name)
+        return store.write_layer(
+            layer, staged, source=path.name, loaded_by=loaded_by, on_progress=on_progress,
+            based_on=latest.version if latest is not None else None,
+        )  # fmt: skip
+
+
+def _stage_others(
+    store: Store, layer: str, version: int, departments: set[str], staged: Staging, source: str
+) -> None:
+    """Keep the entries of the departments a shared layer's load does not replace; an id of theirs
+    in the file is refused."""
+    current = store.read_layer(layer, version=version)
+    kept = current[[stewardship.owner(d) not in departments for d in current["department"]]]
+    theirs = {fid: d or "no department" for fid, d in zip(kept["id"], kept["department"])}
+    clashes = staged.add(kept)
+    if clashes:
+        raise LayerValidationError([
+            Problem(source, None, "id", fid, f"is already the id of an entry of {theirs[fid]}", line=line)
+            for fid, line, _ in clashes
+        ])  # fmt: skip
 
 
 def load_frame(

@@ -68,6 +68,7 @@ def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("password_hash", sa.String(200), nullable=True),  # Argon2; none: tokens only
         sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("department", sa.String(50), nullable=True),  # a steward's, by its code
     )
     tokens = sa.Table(
         "tokens",

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from pwdlib import PasswordHash
 
 from siteselect import audit
-from siteselect.accounts import NAME_MAX, User, plain_text, require_role, user_of_row
+from siteselect.accounts import NAME_MAX, User, department_of, plain_text, require_role, user_of_row
 from siteselect.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -250,4 +250,4 @@ def describe(session: Session) -> dict[str, Any]:
     """What a page may know of its session: never the secret."""
     user = session.user
     return {"name": user.name, "role": user.role, "parks": list(user.parks), "csrf": session.csrf,
-            "expires_at": session.expires_at.isoformat()}  # fmt: skip
+            "expires_at": session.expires_at.isoformat()} | department_of(user)  # fmt: skip

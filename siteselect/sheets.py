@@ -6,14 +6,18 @@ stay as the file holds them — formulas as their computed values, dates as date
 judgement is left to validation. What makes a file unreadable (corrupt, password-protected, a
 missing sheet, an unterminated quote, headers merged across columns) is an ``InvalidInputError``
 that names the file and what to do about it.
+
+A CSV can also be read in chunks (:func:`iter_table`), so that a million-row file is never held
+whole: each chunk is a table of its own with the same headers and the file's own row numbers.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
-import io
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from siteselect.errors import InvalidInputError, Problem
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 HEADER_SEARCH_ROWS = 20  # a header lies within the first rows, below at most a few title rows
+CHUNK_ROWS = 50_000  # rows of a CSV read at a time when it is read in chunks
 ENCODING_SAMPLE = 256 * 1024
 _MIDNIGHT = dt.time(0)
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and any encrypted Office file
@@ -57,20 +62,45 @@ def read_table(
     ``header_score`` says whether a cell text is a known header; the header row is the one among the
     first rows with the most known headers (or, knowing none, the first with the most cells).
     """
+    return next(iter_table(path, sheet, header_score, chunk_rows=None))
+
+
+def iter_table(
+    path: str | Path,
+    sheet: str | None = None,
+    header_score: Callable[[str], bool] | None = None,
+    *,
+    chunk_rows: int | None = CHUNK_ROWS,
+) -> Iterator[Table]:
+    """The table of :func:`read_table` in chunks of ``chunk_rows`` data rows (at least one chunk,
+    perhaps empty). A CSV is read as it is consumed; a workbook's sheet comes whole, as one chunk."""
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         name, rows, merged = _workbook_rows(path, sheet)
-        letters = True
+        stream, letters, chunk_rows = iter(rows), True, None
     elif suffix == ".csv":
         if sheet is not None:
             raise InvalidInputError(f"{path.name}: a CSV file has no sheets (sheet {sheet!r} was asked for)")
-        name, rows, merged, letters = None, _csv_rows(path), [], False
+        name, stream, merged, letters = None, _csv_rows(path), [], False
     else:
         raise InvalidInputError(f"{path.name}: not a table; use .xlsx, .xls or .csv")
-    return _table(path.name, name, rows, merged, letters, header_score or (lambda _t: False))
+    known = header_score or (lambda _t: False)
+    head = list(itertools.islice(stream, HEADER_SEARCH_ROWS))
+    h, header = _header(path.name, name, head, merged, known)
+    first, pending = h + 1, head[h + 1 :]
+    while True:
+        if chunk_rows:
+            pending += itertools.islice(stream, max(0, chunk_rows - len(pending)))
+            body, pending = pending[:chunk_rows], pending[chunk_rows:]
+        else:
+            body, pending = pending + list(stream), []
+        if first > h + 1 and not body:
+            return
+        yield _table(path.name, name, header, h + 1, body, first, letters)
+        first += len(body)
 
 
 def is_table_file(path: str | Path) -> bool:
@@ -135,38 +165,56 @@ def detect_encoding(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(data) - 3 and len(data) >= ENCODING_SAMPLE:  # a character cut by the sample
             return "utf-8"
-    best = from_bytes(data[:ENCODING_SAMPLE], cp_isolation=["gb18030", "gbk", "big5", "utf_16"]).best()
+    sample = data[:ENCODING_SAMPLE]
+    sample = sample[: sample.rfind(b"\n") + 1] or sample  # whole lines: a cut character reads as no GBK
+    best = from_bytes(sample, cp_isolation=["gb18030", "gbk", "big5", "utf_16"]).best()
     if best is None:
         raise InvalidInputError("the file's text encoding is not UTF-8, GBK or GB18030; save it as UTF-8")
     return "gb18030" if best.encoding in {"gbk", "gb2312", "gb18030"} else best.encoding
 
 
-def _csv_rows(path: Path) -> list[list[Any]]:
+def _csv_rows(path: Path) -> Iterator[list[Any]]:
+    """The rows of a CSV as they are read, the n-th being the file's line n + 1 (a row with a quoted
+    line break comes after empty rows, numbered by its last line)."""
     with path.open("rb") as f:
         sample = f.read(ENCODING_SAMPLE)
     try:
         encoding = detect_encoding(sample)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{path.name}: {exc}") from None
-    try:
-        text = path.read_bytes().decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise InvalidInputError(
-            f"{path.name}: line {line} is not valid {encoding} text; save the file as UTF-8"
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[list[Any]] = []
-    try:
-        for row in reader:
-            while len(rows) < reader.line_num - 1:  # a quoted line break: keep Excel-like numbering
-                rows.append([])
-            rows.append(row)
-    except csv.Error as exc:
-        raise InvalidInputError(
-            f'{path.name}: line {reader.line_num}: {exc} (an unclosed quote? every " must be paired)'
-        ) from None
-    return rows
+    with path.open(encoding=encoding, newline="") as text:
+        reader = csv.reader(text, strict=True)
+        count = 0
+        try:
+            for row in reader:
+                while count < reader.line_num - 1:  # a quoted line break: keep Excel-like numbering
+                    count += 1
+                    yield []
+                count += 1
+                yield row
+        except csv.Error as exc:
+            raise InvalidInputError(
+                f'{path.name}: line {reader.line_num}: {exc} (an unclosed quote? every " must be paired)'
+            ) from None
+        except UnicodeDecodeError:
+            line = _bad_line(path, encoding)
+            raise InvalidInputError(
+                f"{path.name}: line {line} is not valid {encoding} text; save the file as UTF-8"
+            ) from None
+
+
+def _bad_line(path: Path, encoding: str) -> int:
+    """The line of the first byte that is not ``encoding`` text, read block by block."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines = 1
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:  # its object: the block and any bytes held before it
+                return lines + bytes(exc.object[: exc.start]).count(b"\n")
+            lines += block.count(b"\n")
+    return lines
 
 
 # ---- the table ------------------------------------------------------------------------------------
@@ -197,30 +245,43 @@ def _header_row(rows: list[list[Any]], known: Callable[[str], bool]) -> int:
     return best
 
 
-def _table(
+def _header(
     source: str,
     sheet: str | None,
-    rows: list[list[Any]],
+    head: list[list[Any]],
     merged: list[tuple[int, int, int, int]],
-    letters: bool,
     known: Callable[[str], bool],
-) -> Table:
+) -> tuple[int, list[str]]:
+    """The header row among the first rows (its index) and its texts; merged header cells refused."""
     where = f"{source}" + (f", sheet {sheet!r}" if sheet else "")
     try:
-        h = _header_row(rows, known)
+        h = _header_row(head, known)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{where}: {exc}") from None
     for r0, c0, r1, c1 in merged:
         if r0 <= h <= r1 and c1 > c0:
             span = f"{_letter(c0)}{r0 + 1}:{_letter(c1)}{r1 + 1}"
             raise InvalidInputError(
-                f"{where}: header cells {span} are merged ({rows[r0][c0]!r}); "
+                f"{where}: header cells {span} are merged ({head[r0][c0]!r}); "
                 "unmerge them and give each column its own header (e.g. 经度 and 纬度)"
             )
-    header = [("" if _blank(v) else str(v).strip()) for v in rows[h]]
-    body = rows[h + 1 :]
+    return h, [("" if _blank(v) else str(v).strip()) for v in head[h]]
+
+
+def _table(
+    source: str,
+    sheet: str | None,
+    header: list[str],
+    header_line: int,
+    body: list[list[Any]],
+    first: int,
+    letters: bool,
+) -> Table:
+    """The table of the data rows ``body``, the first of which is the file's row ``first + 1``
+    (below the header, the file's row ``header_line``)."""
+    where = f"{source}" + (f", sheet {sheet!r}" if sheet else "")
     width = max(len(header), max((len(r) for r in body), default=0))
-    header += [""] * (width - len(header))
+    header = header + [""] * (width - len(header))
     # Column by column, so a big sheet costs a few passes over arrays rather than a loop per cell.
     if any(len(r) != width for r in body):  # a CSV's short rows; a sheet is read as a rectangle
         body = [r + [None] * (width - len(r)) for r in body]
@@ -229,14 +290,14 @@ def _table(
     for c in range(width):
         cells[c], filled[c] = _cells(columns[c])
     keep = np.logical_or.reduce(list(filled.values())) if filled else np.zeros(len(body), dtype=bool)
-    lines = np.flatnonzero(keep) + h + 2  # blank rows (and the empty tail of a sheet) are skipped
+    lines = np.flatnonzero(keep) + first + 1  # blank rows (and the empty tail of a sheet) are skipped
     used = [c for c in range(width) if header[c] or filled[c].any()]
     for c in used:
         if not header[c]:
-            first = int(np.flatnonzero(filled[c])[0]) + h + 2
+            row = int(np.flatnonzero(filled[c])[0]) + first + 1
             raise InvalidInputError(
-                f"{where}: column {_name(c, letters)} has values (from row {first}) "
-                f"but no header in row {h + 1}; name the column, or delete it"
+                f"{where}: column {_name(c, letters)} has values (from row {row}) "
+                f"but no header in row {header_line}; name the column, or delete it"
             )
     seen: dict[str, int] = {}
     for c in used:

@@ -5,11 +5,16 @@ loading department's own and keeps everyone else's. A plan lists the entries add
 changed, by id and department, and the verdicts that change for the premises near them, judged
 by the library's one checker on the current layers and on the layers as the load would leave them.
 An earlier version can be made current again, as a new version that says who did it and why.
+
+Who loads what: an admin any layer, for any department; a data steward only its own department's
+entries of a shared layer, and the whole of the layers its department keeps (``stewards`` in
+``layers/specs.yaml``). Every refusal is in the audit trail.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,15 +23,17 @@ import numpy as np
 import orjson
 import pandas as pd
 import shapely
+import sqlalchemy as sa
 
-from siteselect import industry, labels
+from siteselect import audit, industry, labels, law
 from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError, PermissionDeniedError, Problem
 from siteselect.grid import geometries_cells
 from siteselect.index import Catalog, LayerIndex, Snapshot
 from siteselect.premises import Premises
-from siteselect.specs import LayerSpec
+from siteselect.specs import LayerSpec, get_spec
 from siteselect.store import LayerVersion, Store
+from siteselect.users import User
 
 MAX_PREMISES = 2000  # premises judged before and after, nearest the changed entries first
 MAX_SHAPES = 2000  # changed entries drawn on the steward's map
@@ -101,6 +108,50 @@ class Plan:
         }
 
 
+def loading_department(
+    store: Store, user: User, layer: str, action: str, asked: str | None = None
+) -> str | None:
+    """The department whose entries ``user`` may load into (or restore in) ``layer``: an admin's
+    choice (``asked``, or None for the departments the file names), a steward's own department's
+    name. Anything else is refused with ``PermissionDeniedError`` and the refusal audited."""
+    try:
+        return _department_of(user, get_spec(layer), asked)
+    except PermissionDeniedError as exc:
+        audit.refuse(store, user, action, layer, exc)
+
+
+def _department_of(user: User, spec: LayerSpec, asked: str | None) -> str | None:
+    if user.role == "admin":
+        return asked
+    if user.role != "steward":
+        raise PermissionDeniedError(f"loading layers is for data stewards, not a {user.role}")
+    names = law.departments()
+    if user.department not in names:
+        raise PermissionDeniedError(f"{user.name} belongs to no department: an admin sets it first")
+    own = names[user.department]
+    if spec.shared:
+        if asked not in (None, "", own, user.department):
+            raise PermissionDeniedError(f"{user.name} loads the entries of {own}, not those of {asked}")
+        return own
+    keepers = [names.get(code, code) for code in spec.extra.get("stewards", [])]
+    if user.department not in spec.extra.get("stewards", []):
+        by = f"the data stewards of {', '.join(keepers)}" if keepers else "admins"
+        raise PermissionDeniedError(f"layer {spec.name} is loaded by {by}, not by {own}")
+    return None
+
+
+def audited(
+    store: Store, user: User, action: str, detail: dict[str, Any]
+) -> Callable[[sa.Connection, LayerVersion], None]:
+    """What a steward's write records in the audit trail, in the write's own transaction."""
+
+    def record(conn: sa.Connection, version: LayerVersion) -> None:
+        after = {"version": version.version, "features": version.feature_count} | detail
+        audit.record(conn, store, user, action, version.layer, None, after, "ok")
+
+    return record
+
+
 def check_replace_all(role: str | None) -> None:
     """Replacing every department's entries is an admin's decision."""
     if role != "admin":
@@ -111,12 +162,12 @@ def merge_departments(
     spec: LayerSpec, current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame, source: str
 ) -> tuple[gpd.GeoDataFrame, tuple[str, ...], list[Problem]]:
     """The layer after a load that replaces only the departments found in ``new``."""
-    owners = {_owner(d) for d in new["department"]}
+    owners = {owner(d) for d in new["department"]}
     departments = tuple(sorted(owners))
     if current is None or not len(current):
         return new, departments, []
-    kept = current[[_owner(d) not in owners for d in current["department"]]]
-    theirs = {fid: _owner(d) or "no department" for fid, d in zip(kept["id"], kept["department"])}
+    kept = current[[owner(d) not in owners for d in current["department"]]]
+    theirs = {fid: owner(d) or "no department" for fid, d in zip(kept["id"], kept["department"])}
     problems = [
         Problem(source, row, "id", fid, f"is already the id of an entry of {theirs[fid]}")
         for row, fid in enumerate(new["id"])
@@ -126,7 +177,7 @@ def merge_departments(
     return gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326"), departments, problems
 
 
-def _owner(department: Any) -> str:
+def owner(department: Any) -> str:
     """Entries without a department belong together: a load without one replaces them."""
     return "" if department is None else str(department)
 
@@ -308,17 +359,44 @@ def planned_version(store: Store, layer: str, source: str, who: str, count: int)
     )
 
 
-def restore_version(store: Store, layer: str, version: int, *, who: str | None, why: str) -> LayerVersion:
-    """Make an earlier version current again, as a new version naming who did it and why."""
+def restore_version(
+    store: Store,
+    layer: str,
+    version: int,
+    *,
+    who: str | None,
+    why: str,
+    department: str | None = None,
+    also: Callable[[sa.Connection, LayerVersion], None] | None = None,
+) -> LayerVersion:
+    """Make an earlier version current again, as a new version naming who did it and why; with a
+    ``department``, only that department's entries (everyone else's stay as they are now)."""
     why = why.strip()
     if not why:
         raise InvalidInputError("why: say why the earlier version is made current again")
     old = store.read_layer(layer, version=version)
     latest = store.resolve_version(layer)
+    if department is not None:
+        old = _with_entries_of(department, old, store.read_layer(layer, version=latest.version))
+    whose = f" ({department}'s entries)" if department is not None else ""
     return store.write_layer(
         layer,
         old,
-        source=f"version {version} made current again: {why}",
+        source=f"version {version}{whose} made current again: {why}",
         loaded_by=who,
         based_on=latest.version,
+        also=also,
     )
+
+
+def _with_entries_of(department: str, old: gpd.GeoDataFrame, now: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The layer as it is now, with one department's entries as they were in ``old``."""
+    mine = old[old["department"] == department]
+    others = now[now["department"] != department]
+    clash = sorted(set(mine["id"]) & set(others["id"]))
+    if clash:
+        raise InvalidInputError(
+            f"entries {', '.join(clash[:5])} of {department} then are another department's now"
+        )
+    merged = pd.concat([others, mine], ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326")

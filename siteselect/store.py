@@ -2,8 +2,9 @@
 
 One schema serves both backends; its tables are declared here and made by the migrations
 (``siteselect.migrations``), whose latest revision must give exactly these. Every load writes a
-new version of the whole layer in one transaction: a row in ``layer_versions``, the features
-(geometry, attributes as JSON) and their H3 cells as ``bigint``. Earlier versions stay, so any
+new version of the whole layer in one transaction, in chunks: a row in ``layer_versions``, the
+features (geometry, attributes as JSON) and their H3 cells as ``bigint``. Features too many to
+hold in memory are staged on disk first (:class:`Staging`). Earlier versions stay, so any
 check can be reproduced as of a version or a date.
 On PostGIS the geometry column is typed (SRID 4326, GiST index) and bulk rows go in with COPY; on
 SQLite the geometry is WKB in a BLOB and needs no extension.
@@ -12,10 +13,14 @@ SQLite the geometry is WKB in a BLOB and needs no extension.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import hashlib
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -30,7 +35,7 @@ from siteselect.errors import NotFoundError, StaleWriteError, StoreError
 from siteselect.grid import geometries_cells
 from siteselect.schema import account_tables, layer_tables, report_table
 from siteselect.settings import Settings
-from siteselect.specs import get_spec
+from siteselect.specs import LayerSpec, get_spec
 
 CHUNK = 50_000
 Progress = Callable[[int, int], None]
@@ -127,7 +132,7 @@ class Store:
     def write_layer(
         self,
         layer: str,
-        gdf: gpd.GeoDataFrame,
+        gdf: gpd.GeoDataFrame | Staging,
         *,
         source: str,
         loaded_by: str | None = None,
@@ -135,29 +140,28 @@ class Store:
         based_on: int | None = None,
         also: Callable[[sa.Connection, LayerVersion], None] | None = None,
     ) -> LayerVersion:
-        """Store validated features as a new version of ``layer``, all or nothing.
+        """Store validated features (in memory, or staged on disk) as a new version of ``layer``,
+        all or nothing, in chunks of ``CHUNK`` rows.
 
         ``based_on`` makes the write conditional: it is refused (``StaleWriteError``) unless that
         version is still the latest when it commits. ``also`` runs in the same transaction (an
         audit record)."""
         spec = get_spec(layer)
-        # Rows go in id order: the checksum then depends on content only, and the primary key
-        # index is appended to rather than inserted into at random.
-        gdf = gdf.iloc[np.argsort(gdf["id"].astype(str).to_numpy(), kind="stable")]
-        ids = gdf["id"].astype(str).to_numpy()
-        props = _props_json(gdf.drop(columns=[c for c in ("id", "geometry") if c in gdf]))
-        wkb: np.ndarray | None = None
-        cell_pos = cells = np.empty(0, dtype=np.int64)
-        if spec.has_geometry:
-            geoms = gdf.geometry.to_numpy()
-            wkb = shapely.to_wkb(geoms)
-            cell_pos, cells = geometries_cells(geoms, self.h3_resolution)
-        checksum = _checksum(ids, wkb, props)
+        if isinstance(gdf, Staging):
+            staged = gdf
+            count, checksum, batches = staged.count, staged.checksum(), staged.batches
+        else:
+            # Rows go in id order: the checksum then depends on content only, and the primary key
+            # index is appended to rather than inserted into at random.
+            gdf = gdf.iloc[np.argsort(gdf["id"].astype(str).to_numpy(), kind="stable")]
+            rows = _encode(spec, gdf)
+            count, checksum = len(rows[0]), _checksum(*rows)
+            batches = functools.partial(_slices, *rows)
         who = loaded_by or _whoami()
         try:
             with self.engine.begin() as conn:
-                version = self._new_version(conn, layer, source, who, len(ids), checksum, based_on)
-                self._insert_all(conn, version, ids, wkb, props, cell_pos, cells, on_progress)
+                version = self._new_version(conn, layer, source, who, count, checksum, based_on)
+                self._insert_all(conn, version, batches(), on_progress)
                 if also is not None:
                     also(conn, version)
         except sa.exc.IntegrityError as exc:  # two writes based on the same version: one is late
@@ -170,25 +174,20 @@ class Store:
         self,
         conn: sa.Connection,
         version: LayerVersion,
-        ids: np.ndarray,
-        wkb: np.ndarray | None,
-        props: list[str],
-        cell_pos: np.ndarray,
-        cells: np.ndarray,
+        batches: Iterator[Rows],
         on_progress: Progress | None,
     ) -> None:
-        total = len(ids) + len(cells)
         done = 0
         if self.postgis:  # bare partitions, made and attached by the tables' owner (see security)
             conn.execute(sa.text("SELECT siteselect_new_partitions(:v)"), {"v": version.id})
-        for count in self._insert_features(conn, version.id, ids, wkb, props):
-            done += count
+        for ids, wkb, props in batches:
+            self._insert_features(conn, version.id, ids, wkb, props)
+            if wkb is not None:
+                cell_pos, cells = geometries_cells(shapely.from_wkb(wkb), self.h3_resolution)
+                self._insert_cells(conn, version.id, ids[cell_pos], cells)
+            done += len(ids)
             if on_progress:
-                on_progress(done, total)
-        for count in self._insert_cells(conn, version.id, ids[cell_pos], cells):
-            done += count
-            if on_progress:
-                on_progress(done, total)
+                on_progress(done, version.feature_count)
         if self.postgis:
             conn.execute(sa.text("SELECT siteselect_attach_partitions(:v)"), {"v": version.id})
 
@@ -238,29 +237,27 @@ class Store:
         ids: np.ndarray,
         wkb: np.ndarray | None,
         props: list[str],
-    ) -> Iterator[int]:
+    ) -> None:
         if self.postgis:
             hexes = (
                 [None] * len(ids) if wkb is None else [w.hex() for w in wkb]
             )  # EWKB hex is what COPY's text input of geometry takes
             rows = ((version_id, i, f"SRID=4326;{h}" if h else None, p) for i, h, p in zip(ids, hexes, props))
-            yield from _copy_partition(conn, "features", version_id, rows)
+            _copy_partition(conn, "features", version_id, rows)
         else:
             blobs = [None] * len(ids) if wkb is None else list(wkb)
             sql = "INSERT INTO features (version_id, fid, geom, props) VALUES (?, ?, ?, ?)"
-            rows_list = [(version_id, i, b, p) for i, b, p in zip(ids.tolist(), blobs, props)]
-            yield from _executemany(conn, sql, rows_list)
+            _executemany(conn, sql, [(version_id, i, b, p) for i, b, p in zip(ids.tolist(), blobs, props)])
 
     def _insert_cells(
         self, conn: sa.Connection, version_id: int, fids: np.ndarray, cells: np.ndarray
-    ) -> Iterator[int]:
+    ) -> None:
         order = np.argsort(cells, kind="stable")  # in index order: appends, not random inserts
         rows = [(version_id, f, c) for f, c in zip(fids[order].tolist(), cells[order].tolist())]
         if self.postgis:
-            yield from _copy_partition(conn, "feature_cells", version_id, iter(rows))
+            _copy_partition(conn, "feature_cells", version_id, iter(rows))
         else:
-            sql = "INSERT INTO feature_cells (version_id, fid, cell) VALUES (?, ?, ?)"
-            yield from _executemany(conn, sql, rows)
+            _executemany(conn, "INSERT INTO feature_cells (version_id, fid, cell) VALUES (?, ?, ?)", rows)
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -340,6 +337,72 @@ class Store:
             }
 
 
+class Staging:
+    """Validated features of one layer held on disk until they are written, as the store keeps
+    them (id, WKB, attributes as JSON) in a temporary SQLite file: a load of a million rows then
+    holds one chunk in memory at a time. Ids are unique here as in the store; a repeated id is
+    reported with the row of its first occurrence rather than staged."""
+
+    def __init__(self, layer: str):
+        self.spec = get_spec(layer)
+        self._folder = tempfile.TemporaryDirectory(prefix="siteselect-staging-")
+        self._db = sqlite3.connect(Path(self._folder.name) / "staged.db")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE staged (fid TEXT PRIMARY KEY, line INTEGER, geom BLOB, props TEXT)")
+        self._db.execute("CREATE TEMP TABLE probe (fid TEXT, line INTEGER)")
+        self.count = 0
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+        self._folder.cleanup()
+
+    def add(self, gdf: gpd.GeoDataFrame, lines: Any = None) -> list[tuple[str, int | None, int | None]]:
+        """Stage validated features (``lines``: each one's row in its file). Returns, for each id
+        staged already: the id, the row of the one staged, the row of this one (not staged)."""
+        ids, wkb, props = _encode(self.spec, gdf)
+        rows = [None] * len(ids) if lines is None else [int(n) for n in lines]
+        blobs = [None] * len(ids) if wkb is None else list(wkb)
+        before = self._db.total_changes
+        self._db.executemany(
+            "INSERT INTO staged VALUES (?, ?, ?, ?) ON CONFLICT (fid) DO NOTHING",
+            zip(ids.tolist(), rows, blobs, props),
+        )
+        added = self._db.total_changes - before
+        self.count += added
+        if added == len(ids):
+            return []
+        # Some ids were staged before: the rows staged under them are not these ones.
+        self._db.executemany("INSERT INTO probe VALUES (?, ?)", zip(ids.tolist(), rows))
+        found = self._db.execute(
+            "SELECT fid, staged.line, probe.line FROM probe JOIN staged USING (fid)"
+            " WHERE staged.line IS NOT probe.line ORDER BY probe.rowid"
+        ).fetchall()
+        self._db.execute("DELETE FROM probe")
+        return [(fid, first, line) for fid, first, line in found]
+
+    def batches(self) -> Iterator[Rows]:
+        """The staged rows in id order (the store's), ``CHUNK`` at a time."""
+        cursor = self._db.execute("SELECT fid, geom, props FROM staged ORDER BY fid")
+        while chunk := cursor.fetchmany(CHUNK):
+            ids = np.array([r[0] for r in chunk], dtype=object)
+            wkb = np.array([r[1] for r in chunk], dtype=object) if self.spec.has_geometry else None
+            yield ids, wkb, [r[2] for r in chunk]
+
+    def checksum(self) -> str:
+        """The checksum the same features would have written from memory."""
+        digest = hashlib.sha256()
+        for ids, wkb, props in self.batches():
+            _checksum(ids, wkb, props, digest)
+        return str(digest.hexdigest())
+
+
 def _version(row: Any) -> LayerVersion:
     values: dict[str, Any] = dict(row)
     if values["loaded_at"].tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
@@ -356,14 +419,32 @@ def _props_json(frame: pd.DataFrame) -> list[str]:
     return [_json_text(dict(zip(columns, values))) for values in frame.itertuples(index=False, name=None)]
 
 
-def _checksum(ids: np.ndarray, wkb: np.ndarray | None, props: list[str]) -> str:
-    digest = hashlib.sha256()  # rows come in id order: the same content, the same checksum
+# A chunk of features as stored: ids, WKB (None for a layer without geometry), attributes as JSON.
+Rows = tuple[np.ndarray, np.ndarray | None, list[str]]
+
+
+def _encode(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> Rows:
+    ids = gdf["id"].astype(str).to_numpy()
+    props = _props_json(gdf.drop(columns=[c for c in ("id", "geometry") if c in gdf]))
+    wkb = shapely.to_wkb(gdf.geometry.to_numpy()) if spec.has_geometry else None
+    return ids, wkb, props
+
+
+def _slices(ids: np.ndarray, wkb: np.ndarray | None, props: list[str]) -> Iterator[Rows]:
+    for start in range(0, len(ids), CHUNK):
+        end = start + CHUNK
+        yield ids[start:end], None if wkb is None else wkb[start:end], props[start:end]
+
+
+def _checksum(ids: np.ndarray, wkb: np.ndarray | None, props: list[str], digest: Any = None) -> str:
+    """The checksum of rows in id order (continuing ``digest``, a chunk after another)."""
+    digest = digest or hashlib.sha256()  # rows come in id order: the same content, the same checksum
     for n in range(len(ids)):
         digest.update(ids[n].encode())
         digest.update(props[n].encode())
         if wkb is not None:
             digest.update(wkb[n])
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
 def _whoami() -> str:
@@ -398,32 +479,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> Iterator[int]:
+def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            cursor.executemany(sql, chunk)
-            yield len(chunk)
+        cursor.executemany(sql, rows)
     finally:
         cursor.close()
 
 
 def _copy_partition(
     conn: sa.Connection, table: str, version_id: int, rows: Iterator[tuple[Any, ...]]
-) -> Iterator[int]:
+) -> None:
     """COPY rows into the bare partition of ``table`` for one version (attached afterwards)."""
     part = conn.dialect.identifier_preparer.quote(f"{table}_v{int(version_id)}")
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f"COPY {part} FROM STDIN") as copy:
-            sent = 0
             for row in rows:
                 copy.write_row(row)
-                sent += 1
-                if sent % CHUNK == 0:
-                    yield CHUNK
-            if sent % CHUNK:
-                yield sent % CHUNK
     finally:
         cursor.close()

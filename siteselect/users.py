@@ -9,10 +9,12 @@ ROLES = ("admin", "clerk", "operator", "steward")
 
 @dataclass(frozen=True)
 class User:
-    """Someone who writes: an admin, a clerk, or an operator bound to the parks it runs."""
+    """Someone who writes: an admin, a clerk, an operator bound to the parks it runs, or a data
+    steward of one department (its code)."""
 
     id: int
     name: str
     role: str
     parks: tuple[str, ...]
     disabled: bool = False
+    department: str | None = None

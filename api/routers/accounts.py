@@ -20,6 +20,9 @@ Name = Annotated[str, Field(min_length=1, max_length=accounts.NAME_MAX)]
 Password = Annotated[str, Field(min_length=1, max_length=sessions.PASSWORD_MAX)]
 Role = Literal["admin", "clerk", "steward", "operator"]
 Park = Annotated[str, Field(min_length=1, max_length=200)]
+Department = Annotated[
+    str, Field(min_length=1, max_length=50, description="a code of layers/departments.yaml")
+]
 
 
 class SignIn(BaseModel):
@@ -44,6 +47,7 @@ class NewUser(BaseModel):
     name: Name
     role: Role
     parks: Annotated[list[Park], Field(max_length=100)] = []
+    department: Department | None = None  # a data steward's
     password: Password | None = None
 
 
@@ -51,6 +55,7 @@ class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     role: Role | None = None
     parks: Annotated[list[Park] | None, Field(max_length=100)] = None
+    department: Department | None = None
     disabled: bool | None = None
 
 
@@ -116,8 +121,9 @@ def change_password(request: Request, body: PasswordChange, user: User, session:
 
 @router.get("/me")
 def me(user: User) -> dict[str, object]:
-    """Who the bearer token or session belongs to: its user's name, role and parks."""
-    return {"name": user.name, "role": user.role, "parks": list(user.parks)}
+    """Who the bearer token or session belongs to: its user's name, role, parks and department."""
+    who: dict[str, object] = {"name": user.name, "role": user.role, "parks": list(user.parks)}
+    return who | accounts.department_of(user)
 
 
 def _admin(request: Request, user: accounts.User, action: str, target: str) -> Any:
@@ -127,7 +133,9 @@ def _admin(request: Request, user: accounts.User, action: str, target: str) -> A
 
 
 def _user_json(user: accounts.User) -> dict[str, Any]:
-    return {"name": user.name, "role": user.role, "parks": list(user.parks), "disabled": user.disabled}
+    return {"name": user.name, "role": user.role, "parks": list(user.parks), "disabled": user.disabled} | (
+        accounts.department_of(user)
+    )
 
 
 @router.get("/users")
@@ -142,7 +150,7 @@ def add_user(request: Request, body: NewUser, user: User) -> dict[str, Any]:
     store = _admin(request, user, "add-user", body.name)
     if body.password is not None:
         sessions.hash_password(body.password)  # a bad password refuses the user before it is made
-    added = accounts.add_user(store, body.name, body.role, body.parks, by=user)
+    added = accounts.add_user(store, body.name, body.role, body.parks, by=user, department=body.department)
     if body.password is not None:
         sessions.set_password(store, added.name, body.password)
     return _user_json(added)
@@ -150,7 +158,7 @@ def add_user(request: Request, body: NewUser, user: User) -> dict[str, Any]:
 
 @router.patch("/users/{name}")
 def change_user(request: Request, name: str, body: UserChange, user: User) -> dict[str, Any]:
-    """Change a user's role, parks or whether it is disabled (admins only)."""
+    """Change a user's role, parks, department or whether it is disabled (admins only)."""
     changed = accounts.update_user(_store(request), user, name, **body.model_dump(exclude_none=True))
     return _user_json(changed)
 

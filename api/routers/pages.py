@@ -1,6 +1,6 @@
 """People's pages beside the map: signing in, the admin's page and the operator's. Each is a static
-page whose script asks the service for the session and the data; only the operator's page gets
-constants (labels, the freshness window) in a JSON block, escaped."""
+page whose script asks the service for the session and the data; the operator's page gets
+constants (labels, the freshness window) in a JSON block, escaped, and the admin's the departments."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.routers.webmap import STATIC
-from siteselect import labels
+from siteselect import labels, law
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,8 +34,8 @@ def signin() -> HTMLResponse:
 
 @router.get("/admin", response_class=HTMLResponse)
 def admin() -> HTMLResponse:
-    """Users, tokens and the audit trail, for admins."""
-    return static_page("admin.html")
+    """Users, tokens and the audit trail, for admins; stewards are given a department of these."""
+    return static_page("admin.html", {"departments": law.departments()})
 
 
 @router.get("/operator", response_class=HTMLResponse)

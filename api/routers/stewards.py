@@ -2,7 +2,9 @@
 
 The file is the request body (its name in ``filename``); a dry run answers with the header mapping,
 the entries added, removed and changed and the verdicts that change; the same request with
-``dry_run=false`` (and the ``based_on`` version the steward reviewed) makes the load.
+``dry_run=false`` (and the ``based_on`` version the steward reviewed) makes the load. A data
+steward loads, tries and restores only its own department's entries and layers; every refusal and
+every write is in the audit trail.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.auth import current_user
-from siteselect import accounts
+from siteselect import accounts, audit
 from siteselect.errors import InvalidInputError, LayerValidationError, PermissionDeniedError, StaleWriteError
 from siteselect.load import LoadOptions, commit, plan_load
 from siteselect.records import plan_records
 from siteselect.sheets import write_problems
-from siteselect.stewardship import restore_version
+from siteselect.stewardship import audited, loading_department, restore_version
 
 router = APIRouter(prefix="/layers", tags=["stewards"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,10 +32,11 @@ FILE_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".geojson", ".json", ".gpkg",
 FILE_BODY = Body(media_type="application/octet-stream", description="the department's file, as it is kept")
 
 
-def steward(user: Annotated[accounts.User, Depends(current_user)]) -> accounts.User:
-    """Loads are for data stewards and admins."""
+def steward(request: Request, user: Annotated[accounts.User, Depends(current_user)]) -> accounts.User:
+    """Loads are for data stewards and admins (a refusal is audited)."""
     if user.role not in ("steward", "admin"):
-        raise PermissionDeniedError(f"loading layers is for data stewards, not a {user.role}")
+        error = PermissionDeniedError(f"loading layers is for data stewards, not a {user.role}")
+        audit.refuse(request.app.state.store, user, "load-layer", request.url.path, error)
     return user
 
 
@@ -65,11 +68,18 @@ def _saved(folder: str, filename: str, body: bytes) -> Path:
     return path
 
 
-def _plan(request: Request, layer: str, q: LoadQuery, user: accounts.User, body: bytes, judge: bool) -> Any:
+def _plan(
+    request: Request, layer: str, q: LoadQuery, user: accounts.User, body: bytes, judge: bool, action: str
+) -> Any:
+    store = request.app.state.store
+    department = loading_department(store, user, layer, action, q.department)
+    if q.replace_all and user.role != "admin":
+        error = PermissionDeniedError("replacing every department's entries needs an admin")
+        audit.refuse(store, user, action, layer, error)
     options = LoadOptions(
         coordsys=q.coordsys,
         sheet=q.sheet,
-        department=q.department,
+        department=department,
         replace_all=q.replace_all,
         role=user.role,
         min_level=q.min_level,
@@ -95,14 +105,16 @@ def load(
     ] = None,
 ) -> dict[str, Any]:
     """Try a department's file (the default), or load it: every problem by sheet, row and header."""
-    plan = _plan(request, layer, q, user, body, judge=dry_run)
+    plan = _plan(request, layer, q, user, body, judge=dry_run, action="try-load" if dry_run else "load-layer")
     if dry_run:
         return plan.as_dict() | {"dry_run": True}
     if based_on is not None and (plan.based_on or 0) != based_on:
         raise StaleWriteError(
             f"layer {layer} is at version {plan.based_on}, not {based_on}: try the file again"
         )
-    version = commit(request.app.state.store, plan, loaded_by=user.name)
+    detail = {"source": plan.source, "departments": list(plan.departments), "changes": plan.summary()}
+    store = request.app.state.store
+    version = commit(store, plan, loaded_by=user.name, also=audited(store, user, "load-layer", detail))
     request.app.state.catalog.refresh()
     return plan.as_dict() | {"dry_run": False, "version": version.version}
 
@@ -118,7 +130,7 @@ def problems(
     """The file's problems as a workbook to work through (only its header row when there are none)."""
     found: list[Any] = []
     try:
-        _plan(request, layer, q, user, body, judge=False)
+        _plan(request, layer, q, user, body, judge=False, action="try-load")
     except LayerValidationError as exc:
         found = exc.problems
     with tempfile.TemporaryDirectory(prefix="siteselect-problems-") as folder:
@@ -138,8 +150,14 @@ class RestoreBody(BaseModel):
 
 @router.post("/{layer}/versions/{version}/restore")
 def restore(request: Request, layer: str, version: int, user: Steward, body: RestoreBody) -> dict[str, Any]:
-    """Make an earlier version current again, as a new version naming who and why."""
-    made = restore_version(request.app.state.store, layer, version, who=user.name, why=body.why)
+    """Make an earlier version current again, as a new version naming who and why (a data
+    steward's: its department's entries only)."""
+    store = request.app.state.store
+    department = loading_department(store, user, layer, "restore-layer")
+    made = restore_version(
+        store, layer, version, who=user.name, why=body.why, department=department,
+        also=audited(store, user, "restore-layer", {"restored": version, "why": body.why}),
+    )  # fmt: skip
     request.app.state.catalog.refresh()
     return {"layer": layer, "version": made.version, "restored": version, "source": made.source}
 
@@ -159,6 +177,7 @@ def records(
     """Join a table of records (``acceptance`` onto buildings, ``certificates`` onto house numbers)
     to the features they name: tried first, then loaded as the layer's new version."""
     store = request.app.state.store
+    loading_department(store, user, layer, "try-records" if dry_run else "load-records")
     with tempfile.TemporaryDirectory(prefix="siteselect-records-") as folder:
         path = _saved(folder, filename, body)
         plan = plan_records(store, kind, path, sheet=sheet, settings=request.app.state.settings)
@@ -170,6 +189,9 @@ def records(
         raise StaleWriteError(
             f"layer {layer} is at version {plan.based_on}, not {based_on}: try the file again"
         )
-    version = commit(store, plan, loaded_by=user.name)
+    also = audited(
+        store, user, "load-records", {"source": plan.source, "kind": kind, "changes": plan.summary()}
+    )
+    version = commit(store, plan, loaded_by=user.name, also=also)
     request.app.state.catalog.refresh()
     return plan.as_dict() | {"dry_run": False, "version": version.version}

@@ -13,6 +13,7 @@ const ADMIN_TEXT = {
     when: "时间", target: "对象", outcome: "结果", detail: "说明", saved: "已保存", added: "已添加",
     notAdmin: "此页面仅限管理员", loading: "加载中…", count: (n) => `共 ${n} 条`,
     roles: { admin: "管理员", clerk: "窗口人员", steward: "数据管理员", operator: "园区运营方" },
+    department: "部门（数据管理员）", noDepartment: "—",
     outcomes: { ok: "成功", refused: "拒绝" },
   },
   en: {
@@ -26,10 +27,12 @@ const ADMIN_TEXT = {
     saved: "Saved", added: "Added", notAdmin: "This page is for admins", loading: "Loading…",
     count: (n) => `${n} entries`,
     roles: { admin: "admin", clerk: "clerk", steward: "data steward", operator: "park operator" },
+    department: "Department (stewards)", noDepartment: "—",
     outcomes: { ok: "ok", refused: "refused" },
   },
 };
 const ROLES = ["admin", "clerk", "steward", "operator"];
+const DEPARTMENTS = JSON.parse(document.getElementById("config").textContent).departments; // code → name
 const { el, call } = Account;
 const view = { users: [], tokens: [], audit: [] };
 const T = Account.translate(ADMIN_TEXT, () => draw());
@@ -59,13 +62,24 @@ function roleSelect(value) {
   return select;
 }
 
+// A data steward's department; other roles have none.
+function departmentSelect(value) {
+  const select = el("select", {}, el("option", { value: "" }, T("noDepartment")));
+  Object.entries(DEPARTMENTS).forEach(([code, name]) => select.append(el("option", { value: code, selected: code === value }, name)));
+  return select;
+}
+
+// Sent for a steward only (JSON leaves an undefined field out).
+const departmentOf = (select, role) => (role === "steward" && select.value) || undefined;
+
 function userRow(u) {
   const role = roleSelect(u.role);
   const parks = el("input", { value: u.parks.join(", ") });
+  const department = departmentSelect(u.department);
   const disabled = el("input", { type: "checkbox", checked: u.disabled });
   const save = el("button", { type: "button" }, T("save"));
   save.addEventListener("click", () => attempt(() => call("PATCH", `/users/${encodeURIComponent(u.name)}`, {
-    role: role.value, parks: parksOf(parks.value), disabled: disabled.checked,
+    role: role.value, parks: parksOf(parks.value), department: departmentOf(department, role.value), disabled: disabled.checked,
   }), "saved"));
   const password = el("input", { type: "password", autocomplete: "new-password", placeholder: T("newPassword") });
   const reset = el("button", { type: "button", className: "quiet" }, T("resetPassword"));
@@ -73,7 +87,7 @@ function userRow(u) {
     password: password.value,
   }), "saved"));
   return el("tr", { dataset: { name: u.name } }, el("td", {}, u.name), el("td", {}, role), el("td", {}, parks),
-    el("td", {}, disabled), el("td", {}, save, password, reset));
+    el("td", {}, department), el("td", {}, disabled), el("td", {}, save, password, reset));
 }
 
 // An instant of the service (UTC) in the reader's own time zone and language.
@@ -107,6 +121,7 @@ function draw() {
   fill("token-table", view.tokens.map(tokenRow));
   fill("audit-table", view.audit.map(auditRow));
   $("new-role").replaceChildren(...roleSelect($("new-role").value || "operator").children);
+  $("new-department").replaceChildren(...departmentSelect($("new-department").value).children);
   const chosen = $("token-user").value;
   $("token-user").replaceChildren(...view.users.filter((u) => !u.disabled)
     .map((u) => el("option", { value: u.name, selected: u.name === chosen }, u.name)));
@@ -142,7 +157,8 @@ document.querySelectorAll("button.tab").forEach((button) => button.addEventListe
 
 $("add-user").addEventListener("submit", (event) => {
   event.preventDefault();
-  const body = { name: $("new-name").value.trim(), role: $("new-role").value, parks: parksOf($("new-parks").value) };
+  const body = { name: $("new-name").value.trim(), role: $("new-role").value, parks: parksOf($("new-parks").value),
+    department: departmentOf($("new-department"), $("new-role").value) };
   if ($("new-password").value) body.password = $("new-password").value;
   attempt(async () => {
     await call("POST", "/users", body);

@@ -12,6 +12,7 @@ const TEXT = {
     entries: "条目", change: "变化", verdicts: "结论变化", address: "地址", industry: "行业", before: "之前",
     after: "之后", unmatched: "未匹配", problems: "问题", download: "下载问题清单", row: "行", column: "列",
     value: "值", problem: "问题", fix: "建议", signedIn: (n, r) => `已登录：${n}（${r}）`,
+    ofDepartment: (d) => `所属部门：${d}（只能导入、试运行和恢复本部门的数据）`, noDepartment: "此数据管理员未设所属部门，请联系管理员",
     notSteward: "此令牌不是数据管理员或管理员的", badToken: "令牌无效或已撤销", pickFile: "请选择文件",
     trying: "试运行中…", loading: "导入中…", found: (n) => `发现 ${n} 个问题，未导入任何数据`,
     planned: (s) => `新增 ${s.added}，删除 ${s.removed}，修改 ${s.changed}；${s.verdicts_changed} 处结论变化`,
@@ -26,6 +27,8 @@ const TEXT = {
     address: "Address", industry: "Industry", before: "Before", after: "After", unmatched: "Unmatched",
     problems: "Problems", download: "Download the problem list", row: "Row", column: "Column", value: "Value",
     problem: "Problem", fix: "Fix", signedIn: (n, r) => `Signed in: ${n} (${r})`,
+    ofDepartment: (d) => `Department: ${d} (you load, try and restore its data only)`,
+    noDepartment: "This data steward has no department yet: ask an admin",
     notSteward: "This token is not a data steward's or an admin's", badToken: "The token is unknown or revoked",
     pickFile: "Choose a file", trying: "Trying…", loading: "Loading…",
     found: (n) => `${n} problem(s); nothing was loaded`,
@@ -88,6 +91,12 @@ async function signIn(event) {
   if (!["steward", "admin"].includes(me.role)) { status(t("notSteward"), true); return; }
   sessionStorage.setItem("siteselect.token", state.token);
   $("who").textContent = t("signedIn")(me.name, me.role);
+  // A steward loads its own department's entries: the field shows it and cannot be changed.
+  const steward = me.role === "steward";
+  $("my-department").hidden = !steward;
+  $("my-department").textContent = steward ? (me.department_name ? t("ofDepartment")(me.department_name) : t("noDepartment")) : "";
+  if (steward) $("department").value = me.department_name || "";
+  $("department").readOnly = steward;
   $("upload").hidden = false;
   status("");
 }

@@ -232,11 +232,29 @@ def test_bearer_tokens_keep_working_and_stop_with_a_disabled_user(service):
 
 def test_an_admin_adds_users_of_every_role_and_changes_them(service):
     admin, csrf = _signed_in(service, "admin")
-    for role, parks in (("steward", []), ("clerk", []), ("operator", ["park-001", "park-002"])):
+    for role, parks, extra in (("steward", [], {"department": "market"}), ("clerk", [], {}),
+                               ("operator", ["park-001", "park-002"], {})):  # fmt: skip
         r = admin.post("/users", json={"name": f"新{role}", "role": role, "parks": parks,
-                                       "password": "first-password-1"}, headers=csrf)  # fmt: skip
+                                       "password": "first-password-1"} | extra, headers=csrf)  # fmt: skip
         assert r.status_code == 201 and r.json()["role"] == role
-    assert _signed_in(service, "新steward", "first-password-1")[0].get("/me").json()["role"] == "steward"
+    steward = _signed_in(service, "新steward", "first-password-1")[0].get("/me").json()
+    assert (steward["role"], steward["department"], steward["department_name"]) == (
+        "steward",
+        "market",
+        "崂山区市场监督管理局",
+    )
+    moved = admin.patch("/users/新steward", json={"department": "housing"}, headers=csrf)
+    assert moved.status_code == 200 and moved.json()["department"] == "housing"
+    assert admin.get("/audit").json()[-1]["after"]["department"] == "housing"
+    for body in ({"role": "steward"}, {"role": "steward", "department": "<b>x</b>"},
+                 {"role": "clerk", "department": "market"}):  # fmt: skip
+        bad = admin.post("/users", json={"name": "又一个"} | body, headers=csrf)
+        assert bad.status_code == 422 and "department" in bad.json()["detail"], body
+    assert admin.patch("/users/新clerk", json={"role": "steward"}, headers=csrf).status_code == 422
+    became = admin.patch("/users/新clerk", json={"role": "steward", "department": "fire"}, headers=csrf)
+    assert became.json()["department"] == "fire"
+    back = admin.patch("/users/新clerk", json={"role": "clerk"}, headers=csrf)
+    assert back.status_code == 200 and "department" not in back.json()
     moved = admin.patch("/users/新operator", json={"parks": ["park-002"]}, headers=csrf)
     assert moved.json()["parks"] == ["park-002"]
     bad = admin.patch("/users/新clerk", json={"role": "operator"}, headers=csrf)

@@ -18,15 +18,21 @@ from tests.unit.test_department_loads import NEW_LIST
 LAYER = "prohibited_addresses"
 LOADS = f"/layers/{LAYER}/loads"
 OCTETS = {"Content-Type": "application/octet-stream"}
+PEOPLE = (
+    ("执法局数据员", "steward", "enforcement"),
+    ("住建局数据员", "steward", "housing"),
+    ("admin", "admin", None),
+    ("clerk", "clerk", None),
+)
 
 
 @pytest.fixture
 def service(tmp_path, demo_db):
     url = copy_store(demo_db, tmp_path)
     store = Store(url)
-    for name, role in (("执法局数据员", "steward"), ("admin", "admin"), ("clerk", "clerk")):
-        accounts.add_user(store, name, role)
-    tokens = {n: accounts.create_token(store, n)[0] for n in ("执法局数据员", "admin", "clerk")}
+    for name, role, department in PEOPLE:
+        accounts.add_user(store, name, role, department=department)
+    tokens = {n: accounts.create_token(store, n)[0] for n, _, _ in PEOPLE}
     auth = {n: {"Authorization": f"Bearer {t}"} | OCTETS for n, t in tokens.items()}
     with TestClient(create_app(Settings(_env_file=None, database_url=url))) as client:  # type: ignore[call-arg]
         yield client, auth, store
@@ -112,11 +118,104 @@ def test_acceptance_records_are_joined_over_http(service, tmp_path):
     ]
     body = acceptance_xlsx(tmp_path / "a.xlsx", rows).read_bytes()
     url = "/layers/buildings/records/acceptance"
-    dry = client.post(url, params={"filename": "a.xlsx"}, content=body, headers=auth["执法局数据员"]).json()
+    dry = client.post(url, params={"filename": "a.xlsx"}, content=body, headers=auth["住建局数据员"]).json()
     assert dry["summary"]["changed"] == 1 and dry["unmatched"][0]["line"] == 4
     done = client.post(url, params={"filename": "a.xlsx", "dry_run": "false", "based_on": dry["based_on"]},
-                       content=body, headers=auth["执法局数据员"])  # fmt: skip
+                       content=body, headers=auth["住建局数据员"])  # fmt: skip
     assert done.status_code == 200 and done.json()["version"] == dry["based_on"] + 1
     wrong = client.post("/layers/zones/records/acceptance", params={"filename": "a.xlsx"}, content=body,
                         headers=auth["执法局数据员"])  # fmt: skip
     assert wrong.status_code == 422
+
+
+def _audit(client, auth):
+    return client.get("/audit", headers=_token(auth["admin"])).json()
+
+
+@pytest.mark.parametrize(
+    ("who", "url", "params"),
+    [
+        ("执法局数据员", LOADS, {"department": "崂山区市场监督管理局"}),  # another department's entries
+        ("执法局数据员", LOADS, {"department": "market"}),
+        ("执法局数据员", "/layers/buildings/records/acceptance", {}),  # the housing bureau's layer
+        ("执法局数据员", "/layers/roads/loads", {}),  # a layer no department's steward keeps
+        ("住建局数据员", LOADS, {"replace_all": "true"}),
+    ],
+)
+@pytest.mark.parametrize("dry_run", ["true", "false"])
+def test_a_steward_is_refused_other_departments_data_and_the_refusal_is_audited(
+    service, tmp_path, who, url, params, dry_run
+):
+    client, auth, store = service
+    body = prohibited_xlsx(tmp_path / "x.xlsx", NEW_LIST).read_bytes()
+    counts, logged = store.counts(), len(_audit(client, auth))
+    r = client.post(url, params=params | {"filename": "x.xlsx", "dry_run": dry_run}, content=body,
+                    headers=auth[who])  # fmt: skip
+    assert r.status_code == 403, r.text
+    assert store.counts() == counts
+    log = _audit(client, auth)
+    assert len(log) == logged + 1 and log[-1]["outcome"] == "refused" and log[-1]["actor"] == f"steward:{who}"
+
+
+def test_a_steward_without_a_department_loads_nothing(service, tmp_path):
+    client, _auth, store = service
+    accounts.add_user(store, "无部门", "steward", department="market")
+    with store.engine.begin() as conn:  # as a steward made before stewards had departments
+        u = store.accounts["users"]
+        conn.execute(u.update().where(u.c.name == "无部门").values(department=None))
+    headers = {"Authorization": f"Bearer {accounts.create_token(store, '无部门')[0]}"} | OCTETS
+    assert client.get("/me", headers=headers).json()["department"] is None
+    body = prohibited_xlsx(tmp_path / "x.xlsx", NEW_LIST).read_bytes()
+    r = client.post(LOADS, params={"filename": "x.xlsx"}, content=body, headers=headers)
+    assert r.status_code == 403 and "department" in r.json()["detail"]
+
+
+def test_a_stewards_load_is_its_own_departments_and_is_audited(service, tmp_path):
+    client, auth, _store = service
+    me = client.get("/me", headers=_token(auth["执法局数据员"])).json()
+    assert (me["department"], me["department_name"]) == ("enforcement", ENFORCEMENT)
+    rows = [[*row[:4], None] for row in NEW_LIST]  # no department column: the steward's own
+    body = prohibited_xlsx(tmp_path / "x.xlsx", rows).read_bytes()
+    dry = client.post(LOADS, params={"filename": "x.xlsx"}, content=body, headers=auth["执法局数据员"])
+    assert dry.status_code == 200 and dry.json()["departments"] == [ENFORCEMENT]
+    others = [["深圳路113号", "违法建筑", "*", "2026-04-02", "崂山区市场监督管理局"]]
+    theirs = prohibited_xlsx(tmp_path / "y.xlsx", others).read_bytes()
+    bad = client.post(LOADS, params={"filename": "y.xlsx"}, content=theirs, headers=auth["执法局数据员"])
+    assert bad.status_code == 422 and bad.json()["problems"][0]["header"] == "责任部门"
+    params = {"filename": "x.xlsx", "dry_run": "false"}
+    done = client.post(LOADS, params=params, content=body, headers=auth["执法局数据员"])
+    assert done.status_code == 200, done.text
+    entry = _audit(client, auth)[-1]
+    assert (entry["actor"], entry["action"], entry["outcome"]) == ("steward:执法局数据员", "load-layer", "ok")
+    assert entry["after"]["version"] == done.json()["version"] and entry["after"]["departments"] == [
+        ENFORCEMENT
+    ]
+
+
+def test_a_steward_restores_only_its_own_departments_entries(service, tmp_path):
+    client, auth, store = service
+    first = store.resolve_version(LAYER)
+    before = store.read_layer(LAYER)
+    body = prohibited_xlsx(tmp_path / "x.xlsx", NEW_LIST).read_bytes()
+    params = {"filename": "x.xlsx", "dry_run": "false"}
+    assert client.post(LOADS, params=params, content=body, headers=auth["执法局数据员"]).status_code == 200
+    market = [["深圳路113号", "违法建筑", "*", "2026-04-02", "崂山区市场监督管理局"]]
+    theirs = prohibited_xlsx(tmp_path / "m.xlsx", market).read_bytes()
+    r = client.post(
+        LOADS, params=params | {"filename": "m.xlsx"}, content=theirs, headers=_token(auth["admin"]) | OCTETS
+    )
+    assert r.status_code == 200, r.text
+    now = store.read_layer(LAYER)
+
+    back = client.post(f"/layers/{LAYER}/versions/{first.version}/restore", json={"why": "清单有误"},
+                       headers=_token(auth["执法局数据员"]))  # fmt: skip
+    assert back.status_code == 200, back.text
+    after = store.read_layer(LAYER)
+    mine = after["department"] == ENFORCEMENT
+    assert sorted(after.loc[mine, "id"]) == sorted(before.loc[before["department"] == ENFORCEMENT, "id"])
+    assert sorted(after.loc[~mine, "id"]) == sorted(now.loc[now["department"] != ENFORCEMENT, "id"])
+    assert _audit(client, auth)[-1]["action"] == "restore-layer"
+    roads = client.post(
+        "/layers/roads/versions/1/restore", json={"why": "x"}, headers=_token(auth["执法局数据员"])
+    )
+    assert roads.status_code == 403

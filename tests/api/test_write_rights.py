@@ -1,6 +1,6 @@
 """Who may write what, route by route: anonymous, a clerk, the operator of park A, the operator of
-park B and an admin, each against every write route. Every refusal is audited and changes nothing;
-every write is audited."""
+park B and an admin, each against every write route; and the data stewards of two departments
+against the loading routes. Every refusal is audited and changes nothing; every write is audited."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from api.app import create_app
 from siteselect import accounts, listings
 from siteselect.settings import Settings
 from siteselect.store import Store
+from tests.support.department_files import ENFORCEMENT, acceptance_xlsx, prohibited_xlsx
 
 ITEMS = "/ogc/collections/vacancies/items"
 PARKS = "/ogc/collections/parks/items"
 IN_A, IN_B, IN_NEITHER = [120.445, 36.131], [120.428, 36.116], [120.44, 36.12]
 ROLES = ("anonymous", "clerk", "operator-a", "operator-b", "admin")
+STEWARD_ROLES = ("anonymous", "clerk", "operator-a", "steward-enforcement", "steward-housing", "admin")
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +33,11 @@ def service(demo_db, tmp_path_factory):
     accounts.add_user(store, "operator-b", "operator", ["park-002"])
     accounts.add_user(store, "clerk", "clerk")
     accounts.add_user(store, "admin", "admin")
+    accounts.add_user(store, "steward-enforcement", "steward", department="enforcement")
+    accounts.add_user(store, "steward-housing", "steward", department="housing")
     auth = {"anonymous": {}} | {
-        name: {"Authorization": f"Bearer {accounts.create_token(store, name)[0]}"} for name in ROLES[1:]
+        name: {"Authorization": f"Bearer {accounts.create_token(store, name)[0]}"}
+        for name in ROLES[1:] + STEWARD_ROLES[3:5]
     }
     with TestClient(create_app(Settings(_env_file=None, database_url=url))) as client:  # type: ignore[call-arg]
         yield client, auth, store
@@ -184,3 +189,90 @@ def test_each_role_on_each_report_route(service, route, role, status):
 def _reports(store):
     with store.engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(store.reports)).scalar_one()
+
+
+PROHIBITED = "/layers/prohibited_addresses"
+ENTRY = ["崂山区深圳路116号", "违法建筑", "全部行业", "2026年4月2日"]  # ids come from the address
+# route: (path, query, file); files: the enforcement bureau's list, the market regulator's, records
+STEWARD_ROUTES = {
+    "try a list": (f"{PROHIBITED}/loads", {}, "enforcement"),
+    "load a list": (f"{PROHIBITED}/loads", {"dry_run": "false"}, "enforcement"),
+    "load a list without department": (f"{PROHIBITED}/loads", {"dry_run": "false"}, "anyone's"),
+    "load another department's": (
+        f"{PROHIBITED}/loads",
+        {"department": "崂山区市场监督管理局", "dry_run": "false"},
+        "another",
+    ),
+    "replace everyone's": (f"{PROHIBITED}/loads", {"replace_all": "true", "dry_run": "false"}, "enforcement"),
+    "problem workbook": (f"{PROHIBITED}/loads/problems", {}, "enforcement"),
+    "try acceptance records": ("/layers/buildings/records/acceptance", {}, "acceptance"),
+    "load acceptance records": ("/layers/buildings/records/acceptance", {"dry_run": "false"}, "acceptance"),
+    "load roads": ("/layers/roads/loads", {"dry_run": "false"}, "enforcement"),
+    "restore a list": (f"{PROHIBITED}/versions/1/restore", None, None),
+    "restore roads": ("/layers/roads/versions/1/restore", None, None),
+}
+#                                   anonymous clerk op-a st-enf st-hou admin
+STEWARD_EXPECTED = {
+    "try a list":                     (401, 403, 403, 200, 422, 200),
+    "load a list":                    (401, 403, 403, 200, 422, 200),
+    "load a list without department": (401, 403, 403, 200, 422, 422),
+    "load another department's":      (401, 403, 403, 403, 403, 200),
+    "replace everyone's":             (401, 403, 403, 403, 403, 200),
+    "problem workbook":               (401, 403, 403, 200, 200, 200),
+    "try acceptance records":         (401, 403, 403, 403, 200, 200),
+    "load acceptance records":        (401, 403, 403, 403, 200, 200),
+    "load roads":                     (401, 403, 403, 403, 403, 422),
+    "restore a list":                 (401, 403, 403, 200, 200, 200),
+    "restore roads":                  (401, 403, 403, 403, 403, 200),
+}  # fmt: skip
+STEWARD_CASES = [
+    (route, role, STEWARD_EXPECTED[route][n])
+    for route in STEWARD_ROUTES
+    for n, role in enumerate(STEWARD_ROLES)
+]
+WRITES = {"load a list", "load a list without department", "load another department's", "replace everyone's",
+          "load acceptance records", "load roads", "restore a list", "restore roads"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def department_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("files")
+    return {
+        "enforcement": prohibited_xlsx(folder / "e.xlsx", [[*ENTRY, ENFORCEMENT]]).read_bytes(),
+        "anyone's": prohibited_xlsx(folder / "a.xlsx", [["崂山区深圳路71号", *ENTRY[1:], None]]).read_bytes(),
+        "another": prohibited_xlsx(folder / "m.xlsx", [["松岭路102号", *ENTRY[1:], None]]).read_bytes(),
+        "acceptance": acceptance_xlsx(
+            folder / "r.xlsx", [["项目", "崂山区香港东路2号", "370212JG2026001", "2026-03-01", "商业"]]
+        ).read_bytes(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("route", "role", "status"), STEWARD_CASES, ids=[f"{r}-{who}" for r, who, _ in STEWARD_CASES]
+)
+def test_each_role_on_each_loading_route(service, department_files, route, role, status):
+    """A steward loads, tries and restores its own department's entries and the layers its
+    department keeps; an admin loads for any department (a list without one then names none: 422).
+    The housing bureau's steward loading the list the enforcement bureau's has just loaded is a
+    422 too: its entries' ids (made from their addresses) are the enforcement bureau's now."""
+    client, auth, store = service
+    path, query, file = STEWARD_ROUTES[route]
+    before = (store.counts(), _audit(client, auth))
+    if query is None:
+        r = client.post(path, json={"why": "清单有误"}, headers=auth[role])
+    else:
+        r = client.post(path, params={"filename": "x.xlsx"} | query, content=department_files[file],
+                        headers=auth[role] | {"Content-Type": "application/octet-stream"})  # fmt: skip
+    assert r.status_code == status, r.text
+    log = _audit(client, auth)
+    if status >= 400 or route not in WRITES:  # refusals and dry runs change nothing
+        assert store.counts() == before[0]
+    if status == 401 or (status < 400 and route not in WRITES) or status == 422:
+        assert log == before[1]  # nobody to name, or nothing written nor refused
+    elif status == 403:
+        assert len(log) == len(before[1]) + 1 and log[-1]["outcome"] == "refused"
+        assert log[-1]["actor"] == f"{role.split('-')[0]}:{role}"
+    else:
+        assert (
+            len(log) == len(before[1]) + 1 and log[-1]["outcome"] == "ok" and log[-1]["actor"].endswith(role)
+        )

@@ -68,8 +68,18 @@ def test_an_admin_signs_in_adds_an_operator_makes_a_token_and_reads_the_audit_tr
     row = page.locator("#user-table tbody tr", has_text=f"运营{width}")
     row.wait_for()
     assert row.locator("td").first.inner_text() == name  # as text: no element made of it
-    assert row.locator("select").input_value() == "operator"
+    assert row.locator("select").first.input_value() == "operator"
     assert row.locator("td input").first.input_value() == "park-001"
+
+    page.fill("#new-name", f"数据员{width}")  # a data steward belongs to a department
+    page.select_option("#new-role", "steward")
+    page.select_option("#new-department", "enforcement")
+    page.fill("#new-parks", "")
+    page.click("#add-user button[type=submit]")
+    steward = page.locator("#user-table tbody tr", has_text=f"数据员{width}")
+    steward.wait_for()
+    assert steward.locator("select").nth(1).input_value() == "enforcement"
+    assert "崂山区综合行政执法局" in steward.locator("select").nth(1).inner_text()
 
     page.click("button[data-tab=tokens]")
     page.select_option("#token-user", name)

@@ -26,7 +26,7 @@ SIZES = {"laptop": (1366, 768), "phone": (390, 844)}
 def steward_service(demo_db, tmp_path_factory):
     url = copy_store(demo_db, tmp_path_factory.mktemp("steward"))
     store = Store(url)
-    accounts.add_user(store, "执法局数据员", "steward")
+    accounts.add_user(store, "执法局数据员", "steward", department="enforcement")
     accounts.add_user(store, "窗口", "clerk")
     tokens = {name: accounts.create_token(store, name)[0] for name in ("执法局数据员", "窗口")}
     store.close()
@@ -54,6 +54,8 @@ def test_a_steward_tries_a_workbook_sees_the_changes_and_confirms(sized, steward
     page = sized.page
     _sign_in(page, base, tokens["执法局数据员"])
     assert page.inner_text("h1") == "部门数据管理"
+    assert ENFORCEMENT in page.inner_text("#my-department")  # a steward loads its department's only
+    assert page.input_value("#department") == ENFORCEMENT and not page.is_editable("#department")
     path = prohibited_xlsx(tmp_path / "执法局清单.xlsx", [[*ROWS[0][:3], HOSTILE, ENFORCEMENT], ROWS[1]])
     page.set_input_files("#file", str(path))
     page.click("#try")

@@ -69,3 +69,7 @@ def test_schema_is_typed_and_indexed(postgis_url, demo_files):
             )
         ).scalar_one()
     assert inside == len(store.read_layer("zones", bbox=(120.44, 36.09, 120.47, 36.11)))
+
+
+def test_features_staged_on_disk_are_written_to_postgis_as_from_memory(postgis_url, demo_files):
+    store_cases.staged_write_equals_the_write_from_memory(Store(postgis_url), demo_files)

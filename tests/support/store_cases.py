@@ -78,3 +78,36 @@ def cells_are_stored(store: Store, demo_files: dict[str, Path]) -> None:
     assert set(fids) == set(zones["id"])  # every feature, however small, has cells
     assert len(cells) > len(zones)  # polygons have several
     assert (cells > 0).all()
+
+
+def staged_write_equals_the_write_from_memory(store: Store, demo_files: dict[str, Path]) -> None:
+    """Features staged on disk in chunks are written as the same version as from memory: the same
+    rows, cells and checksum, chunk after chunk."""
+    from siteselect import store as store_module
+    from siteselect.io import read_layer_file
+    from siteselect.store import Staging
+    from siteselect.validation import validate_frame
+
+    gdf = validate_frame("pois", read_layer_file(demo_files["pois"], "wgs84"), "pois")
+    whole = store.write_layer("pois", gdf, source="memory")
+    chunk = store_module.CHUNK
+    store_module.CHUNK = 97  # many chunks, the last one short
+    try:
+        with Staging("pois") as staged:
+            for start in range(0, len(gdf), 150):  # staged in another order than the ids'
+                part = gdf.iloc[::-1].iloc[start : start + 150]
+                assert staged.add(part, range(start, start + len(part))) == []
+            last = len(gdf) - 1  # a repeated id is named with the row it was staged from
+            assert staged.add(gdf.iloc[:2], [7, 8]) == [(gdf["id"][0], last, 7), (gdf["id"][1], last - 1, 8)]
+            done: list[int] = []
+            chunked = store.write_layer(
+                "pois", staged, source="staged", on_progress=lambda d, _t: done.append(d)
+            )
+    finally:
+        store_module.CHUNK = chunk
+    assert chunked.checksum == whole.checksum and chunked.feature_count == len(gdf)
+    assert done == [*range(97, len(gdf), 97), len(gdf)]
+    assert_geodataframe_equal(
+        store.read_layer("pois", version=chunked.version), store.read_layer("pois", version=whole.version)
+    )
+    assert sorted(zip(*store.read_cells(chunked.id))) == sorted(zip(*store.read_cells(whole.id)))

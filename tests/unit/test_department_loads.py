@@ -19,7 +19,7 @@ from siteselect.geodesy import distances_m
 from siteselect.index import Catalog
 from siteselect.load import LoadOptions, commit, load_file, plan_load
 from siteselect.premises import Premises
-from siteselect.sheets import detect_encoding, read_table, write_problems
+from siteselect.sheets import detect_encoding, iter_table, read_table, write_problems
 from siteselect.stewardship import restore_version
 from siteselect.store import Store
 from siteselect.validation import _to_date, validate_frame
@@ -393,3 +393,119 @@ def test_text_that_cannot_be_stored_is_refused(store, tmp_path):
     frame["geometry"] = [shapely.Point(120.45, 36.1)]
     with pytest.raises(LayerValidationError, match="unpaired surrogate"):
         validate_frame(LAYER, frame, "memory")
+
+
+STREAM_HEADER = ["编号", "地址", "禁设原因", "行业", "生效日期", "部门"]
+
+
+def _big_list(store: Store, count: int) -> list[list[object]]:
+    numbers = store.read_layer("house_numbers")["address"].tolist()
+    return [[f"ZF{n:04d}", numbers[n], "违法建筑", "餐饮", "2026/4/2", ENFORCEMENT] for n in range(count)]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 7 rows, stored 5 at a time; the sizes of the chunks read are recorded."""
+    from siteselect import load as load_module
+    from siteselect import store as store_module
+
+    sizes: list[int] = []
+    real = load_module.iter_intake
+
+    def counted(*args, **kwargs):
+        for intake in real(*args, **kwargs):
+            sizes.append(len(intake.frame))
+            yield intake
+
+    monkeypatch.setattr(load_module, "STREAM_BYTES", 0)  # every CSV is streamed
+    monkeypatch.setattr(load_module, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(load_module, "iter_intake", counted)
+    monkeypatch.setattr(store_module, "CHUNK", 5)
+    return sizes
+
+
+def test_a_csv_is_loaded_chunk_by_chunk_as_the_same_version_it_makes_whole(
+    store, demo_db, tmp_path, small_chunks
+):
+    path = gbk_csv(tmp_path / "big.csv", STREAM_HEADER, _big_list(store, 40), "gb18030")
+    before = store.read_layer(LAYER)
+    streamed = load_file(store, LAYER, path, loaded_by="王")
+    assert small_chunks == [7, 7, 7, 7, 7, 5]
+    (tmp_path / "whole").mkdir()
+    other = Store(copy_store(demo_db, tmp_path / "whole"))
+    whole = commit(other, plan_load(other, LAYER, path))  # the dry run's way: the file held whole
+    assert (streamed.checksum, streamed.feature_count) == (whole.checksum, whole.feature_count)
+    after = store.read_layer(LAYER)
+    mine = after["department"] == ENFORCEMENT
+    assert sorted(after.loc[mine, "id"]) == [f"ZF{n:04d}" for n in range(40)]
+    others = before[before["department"] != ENFORCEMENT].reset_index(drop=True)
+    assert after[~mine].reset_index(drop=True).equals(others)  # other departments' entries kept
+    assert set(after.loc[mine, "match_level"]) == {"house_number"}
+
+
+def test_a_bad_row_in_a_late_chunk_is_named_and_nothing_is_loaded(store, tmp_path, small_chunks, monkeypatch):
+    from siteselect import load as load_module
+
+    rows = _big_list(store, 40)
+    rows[33][4] = "明天"  # file line 35
+    rows[20][0] = rows[2][0]  # line 22 repeats the id of line 4, two chunks earlier
+    market = store.read_layer(LAYER).query("department != @ENFORCEMENT")["id"].iloc[0]
+    path = gbk_csv(tmp_path / "bad.csv", STREAM_HEADER, rows, "gb18030")
+    counts = store.counts()
+    with pytest.raises(LayerValidationError) as caught:
+        load_file(store, LAYER, path)
+    found = {(p.line, p.header, p.value) for p in caught.value.problems}
+    assert (35, "生效日期", "明天") in found and (22, "编号", "ZF0002") in found
+    assert any("row 4" in p.message for p in caught.value.problems if p.line == 22)
+    assert store.counts() == counts
+
+    rows = _big_list(store, 40)
+    for row in rows:
+        row[4] = "明天"
+    monkeypatch.setattr(load_module, "MAX_PROBLEMS", 10)
+    read = len(small_chunks)
+    with pytest.raises(LayerValidationError) as caught:  # a file of bad rows: reading stops early
+        load_file(store, LAYER, gbk_csv(tmp_path / "all-bad.csv", STREAM_HEADER, rows, "gb18030"))
+    *bad, stop = caught.value.problems
+    assert len(bad) == 14 and "reading stopped after 14 problems, at row 15" in stop.message
+    assert small_chunks[read:] == [7, 7]  # not a row further
+
+    rows = _big_list(store, 40)
+    rows[30][0] = market  # another department's entry
+    with pytest.raises(LayerValidationError, match="is already the id of an entry of"):
+        load_file(store, LAYER, gbk_csv(tmp_path / "clash.csv", STREAM_HEADER, rows, "gb18030"))
+    assert store.counts() == counts
+
+
+def test_a_bad_byte_late_in_a_big_csv_names_its_line(tmp_path):
+    lines = [",".join(STREAM_HEADER)] + [
+        f"E{n},崂山区深圳路116号,违法建筑,*,2026/4/2,{ENFORCEMENT}" for n in range(30000)
+    ]
+    data = "\r\n".join(lines).encode("gb18030")
+    cut = data.index(b"E25000,")  # far beyond the sample the encoding is detected from
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data[:cut] + b"\xff\xfe" + data[cut:])
+    with pytest.raises(InvalidInputError, match="line 25002 is not valid gb18030 text"):
+        for _ in iter_table(path):
+            pass
+
+
+def test_texts_of_one_place_are_resolved_once_to_the_same_match(store):
+    from siteselect import geocoding
+
+    gazetteer = geocoding.gazetteer_for(store)
+    numbers = store.read_layer("house_numbers").head(300)
+    texts = [f"崂山区{a}" for a in numbers["address"]]
+    rooms = [
+        f"{t}{n % 5 + 1}单元{n % 30 + 1}0{n % 4 + 1}室" if n % 2 else f"{t} 2层" for n, t in enumerate(texts)
+    ]
+    for text, room, shared in zip(
+        texts, rooms, geocoding.resolve_all(gazetteer, texts + rooms)[len(texts) :]
+    ):
+        alone = gazetteer.resolve(room)  # the room said nothing: the resolver alone agrees
+        plain = gazetteer.resolve(text)
+        assert (alone.level, alone.house_number_id, alone.lon, alone.lat) == (
+            plain.level, plain.house_number_id, plain.lon, plain.lat
+        ) == (shared.level, shared.house_number_id, shared.lon, shared.lat)  # fmt: skip
+    assert geocoding.place_key("海尔路12号3号楼") == "海尔路12号3号楼"  # a building is a place
+    assert geocoding.place_key("海尔路12号三单元") == "海尔路12号三单元"  # only digits are cut

@@ -35,3 +35,7 @@ def test_bbox_reads_only_what_intersects(demo_db):
     some = store.read_layer("pois", bbox=box)
     assert 0 < len(some) < len(everything)
     assert some.geometry.within(__import__("shapely").box(*box)).all()
+
+
+def test_features_staged_on_disk_are_written_as_from_memory(sqlite_url, demo_files):
+    store_cases.staged_write_equals_the_write_from_memory(Store(sqlite_url), demo_files)

@@ -1,6 +1,6 @@
 """Reports keep the page as drawn, their verdicts and their filing, and are searched by them.
 
-Revision ID: 0005_h16_reports
+Revision ID: 0005
 Revises: 0004
 Created: 2026-11-30
 
@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_h16_reports"  # Alembic allows no "-" in an id
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
