@@ -151,6 +151,8 @@ class Gazetteer:
             self.by_road.setdefault(row.road, []).append(row)
         self.buildings = {normalize(row.name): row for row in buildings.itertuples() if row.name}
         self.building_names = sorted(self.buildings, key=len, reverse=True)
+        # The districts this deployment serves are not "elsewhere", however the terms list them.
+        self.served = set(districts.loc[districts["level"] == "district", "name"])
         streets = districts[districts["level"].isin(["street", "community"])]
         self.streets = {row.name: row for row in streets.itertuples()}
         keys = {_short(n): n for n in self.streets if n.endswith("社区")}
@@ -166,9 +168,10 @@ class Gazetteer:
             raise InvalidInputError(f"the address is longer than {MAX_LENGTH} characters")
         norm = normalize(text)
         match = Match(text, norm, "none", 0.0)
-        elsewhere = next((d for d in _terms()["elsewhere"] if d in unicodedata.normalize("NFKC", text)), None)
+        given = unicodedata.normalize("NFKC", text)
+        elsewhere = next((d for d in _terms()["elsewhere"] if d in given and d not in self.served), None)
         if elsewhere:
-            match.notes.append(f"the address is in {elsewhere}, not in this district")
+            match.notes.append(f"the address is in {elsewhere}, not in a district served here")
             return match
         roads, typo = self._roads(norm)
         if roads:

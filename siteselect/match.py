@@ -704,7 +704,9 @@ def surface(
         raise InvalidInputError(f"res must be from 6 to 11 for a district surface, got {res}")
     w = _weights(code, weights)
     districts = snapshot.layer("districts").features
-    district = districts[districts["level"] == "district"].geometry.iloc[0]
+    district = shapely.union_all(
+        districts[districts["level"] == "district"].geometry.to_numpy()
+    )  # all served
     if bbox is not None:
         parts = shapely.get_parts(district.intersection(shapely.box(*bbox)))
         district = shapely.MultiPolygon([p for p in parts if p.geom_type == "Polygon"])  # no edge slivers
