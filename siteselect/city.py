@@ -47,10 +47,12 @@ def city_layers(
         raise ValueError(f"a city has 1 to {len(districts)} districts, got {count}")
     base = generate() if base is None else base
     copies = [_copy(base, d) for d in districts[:count]]
-    return {
-        name: gpd.GeoDataFrame(pd.concat([c[name] for c in copies], ignore_index=True), crs="EPSG:4326")
-        for name in base
-    }
+    return {name: _frame(pd.concat([c[name] for c in copies], ignore_index=True)) for name in base}
+
+
+def _frame(table: pd.DataFrame) -> gpd.GeoDataFrame:
+    """A layer as a GeoDataFrame in WGS-84 (a scaled-up base may come as a plain DataFrame)."""
+    return gpd.GeoDataFrame(table, geometry="geometry").set_crs("EPSG:4326", allow_override=True)
 
 
 def city_rules(count: int = 10) -> list[dict[str, Any]]:
@@ -113,7 +115,7 @@ def _copy(base: dict[str, gpd.GeoDataFrame], district: dict[str, Any]) -> dict[s
             for column in NAMED_COLUMNS:
                 if column in gdf:
                     gdf[column] = [rename(v) if isinstance(v, str) else v for v in gdf[column]]
-        gdf["geometry"] = shapely.transform(gdf.geometry.to_numpy(), lambda xy: xy + np.array([dx, dy]))
+        gdf["geometry"] = shapely.transform(gdf["geometry"].to_numpy(), lambda xy: xy + np.array([dx, dy]))
         out[name] = gdf
     return out
 
