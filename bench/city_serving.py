@@ -83,7 +83,7 @@ def start(
     proc = subprocess.Popen(command, env=os.environ | env)
     first: dict[int, float] = {}
     while len(first) < WORKERS:
-        if proc.poll() is not None or time.monotonic() - started > 900:
+        if proc.poll() is not None or time.monotonic() - started > 2400:
             raise RuntimeError("the service did not start")
         try:
             with httpx.Client(timeout=2) as fresh:  # a new connection: either worker may take it

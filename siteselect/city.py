@@ -63,9 +63,9 @@ def city_rules(count: int = 10) -> list[dict[str, Any]]:
     return catalog + local
 
 
-def extent(layers: dict[str, gpd.GeoDataFrame]) -> tuple[float, float, float, float]:
-    """The box the city's features lie in, with a margin: its ``SITESELECT_EXTENT``."""
-    minx, miny, maxx, maxy = layers["districts"].total_bounds
+def extent(layers: dict[str, pd.DataFrame]) -> tuple[float, float, float, float]:
+    """The box the city's districts lie in, with a margin: its ``SITESELECT_EXTENT``."""
+    minx, miny, maxx, maxy = shapely.total_bounds(layers["districts"]["geometry"].to_numpy())
     box = (minx - MARGIN_DEG, miny - MARGIN_DEG, maxx + MARGIN_DEG, maxy + MARGIN_DEG)
     return tuple(round(float(v), 3) for v in box)  # type: ignore[return-value]
 
