@@ -157,3 +157,13 @@ def test_an_address_in_another_served_district_resolves(client, twins):
     r = client.post("/check", json={"industry": CAFE, "address": address})
     assert r.status_code == 200, r.text
     assert r.json()["location"]["district"] == SHINAN
+
+
+def test_the_legal_summary_lists_the_local_rule_with_its_districts(client):
+    rules = {
+        r["id"]: r for r in client.get(f"/industries/{CAFE}/rules", params={"as_of": AS_OF}).json()["rules"]
+    }
+    assert rules[LOCAL]["districts"] == [SHINAN]
+    assert all(r["districts"] == [] for rid, r in rules.items() if rid != LOCAL)
+    page = client.get(f"/industries/{CAFE}/rules.html", params={"as_of": AS_OF}).text
+    assert "仅适用于区划" in page and SHINAN in page

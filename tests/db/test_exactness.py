@@ -4,7 +4,7 @@ Ten thousand random points over the district, plus points 1 m inside and outside
 threshold of the demo data (every zone a distance rule names, every prohibited point's radius),
 are checked by the library and by the PostGIS baseline. No verdict may differ unless PostGIS puts
 the point within 5 cm of a threshold, and every distance the library reports must match PostGIS's.
-The same holds at city extent: the ten districts of the synthetic city (146 km by 66 km, one planar
+The same holds at city extent: the ten districts of the synthetic city (151 km by 69 km, one planar
 frame centred on them all, a district's local rule), with random points in every district and
 every threshold of every district.
 """
