@@ -46,6 +46,7 @@ from tests.support.postgis import fresh_database, postgis_server, two_roles
 from tests.support.serve import free_port
 
 CONNECTIONS, WORKERS = 64, 2
+HEALTHCHECK_S = 120  # as `siteselect serve` sets it: indexing a city holds the GIL for seconds
 LUA = """local bodies = {%s}
 local n = 0
 request = function()
@@ -78,19 +79,25 @@ def start(
            "SITESELECT_EXTENT": json.dumps(list(extent))}  # fmt: skip
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(WORKERS), "--http", "httptools", "--loop", "uvloop",
-               "--no-access-log", "--log-level", "warning"]  # fmt: skip
+               "--no-access-log", "--log-level", "warning",
+               "--timeout-worker-healthcheck", str(HEALTHCHECK_S)]  # fmt: skip
     started = time.monotonic()
     proc = subprocess.Popen(command, env=os.environ | env)
     first: dict[int, float] = {}
-    while len(first) < WORKERS:
-        if proc.poll() is not None or time.monotonic() - started > 2400:
-            raise RuntimeError("the service did not start")
-        try:
-            with httpx.Client(timeout=2) as fresh:  # a new connection: either worker may take it
-                pid = fresh.get(f"http://127.0.0.1:{port}/health").json()["worker"]
-            first.setdefault(pid, time.monotonic() - started)
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    try:
+        while len(first) < WORKERS:
+            if proc.poll() is not None or time.monotonic() - started > 2400:
+                raise RuntimeError("the service did not start")
+            try:
+                with httpx.Client(timeout=2) as fresh:  # a new connection: either worker may take it
+                    pid = fresh.get(f"http://127.0.0.1:{port}/health").json()["worker"]
+                first.setdefault(pid, time.monotonic() - started)
+            except httpx.HTTPError:
+                time.sleep(0.2)
+    except BaseException:
+        proc.terminate()
+        proc.wait(timeout=60)
+        raise
     return proc, first
 
 

@@ -523,8 +523,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
         log_config=logs.config(), access_log=False,  # one JSON line a request, from the service itself
         proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
+        # A worker indexing a city's layers (at start-up, or a new version in the background) holds
+        # the GIL for seconds at a time and cannot answer uvicorn's health pings meanwhile: with
+        # the default 5 s, uvicorn took such workers for hung and restarted them, over and over.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )  # fmt: skip
     return 0
+
+
+WORKER_HEALTHCHECK_S = 120
 
 
 def build_parser() -> argparse.ArgumentParser:
