@@ -38,7 +38,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ and tests/support helpers
 
 from bench.scaled_demo import CANDIDATE_CODES, city_sized, load_city, random_candidates
-from siteselect import city
+from siteselect import city, listings
 from siteselect.load import load_frame
 from siteselect.settings import Settings
 from siteselect.store import Store
@@ -182,6 +182,10 @@ def main() -> None:
         owner = Store(service_url, owner_url=owner_url)
         started = time.perf_counter()
         load_city(owner, layers, args.districts, settings)
+        # The listings start as the vacancies layer. A worker seeds them on its first start, but
+        # 100,000 rows take longer than the service's 5 s statement timeout: seeded here, as the
+        # owner, as a deployment of that size must do before its first start.
+        listings.seed(owner)
         print(f"loaded into PostGIS in {time.perf_counter() - started:.1f} s (owner role)")
         script = Path(folder) / "check.lua"
         bodies = [json.dumps({"industry": c, "lon": x, "lat": y, "floor": 2})
