@@ -29,10 +29,18 @@ from api.routers import (
     webmap,
 )
 from siteselect.check import checker_for
-from siteselect.index import Catalog
+from siteselect.index import Catalog, Snapshot
 from siteselect.match import scorer_for
 from siteselect.settings import Settings
 from siteselect.store import Store
+
+
+def _warm(snapshot: Snapshot) -> None:
+    """Build what checks and matches need from a snapshot before it serves: no request waits for
+    it, at start-up nor when a new layer version arrives (the old snapshot answers meanwhile)."""
+    if snapshot.has("rules") and snapshot.has("pois"):
+        checker_for(snapshot).warm()
+        scorer_for(snapshot).warm()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,11 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.from_settings(settings, service=True)
         app.state.store = store
-        app.state.catalog = Catalog(store, settings)
+        app.state.catalog = Catalog(store, settings, prepare=_warm)
         snapshot = app.state.catalog.current()
-        if snapshot.has("rules") and snapshot.has("pois"):  # the first request should not wait
-            checker_for(snapshot).warm()
-            scorer_for(snapshot).warm()
+        if snapshot.has("rules") and snapshot.has("pois"):  # the first page should not wait
             webmap.base_geojson(app.state)
         try:
             yield

@@ -1,4 +1,5 @@
-"""The Laoshan demo scaled up for benchmarks: more buildings and POIs, the same rules and zones."""
+"""The Laoshan demo scaled up for benchmarks: more buildings and POIs, the same rules and zones; and a
+city of ten such districts side by side."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siteselect import city
 from siteselect.demo import BUSINESS_MIX, CATEGORY_OF_DIVISION, FLOORS, LOAD_ORDER, _rect, generate
 from siteselect.load import load_file, load_frame
+from siteselect.settings import Settings
 from siteselect.specs import layers_dir
 from siteselect.store import Store
 
@@ -52,18 +55,22 @@ def scaled_layers(
     })  # fmt: skip
     layers["pois"] = pd.concat([base_p, new_p])
     synthetic = layers["buildings"].iloc[len(base) :]
-    if vacancies:
+    if vacancies:  # at the house numbers of their buildings, as listings are written
         layers["vacancies"] = pd.concat([layers["vacancies"], _vacancies(synthetic, vacancies, rng)])
-    if addresses:
-        layers["house_numbers"] = pd.concat([layers["house_numbers"], _addresses(synthetic, addresses)])
+    if addresses or vacancies:
+        numbers = max(addresses, len(synthetic))  # every synthetic building has one
+        layers["house_numbers"] = pd.concat([layers["house_numbers"], _addresses(synthetic, numbers)])
     return {name: df.reset_index(drop=True) for name, df in layers.items()}
 
 
 def _vacancies(buildings: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
-    picks = buildings.iloc[rng.integers(0, len(buildings), n)]
+    which = rng.integers(0, len(buildings), n)
+    picks = buildings.iloc[which]
+    floors = rng.integers(1, 10, n)
     return pd.DataFrame({
         "id": [f"SV{i:06d}" for i in range(n)], "park_id": None, "building_id": picks["id"].to_numpy(),
-        "address": [f"合成楼{i}室" for i in range(n)], "floor": rng.integers(1, 10, n),
+        "address": [f"合成路{b + 1}号{f}层{i % 40 + 1:02d}室" for i, (b, f) in enumerate(zip(which, floors))],
+        "floor": floors,
         "area_m2": rng.uniform(20, 800, n).round(1), "rent": rng.uniform(30, 200, n).round(1),
         "use": picks["use"].to_numpy(), "status": "available", "prefiled": rng.random(n) < 0.1,
         "available_from": "2026-12-01", "updated_at": "2026-11-01",
@@ -117,8 +124,30 @@ def describe(layers: dict[str, pd.DataFrame]) -> str:
 def random_candidates(
     layers: dict[str, pd.DataFrame], n: int, seed: int = 11
 ) -> list[tuple[float, float, str]]:
-    """Random points over the district with a rotating mix of industries the rules care about."""
+    """Random points over the districts with a rotating mix of industries the rules care about."""
     districts = layers["districts"]
-    district = districts[districts["level"] == "district"].geometry.iloc[0]
+    district = shapely.union_all(districts[districts["level"] == "district"].geometry.to_numpy())
     x, y = _inside(district, np.random.default_rng(seed), n)
     return [(a, b, CANDIDATE_CODES[i % len(CANDIDATE_CODES)]) for i, (a, b) in enumerate(zip(x, y))]
+
+
+def city_sized(districts: int = 10, scale: float = 1.0) -> dict[str, pd.DataFrame]:
+    """Demo-like districts side by side (``siteselect.city``), each the demo scaled to 20,000
+    buildings, 100,000 POIs, 10,000 available vacancies and 50,000 certified addresses (times
+    ``scale``): at ten districts, the city of 200,000 buildings and 1,000,000 POIs."""
+    base = scaled_layers(
+        buildings=int(20_000 * scale), pois=int(100_000 * scale),
+        vacancies=int(10_000 * scale), addresses=int(50_000 * scale),
+    )  # fmt: skip
+    return city.city_layers(districts, base=base)  # type: ignore[arg-type]
+
+
+def load_city(store: Store, layers: dict[str, pd.DataFrame], districts: int, settings: Settings) -> None:
+    """Load a city's layers (``city_sized``) and its rules into a store."""
+    rules = pd.DataFrame(city.city_rules(districts))
+    for layer in LOAD_ORDER:
+        frame = rules if layer == "rules" else layers[layer]
+        load_frame(store, layer, frame, source=f"city {layer}", settings=settings)
+    if store.postgis:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")

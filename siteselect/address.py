@@ -13,10 +13,12 @@ import difflib
 import functools
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import yaml
 from pypinyin import lazy_pinyin
 
@@ -130,6 +132,13 @@ class Match:
         return dict(self.__dict__)
 
 
+def _rows(frame: pd.DataFrame) -> Iterator[Any]:
+    """The rows of a layer as named tuples. Its columns are made plain arrays first: a GeoDataFrame
+    hands out each row's geometry through its extension array, which at half a million house
+    numbers took most of the gazetteer's making."""
+    return pd.DataFrame({c: frame[c].to_numpy() for c in frame.columns}).itertuples()
+
+
 class Gazetteer:
     """House numbers, buildings, roads and streets of one snapshot, ready for matching."""
 
@@ -139,18 +148,16 @@ class Gazetteer:
         buildings: gpd.GeoDataFrame,
         districts: gpd.GeoDataFrame,
     ):
-        self.numbers = {
-            (road, str(number)): row
-            for road, number, row in zip(
-                house_numbers["road"], house_numbers["number"], house_numbers.itertuples()
-            )
-        }
+        numbers = list(_rows(house_numbers))
+        self.numbers = {(row.road, str(row.number)): row for row in numbers}
         self.roads = sorted(set(house_numbers["road"]), key=len, reverse=True)
         self.by_road: dict[str, list[Any]] = {}
-        for row in house_numbers.itertuples():
+        for row in numbers:
             self.by_road.setdefault(row.road, []).append(row)
-        self.buildings = {normalize(row.name): row for row in buildings.itertuples() if row.name}
+        self.buildings = {normalize(row.name): row for row in _rows(buildings) if row.name}
         self.building_names = sorted(self.buildings, key=len, reverse=True)
+        # The districts this deployment serves are not "elsewhere", however the terms list them.
+        self.served = set(districts.loc[districts["level"] == "district", "name"])
         streets = districts[districts["level"].isin(["street", "community"])]
         self.streets = {row.name: row for row in streets.itertuples()}
         keys = {_short(n): n for n in self.streets if n.endswith("社区")}
@@ -166,9 +173,10 @@ class Gazetteer:
             raise InvalidInputError(f"the address is longer than {MAX_LENGTH} characters")
         norm = normalize(text)
         match = Match(text, norm, "none", 0.0)
-        elsewhere = next((d for d in _terms()["elsewhere"] if d in unicodedata.normalize("NFKC", text)), None)
+        given = unicodedata.normalize("NFKC", text)
+        elsewhere = next((d for d in _terms()["elsewhere"] if d in given and d not in self.served), None)
         if elsewhere:
-            match.notes.append(f"the address is in {elsewhere}, not in this district")
+            match.notes.append(f"the address is in {elsewhere}, not in a district served here")
             return match
         roads, typo = self._roads(norm)
         if roads:

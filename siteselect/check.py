@@ -155,12 +155,13 @@ class Checker:
                 batch.head[i].append(_unresolved_location(level))
         located = batch.located
         if len(located):
-            groups: dict[tuple[str, dt.date], list[int]] = defaultdict(list)
+            # The rules in force depend on the industry, the day and the district's local rules.
+            groups: dict[tuple[str, dt.date, str], list[int]] = defaultdict(list)
             for i in located.tolist():
-                groups[(items[i].industry, batch.as_of[i])].append(i)
-            for (code, as_of), members in groups.items():
+                groups[(items[i].industry, batch.as_of[i], batch.district[i])].append(i)
+            for (code, as_of, district), members in groups.items():
                 idx = np.array(members, dtype=np.intp)
-                rules = self._split_rules(code, as_of)
+                rules = self._split_rules(code, as_of, district)
                 self._zone_rules(rules.zones, batch, idx)
                 self._share(rules, batch, idx)
                 for i, reason in self.listed.findings(code, as_of, batch, idx):
@@ -181,29 +182,32 @@ class Checker:
 
     # ---- rules ----------------------------------------------------------------------------------
 
-    def rules_for(self, code: str, as_of: dt.date) -> list[dict[str, Any]]:
-        """The rules in force on ``as_of`` that name the industry."""
+    def rules_for(self, code: str, as_of: dt.date, district: str | None = None) -> list[dict[str, Any]]:
+        """The rules in force on ``as_of`` that name the industry, in ``district`` (a code: the rules
+        for every district and its own local ones; None: every rule, local ones included)."""
         day = as_of.isoformat()
         return self._cached(
-            ("rules", code, day),
+            ("rules", code, day, district),
             lambda: [
                 r
                 for r in self.rules
-                if in_force(r, day) and any(industries.matches(code, p) for p in r["industries"])
+                if in_force(r, day)
+                and any(industries.matches(code, p) for p in r["industries"])
+                and (district is None or applies_in(r, district))
             ],
         )
 
-    def _split_rules(self, code: str, as_of: dt.date) -> _RuleSet:
+    def _split_rules(self, code: str, as_of: dt.date, district: str) -> _RuleSet:
         """The rules for the industry, split into those judged on zones and on the building."""
 
         def split() -> _RuleSet:
-            rules = self.rules_for(code, as_of)
+            rules = self.rules_for(code, as_of, district)
             zone = [r for r in rules if r["kind"] in ZONE_KINDS]
             return _RuleSet(
                 zone, [r for r in rules if r["kind"] not in ZONE_KINDS], tuple(r["id"] for r in rules)
             )
 
-        return self._cached(("split", code, as_of), split)
+        return self._cached(("split", code, as_of, district), split)
 
     def _share(self, rules: _RuleSet, batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Judge the attribute rules once per building and floor, and hand every premises its share."""
@@ -354,6 +358,7 @@ class Checker:
                 "coordsys": p.coordsys,
                 "given": given,
                 "match": match,
+                "district": batch.district[i],
             },
             "floor": batch.floor[i] or None,
             "building": None if building < 0 else self._public_building(building),
@@ -375,6 +380,12 @@ class Checker:
 
     def _public_building(self, row: int) -> dict[str, Any]:
         return self._cached(("building", row), lambda: dict(self._building_recs[row]))
+
+
+def applies_in(rule: dict[str, Any], district: str) -> bool:
+    """Whether a rule applies in a district: it names no districts (it applies in all), or this one."""
+    scope = rule.get("districts")
+    return not isinstance(scope, list) or not scope or district in scope
 
 
 def _given(p: Premises) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -161,16 +162,29 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from siteselect import city
     from siteselect.demo import LOAD_ORDER, write_demo
+    from siteselect.io import read_layer_file
     from siteselect.load import load_file
 
-    files = write_demo(args.out)
-    print(f"demo files written to {args.out}")
+    settings = _settings(args)
+    if args.city:  # the districts lie beyond Laoshan's extent: load and serve with theirs
+        started = time.perf_counter()
+        files = city.write_city(args.out, args.city)
+        box = city.extent({"districts": read_layer_file(files["districts"])})
+        settings = settings.model_copy(update={"extent": box})
+        print(
+            f"a city of {args.city} districts written to {args.out} in {time.perf_counter() - started:.1f} s"
+        )
+        print(f"serve it with SITESELECT_EXTENT='{json.dumps(list(box))}'")
+    else:
+        files = write_demo(args.out)
+        print(f"demo files written to {args.out}")
     if args.no_load:
         return 0
     store = _store(args)
     for layer in LOAD_ORDER:
-        version = load_file(store, layer, files[layer], settings=_settings(args), loaded_by="demo")
+        version = load_file(store, layer, files[layer], settings=settings, loaded_by="demo")
         print(f"  {layer:22} version {version.version:>3}  {version.feature_count:>6,} features")
     return 0
 
@@ -519,8 +533,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
         log_config=logs.config(), access_log=False,  # one JSON line a request, from the service itself
         proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
+        # A worker indexing a city's layers (at start-up, or a new version in the background) holds
+        # the GIL for seconds at a time and cannot answer uvicorn's health pings meanwhile: with
+        # the default 5 s, uvicorn took such workers for hung and restarted them, over and over.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )  # fmt: skip
     return 0
+
+
+WORKER_HEALTHCHECK_S = 120
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -574,6 +595,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the Laoshan demo data and load it")
     p.add_argument("--out", type=Path, default=Path("var/demo"), help="where to write the files")
     p.add_argument("--no-load", action="store_true", help="only write the files")
+    p.add_argument(
+        "--city", type=int, default=0, metavar="N",
+        help="a city: N demo-like districts side by side (1-10), each with names and codes of its own",
+    )  # fmt: skip
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("industries", help="find GB/T 4754 classes by code or everyday words")

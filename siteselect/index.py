@@ -243,8 +243,18 @@ class Catalog:
     :meth:`refresh`, which a writer calls; other processes see it within ``max_age_s``.
     """
 
-    def __init__(self, store: Store, settings: Settings | None = None, *, max_age_s: float = 1.0):
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings | None = None,
+        *,
+        max_age_s: float = 1.0,
+        prepare: Callable[[Snapshot], None] | None = None,
+    ):
         self.store = store
+        # Run on each new snapshot before it becomes current (the service builds its checker and
+        # scorer there), so that requests keep the old one until the new one is ready to answer.
+        self.prepare = prepare
         self.frame = frame_for(settings or Settings())
         self.max_age_s = max_age_s
         self._built: dict[int, LayerIndex] = {}  # by version id
@@ -283,7 +293,10 @@ class Catalog:
                 previous = self._current if changed == ["vacancies"] and self._current.layers else None
                 if previous is not None:
                     previous.previous = None  # one step back is all a successor needs
-                self._current = Snapshot(layers, self.frame, previous=previous)
+                made = Snapshot(layers, self.frame, previous=previous)
+                if self.prepare is not None:
+                    self.prepare(made)
+                self._current = made
                 self._listings = stamp
                 self.built_at, self.build_seconds = time.time(), time.perf_counter() - started
             self._checked_at = time.monotonic()

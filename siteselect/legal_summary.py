@@ -48,6 +48,7 @@ def _rule(rule: dict[str, Any]) -> dict[str, Any]:
         ],
         "effective_from": rule["effective_from"],
         "effective_to": rule["effective_to"],
+        "districts": rule.get("districts") or [],  # a district's own rule: where it applies
         **law.finding_fields(rule),
     }
 

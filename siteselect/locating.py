@@ -74,6 +74,7 @@ class Places:
         self.located = NO_ROWS  # positions of the premises that were placed in the district
         self.match: dict[int, dict[str, Any]] = {}  # the address match, for addresses
         self.house_number: dict[int, str] = {}
+        self.district = [""] * n  # code of the district each located premises lies in (its rules)
         self.error: dict[int, str] = {}
         self._cells: dict[int, NDArray[np.int64]] = {}
 
@@ -103,7 +104,7 @@ class Locator:
         self._numbers = {} if numbers is None else numbers
         self.buildings = snapshot.layer("buildings")
         self.building_row = {bid: i for i, bid in enumerate(self.buildings.features["id"].tolist())}
-        self._district = _district_shape(snapshot)
+        self.districts = Districts(snapshot)
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -135,9 +136,13 @@ class Locator:
         else:
             pending = np.arange(len(places.premises))
         points = self.snap.frame.points(places.lon[pending], places.lat[pending])
-        inside = shapely.intersects(self._district, points)
         places.points[pending] = points
+        which = self.districts.containing(points)
+        inside = which >= 0
         places.located = pending[inside]
+        codes = self.districts.codes
+        for i, k in zip(places.located.tolist(), which[inside].tolist()):
+            places.district[i] = codes[k]
         for i in pending[~inside].tolist():
             places.error[i] = self._outside_message(places, i)
         self._find_buildings(places)
@@ -181,15 +186,11 @@ class Locator:
 
     def _outside_message(self, places: Places, i: int) -> str:
         p, lon, lat = places.premises[i], float(places.lon[i]), float(places.lat[i])
-        swapped = self._district.intersects(self.snap.frame.point(lat, lon)) if abs(lat) <= 180 else False
+        swapped = (
+            self.districts.served.intersects(self.snap.frame.point(lat, lon)) if abs(lat) <= 180 else False
+        )
         hint = " (lat and lon look swapped)" if swapped else ""
-        return f"point ({p.lon}, {p.lat}) lies outside {self._district_name}{hint}"
-
-    @functools.cached_property
-    def _district_name(self) -> str:
-        districts = self.snap.layer("districts").features
-        names = districts.loc[districts["level"] == "district", "name"].tolist()
-        return names[0] if names else "the district"
+        return f"point ({p.lon}, {p.lat}) lies outside {self.districts.description}{hint}"
 
     # ---- buildings ------------------------------------------------------------------------------
 
@@ -270,9 +271,37 @@ class Locator:
         return self._numbers[key]
 
 
-def _district_shape(snapshot: Snapshot) -> shapely.Geometry:
-    districts = snapshot.layer("districts")
-    rows = np.flatnonzero((districts.features["level"] == "district").to_numpy())
-    shape = shapely.union_all(districts.local[rows]) if len(rows) else shapely.union_all(districts.local)
-    shapely.prepare(shape)
-    return shape
+class Districts:
+    """The districts a deployment serves (the ``districts`` layer's features of level ``district``),
+    in the snapshot's planar frame: which one a point lies in decides the local rules it is judged
+    by. A layer without district-level features is one district of no code (its outlines' union)."""
+
+    def __init__(self, snapshot: Snapshot):
+        layer = snapshot.layer("districts")
+        features = layer.features
+        rows = np.flatnonzero((features["level"] == "district").to_numpy())
+        if len(rows):
+            self.codes = [str(c) for c in features["code"].to_numpy()[rows]]
+            self.names = [str(n) for n in features["name"].to_numpy()[rows]]
+            self.shapes = list(layer.local[rows])
+        else:
+            self.codes, self.names, self.shapes = [""], ["the district"], [shapely.union_all(layer.local)]
+        for shape in self.shapes:
+            shapely.prepare(shape)
+        self.served = self.shapes[0] if len(self.shapes) == 1 else shapely.union_all(self.shapes)
+        shapely.prepare(self.served)
+
+    @property
+    def description(self) -> str:
+        """What a point outside lies outside of, in a message."""
+        if len(self.names) == 1:
+            return self.names[0]
+        return "every district served (" + ", ".join(self.names) + ")"
+
+    def containing(self, points: NDArray[np.object_]) -> NDArray[np.intp]:
+        """The position of the district each planar point lies in (-1 outside them all); a point on
+        a border between two goes to the first listed."""
+        which = np.full(len(points), -1, dtype=np.intp)
+        for k in reversed(range(len(self.shapes))):  # the first listed wins
+            which[shapely.intersects(self.shapes[k], points)] = k
+        return which

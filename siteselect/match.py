@@ -105,10 +105,18 @@ class Scorer:
         divisions = {str(c)[:2] for c in self.business_codes}
         return {"shares": {d: self.district_share(d) for d in divisions}, "typical_rent": self.typical_rent}
 
+    @functools.cached_property
+    def _distinct_codes(self) -> tuple[NDArray[np.str_], NDArray[np.intp]]:
+        """The distinct industry codes of the businesses, and each business's among them."""
+        codes, of_code = np.unique(np.asarray(self.business_codes, dtype=str), return_inverse=True)
+        return codes, of_code
+
     def _tree(self, prefix: str) -> cKDTree | None:
         """Businesses whose industry falls under a prefix."""
         if prefix not in self._prefix_trees:
-            mask = np.array([industry.matches(c, prefix) for c in self.business_codes], dtype=bool)
+            # A city has a million businesses but a few hundred codes: match each code once.
+            codes, of_code = self._distinct_codes
+            mask = np.array([industry.matches(c, prefix) for c in codes.tolist()], dtype=bool)[of_code]
             self._prefix_trees[prefix] = cKDTree(self.business_xy[mask]) if mask.any() else None
         return self._prefix_trees[prefix]
 
@@ -704,7 +712,9 @@ def surface(
         raise InvalidInputError(f"res must be from 6 to 11 for a district surface, got {res}")
     w = _weights(code, weights)
     districts = snapshot.layer("districts").features
-    district = districts[districts["level"] == "district"].geometry.iloc[0]
+    district = shapely.union_all(
+        districts[districts["level"] == "district"].geometry.to_numpy()
+    )  # all served
     if bbox is not None:
         parts = shapely.get_parts(district.intersection(shapely.box(*bbox)))
         district = shapely.MultiPolygon([p for p in parts if p.geom_type == "Polygon"])  # no edge slivers

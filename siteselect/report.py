@@ -391,7 +391,8 @@ def _draw(
     if basemap.tiles:
         folium.TileLayer(basemap.tiles, attr=basemap.attribution or " ", name="底图 base map").add_to(fmap)
     _draw_base(drawing, view)
-    _draw_zones(drawing, view, code, as_of)
+    districts = sorted({c["location"]["district"] for c in checks if "location" in c})
+    _draw_zones(drawing, view, code, as_of, districts)
     _draw_prohibited(drawing, view)
     _draw_pois(drawing, here, code)
     _draw_sites(drawing, sites, checks)
@@ -407,8 +408,9 @@ def _draw_base(d: _Drawing, view: shapely.Geometry) -> None:
         d.layer(name, geoms, props, style)
 
 
-def _draw_zones(d: _Drawing, view: shapely.Geometry, code: str, as_of: dt.date) -> None:
-    """Restriction zones in view, and around the zones of each distance rule that applies, its buffer."""
+def _draw_zones(d: _Drawing, view: shapely.Geometry, code: str, as_of: dt.date, districts: list[str]) -> None:
+    """Restriction zones in view, and around the zones of each distance rule that applies in the
+    sites' districts, its buffer."""
     snap = d.snapshot
     if not snap.has("zones"):
         return
@@ -419,7 +421,9 @@ def _draw_zones(d: _Drawing, view: shapely.Geometry, code: str, as_of: dt.date) 
     props = [{"name": f"{names[r]}（{both('zone_kinds', kinds[r])}）"} for r in rows]
     style = {"color": ZONE_COLOUR, "weight": 1, "fillColor": ZONE_COLOUR, "fillOpacity": 0.15}
     d.layer("限制区域 restriction zones", zones.local[rows], props, style)
-    for rule in checker_for(snap).rules_for(code, as_of):
+    checker = checker_for(snap)
+    applying = {r["id"]: r for district in districts for r in checker.rules_for(code, as_of, district)}
+    for rule in applying.values():
         meters = KINDS[rule["kind"]].radius_m(rule["params"])
         if not meters:  # no distance to draw: a containment or a building rule
             continue

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from siteselect.errors import InvalidInputError
+from siteselect.geodesy import FRAME_REACH_M, farthest_from_centre_m
 
 # Laoshan District with its islands, plus a margin of a few kilometres. Features outside are refused.
 LAOSHAN_EXTENT = (120.35, 35.85, 121.00, 36.40)
@@ -46,7 +47,8 @@ class Settings(BaseSettings):
     )
     extent: tuple[float, float, float, float] = Field(
         default=LAOSHAN_EXTENT,
-        description="min lon, min lat, max lon, max lat (WGS-84) of the district served",
+        description="min lon, min lat, max lon, max lat (WGS-84) of the districts served (all of them: "
+        "the planar frame is centred on it, and it may reach at most 170 km from its centre)",
     )
     h3_resolution: int = Field(default=9, ge=5, le=12, description="resolution of stored H3 cells")
     stale_after_days: int = Field(
@@ -75,6 +77,12 @@ class Settings(BaseSettings):
         minx, miny, maxx, maxy = v
         if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
             raise ValueError(f"extent must be min lon, min lat, max lon, max lat; got {v}")
+        reach = farthest_from_centre_m(v)
+        if reach > FRAME_REACH_M:  # one planar frame would no longer be exact at its corners
+            raise ValueError(
+                f"extent {v} reaches {reach / 1000:.0f} km from its centre; the districts one deployment "
+                f"serves must lie within {FRAME_REACH_M / 1000:.0f} km of it"
+            )
         return v
 
     @field_validator("basemap")

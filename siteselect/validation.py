@@ -130,6 +130,15 @@ def _to_industries(value: Any) -> list[str]:
     return industry.parse_industries(_to_str(value))
 
 
+def _to_districts(value: Any) -> list[str]:
+    """GB/T 2260 district codes (six digits) from a list, or from a cell of codes split by ';'."""
+    items = list(value) if isinstance(value, (list, tuple, np.ndarray)) else _to_str(value).split(";")
+    codes = [str(v).strip() for v in items if str(v).strip()]
+    if not all(len(c) == 6 and c.isascii() and c.isdigit() for c in codes):
+        raise ValueError
+    return codes
+
+
 _CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "str": (_to_str, "is not text"),
     "int": (_to_int, "is not a whole number"),
@@ -139,6 +148,7 @@ _CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "json": (_to_json, "is not a JSON object"),
     "industry": (industry.normalize_code, "is not a GB/T 4754 class code"),
     "industries": (_to_industries, "is not a list of GB/T 4754 prefixes"),
+    "districts": (_to_districts, "is not a list of six-digit GB/T 2260 district codes"),
     "citations": (law.parse_citations, "is not a list of citations {law, revision, article, clause, item}"),
 }
 

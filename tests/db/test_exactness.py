@@ -4,6 +4,9 @@ Ten thousand random points over the district, plus points 1 m inside and outside
 threshold of the demo data (every zone a distance rule names, every prohibited point's radius),
 are checked by the library and by the PostGIS baseline. No verdict may differ unless PostGIS puts
 the point within 5 cm of a threshold, and every distance the library reports must match PostGIS's.
+The same holds at city extent: the ten districts of the synthetic city (151 km by 69 km, one planar
+frame centred on them all, a district's local rule), with random points in every district and
+every threshold of every district.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import pytest
 import shapely
 from sqlalchemy.engine import make_url
 
-from siteselect import industry
+from siteselect import city, industry
 from siteselect.check import checker_for
 from siteselect.demo import LOAD_ORDER
 from siteselect.geodesy import GEOD
 from siteselect.index import Catalog
 from siteselect.load import load_file
 from siteselect.premises import Premises
+from siteselect.settings import Settings
 from siteselect.store import Store
 from tests.support.postgis_baseline import PostgisBaseline
 
@@ -72,19 +76,32 @@ def _threshold_points(snapshot) -> list[tuple[float, float, str]]:
 
 
 def test_verdicts_and_distances_agree_with_postgis(postgis_url, demo_files, capsys):
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    _agree_with_postgis(postgis_url, demo_files, settings, capsys, RANDOM_POINTS)
+
+
+def test_at_city_extent_in_every_district(postgis_url, tmp_path, capsys):
+    layers = city.city_layers(10)
+    settings = Settings(_env_file=None, extent=city.extent(layers))  # type: ignore[call-arg]
+    # Fewer random points a district than in the demo's test: every threshold of every district
+    # is tried, and the frame's error grows with the distance from its centre, not with the count.
+    _agree_with_postgis(postgis_url, city.write_city(tmp_path, 10), settings, capsys, 3_000)
+
+
+def _agree_with_postgis(postgis_url, files, settings, capsys, random_points):
     store = Store(postgis_url)
     for layer in LOAD_ORDER:
-        load_file(store, layer, demo_files[layer])
+        load_file(store, layer, files[layer], settings=settings)
     with store.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
-    snapshot = Catalog(store).current()
+    snapshot = Catalog(store, settings).current()
     checker = checker_for(snapshot)
     codes = sorted({_code_for(r["industries"]) for r in snapshot.layer("rules").features.to_dict("records")})
     districts = snapshot.layer("districts").features
-    district = districts[districts["level"] == "district"].geometry.iloc[0]
-    cases = [
-        (x, y, codes[n % len(codes)]) for n, (x, y) in enumerate(_random_points(district, RANDOM_POINTS))
-    ]
+    outlines = districts[districts["level"] == "district"].geometry.tolist()
+    each = random_points // len(outlines)
+    drawn = [p for outline in outlines for p in _random_points(outline, each)]
+    cases = [(x, y, codes[n % len(codes)]) for n, (x, y) in enumerate(drawn)]
     near_thresholds = _threshold_points(snapshot)
     cases += near_thresholds
     ours = checker.check_many([Premises.parse(industry=c, lon=x, lat=y, as_of=DAY) for x, y, c in cases])
@@ -94,8 +111,8 @@ def test_verdicts_and_distances_agree_with_postgis(postgis_url, demo_files, caps
     baseline = PostgisBaseline(conninfo, snapshot.versions)
     disagreements, near, worst = [], 0, 0.0
     try:
-        for (x, y, code), mine in zip(cases, ours):
-            theirs = baseline.check(x, y, code, DAY.isoformat())
+        answers = baseline.check_pipelined(cases, DAY.isoformat())  # as many statements, sent at once
+        for (x, y, code), mine, theirs in zip(cases, ours, answers):
             pg_zone = {(rid, zid): d for rid, hits in theirs.zone_hits.items() for zid, d in hits}
             my_zone = {
                 (r["id"], f["id"]): f["distance_m"]
@@ -123,10 +140,11 @@ def test_verdicts_and_distances_agree_with_postgis(postgis_url, demo_files, caps
     finally:
         baseline.close()
     with capsys.disabled():
-        print(f"\n{len(cases):,} checks ({len(near_thresholds)} beside thresholds): "
+        print(f"\n{len(outlines)} districts, {len(cases):,} checks "
+              f"({len(near_thresholds)} beside thresholds): "
               f"{len(disagreements)} disagreements, {near} within {TOLERANCE_M} m of a threshold, "
               f"largest distance difference {worst * 1000:.2f} mm")  # fmt: skip
-    assert len(near_thresholds) > 300
+    assert len(near_thresholds) > 300 * len(outlines)
     assert disagreements == []
     assert worst <= TOLERANCE_M
 

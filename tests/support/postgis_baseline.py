@@ -1,7 +1,7 @@
 """A plain PostGIS implementation of the premises check, to test and benchmark the library against.
 
 One prepared SQL statement per candidate finds, on ``geography``, its building, the rules in force
-for its industry with every zone closer than the rule's distance (or containing it), and the
+for its industry in its district with every zone closer than the rule's distance (or containing it), and the
 prohibited entries that apply; a few lines of Python turn those rows into a verdict. It reads the
 same tables the store writes (GiST-indexed, analysed) and knows nothing of H3.
 """
@@ -21,6 +21,11 @@ DEG_PER_M = 1 / 85_000.0
 
 CHECK_SQL = """
 WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g),
+district AS (
+    SELECT d.props->>'code' AS code FROM features d, p
+    WHERE d.version_id = %(districts_v)s AND d.props->>'level' = 'district' AND ST_Intersects(d.geom, p.g)
+    LIMIT 1
+),
 rules AS (
     SELECT r.fid, r.props FROM features r
     WHERE r.version_id = %(rules_v)s
@@ -28,6 +33,9 @@ rules AS (
       AND coalesce(r.props->>'effective_to', '9999') >= %(day)s
       AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(r.props->'industries') x(pre)
                   WHERE x.pre IN ('*', %(section)s) OR %(code)s LIKE x.pre || '%%')
+      AND CASE WHEN jsonb_typeof(r.props->'districts') = 'array'
+                    AND jsonb_array_length(r.props->'districts') > 0
+               THEN r.props->'districts' ? (SELECT code FROM district) ELSE true END
 ),
 building AS (
     SELECT b.fid, b.props FROM features b, p
@@ -100,7 +108,7 @@ class PostgisBaseline:
             "lon": lon, "lat": lat, "code": code, "section": section_of(int(code[:2])), "day": day,
             "deg": DEG_PER_M, "rules_v": self.ids["rules"], "buildings_v": self.ids["buildings"],
             "zones_v": self.ids["zones"], "prohibited_v": self.ids["prohibited_addresses"],
-            "numbers_v": self.ids["house_numbers"],
+            "numbers_v": self.ids["house_numbers"], "districts_v": self.ids["districts"],
         }  # fmt: skip
 
     def check(self, lon: float, lat: float, code: str, day: str, floor: int | None = None) -> BaselineResult:

@@ -5,6 +5,7 @@ import pytest
 
 from siteselect.cli import main
 from siteselect.demo import LOAD_ORDER
+from siteselect.store import Store
 
 
 def test_load_layers_export(tmp_path, sqlite_url, demo_files, capsys):
@@ -46,6 +47,15 @@ def test_demo_builds_and_loads_every_layer(tmp_path, capsys):
     out = capsys.readouterr().out
     for layer in LOAD_ORDER:
         assert layer in out
+
+
+def test_demo_city_loads_several_districts_and_names_its_extent(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'city.db'}"
+    assert main(["--database-url", url, "demo", "--city", "2", "--out", str(tmp_path / "city")]) == 0
+    out = capsys.readouterr().out
+    assert "SITESELECT_EXTENT='[120.055, 36.035, 120.735, 36.36]'" in out
+    districts = Store(url).read_layer("districts")
+    assert sorted(districts.loc[districts["level"] == "district", "code"]) == ["370202", "370212"]
 
 
 @pytest.mark.parametrize("argv", [["load"], ["export", "pois"], ["nonsense"]])
