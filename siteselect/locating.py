@@ -98,9 +98,11 @@ class Locator:
 
     def __init__(self, snapshot: Snapshot, numbers: dict[tuple[str, str], str | None] | None = None):
         self.snap = snapshot
-        # (address, building) → house number: kept from the previous snapshot's locator, since a
-        # listing's change leaves the gazetteer as it was.
-        self._numbers = {} if numbers is None else numbers
+        # (address, building) → house number of this snapshot's vacancies; those the previous
+        # snapshot's locator knew are taken from it (a listing's change leaves the gazetteer as it
+        # was), not shared with it, so that addresses no listing has any more are forgotten.
+        self._numbers: dict[tuple[str, str], str | None] = {}
+        self._known = {} if numbers is None else numbers
         self.buildings = snapshot.layer("buildings")
         self.building_row = {bid: i for i, bid in enumerate(self.buildings.features["id"].tolist())}
         self._district = _district_shape(snapshot)
@@ -248,6 +250,7 @@ class Locator:
                 building[i] = ids[row] if row >= 0 else None
         v["building_id"] = building
         v["house_number_id"] = [self._number_in(a, b) for a, b in zip(v["address"], v["building_id"])]
+        self._known = {}  # all taken that are still wanted
         v["prefiled"] = v["prefiled"].fillna(False).astype(bool) if "prefiled" in v else False
         return v
 
@@ -260,6 +263,8 @@ class Locator:
         if not isinstance(address, str) or not address.strip() or not building_id:
             return None
         key = (address, building_id)
+        if key in self._known:
+            self._numbers[key] = self._known[key]
         if key not in self._numbers:
             try:
                 match = self.resolve(address)
