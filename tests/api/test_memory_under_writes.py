@@ -6,8 +6,11 @@ from __future__ import annotations
 import gc
 import random
 import shutil
+import subprocess
+import sys
 import threading
 import weakref
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -85,3 +88,28 @@ def test_listing_writes_mixed_with_checks_and_matches_keep_few_snapshots_alive(d
         # The current one, and those whose checker, scorer, locator or gazetteer the current one's
         # are carried over from.
         assert len(seen) > WRITES and alive <= 5, f"{alive} of {len(seen)} snapshots still alive"
+
+
+SERVE_AND_COUNT = """
+import gc, sys
+from fastapi.testclient import TestClient
+from api.app import create_app
+from siteselect.settings import Settings
+
+with TestClient(create_app(Settings(_env_file=None, database_url=sys.argv[1]))) as client:
+    assert client.post("/check", json={"industry": "6210", "lon": 120.48, "lat": 36.11}).status_code == 200
+    assert client.post("/match", json={"industry": "6210", "limit": 5}).status_code == 200
+    gc.collect()
+    print(len(gc.get_objects()), gc.get_freeze_count())
+"""
+
+
+def test_a_full_collection_in_the_service_scans_the_layers_not_the_libraries(demo_db):
+    """What was loaded before the layers is frozen once at start (the libraries' tables alone are
+    hundreds of thousands of objects); what is made from the layers is not, so it can be freed."""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_COUNT, demo_db], cwd=root, capture_output=True, text=True, check=True
+    )
+    tracked, frozen = map(int, out.stdout.split())
+    assert tracked < 100_000 < frozen, (tracked, frozen)
