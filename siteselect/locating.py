@@ -140,8 +140,9 @@ class Locator:
         inside = shapely.intersects(self._district, points)
         places.points[pending] = points
         places.located = pending[inside]
-        for i in pending[~inside].tolist():
-            places.error[i] = self._outside_message(places, i)
+        if len(places.located) < len(pending):  # some outside: say where each is
+            for i in pending[~inside].tolist():
+                places.error[i] = self._outside_message(places, i)
         self._find_buildings(places)
 
     def resolve(self, address: str) -> Match:
