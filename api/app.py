@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        freeze_what_was_loaded()
         store = Store.from_settings(settings, service=True)
         app.state.store = store
         app.state.catalog = Catalog(store, settings, prepare=_warm)
@@ -94,3 +97,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=webmap.STATIC), name="static")
 
     return app
+
+
+@functools.cache  # once per process
+def freeze_what_was_loaded() -> None:
+    """Take what the process has loaded before reading any layer — modules, the libraries' tables
+    (pypinyin's phrases alone are 200,000 lists) — out of the cyclic collector's sight, so that a
+    full collection scans only the layers and what is made from them: 0.04 s rather than 0.6 s
+    for the demo on a busy machine, a pause every request waits for. Never later: frozen objects
+    are never freed, and snapshots are replaced with every listing written."""
+    gc.collect()
+    gc.freeze()

@@ -110,9 +110,6 @@ class Checker:
         self._proof = self._proof_tables()
         self._versions = snapshot.versions
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
-        # The layer records are long-lived: keep the cyclic collector from re-scanning them on
-        # every collection, which would cost more than the checks themselves.
-        gc.freeze()
 
     # ---- public ---------------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ def point_cells(lon: ArrayLike, lat: ArrayLike, res: int) -> Cells:
     x = np.asarray(lon, dtype=np.float64)
     y = np.asarray(lat, dtype=np.float64)
     to_cell = h3.latlng_to_cell
+    if len(x) == 1:  # a single check: no generator to run (half the cost)
+        return np.array([to_cell(float(y[0]), float(x[0]), res)], dtype=np.int64)
     return np.fromiter((to_cell(b, a, res) for a, b in zip(x, y)), dtype=np.int64, count=len(x))
 
 

@@ -162,18 +162,20 @@ class Snapshot:
         self.layers = layers
         self.frame = frame
         self.district = district
-        # The snapshot this one replaced when only the vacancies differ (a listing was written):
-        # what was made from it and does not depend on the vacancies can be carried over.
-        self.previous = previous
         self._made: dict[str, Any] = {}
         self._making = threading.RLock()
+        # Snapshots that differ in their vacancies only (``previous``, when a listing was written,
+        # and those it replaced) share the latest thing made from any of them under each name:
+        # what does not depend on the vacancies is carried over from it. The snapshots themselves
+        # do not point to one another, so only those whose things are the latest stay alive.
+        self._latest: dict[str, Any] = {} if previous is None else previous._latest
 
     def __getstate__(self) -> dict[str, Any]:
         return {"layers": self.layers, "frame": self.frame, "district": self.district}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._made, self._making, self.previous = {}, threading.RLock(), None
+        self._made, self._making, self._latest = {}, threading.RLock(), {}
 
     # Layers a region always keeps whole: small, and read district-wide (the district's outline,
     # the rules, the parks).
@@ -212,8 +214,9 @@ class Snapshot:
         return {name: idx.version.version for name, idx in sorted(self.layers.items())}
 
     def made_before(self, name: str) -> Any:
-        """What the previous snapshot made under ``name``, if it had (see ``previous``)."""
-        return None if self.previous is None else self.previous._made.get(name)
+        """The latest thing made under ``name`` from a snapshot that differs from this one in its
+        vacancies only, if any (see ``previous`` in the constructor)."""
+        return self._latest.get(name)
 
     def made(self, name: str, make: Callable[[], T]) -> T:
         """What is made from this snapshot (its checker, scorer, gazetteer…), kept once made. The
@@ -225,7 +228,7 @@ class Snapshot:
         if name not in self._made:
             made = make()
             with self._making:
-                self._made.setdefault(name, made)
+                self._latest[name] = self._made.setdefault(name, made)
         return self._made[name]
 
 
@@ -291,8 +294,6 @@ class Catalog:
                 if stamp is not None and stamp[0]:  # listings exist: they are the vacancies
                     layers["vacancies"] = self._live_vacancies(versions["vacancies"])
                 previous = self._current if changed == ["vacancies"] and self._current.layers else None
-                if previous is not None:
-                    previous.previous = None  # one step back is all a successor needs
                 made = Snapshot(layers, self.frame, previous=previous)
                 if self.prepare is not None:
                     self.prepare(made)

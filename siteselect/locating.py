@@ -99,9 +99,11 @@ class Locator:
 
     def __init__(self, snapshot: Snapshot, numbers: dict[tuple[str, str], str | None] | None = None):
         self.snap = snapshot
-        # (address, building) → house number: kept from the previous snapshot's locator, since a
-        # listing's change leaves the gazetteer as it was.
-        self._numbers = {} if numbers is None else numbers
+        # (address, building) → house number of this snapshot's vacancies; those the previous
+        # snapshot's locator knew are taken from it (a listing's change leaves the gazetteer as it
+        # was), not shared with it, so that addresses no listing has any more are forgotten.
+        self._numbers: dict[tuple[str, str], str | None] = {}
+        self._known = {} if numbers is None else numbers
         self.buildings = snapshot.layer("buildings")
         self.building_row = {bid: i for i, bid in enumerate(self.buildings.features["id"].tolist())}
         self.districts = Districts(snapshot)
@@ -143,8 +145,9 @@ class Locator:
         codes = self.districts.codes
         for i, k in zip(places.located.tolist(), which[inside].tolist()):
             places.district[i] = codes[k]
-        for i in pending[~inside].tolist():
-            places.error[i] = self._outside_message(places, i)
+        if len(places.located) < len(pending):  # some outside: say where each is
+            for i in pending[~inside].tolist():
+                places.error[i] = self._outside_message(places, i)
         self._find_buildings(places)
 
     def resolve(self, address: str) -> Match:
@@ -249,6 +252,7 @@ class Locator:
                 building[i] = ids[row] if row >= 0 else None
         v["building_id"] = building
         v["house_number_id"] = [self._number_in(a, b) for a, b in zip(v["address"], v["building_id"])]
+        self._known = {}  # all taken that are still wanted
         v["prefiled"] = v["prefiled"].fillna(False).astype(bool) if "prefiled" in v else False
         return v
 
@@ -261,6 +265,8 @@ class Locator:
         if not isinstance(address, str) or not address.strip() or not building_id:
             return None
         key = (address, building_id)
+        if key in self._known:
+            self._numbers[key] = self._known[key]
         if key not in self._numbers:
             try:
                 match = self.resolve(address)

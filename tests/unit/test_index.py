@@ -1,13 +1,22 @@
 """The in-process index: candidates never missed, cell maps, regions, and the catalog's snapshots."""
 
+import gc
+import shutil
+import sys
+import threading
+import time
+import weakref
+
 import numpy as np
 import pytest
 import shapely
 
 from siteselect import accounts, listings
+from siteselect.check import checker_for
 from siteselect.errors import NotFoundError
 from siteselect.geodesy import GEOD
 from siteselect.index import Catalog, Snapshot, cell_pairs
+from siteselect.locating import locator_for
 from siteselect.store import Store
 
 
@@ -79,7 +88,7 @@ def test_the_catalog_puts_live_listings_in_place_of_the_vacancies_layer(demo_db,
     assert catalog.current() is before  # not asked again within max_age_s
     assert catalog.refresh() == ["vacancies"]
     after = catalog.current()
-    assert after.previous is before and after.layers["rules"] is before.layers["rules"]
+    assert after.layers["rules"] is before.layers["rules"]
     status = after.layer("vacancies").features.set_index("id").loc[vid, "status"]
     assert status == "withdrawn" and after.versions == before.versions
     assert catalog.snapshot(before.versions).layer("vacancies") is after.layer("vacancies")  # still live
@@ -102,3 +111,61 @@ def test_a_reader_that_asks_for_fresh_listings_sees_another_process_write_at_onc
         and fresh.layer("vacancies").features.set_index("id").loc[vid, "status"] == "leased"
     )
     assert here.current(fresh_listings=True) is fresh  # nothing changed since: the same snapshot
+
+
+def _catalog_of_a_copy(demo_db, tmp_path):
+    shutil.copy(demo_db.removeprefix("sqlite:///"), tmp_path / "store.db")
+    catalog = Catalog(Store(f"sqlite:///{tmp_path / 'store.db'}"), max_age_s=3600)
+    return catalog, accounts.add_user(catalog.store, "clerk", "clerk")
+
+
+def test_a_checker_carries_over_across_listing_writes_and_keeps_no_replaced_snapshot_alive(demo_db, tmp_path):
+    catalog, clerk = _catalog_of_a_copy(demo_db, tmp_path)
+    first = catalog.current()
+    checker = checker_for(first)
+    vids = first.layer("vacancies").features["id"].tolist()[:20]
+    replaced = []
+    for rent, vid in enumerate(vids, start=40):  # written one after another, no check between
+        listings.update(catalog.store, clerk, vid, {"rent": float(rent)}, if_match="*", merge=True)
+        assert catalog.refresh() == ["vacancies"]
+        replaced.append(weakref.ref(catalog.current()))
+    last = catalog.current()
+    # Built from the first snapshot's checker (its caches shared), not anew after every write.
+    assert checker_for(last)._cache is checker._cache
+    assert checker_for(last).snap is last and checker_for(first).snap is first
+    del first, checker
+    gc.collect()
+    alive = [s for ref in replaced[:-1] if (s := ref()) is not None]
+    assert alive == [], f"{len(alive)} replaced snapshots still alive"
+
+
+def test_first_uses_of_a_fresh_snapshot_from_many_threads_all_finish(demo_db):
+    """A checker made in one thread while another is inside the locator's vacancies (a cached
+    property, locked for every instance in Python 3.11) that wants the gazetteer: once, the
+    snapshot held its lock while making, and the two threads waited for each other forever."""
+    current = Catalog(Store(demo_db)).current()
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often: the unlucky order comes early
+    try:
+        for _ in range(4):
+            fresh = Snapshot(current.layers, current.frame)  # nothing made from it yet
+            locator = locator_for(fresh)  # made, its vacancies not yet
+            start = threading.Barrier(4)
+
+            def make_checker(snap=fresh, start=start):
+                start.wait()
+                checker_for(snap)
+
+            def tie_vacancies(loc=locator, start=start):
+                start.wait()
+                loc.vacancies  # noqa: B018 - the cached property under test
+
+            threads = [threading.Thread(target=f, daemon=True) for f in (make_checker, tie_vacancies) * 2]
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 30  # a checker of the demo takes well under a second
+            for t in threads:
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
+            assert not any(t.is_alive() for t in threads), "threads still waiting for one another"
+    finally:
+        sys.setswitchinterval(switch)

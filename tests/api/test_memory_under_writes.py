@@ -1,0 +1,115 @@
+"""Memory under listing writes: the served app, with its request threads and background refreshes,
+keeps a bounded number of snapshots alive however many listing changes it has made them for."""
+
+from __future__ import annotations
+
+import gc
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import weakref
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from siteselect import accounts
+from siteselect.index import Snapshot
+from siteselect.settings import Settings
+from siteselect.store import Store
+
+ITEMS = "/ogc/collections/vacancies/items"
+MERGE = {"Content-Type": "application/merge-patch+json"}
+WRITES = 12  # per writer: a publication and a rent change each
+
+
+def test_listing_writes_mixed_with_checks_and_matches_keep_few_snapshots_alive(demo_db, tmp_path):
+    shutil.copy(demo_db.removeprefix("sqlite:///"), tmp_path / "store.db")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(url)
+    accounts.add_user(store, "operator", "operator", ["park-001"])
+    auth = {"Authorization": f"Bearer {accounts.create_token(store, 'operator')[0]}"}
+    store.close()
+    seen: list[weakref.ref[Snapshot]] = []
+    noting = threading.Lock()
+    failures: list[str] = []
+    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client:
+        catalog = client.app.state.catalog  # type: ignore[attr-defined]
+
+        def note() -> None:  # every snapshot the requests were answered from
+            current = catalog.current()
+            with noting:
+                if all(ref() is not current for ref in seen):
+                    seen.append(weakref.ref(current))
+
+        def expect(r, status: int) -> None:
+            if r.status_code != status:
+                failures.append(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:200]}")
+
+        def write(seed: int) -> None:
+            rng = random.Random(seed)
+            for _ in range(WRITES):
+                props = {"park_id": "park-001", "address": f"soak {rng.random():.9f}", "floor": 3,
+                         "area_m2": 120.0, "rent": 55.0, "use": "office", "status": "available"}  # fmt: skip
+                body = {"type": "Feature", "properties": props,
+                        "geometry": {"type": "Point", "coordinates": [120.445, 36.131]}}  # fmt: skip
+                made = client.post(ITEMS, json=body, headers=auth)
+                expect(made, 201)
+                if made.status_code == 201:
+                    tag = {"If-Match": made.headers["etag"]}
+                    changed = client.patch(
+                        f"{ITEMS}/{made.json()['id']}", json={"rent": 60.0}, headers=auth | MERGE | tag
+                    )
+                    expect(changed, 200)
+                note()
+
+        def read(seed: int) -> None:
+            rng = random.Random(seed)
+            for n in range(3 * WRITES):
+                point = {"lon": 120.47 + rng.random() / 50, "lat": 36.10 + rng.random() / 50}
+                expect(client.post("/check", json={"industry": "6210"} | point), 200)
+                note()
+                if n % 4 == 0:
+                    expect(client.post("/match", json={"industry": "6210", "limit": 5}), 200)
+                    note()
+
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(2)]
+        threads += [threading.Thread(target=read, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        gc.collect()
+        alive = sum(1 for ref in seen if ref() is not None)
+        # The current one, and those whose checker, scorer, locator or gazetteer the current one's
+        # are carried over from.
+        assert len(seen) > WRITES and alive <= 5, f"{alive} of {len(seen)} snapshots still alive"
+
+
+SERVE_AND_COUNT = """
+import gc, sys
+from fastapi.testclient import TestClient
+from api.app import create_app
+from siteselect.settings import Settings
+
+with TestClient(create_app(Settings(_env_file=None, database_url=sys.argv[1]))) as client:
+    assert client.post("/check", json={"industry": "6210", "lon": 120.48, "lat": 36.11}).status_code == 200
+    assert client.post("/match", json={"industry": "6210", "limit": 5}).status_code == 200
+    gc.collect()
+    print(len(gc.get_objects()), gc.get_freeze_count())
+"""
+
+
+def test_a_full_collection_in_the_service_scans_the_layers_not_the_libraries(demo_db):
+    """What was loaded before the layers is frozen once at start (the libraries' tables alone are
+    hundreds of thousands of objects); what is made from the layers is not, so it can be freed."""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_COUNT, demo_db], cwd=root, capture_output=True, text=True, check=True
+    )
+    tracked, frozen = map(int, out.stdout.split())
+    assert tracked < 100_000 < frozen, (tracked, frozen)
