@@ -13,6 +13,7 @@ store's own (see ``siteselect.spatial_sql``); temporal ones compare the layers' 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -91,8 +92,13 @@ def queryables_schema(layer: str, url: str) -> dict[str, Any]:
     }
 
 
-def parse(text: str, lang: str = "cql2-text") -> dict[str, Any]:
-    """A filter in CQL2 text or JSON as CQL2 JSON; a malformed one is refused, saying where."""
+def parse(text: str, lang: str = "cql2-text") -> Any:
+    """A filter in CQL2 text or JSON as CQL2 JSON; a malformed one is refused, saying where.
+
+    A CQL2 JSON filter, once ``cql2`` has checked it, is used as sent: ``cql2`` writes the
+    coordinates of geometries back with 15 significant digits, and S_EQUALS or S_TOUCHES against a
+    stored geometry need every digit. (In CQL2 text, geometries are read to those 15 digits: a
+    nanometre here.)"""
     if lang not in LANGUAGES:
         raise InvalidFilterError(f"filter-lang {lang!r} is not supported; use {' or '.join(LANGUAGES)}")
     if len(text) > MAX_FILTER_CHARS:
@@ -100,13 +106,17 @@ def parse(text: str, lang: str = "cql2-text") -> dict[str, Any]:
     try:
         expr = cql2.parse_text(text) if lang == "cql2-text" else cql2.parse_json(text)
         expr.validate()
-        parsed: dict[str, Any] = expr.to_json()
+        parsed = expr.to_json() if lang == "cql2-text" else json.loads(text, parse_constant=_no_constant)
     except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
         first = str(exc).strip().splitlines()
         raise InvalidFilterError(
             f"filter {text[:200]!r} is not valid {lang}: {' '.join(first)[:500]}"
         ) from None
     return parsed
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def simple(layer: str, params: Mapping[str, str]) -> dict[str, Any] | None:
@@ -144,7 +154,7 @@ def _typed_text(q: Queryable, text: str) -> Any:
     return text
 
 
-def both(*filters: dict[str, Any] | None) -> dict[str, Any] | None:
+def both(*filters: Any) -> Any:
     """The conjunction of the filters given (``None`` ones left out)."""
     given = [f for f in filters if f is not None]
     if len(given) < 2:
@@ -181,6 +191,15 @@ class Source:
 
 def to_sql(node: Any, source: Source) -> sa.ColumnElement[bool]:
     """A CQL2 JSON filter as one SQLAlchemy boolean expression over ``source``."""
+    try:
+        return _node(node, source)
+    except (TypeError, KeyError, IndexError, AttributeError):  # a shape cql2 lets through, e.g. BETWEEN 1
+        raise InvalidFilterError(
+            f"filter {_show(node)} cannot be applied: an operator has the wrong arguments"
+        ) from None
+
+
+def _node(node: Any, source: Source) -> sa.ColumnElement[bool]:
     if isinstance(node, bool):
         return sa.true() if node else sa.false()
     if not isinstance(node, dict) or "op" not in node:
@@ -196,7 +215,7 @@ def to_sql(node: Any, source: Source) -> sa.ColumnElement[bool]:
 
 
 def _logical(op: str, args: list[Any], source: Source) -> sa.ColumnElement[bool]:
-    parts = [to_sql(a, source) for a in args]
+    parts = [_node(a, source) for a in args]
     if op == "not":
         return sa.not_(parts[0])
     return sa.and_(*parts) if op == "and" else sa.or_(*parts)
