@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Observe)  # outermost: sees every answer, refusals of oversized bodies too
     keep_secrets_out_of_the_access_log()
     errors.install(app)
-    openapi.install(app)
+    openapi.install(app, ogc.document_collections)
     app.include_router(accounts.router)
     app.include_router(layers.router)
     app.include_router(stewards.router)

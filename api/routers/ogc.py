@@ -30,6 +30,8 @@ from siteselect.index import Catalog
 from siteselect.specs import get_spec, layer_specs
 
 router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+DRAFT_NAMES = {"cql-text": "cql2-text"}  # GDAL still asks for the drafts' name
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
 OGC = "http://www.opengis.net/spec/"
@@ -60,9 +62,13 @@ CONFORMANCE = [
 ITEMS_PARAMETERS = {"bbox", "bbox-crs", "crs", "limit", "datetime", "filter", "filter-lang", "filter-crs",
                     "cursor", "f"}  # fmt: skip
 Format = Annotated[Literal["json", "html"] | None, Query(description="json or html (else by Accept)")]
-CrsQuery = Annotated[
-    str | None,
-    Query(description=f"the system of the geometries returned, one of: {', '.join(SUPPORTED)}"),
+SYSTEMS = ", ".join(SUPPORTED)
+CrsQuery = Annotated[str | None, Query(description=f"the system of the geometries returned: {SYSTEMS}")]
+BboxCrsQuery = Annotated[
+    str | None, Query(alias="bbox-crs", description=f"the system bbox is written in: {SYSTEMS}")
+]
+FilterCrsQuery = Annotated[
+    str | None, Query(alias="filter-crs", description=f"the system of the filter's geometries: {SYSTEMS}")
 ]
 
 
@@ -81,7 +87,7 @@ def _crumbs(request: Request, *names: str) -> list[dict[str, str]]:
 def landing(request: Request, f: Format = None) -> Response:
     """The landing page: where everything else is."""
     base = _base = base_url(request)
-    api = str(request.base_url).rstrip("/") + "/openapi.json"
+    api = f"{base}/api"
     title = "siteselect — Laoshan layers"
     description = "Department layers for business registration site selection, as OGC API Features"
     if wants_html(request, f):
@@ -92,11 +98,21 @@ def landing(request: Request, f: Format = None) -> Response:
         "links": [
             {"rel": "self", "type": JSON, "href": f"{base}/"},
             {"rel": "alternate", "type": "text/html", "href": f"{base}/?f=html"},
-            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "href": api},
+            {"rel": "service-desc", "type": OPENAPI, "href": api},
+            {"rel": "service-doc", "type": "text/html", "href": str(request.base_url).rstrip("/") + "/docs"},
             {"rel": "conformance", "type": JSON, "href": f"{base}/conformance"},
             {"rel": "data", "type": JSON, "href": f"{base}/collections"},
         ],
     })  # fmt: skip
+
+
+@router.get("/api", include_in_schema=False)
+def api_definition(request: Request) -> Response:
+    """The OpenAPI document of the OGC API alone, its paths relative to ``/ogc`` as OGC clients
+    read them (GDAL looks up ``/collections/{name}/items`` there for the filters it may send)."""
+    whole = request.app.openapi()
+    paths = {p.removeprefix("/ogc"): item for p, item in whole["paths"].items() if p.startswith("/ogc/")}
+    return json_body(whole | {"paths": paths, "servers": [{"url": base_url(request)}]}, OPENAPI)
 
 
 @router.get("/conformance")
@@ -120,6 +136,8 @@ def _collection(request: Request, name: str) -> dict[str, Any]:
             {"rel": "alternate", "type": "text/html", "href": f"{base}/collections/{name}?f=html"},
             {"rel": "items", "type": GEOJSON, "href": f"{base}/collections/{name}/items"},
             {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json",
+             "href": f"{base}/collections/{name}/queryables"},
+            {"rel": "queryables", "type": "application/schema+json",  # as the drafts named it
              "href": f"{base}/collections/{name}/queryables"},
         ],
     }  # fmt: skip
@@ -224,7 +242,7 @@ def items(
             description=f"minx,miny,maxx,maxy in bbox-crs (CRS84 lon/lat by default); at most {MAX_BBOX_DEG}°"
         ),
     ] = None,
-    bbox_crs: Annotated[CrsQuery, Query(alias="bbox-crs")] = None,
+    bbox_crs: BboxCrsQuery = None,
     crs: CrsQuery = None,
     limit: Annotated[
         int, Query(ge=1, description=f"at most {MAX_LIMIT}; larger values are clamped")
@@ -235,8 +253,14 @@ def items(
     filter: Annotated[
         str | None, Query(description="a CQL2 filter (see queryables)", max_length=filters.MAX_FILTER_CHARS)
     ] = None,
-    filter_lang: Annotated[Literal["cql2-text", "cql2-json"], Query(alias="filter-lang")] = "cql2-text",
-    filter_crs: Annotated[CrsQuery, Query(alias="filter-crs")] = None,
+    filter_lang: Annotated[
+        Literal["cql2-text", "cql2-json", "cql-text"],
+        Query(
+            alias="filter-lang",
+            description="cql2-text or cql2-json (cql-text: the drafts' name of cql2-text)",
+        ),
+    ] = "cql2-text",
+    filter_crs: FilterCrsQuery = None,
     cursor: Annotated[int, Query(ge=0, include_in_schema=False)] = 0,
     f: Format = None,
 ) -> Response:
@@ -247,7 +271,7 @@ def items(
     box = _bbox(bbox, bbox_crs)
     simple = {k: v for k, v in request.query_params.items() if k not in ITEMS_PARAMETERS}
     cql = filters.both(
-        filters.parse(filter, filter_lang) if filter is not None else None,
+        filters.parse(filter, DRAFT_NAMES.get(filter_lang, filter_lang)) if filter is not None else None,
         filters.simple(collection_id, simple),
         _bbox_filter(collection_id, box),
     )
@@ -332,6 +356,22 @@ def item(
         {"rel": "collection", "type": JSON, "href": f"{base_url(request)}/collections/{collection_id}"},
     ]
     return json_body(body, GEOJSON, headers)
+
+
+def document_collections(spec: dict[str, Any]) -> None:
+    """Give each collection its own items path in the OpenAPI document, with a parameter per
+    queryable: how GIS clients (GDAL, QGIS) learn which property filters the server applies."""
+    generic = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]
+    for name in layer_specs():
+        operation = dict(generic, operationId=f"items_of_{name}", summary=f"Items of {name}")
+        schema = filters.queryables_schema(name, "")["properties"]
+        queryable = [
+            {"name": prop, "in": "query", "required": False, "schema": schema[prop],
+             "description": f"features whose {prop} equals this"}
+            for prop in filters.queryables(name)
+        ]  # fmt: skip
+        own = [p for p in generic["parameters"] if p["name"] != "collection_id"]
+        spec["paths"][f"/ogc/collections/{name}/items"] = {"get": operation | {"parameters": own + queryable}}
 
 
 router.include_router(writes.router)
