@@ -82,8 +82,11 @@ def _crumbs(request: Request, *names: str) -> list[dict[str, str]]:
     return out
 
 
+PAGE_OR_JSON: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {}, "text/html": {}}}}
+
+
 @router.get("", include_in_schema=False)
-@router.get("/")
+@router.get("/", response_class=Response, responses=PAGE_OR_JSON)
 def landing(request: Request, f: Format = None) -> Response:
     """The landing page: where everything else is."""
     base = _base = base_url(request)
@@ -147,7 +150,7 @@ def _collection(request: Request, name: str) -> dict[str, Any]:
     return body
 
 
-@router.get("/collections")
+@router.get("/collections", response_class=Response, responses=PAGE_OR_JSON)
 def collections(request: Request, f: Format = None) -> Response:
     base = base_url(request)
     every = [_collection(request, name) for name in layer_specs()]
@@ -160,7 +163,7 @@ def collections(request: Request, f: Format = None) -> Response:
     })  # fmt: skip
 
 
-@router.get("/collections/{collection_id}")
+@router.get("/collections/{collection_id}", response_class=Response, responses=PAGE_OR_JSON)
 def collection(request: Request, collection_id: str, f: Format = None) -> Response:
     body = _collection(request, collection_id)
     if wants_html(request, f):
