@@ -137,7 +137,7 @@ def _typed_text(q: Queryable, text: str) -> Any:
     try:
         match q.kind:
             case "integer":
-                return int(text)
+                return float(int(text))
             case "number":
                 value = float(text)
                 if not math.isfinite(value):
@@ -149,8 +149,8 @@ def _typed_text(q: Queryable, text: str) -> Any:
                 return {"date": dt.date.fromisoformat(text).isoformat()}
             case "timestamp":
                 return {"timestamp": text}
-    except (ValueError, KeyError):
-        raise InvalidFilterError(f"{q.name}={text!r} is not {_a(q.kind)}") from None
+    except (ValueError, KeyError, OverflowError):
+        raise InvalidFilterError(f"{q.name}={text[:100]!r} is not {_a(q.kind)}") from None
     return text
 
 
@@ -384,16 +384,16 @@ def _typed(value: Any, kind: str) -> Any:
                 if isinstance(value, str):
                     moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
                     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
-            case "integer" | "number":
+            case "integer" | "number":  # compared as the stored JSON numbers are read: as floats
                 if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-                    return value
+                    return float(value)
             case "boolean":
                 if isinstance(value, bool):
                     return value
             case "string":
                 if isinstance(value, str):
                     return value
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     raise InvalidFilterError(f"{_show(value)} is not {_a(kind)}")
 

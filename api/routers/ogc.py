@@ -374,7 +374,8 @@ def document_collections(spec: dict[str, Any]) -> None:
             for prop in filters.queryables(name)
         ]  # fmt: skip
         own = [p for p in generic["parameters"] if p["name"] != "collection_id"]
-        spec["paths"][f"/ogc/collections/{name}/items"] = {"get": operation | {"parameters": own + queryable}}
+        item = spec["paths"].setdefault(f"/ogc/collections/{name}/items", {})
+        item["get"] = operation | {"parameters": own + queryable}
 
 
 router.include_router(writes.router)
