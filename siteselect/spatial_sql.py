@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from geoalchemy2 import Geography
 
 from siteselect.crs import Crs, to_crs84
-from siteselect.geodesy import distances_m
+from siteselect.geodesy import distances_m, point_distance_m
 from siteselect.grid import Cells, disc_cells, geometry_cells
 
 MAX_PREFILTER_CELLS = 20_000  # more bound values than this: test every row instead
@@ -167,7 +167,10 @@ def _relate(name: str, wkb: bytes | None, query: bytes | None) -> int | None:
 def _dwithin(wkb: bytes | None, lon: float, lat: float, metres: float) -> int | None:
     if wkb is None:
         return None
-    return int(bool(distances_m(lon, lat, [shapely.from_wkb(wkb)])[0] <= metres))
+    geom = shapely.from_wkb(wkb)
+    if geom.geom_type == "Point":  # the geodesic between two points: no projection to build
+        return int(bool(point_distance_m(lon, lat, geom.x, geom.y) <= metres))
+    return int(bool(distances_m(lon, lat, [geom])[0] <= metres))
 
 
 def _point(lon: float | None, lat: float | None) -> bytes | None:
