@@ -73,12 +73,10 @@ FilterCrsQuery = Annotated[
 
 
 def _crumbs(request: Request, *names: str) -> list[dict[str, str]]:
-    base, out = (
-        base_url(request),
-        [{"href": f"{base_url(request)}/collections?f=html", "text": "collections"}],
-    )
+    base = base_url(request)
+    out = [{"href": f"{base}/collections?f=html", "zh": "图层", "en": "Collections"}]
     for name in names:
-        out.append({"href": f"{base}/collections/{name}?f=html", "text": name})
+        out.append({"href": f"{base}/collections/{name}?f=html", "zh": name, "en": name})
     return out
 
 

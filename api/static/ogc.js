@@ -15,8 +15,12 @@
     show(next);
   });
 
+  window.siteselectOgc = { ready: false };
   const block = document.getElementById("ogc-features");
-  if (!block || typeof L === "undefined") return;
+  if (!block || typeof L === "undefined") {
+    window.siteselectOgc.ready = true;
+    return;
+  }
   const data = JSON.parse(block.textContent);
   const map = L.map("map", { preferCanvas: true });
   const layer = L.geoJSON(data, {
@@ -29,4 +33,5 @@
   } else {
     map.setView([36.1, 120.47], 11);
   }
+  window.siteselectOgc = { ready: true, map, drawn: layer.getLayers().length };
 })();
