@@ -72,9 +72,8 @@ def measure(url: str, repeat: int) -> dict[str, tuple[float, int]]:
 def report(store: str, results: dict[str, tuple[float, int]]) -> None:
     baseline = results["unfiltered (baseline)"][0]
     for name, (seconds, matched) in results.items():
-        print(
-            f"{store:8} {name:48} {seconds * 1000:8.1f} ms  {matched:>8,} matched  {seconds / baseline:5.2f}× baseline"
-        )
+        ratio = seconds / baseline
+        print(f"{store:8} {name:48} {seconds * 1000:8.1f} ms  {matched:>8,} matched  {ratio:5.2f}× baseline")
 
 
 def main() -> None:
