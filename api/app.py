@@ -26,6 +26,7 @@ from api.routers import (
     reports,
     service,
     stewards,
+    tiles,
     webmap,
 )
 from siteselect.check import checker_for
@@ -33,6 +34,7 @@ from siteselect.index import Catalog
 from siteselect.match import scorer_for
 from siteselect.settings import Settings
 from siteselect.store import Store
+from siteselect.tiles import TileCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.tiles = TileCache()  # drawn vector tiles, by layer version
     # The last added runs first: headers on every answer, the size limit, the door, the methods.
     app.add_middleware(HeadAndOptions)
     app.add_middleware(CheckedAtTheDoor)
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matching.router)
     app.include_router(ogc.router)
     app.include_router(reports.router)
+    app.include_router(tiles.router)
     app.include_router(webmap.router)
     app.include_router(pages.router)
     app.include_router(service.router)

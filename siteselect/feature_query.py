@@ -21,7 +21,7 @@ from siteselect.filters import Source, queryables, to_sql
 from siteselect.grid import Cells
 from siteselect.spatial_sql import Spatial, box_prefilter, cells_prefilter, envelope_prefilter
 from siteselect.specs import get_spec
-from siteselect.store import Store
+from siteselect.store import LayerVersion, Store
 
 
 def read_items(
@@ -33,15 +33,16 @@ def read_items(
     filter_crs: Crs = SUPPORTED[CRS84],
     offset: int = 0,
     limit: int = 100,
+    version: LayerVersion | None = None,
 ) -> tuple[gpd.GeoDataFrame, int]:
-    """The features of ``layer`` (as loaded by ``as_of``, or now) meeting ``cql``, from
-    ``offset``, at most ``limit``; and how many meet it."""
+    """The features of ``layer`` (as loaded by ``as_of``, or now, or of ``version``) meeting
+    ``cql``, from ``offset``, at most ``limit``; and how many meet it."""
     get_spec(layer)
-    if layer == "vacancies" and as_of is None:
+    if layer == "vacancies" and as_of is None and version is None:
         source = _listings_source(store, filter_crs)
         where = None if cql is None else to_sql(cql, source)
         return listings.select_page(store, where, offset=offset, limit=limit)
-    version = store.resolve_version(layer, as_of=as_of)
+    version = version or store.resolve_version(layer, as_of=as_of)
     f, c = store.t["features"], store.t["cells"]
 
     def sharing_cells(cells: Cells) -> sa.ColumnElement[bool]:
@@ -58,7 +59,7 @@ def read_items(
         spatial = Spatial(store.postgis, f.c.geom, prefilter, filter_crs)
     # a layer version's stamps are its file's dates
     kinds = {"updated_at": "date"} if layer == "vacancies" else {}
-    source = Source(layer, _columns(layer, f.c.props, {"id": f.c.fid}), spatial, kinds)
+    source = Source(layer, columns_of(layer, f.c.props, {"id": f.c.fid}), spatial, kinds)
     where = None if cql is None else to_sql(cql, source)
     return store.select_features(version, where, offset=offset, limit=limit)
 
@@ -71,10 +72,10 @@ def _listings_source(store: Store, filter_crs: Crs) -> Source:
         point = sa.func.siteselect_point(t.c.lon, t.c.lat)
     spatial = Spatial(store.postgis, point, box_prefilter(t.c.lon, t.c.lat), filter_crs)
     own = {"id": t.c.id, "park_id": t.c.park_id, "updated_at": t.c.updated_at}
-    return Source("vacancies", _columns("vacancies", t.c.props, own), spatial)
+    return Source("vacancies", columns_of("vacancies", t.c.props, own), spatial)
 
 
-def _columns(
+def columns_of(
     layer: str, props: sa.ColumnElement[Any], own: Mapping[str, sa.ColumnElement[Any]]
 ) -> dict[str, sa.ColumnElement[Any]]:
     """Each queryable's SQL expression: a column of the table, or its value in the JSON
