@@ -123,6 +123,8 @@ REQUESTS: list[tuple[str, str, dict[str, str], dict[str, str], Any]] = [
       "filter": "kind = 'hospital' AND S_INTERSECTS(geometry, BBOX(120.4, 36.0, 120.6, 36.2))",
       "crs": "EPSG:4490"}, None),
     ("GET", "/ogc/collections/{collection_id}/queryables", {"collection_id": "zones"}, {}, None),
+    ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt",
+     {"layer": "buildings", "z": "15", "x": "27347", "y": "12700"}, {}, None),
     *[("GET", f"/ogc/collections/{name}/items", {}, {"limit": "5"}, None) for name in layer_specs()],
     ("POST", "/ogc/collections/{collection_id}/items", {"collection_id": "vacancies"}, {}, _vacancy()),
     ("GET", "/ogc/collections/{collection_id}/items/{feature_id}",
