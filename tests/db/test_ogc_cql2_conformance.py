@@ -93,6 +93,7 @@ def _cases(features: dict[str, Any]) -> list[Case]:
         Case("LIKE", "buildings", "name LIKE '%大厦'", lambda p, g: _cmp(p["name"], lambda v: v.endswith("大厦"))),
         Case("LIKE _", "pois", "industry LIKE '62_1'",
              lambda p, g: _cmp(p["industry"], lambda v: len(v) == 4 and v.startswith("62") and v[3] == "1")),
+        Case("LIKE case", "buildings", "NOT (use LIKE 'OFF%')", lambda p, g: _not(_cmp(p["use"], lambda v: v.startswith("OFF")))),
         Case("IS NULL", "buildings", "accepted_on IS NULL", lambda p, g: p["accepted_on"] is None),
         Case("IS NOT NULL", "pois", "industry IS NOT NULL", lambda p, g: p["industry"] is not None),
         Case("NOT", "buildings", "NOT (flue = true)", lambda p, g: _not(_cmp(p["flue"], lambda v: v is True))),
