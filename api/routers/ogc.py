@@ -276,10 +276,15 @@ def items(
         filters.simple(collection_id, simple),
         _bbox_filter(collection_id, box),
     )
-    gdf, matched = read_items(
-        request.app.state.store, collection_id, cql=cql, as_of=_moment(datetime),
-        filter_crs=check_crs(filter_crs or CRS84, "filter-crs"), offset=cursor, limit=limit,
-    )  # fmt: skip
+    filter_in = check_crs(filter_crs or CRS84, "filter-crs")
+    if cql is None and datetime is None:  # all of the current layer: the snapshot in memory has it
+        every = _current_features(request, collection_id)
+        gdf, matched = every.iloc[cursor : cursor + limit], len(every)
+    else:
+        gdf, matched = read_items(
+            request.app.state.store, collection_id, cql=cql, as_of=_moment(datetime),
+            filter_crs=filter_in, offset=cursor, limit=limit,
+        )  # fmt: skip
     base = f"{base_url(request)}/collections/{collection_id}/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("cursor", "limit", "f")} | {
         "limit": limit
@@ -312,6 +317,14 @@ def items(
     return json_body(body, GEOJSON, headers)
 
 
+def _current_features(request: Request, layer: str) -> gpd.GeoDataFrame:
+    """The current version of a layer as the worker holds it (the live listings for vacancies):
+    it answers while the database is away, with the listings as last read."""
+    get_spec(layer)
+    catalog: Catalog = request.app.state.catalog
+    return catalog.current(fresh_listings=layer == "vacancies").layer(layer).features
+
+
 def _bbox_filter(layer: str, box: tuple[float, float, float, float] | None) -> dict[str, Any] | None:
     """``bbox`` as the filter it is: the features whose geometry meets the box."""
     if box is None or not get_spec(layer).has_geometry:
@@ -338,8 +351,7 @@ def item(
         if (gdf["id"] == feature_id).any():
             headers["ETag"] = parks.etag(parks.record(gdf, feature_id))
     else:
-        get_spec(collection_id)
-        gdf = request.app.state.catalog.current().layer(collection_id).features
+        gdf = _current_features(request, collection_id)
     hit = gdf[gdf["id"] == feature_id]
     if hit.empty:
         raise NotFoundError(f"collection {collection_id!r} has no feature {feature_id!r}")
