@@ -2,11 +2,12 @@
 
     python bench/ogc_filter.py [--count 100000] [--repeat 15]
 
-Each request goes through the service in-process (routing, the SQL query, GeoJSON out) for a page
-of at most 100 features with its ``numberMatched``; the median of ``--repeat`` runs is printed
-with the features matched. The unfiltered request is the baseline, measured in the same run on
-the same store. The PostGIS server is a throwaway one from Debian's packages with PostgreSQL's
-default durability settings; set SITESELECT_BENCH_POSTGIS_URL to use another.
+Each request goes through the service in-process for a page of at most 100 features with its
+``numberMatched``; the median of ``--repeat`` runs is printed with the features matched. The
+unfiltered request is the baseline, measured in the same run: it is paged from the layer the
+worker holds in memory, where a filter is one SQL query to the store. The PostGIS server is a
+throwaway one from Debian's packages with PostgreSQL's default durability settings; set
+SITESELECT_BENCH_POSTGIS_URL to use another.
 """
 
 from __future__ import annotations
