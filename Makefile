@@ -48,6 +48,8 @@ bench: $(STAMP) system
 	$(BIN)/python bench/check_speed.py
 	$(BIN)/python bench/http_check.py
 	$(BIN)/python bench/report_speed.py
+	$(BIN)/python bench/ogc_filter.py
+	$(BIN)/python bench/tile_speed.py
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

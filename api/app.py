@@ -28,6 +28,7 @@ from api.routers import (
     reports,
     service,
     stewards,
+    tiles,
     webmap,
 )
 from siteselect.check import checker_for
@@ -35,6 +36,7 @@ from siteselect.index import Catalog, Snapshot
 from siteselect.match import scorer_for
 from siteselect.settings import Settings
 from siteselect.store import Store
+from siteselect.tiles import TileCache
 
 
 def _warm(snapshot: Snapshot) -> None:
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.tiles = TileCache()  # drawn vector tiles, by layer version
     # The last added runs first: headers on every answer, the size limit, the door, the methods.
     app.add_middleware(HeadAndOptions)
     app.add_middleware(CheckedAtTheDoor)
@@ -82,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Observe)  # outermost: sees every answer, refusals of oversized bodies too
     keep_secrets_out_of_the_access_log()
     errors.install(app)
-    openapi.install(app)
+    openapi.install(app, ogc.document_collections)
     app.include_router(accounts.router)
     app.include_router(layers.router)
     app.include_router(stewards.router)
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matching.router)
     app.include_router(ogc.router)
     app.include_router(reports.router)
+    app.include_router(tiles.router)
     app.include_router(webmap.router)
     app.include_router(pages.router)
     app.include_router(service.router)

@@ -16,6 +16,7 @@ from api.observe import STORE_ERRORS
 from siteselect.errors import (
     AmbiguousInputError,
     AuthenticationError,
+    InvalidFilterError,
     InvalidInputError,
     LayerValidationError,
     NotFoundError,
@@ -34,6 +35,7 @@ RETRY_AFTER_S = 5  # what a 503 tells the client to wait: a restart of PostgreSQ
 SHOWN_INPUT = 200  # characters of a refused text a 422 repeats
 STATUS_OF: dict[type[SiteSelectError], int] = {
     LayerValidationError: 422,
+    InvalidFilterError: 400,  # as OGC API Features Part 3 asks
     InvalidInputError: 422,
     NotFoundError: 404,
     ThrottledError: 429,

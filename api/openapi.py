@@ -7,6 +7,7 @@ can answer with them, so clients (and schemathesis) can rely on the document.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -39,12 +40,15 @@ CONDITIONAL = {
 }
 
 
-def install(app: FastAPI) -> None:
-    """Replace the app's OpenAPI document with one that documents its errors."""
+def install(app: FastAPI, *extensions: Callable[[dict[str, Any]], None]) -> None:
+    """Replace the app's OpenAPI document with one that documents its errors; ``extensions`` add
+    what routes cannot declare themselves (the OGC collections' own items paths)."""
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            for extend in extensions:
+                extend(spec)
             _document_errors(spec)
             app.openapi_schema = spec
         return app.openapi_schema

@@ -18,6 +18,11 @@ class InvalidInputError(SiteSelectError, ValueError):
     """A value given by the caller is malformed or out of range."""
 
 
+class InvalidFilterError(InvalidInputError):
+    """A filter of features (CQL2, a property filter) names an unknown property, is malformed, or
+    compares values that cannot be compared."""
+
+
 class AmbiguousInputError(InvalidInputError):
     """Words that fit several things; ``candidates`` lists them (code and name) to choose from."""
 

@@ -135,6 +135,20 @@ def all_listings(store: Store) -> list[dict[str, Any]]:
         return [_as_listing(r) for r in conn.execute(sa.select(t).order_by(t.c.id))]
 
 
+def select_page(
+    store: Store, where: sa.ColumnElement[bool] | None, *, offset: int, limit: int
+) -> tuple[gpd.GeoDataFrame, int]:
+    """A page of the listings meeting ``where`` (in id order) as vacancies, and how many meet it."""
+    seed(store)
+    t = store.accounts["listings"]
+    condition = sa.true() if where is None else where
+    page = sa.select(t).where(condition).order_by(t.c.id).offset(offset).limit(limit)
+    with store.engine.connect() as conn:
+        rows = [_as_listing(r) for r in conn.execute(page)]
+        matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(condition)).scalar_one()
+    return as_frame(rows), matched
+
+
 def _validated(fields: dict[str, Any], listing_id: str) -> dict[str, Any]:
     """Check a listing's fields against the vacancies spec; return them typed."""
     rec = {k: v for k, v in fields.items() if k not in ("lon", "lat", "revision", "updated_at")}

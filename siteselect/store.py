@@ -18,7 +18,7 @@ import getpass
 import hashlib
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from siteselect.errors import NotFoundError, StaleWriteError, StoreError
 from siteselect.grid import geometries_cells
 from siteselect.schema import account_tables, layer_tables, report_table
 from siteselect.settings import Settings
+from siteselect.spatial_sql import register_sqlite_functions
 from siteselect.specs import LayerSpec, get_spec
 
 CHUNK = 50_000
@@ -307,17 +308,29 @@ class Store:
         query = sa.select(f.c.fid, geom.label("wkb"), f.c.props).where(f.c.version_id == chosen.id)
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(f.c.fid)).all()
-        frame = pd.DataFrame([r.props for r in rows], columns=list(spec.fields), dtype=object)
-        frame.insert(0, "id", [r.fid for r in rows])
-        frame = frame.replace({np.nan: None})
-        if not spec.has_geometry:
-            return gpd.GeoDataFrame(frame)
-        geoms = shapely.from_wkb([bytes(r.wkb) for r in rows])
-        gdf = gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
-        if bbox is not None:
+        gdf = _frame(layer, rows)
+        if bbox is not None and spec.has_geometry:
             gdf = gdf.iloc[gdf.sindex.query(shapely.box(*bbox), predicate="intersects")]
             gdf = gdf.sort_values("id").reset_index(drop=True)
         return gdf
+
+    def select_features(
+        self, version: LayerVersion, where: sa.ColumnElement[bool] | None, *, offset: int, limit: int
+    ) -> tuple[gpd.GeoDataFrame, int]:
+        """A page of the features of one version that meet ``where`` (in id order), and how many
+        meet it in all."""
+        f = self.t["features"]
+        condition = f.c.version_id == version.id
+        if where is not None:
+            condition = sa.and_(condition, where)
+        geom = sa.func.ST_AsBinary(f.c.geom) if self.postgis else f.c.geom
+        page = sa.select(f.c.fid, geom.label("wkb"), f.c.props).where(condition)
+        count = sa.select(sa.func.count()).select_from(f).where(condition)
+        with self.engine.connect() as conn:
+            rows = conn.execute(page.order_by(f.c.fid).offset(offset).limit(limit)).all()
+            short = len(rows) < limit and (rows or offset == 0)  # the last page: no need to count
+            matched = offset + len(rows) if short else conn.execute(count).scalar_one()
+        return _frame(version.layer, rows), matched
 
     def read_cells(self, version_id: int) -> tuple[np.ndarray, np.ndarray]:
         """The (fid, cell) pairs stored for one version."""
@@ -403,6 +416,18 @@ class Staging:
         return str(digest.hexdigest())
 
 
+def _frame(layer: str, rows: Sequence[Any]) -> gpd.GeoDataFrame:
+    """Stored rows (fid, wkb, props) as features, columns in spec order."""
+    spec = get_spec(layer)
+    frame = pd.DataFrame([r.props for r in rows], columns=list(spec.fields), dtype=object)
+    frame.insert(0, "id", [r.fid for r in rows])
+    frame = frame.replace({np.nan: None})
+    if not spec.has_geometry:
+        return gpd.GeoDataFrame(frame)
+    geoms = shapely.from_wkb([bytes(r.wkb) for r in rows])
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
+
+
 def _version(row: Any) -> LayerVersion:
     values: dict[str, Any] = dict(row)
     if values["loaded_at"].tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
@@ -476,7 +501,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB of pages: bulk loads touch big indexes
+    cursor.execute("PRAGMA case_sensitive_like=ON")  # LIKE as PostgreSQL's: 'A%' does not match 'a'
     cursor.close()
+    register_sqlite_functions(dbapi_conn)  # the spatial tests of filters
 
 
 def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -1,115 +1,182 @@
-"""OGC API – Features, Part 1 (Core), read side: every layer as a collection GIS tools can read.
+"""OGC API – Features: every layer as a collection GIS tools can read, filter and write.
 
-Landing page, conformance, collections, items (``bbox``, ``limit`` with an advertised maximum, paging
-by ``next`` links, ``datetime`` for the layer version loaded by then), and items by id, as
-``application/geo+json``. QGIS and GDAL's OAPIF driver read it as they read any such service.
+Part 1 (Core, GeoJSON, HTML, OAS 3.0): landing page, conformance, collections, items (``bbox``,
+``limit`` with an advertised maximum, paging by ``next`` links, ``datetime`` for the layer version
+loaded by then) and items by id. Part 2 (CRS): ``crs``, ``bbox-crs`` and ``Content-Crs``. Part 3
+(Filtering): queryables, property filters and CQL2 ``filter``. Part 4 (draft): the writes in
+api/ogc/writes.py. Browsers get pages (api/ogc/pages.py), programs JSON, by ``Accept`` and ``f``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeAlias
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import geopandas as gpd
 import shapely
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api import write_bodies
-from api.auth import User
-from api.dependencies import INSTANT, BboxQuery, parse_bbox
-from siteselect import audit, listings, parks
-from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from api.dependencies import INSTANT, MAX_BBOX_DEG, parse_bbox
+from api.ogc import pages, writes
+from api.ogc.common import GEOJSON, JSON, base_url, json_body, wants_html
+from siteselect import filters, listings, parks
+from siteselect.crs import CRS84, SUPPORTED, Crs, bbox_to_crs84, check_crs, from_crs84
+from siteselect.errors import InvalidInputError, NotFoundError
+from siteselect.feature_query import read_items
 from siteselect.index import Catalog
 from siteselect.specs import get_spec, layer_specs
-from siteselect.users import User as Account
 
 router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
-GEOJSON = "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+DRAFT_NAMES = {"cql-text": "cql2-text"}  # GDAL still asks for the drafts' name
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+OGC = "http://www.opengis.net/spec/"
 CONFORMANCE = [
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    f"{OGC}ogcapi-features-1/1.0/conf/core",
+    f"{OGC}ogcapi-features-1/1.0/conf/geojson",
+    f"{OGC}ogcapi-features-1/1.0/conf/html",
+    f"{OGC}ogcapi-features-1/1.0/conf/oas30",
+    f"{OGC}ogcapi-features-2/1.0/conf/crs",
+    f"{OGC}ogcapi-features-3/1.0/conf/queryables",
+    f"{OGC}ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    f"{OGC}ogcapi-features-3/1.0/conf/filter",
+    f"{OGC}ogcapi-features-3/1.0/conf/features-filter",
+    f"{OGC}cql2/1.0/conf/cql2-text",
+    f"{OGC}cql2/1.0/conf/cql2-json",
+    f"{OGC}cql2/1.0/conf/basic-cql2",
+    f"{OGC}cql2/1.0/conf/advanced-comparison-operators",
+    f"{OGC}cql2/1.0/conf/case-insensitive-comparison",
+    f"{OGC}cql2/1.0/conf/basic-spatial-functions",
+    f"{OGC}cql2/1.0/conf/basic-spatial-functions-plus",
+    f"{OGC}cql2/1.0/conf/spatial-functions",
+    # Part 4 (draft): vacancies take all four; parks replace and update (see the writes)
+    f"{OGC}ogcapi-features-4/1.0/conf/create-replace-delete",
+    f"{OGC}ogcapi-features-4/1.0/conf/update",
+    f"{OGC}ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+]
+# The query parameters items take; any other names a queryable (a property filter).
+ITEMS_PARAMETERS = {"bbox", "bbox-crs", "crs", "limit", "datetime", "filter", "filter-lang", "filter-crs",
+                    "cursor", "f"}  # fmt: skip
+Format = Annotated[Literal["json", "html"] | None, Query(description="json or html (else by Accept)")]
+SYSTEMS = ", ".join(SUPPORTED)
+CrsQuery = Annotated[str | None, Query(description=f"the system of the geometries returned: {SYSTEMS}")]
+BboxCrsQuery = Annotated[
+    str | None, Query(alias="bbox-crs", description=f"the system bbox is written in: {SYSTEMS}")
+]
+FilterCrsQuery = Annotated[
+    str | None, Query(alias="filter-crs", description=f"the system of the filter's geometries: {SYSTEMS}")
 ]
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+def _crumbs(request: Request, *names: str) -> list[dict[str, str]]:
+    base = base_url(request)
+    out = [{"href": f"{base}/collections?f=html", "zh": "图层", "en": "Collections"}]
+    for name in names:
+        out.append({"href": f"{base}/collections/{name}?f=html", "zh": name, "en": name})
+    return out
 
 
-def _json(body: Any, media_type: str = "application/json", headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=str), media_type=media_type, headers=headers)
+PAGE_OR_JSON: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {}, "text/html": {}}}}
 
 
 @router.get("", include_in_schema=False)
-@router.get("/")
-def landing(request: Request) -> Response:
+@router.get("/", response_class=Response, responses=PAGE_OR_JSON)
+def landing(request: Request, f: Format = None) -> Response:
     """The landing page: where everything else is."""
-    base = _base(request)
-    return _json({
-        "title": "siteselect — Laoshan layers",
-        "description": "Department layers for business registration site selection, as OGC API Features",
+    base = _base = base_url(request)
+    api = f"{base}/api"
+    title = "siteselect — Laoshan layers"
+    description = "Department layers for business registration site selection, as OGC API Features"
+    if wants_html(request, f):
+        return pages.page("landing", title, _base, description=description, api="/docs")
+    return json_body({
+        "title": title,
+        "description": description,
         "links": [
-            {"rel": "self", "type": "application/json", "href": f"{base}/"},
-            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
-             "href": str(request.base_url).rstrip("/") + "/openapi.json"},
-            {"rel": "conformance", "type": "application/json", "href": f"{base}/conformance"},
-            {"rel": "data", "type": "application/json", "href": f"{base}/collections"},
+            {"rel": "self", "type": JSON, "href": f"{base}/"},
+            {"rel": "alternate", "type": "text/html", "href": f"{base}/?f=html"},
+            {"rel": "service-desc", "type": OPENAPI, "href": api},
+            {"rel": "service-doc", "type": "text/html", "href": str(request.base_url).rstrip("/") + "/docs"},
+            {"rel": "conformance", "type": JSON, "href": f"{base}/conformance"},
+            {"rel": "data", "type": JSON, "href": f"{base}/collections"},
         ],
     })  # fmt: skip
 
 
+@router.get("/api", include_in_schema=False)
+def api_definition(request: Request) -> Response:
+    """The OpenAPI document of the OGC API alone, its paths relative to ``/ogc`` as OGC clients
+    read them (GDAL looks up ``/collections/{name}/items`` there for the filters it may send)."""
+    whole = request.app.openapi()
+    paths = {p.removeprefix("/ogc"): item for p, item in whole["paths"].items() if p.startswith("/ogc/")}
+    return json_body(whole | {"paths": paths, "servers": [{"url": base_url(request)}]}, OPENAPI)
+
+
 @router.get("/conformance")
 def conformance() -> Response:
-    return _json({"conformsTo": CONFORMANCE})
+    return json_body({"conformsTo": CONFORMANCE})
 
 
 def _collection(request: Request, name: str) -> dict[str, Any]:
     spec = get_spec(name)
-    base = _base(request)
+    base = base_url(request)
     catalog: Catalog = request.app.state.catalog
     snapshot = catalog.current()
     body: dict[str, Any] = {
         "id": name,
         "title": spec.title,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": list(SUPPORTED),
+        "storageCrs": CRS84,
         "links": [
-            {"rel": "self", "type": "application/json", "href": f"{base}/collections/{name}"},
+            {"rel": "self", "type": JSON, "href": f"{base}/collections/{name}"},
+            {"rel": "alternate", "type": "text/html", "href": f"{base}/collections/{name}?f=html"},
             {"rel": "items", "type": GEOJSON, "href": f"{base}/collections/{name}/items"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json",
+             "href": f"{base}/collections/{name}/queryables"},
+            {"rel": "queryables", "type": "application/schema+json",  # as the drafts named it
+             "href": f"{base}/collections/{name}/queryables"},
         ],
-    }
+    }  # fmt: skip
     if snapshot.has(name) and spec.has_geometry and len(snapshot.layer(name).features):
         bounds = snapshot.layer(name).features.total_bounds.tolist()
         body["extent"] = {"spatial": {"bbox": [bounds], "crs": CRS84}}
     return body
 
 
-@router.get("/collections")
-def collections(request: Request) -> Response:
-    base = _base(request)
-    return _json({
-        "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections"}],
-        "collections": [_collection(request, name) for name in layer_specs()],
+@router.get("/collections", response_class=Response, responses=PAGE_OR_JSON)
+def collections(request: Request, f: Format = None) -> Response:
+    base = base_url(request)
+    every = [_collection(request, name) for name in layer_specs()]
+    if wants_html(request, f):
+        return pages.page("collections", "图层 Collections", base, collections=every, crumbs=_crumbs(request))
+    return json_body({
+        "links": [{"rel": "self", "type": JSON, "href": f"{base}/collections"},
+                  {"rel": "alternate", "type": "text/html", "href": f"{base}/collections?f=html"}],
+        "collections": every,
     })  # fmt: skip
 
 
-@router.get("/collections/{collection_id}")
-def collection(request: Request, collection_id: str) -> Response:
-    return _json(_collection(request, collection_id))
+@router.get("/collections/{collection_id}", response_class=Response, responses=PAGE_OR_JSON)
+def collection(request: Request, collection_id: str, f: Format = None) -> Response:
+    body = _collection(request, collection_id)
+    if wants_html(request, f):
+        return pages.page(
+            "collection", body["title"], base_url(request), collection=body, crumbs=_crumbs(request)
+        )
+    return json_body(body)
 
 
-def _features(request: Request, name: str, moment: dt.datetime | None) -> gpd.GeoDataFrame:
-    get_spec(name)
-    catalog: Catalog = request.app.state.catalog
-    if moment is None:  # vacancies: the live listings, as operators keep them
-        return catalog.current(fresh_listings=name == "vacancies").layer(name).features
-    return catalog.store.read_layer(name, as_of=moment)
+@router.get("/collections/{collection_id}/queryables", response_class=Response,
+            responses={200: {"content": {"application/schema+json": {}}}})  # fmt: skip
+def queryables(request: Request, collection_id: str) -> Response:
+    """The properties a filter may name, as JSON Schema: their types and allowed values."""
+    url = f"{base_url(request)}/collections/{collection_id}/queryables"
+    return json_body(filters.queryables_schema(collection_id, url), "application/schema+json")
 
 
 def _moment(text: str | None) -> dt.datetime | None:
@@ -125,266 +192,200 @@ def _moment(text: str | None) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def _bbox(text: str | None, crs_text: str | None) -> tuple[float, float, float, float] | None:
+    """``bbox`` in ``bbox-crs`` (its axis order) as CRS84, checked as every bbox is."""
+    if text is None or crs_text is None:
+        return parse_bbox(text)
+    crs = check_crs(crs_text, "bbox-crs")
+    try:
+        minx, miny, maxx, maxy = (float(p) for p in text.split(","))
+    except ValueError:
+        raise InvalidInputError(f"bbox {text!r} must be four numbers") from None
+    if not (minx < maxx and miny < maxy):
+        raise InvalidInputError(f"bbox {text!r} is not a box (min < max)")
+    box = bbox_to_crs84((minx, miny, maxx, maxy), crs)
+    return parse_bbox(",".join(f"{v:.12f}" for v in box))
+
+
+def _geometries(gdf: gpd.GeoDataFrame, crs: Crs) -> list[Any]:
+    if "geometry" not in gdf.columns:
+        return [None] * len(gdf)
+    return [shapely.geometry.mapping(g) for g in from_crs84(gdf.geometry.to_numpy(), crs)]
+
+
 def _feature(record: dict[str, Any], geometry: Any) -> dict[str, Any]:
     fid = record.pop("id")
     properties = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in record.items()}
     return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
 
 
-def _collection_items(gdf: gpd.GeoDataFrame) -> list[dict[str, Any]]:
-    has_geometry = "geometry" in gdf.columns
-    records = gdf.drop(columns="geometry").to_dict("records") if has_geometry else gdf.to_dict("records")
-    geometries = (
-        [shapely.geometry.mapping(g) for g in gdf.geometry] if has_geometry else [None] * len(records)
+def _collection_items(gdf: gpd.GeoDataFrame, crs: Crs) -> list[dict[str, Any]]:
+    records = (
+        gdf.drop(columns="geometry").to_dict("records")
+        if "geometry" in gdf.columns
+        else gdf.to_dict("records")
     )
-    return [_feature(r, g) for r, g in zip(records, geometries)]
+    return [_feature(r, g) for r, g in zip(records, _geometries(gdf, crs))]
+
+
+def _url(base: str, params: dict[str, Any]) -> str:
+    return f"{base}?{urlencode(params)}"
 
 
 @router.get("/collections/{collection_id}/items", response_class=Response,
-            responses={200: {"content": {GEOJSON: {}}}})  # fmt: skip
+            responses={200: {"content": {GEOJSON: {}, "text/html": {}}}})  # fmt: skip
 def items(
     request: Request,
     collection_id: str,
-    bbox: BboxQuery = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description=f"minx,miny,maxx,maxy in bbox-crs (CRS84 lon/lat by default); at most {MAX_BBOX_DEG}°"
+        ),
+    ] = None,
+    bbox_crs: BboxCrsQuery = None,
+    crs: CrsQuery = None,
     limit: Annotated[
         int, Query(ge=1, description=f"at most {MAX_LIMIT}; larger values are clamped")
     ] = DEFAULT_LIMIT,
     datetime: Annotated[
         str | None, Query(description="the layer as loaded at this instant", pattern=INSTANT)
     ] = None,
+    filter: Annotated[
+        str | None, Query(description="a CQL2 filter (see queryables)", max_length=filters.MAX_FILTER_CHARS)
+    ] = None,
+    filter_lang: Annotated[
+        Literal["cql2-text", "cql2-json", "cql-text"],
+        Query(
+            alias="filter-lang",
+            description="cql2-text or cql2-json (cql-text: the drafts' name of cql2-text)",
+        ),
+    ] = "cql2-text",
+    filter_crs: FilterCrsQuery = None,
     cursor: Annotated[int, Query(ge=0, include_in_schema=False)] = 0,
+    f: Format = None,
 ) -> Response:
-    """Features of a collection, a page at a time; follow the ``next`` link for more."""
+    """Features of a collection, a page at a time; follow the ``next`` link for more. Any other
+    parameter filters on a property of the collection's queryables (``?status=available``)."""
     limit = min(limit, MAX_LIMIT)
-    gdf = _features(request, collection_id, _moment(datetime))
-    box = parse_bbox(bbox)
-    if box is not None and "geometry" in gdf.columns:
-        gdf = gdf.iloc[sorted(gdf.sindex.query(shapely.box(*box), predicate="intersects"))]
-    page = gdf.iloc[cursor : cursor + limit]
-    base = f"{_base(request)}/collections/{collection_id}/items"
-    params = {k: v for k, v in (("bbox", bbox), ("datetime", datetime)) if v is not None} | {"limit": limit}
-    links = [{"rel": "self", "type": GEOJSON, "href": _url(base, params | {"cursor": cursor})}]
-    if cursor + limit < len(gdf):
-        links.append(
-            {"rel": "next", "type": GEOJSON, "href": _url(base, params | {"cursor": cursor + limit})}
-        )
+    out_crs = check_crs(crs or CRS84)
+    box = _bbox(bbox, bbox_crs)
+    simple = {k: v for k, v in request.query_params.items() if k not in ITEMS_PARAMETERS}
+    cql = filters.both(
+        filters.parse(filter, DRAFT_NAMES.get(filter_lang, filter_lang)) if filter is not None else None,
+        filters.simple(collection_id, simple),
+        _bbox_filter(collection_id, box),
+    )
+    filter_in = check_crs(filter_crs or CRS84, "filter-crs")
+    if cql is None and datetime is None:  # all of the current layer: the snapshot in memory has it
+        every = _current_features(request, collection_id)
+        gdf, matched = every.iloc[cursor : cursor + limit], len(every)
+    else:
+        gdf, matched = read_items(
+            request.app.state.store, collection_id, cql=cql, as_of=_moment(datetime),
+            filter_crs=filter_in, offset=cursor, limit=limit,
+        )  # fmt: skip
+    base = f"{base_url(request)}/collections/{collection_id}/items"
+    params = {k: v for k, v in request.query_params.items() if k not in ("cursor", "limit", "f")} | {
+        "limit": limit
+    }
+    features = _collection_items(gdf, out_crs)
+    headers = {"Content-Crs": f"<{out_crs.uri}>"}
+    nxt = _url(base, params | {"cursor": cursor + limit}) if cursor + limit < matched else None
+    if wants_html(request, f):
+        spec = get_spec(collection_id)
+        shown = _collection_items(gdf, SUPPORTED[CRS84])
+        return pages.page(
+            "items", spec.title, base_url(request), collection_id=collection_id, features=features,
+            columns=[c for c in gdf.columns if c not in ("id", "geometry")], matched=matched,
+            next=None if nxt is None else _url(base, params | {"cursor": cursor + limit, "f": "html"}),
+            geojson={"type": "FeatureCollection", "features": shown}, crumbs=_crumbs(request, collection_id),
+        )  # fmt: skip
+    here = params | {"cursor": cursor}
+    links = [{"rel": "self", "type": GEOJSON, "href": _url(base, here)},
+             {"rel": "alternate", "type": "text/html", "href": _url(base, here | {"f": "html"})}]  # fmt: skip
+    if nxt is not None:
+        links.append({"rel": "next", "type": GEOJSON, "href": nxt})
     body = {
         "type": "FeatureCollection",
-        "features": _collection_items(page),
-        "numberMatched": len(gdf),
-        "numberReturned": len(page),
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
         "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "links": links,
     }
-    return _json(body, GEOJSON)
+    return json_body(body, GEOJSON, headers)
 
 
-def _url(base: str, params: dict[str, Any]) -> str:
-    from urllib.parse import urlencode
+def _current_features(request: Request, layer: str) -> gpd.GeoDataFrame:
+    """The current version of a layer as the worker holds it (the live listings for vacancies):
+    it answers while the database is away, with the listings as last read."""
+    get_spec(layer)
+    catalog: Catalog = request.app.state.catalog
+    return catalog.current(fresh_listings=layer == "vacancies").layer(layer).features
 
-    return f"{base}?{urlencode(params)}"
+
+def _bbox_filter(layer: str, box: tuple[float, float, float, float] | None) -> dict[str, Any] | None:
+    """``bbox`` as the filter it is: the features whose geometry meets the box."""
+    if box is None or not get_spec(layer).has_geometry:
+        return None
+    return {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": list(box)}]}
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", response_class=Response,
-            responses={200: {"content": {GEOJSON: {}}}})  # fmt: skip
-def item(request: Request, collection_id: str, feature_id: str) -> Response:
-    """One feature by its id."""
+            responses={200: {"content": {GEOJSON: {}, "text/html": {}}, "headers": writes.ETAG}})  # fmt: skip
+def item(
+    request: Request, collection_id: str, feature_id: str, crs: CrsQuery = None, f: Format = None
+) -> Response:
+    """One feature by its id (with the ``ETag`` a change must name, for vacancies and parks)."""
+    out_crs = check_crs(crs or CRS84)
+    headers = {"Content-Crs": f"<{out_crs.uri}>"}
     if collection_id == "vacancies":  # live, with the ETag a write must match
-        return _listing_feature(request, listings.get(request.app.state.store, feature_id))
-    # Parks are read from the store, not the snapshot (which may lag a second behind a write): the
-    # feature and the ETag an operator's write must match come from the same version.
-    gdf = parks.current(request.app.state.store)[0] if collection_id == "parks" else None
-    if gdf is None:
-        gdf = _features(request, collection_id, None)
+        listing = listings.get(request.app.state.store, feature_id)
+        gdf = listings.as_frame([listing])
+        headers["ETag"] = listings.etag(listing)
+    elif collection_id == "parks":
+        # Parks are read from the store, not the snapshot (which may lag a second behind a write):
+        # the feature and the ETag an operator's write must match come from the same version.
+        gdf = parks.current(request.app.state.store)[0]
+        if (gdf["id"] == feature_id).any():
+            headers["ETag"] = parks.etag(parks.record(gdf, feature_id))
+    else:
+        gdf = _current_features(request, collection_id)
     hit = gdf[gdf["id"] == feature_id]
     if hit.empty:
         raise NotFoundError(f"collection {collection_id!r} has no feature {feature_id!r}")
-    body = _collection_items(hit)[0]
-    headers = {"ETag": parks.etag(parks.record(gdf, feature_id))} if collection_id == "parks" else {}
+    body = _collection_items(hit, out_crs)[0]
+    href = f"{base_url(request)}/collections/{collection_id}/items/{feature_id}"
+    if wants_html(request, f):
+        shown = _collection_items(hit, SUPPORTED[CRS84])[0]
+        return pages.page(
+            "item", f"{get_spec(collection_id).title} · {feature_id}", base_url(request), feature=body,
+            geojson=shown, crumbs=_crumbs(request, collection_id), headers=headers,
+        )  # fmt: skip
     body["links"] = [
-        {
-            "rel": "self",
-            "type": GEOJSON,
-            "href": f"{_base(request)}/collections/{collection_id}/items/{feature_id}",
-        },
-        {
-            "rel": "collection",
-            "type": "application/json",
-            "href": f"{_base(request)}/collections/{collection_id}",
-        },
+        {"rel": "self", "type": GEOJSON, "href": href},
+        {"rel": "alternate", "type": "text/html", "href": f"{href}?f=html"},
+        {"rel": "collection", "type": JSON, "href": f"{base_url(request)}/collections/{collection_id}"},
     ]
-    return _json(body, GEOJSON, headers)
+    return json_body(body, GEOJSON, headers)
 
 
-# ---- writes (Part 4, draft): vacancies by their park's operator, parks' descriptive fields ------
-#
-# Bodies are checked against schemas built from the layer specs (api/write_bodies.py) before they
-# reach the library; the routes for vacancies and parks come before the catch-all ones below,
-# which refuse writes to every other collection.
-
-if TYPE_CHECKING:  # built from the layer specs when the module loads; to mypy, JSON objects
-    VacancyFeature: TypeAlias = dict[str, Any]
-    VacancyPatch: TypeAlias = dict[str, Any]
-    ParkFeature: TypeAlias = dict[str, Any]
-    ParkPatch: TypeAlias = dict[str, Any]
-else:
-    VacancyFeature = write_bodies.vacancy_feature()
-    VacancyPatch = write_bodies.vacancy_patch()
-    ParkFeature = write_bodies.park_feature(patch=False)
-    ParkPatch = write_bodies.park_feature(patch=True)
-
-IfMatch = Annotated[
-    str | None,
-    Header(description="the ETag the change was made against, or * (428 without it, 412 if stale)"),
-]
-VACANCY = "/collections/vacancies/items/{feature_id}"
-PARK = "/collections/parks/items/{feature_id}"
-CHANGED: dict[int | str, dict[str, Any]] = {200: {"content": {GEOJSON: {}}}}
-MERGE_PATCH = "application/merge-patch+json"
+def document_collections(spec: dict[str, Any]) -> None:
+    """Give each collection its own items path in the OpenAPI document, with a parameter per
+    queryable: how GIS clients (GDAL, QGIS) learn which property filters the server applies."""
+    generic = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]
+    for name in layer_specs():
+        operation = dict(generic, operationId=f"items_of_{name}", summary=f"Items of {name}")
+        schema = filters.queryables_schema(name, "")["properties"]
+        queryable = [
+            {"name": prop, "in": "query", "required": False, "schema": schema[prop],
+             "description": f"features whose {prop} equals this"}
+            for prop in filters.queryables(name)
+        ]  # fmt: skip
+        own = [p for p in generic["parameters"] if p["name"] != "collection_id"]
+        item = spec["paths"].setdefault(f"/ogc/collections/{name}/items", {})
+        item["get"] = operation | {"parameters": own + queryable}
 
 
-def _listing_feature(request: Request, listing: dict[str, Any], status: int = 200) -> Response:
-    props = {k: v for k, v in listing.items() if k not in ("id", "lon", "lat", "revision")}
-    point = {"type": "Point", "coordinates": [listing["lon"], listing["lat"]]}
-    body = {"type": "Feature", "id": listing["id"], "geometry": point, "properties": props}
-    href = f"{_base(request)}/collections/vacancies/items/{listing['id']}"
-    headers = {"ETag": listings.etag(listing)} | ({"Location": href} if status == 201 else {})
-    return Response(
-        json.dumps(body, ensure_ascii=False), status_code=status, media_type=GEOJSON, headers=headers
-    )
-
-
-def _fields(body: dict[str, Any]) -> dict[str, Any]:
-    """A written Feature's properties, lon and lat from its Point, and its id if it sent one
-    (refused by the library: ids are the server's). Bare fields (a merge patch) as they are."""
-    if body.get("type") != "Feature":
-        return dict(body)
-    fields = dict(body.get("properties") or {}) | ({"id": body["id"]} if "id" in body else {})
-    if "geometry" in body:
-        lon, lat = body["geometry"]["coordinates"]
-        fields |= {"lon": lon, "lat": lat}
-    return fields
-
-
-def _park_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """A park's fields, and its outline if one was sent (the library refuses it: planning data)."""
-    if body.get("type") != "Feature":
-        return dict(body)
-    geometry = {"geometry": body["geometry"]} if body.get("geometry") is not None else {}
-    return dict(body.get("properties") or {}) | geometry | ({"id": body["id"]} if "id" in body else {})
-
-
-def _park_feature(park: dict[str, Any]) -> Response:
-    """A park after a write: its fields and ETag (the outline is unchanged and left out)."""
-    props = {k: v for k, v in park.items() if k != "id"}
-    body = {"type": "Feature", "id": park["id"], "geometry": None, "properties": props}
-    return _json(body, GEOJSON, {"ETag": parks.etag(park)})
-
-
-@router.post("/collections/vacancies/items", status_code=201, response_class=Response,
-             responses={201: {"content": {GEOJSON: {}}}})  # fmt: skip
-def create_vacancy(request: Request, user: User, feature: Annotated[VacancyFeature, Body()]) -> Response:
-    """Publish a vacancy in one of the operator's parks (201, Location, ETag)."""
-    created = listings.create(request.app.state.store, user, _fields(feature))
-    request.app.state.catalog.refresh()  # every reader of this worker sees it from the next request
-    return _listing_feature(request, created, 201)
-
-
-@router.put(VACANCY, response_class=Response, responses=CHANGED)
-def replace_vacancy(
-    request: Request, feature_id: str, user: User, feature: Annotated[VacancyFeature, Body()],
-    if_match: IfMatch = None,
-) -> Response:  # fmt: skip
-    """Replace a vacancy, made against its ETag."""
-    return _changed_vacancy(request, user, feature_id, _fields(feature), if_match, merge=False)
-
-
-@router.patch(VACANCY, response_class=Response, responses=CHANGED)
-def patch_vacancy(
-    request: Request, feature_id: str, user: User,
-    patch: Annotated[VacancyPatch, Body(media_type=MERGE_PATCH)], if_match: IfMatch = None,
-) -> Response:  # fmt: skip
-    """Change some fields of a vacancy (JSON merge patch), made against its ETag."""
-    return _changed_vacancy(request, user, feature_id, _fields(patch), if_match, merge=True)
-
-
-def _changed_vacancy(
-    request: Request,
-    user: Account,
-    feature_id: str,
-    fields: dict[str, Any],
-    if_match: str | None,
-    merge: bool,
-) -> Response:
-    """Write a vacancy's change; every reader of this worker sees it from the next request."""
-    changed = listings.update(
-        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=merge
-    )
-    request.app.state.catalog.refresh()
-    return _listing_feature(request, changed)
-
-
-@router.delete(VACANCY, status_code=204)
-def delete_vacancy(request: Request, feature_id: str, user: User, if_match: IfMatch = None) -> Response:
-    """Withdraw a vacancy listing for good, made against its ETag."""
-    listings.delete(request.app.state.store, user, feature_id, if_match=if_match)
-    request.app.state.catalog.refresh()
-    return Response(status_code=204)
-
-
-@router.put(PARK, response_class=Response, responses=CHANGED)
-def replace_park(
-    request: Request, feature_id: str, user: User, feature: Annotated[ParkFeature, Body()],
-    if_match: IfMatch = None,
-) -> Response:  # fmt: skip
-    """Replace a park's descriptive fields (name, address, industries), made against its ETag."""
-    store = request.app.state.store
-    props = _park_fields(feature)
-    return _park_feature(parks.update(store, user, feature_id, props, if_match=if_match, merge=False))
-
-
-@router.patch(PARK, response_class=Response, responses=CHANGED)
-def patch_park(
-    request: Request, feature_id: str, user: User,
-    patch: Annotated[ParkPatch, Body(media_type=MERGE_PATCH)], if_match: IfMatch = None,
-) -> Response:  # fmt: skip
-    """Change some of a park's descriptive fields (JSON merge patch), made against its ETag."""
-    store = request.app.state.store
-    props = _park_fields(patch)
-    return _park_feature(parks.update(store, user, feature_id, props, if_match=if_match, merge=True))
-
-
-def _read_only(request: Request, user: Account, action: str, collection_id: str, target: str) -> NoReturn:
-    """Every other write is refused (and audited): parks are added and removed by the data
-    stewards, other collections are the departments' layers."""
-    get_spec(collection_id)
-    reason = (
-        "parks are added and removed by the data stewards; operators edit theirs"
-        if collection_id == "parks"
-        else f"collection {collection_id!r} is read-only; vacancies and parks take writes"
-    )
-    audit.refuse(request.app.state.store, user, action, target, PermissionDeniedError(reason))
-
-
-@router.post("/collections/{collection_id}/items", status_code=201, response_model=None)
-def create_item(request: Request, collection_id: str, user: User) -> NoReturn:
-    """Collections other than vacancies take no new features here."""
-    _read_only(request, user, "create", collection_id, collection_id)
-
-
-@router.put("/collections/{collection_id}/items/{feature_id}", response_model=None)
-def replace_item(request: Request, collection_id: str, feature_id: str, user: User) -> NoReturn:
-    """Collections other than vacancies and parks take no changes here."""
-    _read_only(request, user, "replace", collection_id, f"{collection_id}/{feature_id}")
-
-
-@router.patch("/collections/{collection_id}/items/{feature_id}", response_model=None)
-def patch_item(request: Request, collection_id: str, feature_id: str, user: User) -> NoReturn:
-    """Collections other than vacancies and parks take no changes here."""
-    _read_only(request, user, "patch", collection_id, f"{collection_id}/{feature_id}")
-
-
-@router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204, response_model=None)
-def delete_item(request: Request, collection_id: str, feature_id: str, user: User) -> NoReturn:
-    """Collections other than vacancies take no deletions."""
-    _read_only(request, user, "delete", collection_id, f"{collection_id}/{feature_id}")
+router.include_router(writes.router)

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from siteselect import accounts, listings
 from siteselect.settings import Settings
+from siteselect.specs import layer_specs
 from siteselect.store import Store
 
 SLOT = "@@hostile@@"
@@ -118,7 +119,13 @@ REQUESTS: list[tuple[str, str, dict[str, str], dict[str, str], Any]] = [
     ("GET", "/ogc/collections", {}, {}, None),
     ("GET", "/ogc/collections/{collection_id}", {"collection_id": "zones"}, {}, None),
     ("GET", "/ogc/collections/{collection_id}/items", {"collection_id": "zones"},
-     {"bbox": "120.44,36.09,120.47,36.11", "limit": "5", "datetime": "2030-01-01T00:00:00Z"}, None),
+     {"bbox": "120.44,36.09,120.47,36.11", "limit": "5", "datetime": "2030-01-01T00:00:00Z",
+      "filter": "kind = 'hospital' AND S_INTERSECTS(geometry, BBOX(120.4, 36.0, 120.6, 36.2))",
+      "crs": "EPSG:4490"}, None),
+    ("GET", "/ogc/collections/{collection_id}/queryables", {"collection_id": "zones"}, {}, None),
+    ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt",
+     {"layer": "buildings", "z": "15", "x": "27347", "y": "12700"}, {}, None),
+    *[("GET", f"/ogc/collections/{name}/items", {}, {"limit": "5"}, None) for name in layer_specs()],
     ("POST", "/ogc/collections/{collection_id}/items", {"collection_id": "vacancies"}, {}, _vacancy()),
     ("GET", "/ogc/collections/{collection_id}/items/{feature_id}",
      {"collection_id": "vacancies", "feature_id": "V00006"}, {}, None),

@@ -1,0 +1,129 @@
+"""Benchmark: a building tile at zoom 15 at city size, uncached and cached, SQLite and PostGIS.
+
+    python bench/tile_speed.py [--buildings 200000] [--tiles 20]
+
+The demo's district with ``--buildings`` buildings (as bench/scaled_demo.py makes them). For
+``--tiles`` random zoom-15 tiles over the district, through the service in-process: the first
+request of a tile (drawn) and the second (kept), beside the baseline of the same area as the bbox
+GeoJSON the web map asks for today (``/basemap/buildings?bbox=``). Medians, with the tile's
+buildings and bytes. The PostGIS server is a throwaway one from Debian's packages; set
+SITESELECT_BENCH_POSTGIS_URL to use another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import mapbox_vector_tile
+import numpy as np
+import shapely
+from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # bench.scaled_demo, and the throwaway-server helper of the tests
+
+from api.app import create_app  # noqa: E402
+from bench.scaled_demo import scaled_layers  # noqa: E402
+from siteselect.settings import Settings  # noqa: E402
+from siteselect.store import Store  # noqa: E402
+from siteselect.tiles import tile_bounds, to_mercator  # noqa: E402
+from siteselect.validation import validate_frame  # noqa: E402
+
+Z = 15
+
+
+def load(url: str, layers: dict) -> None:
+    store = Store(url)
+    try:
+        for name in ("districts", "buildings"):
+            store.write_layer(name, validate_frame(name, layers[name], "synthetic"), source="bench")
+    finally:
+        store.close()
+
+
+def tiles_over(district: shapely.Geometry, count: int, seed: int = 3) -> list[tuple[int, int, int]]:
+    """Random zoom-15 tiles whose centre lies in the district."""
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = district.bounds
+    out: list[tuple[int, int, int]] = []
+    while len(out) < count:
+        lon, lat = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        if district.contains(shapely.Point(lon, lat)):
+            n = 2**Z
+            y = (1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * n
+            out.append((Z, int((lon + 180) / 360 * n), int(y)))
+    return out
+
+
+def measure(url: str, tiles: list[tuple[int, int, int]]) -> dict[str, list[float]]:
+    got: dict[str, list[float]] = {
+        "drawn": [],
+        "kept": [],
+        "geojson": [],
+        "features": [],
+        "mvt kB": [],
+        "json kB": [],
+    }
+    with TestClient(create_app(Settings(_env_file=None, database_url=url))) as client:  # type: ignore[call-arg]
+        for z, x, y in tiles:
+            path = f"/tiles/buildings/{z}/{x}/{y}.mvt"
+            for key in ("drawn", "kept"):
+                start = time.perf_counter()
+                r = client.get(path)
+                got[key].append(time.perf_counter() - start)
+            assert r.status_code in (200, 204), r.text
+            decoded = mapbox_vector_tile.decode(r.content) if r.content else {}
+            got["features"].append(len(decoded.get("buildings", {}).get("features", [])))
+            got["mvt kB"].append(len(r.content) / 1000)
+            box = to_mercator(np.array([shapely.box(*tile_bounds(z, x, y))], dtype=object), inverse=True)[0]
+            start = time.perf_counter()
+            r = client.get("/basemap/buildings", params={"bbox": ",".join(f"{v:.7f}" for v in box.bounds)})
+            got["geojson"].append(time.perf_counter() - start)
+            assert r.status_code == 200, r.text
+            got["json kB"].append(len(r.content) / 1000)
+    return got
+
+
+def report(store: str, got: dict[str, list[float]]) -> None:
+    med = {k: statistics.median(v) for k, v in got.items()}
+    print(
+        f"{store:8} tile drawn {med['drawn'] * 1000:7.1f} ms  kept {med['kept'] * 1000:6.2f} ms  "
+        f"| bbox GeoJSON (baseline) {med['geojson'] * 1000:7.1f} ms  "
+        f"| {med['features']:.0f} buildings a tile, {med['mvt kB']:.1f} kB as MVT, "
+        f"{med['json kB']:.1f} kB as GeoJSON"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--buildings", type=int, default=200_000)
+    parser.add_argument("--tiles", type=int, default=20)
+    args = parser.parse_args()
+    layers = scaled_layers(buildings=args.buildings)
+    district = layers["districts"][layers["districts"]["level"] == "district"].geometry.iloc[0]
+    tiles = tiles_over(district, args.tiles)
+    print(f"{args.buildings:,} buildings; {args.tiles} random zoom-{Z} tiles; medians")
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        sqlite = f"sqlite:///{folder / 'bench.db'}"
+        load(sqlite, layers)
+        report("SQLite", measure(sqlite, tiles))
+        url = os.environ.get("SITESELECT_BENCH_POSTGIS_URL")
+        if url is None:
+            from tests.support.postgis import fresh_database, postgis_server
+
+            server = stack.enter_context(postgis_server(durable=True))
+            url = stack.enter_context(fresh_database(server, "bench"))
+        load(url, layers)
+        report("PostGIS", measure(url, tiles))
+
+
+if __name__ == "__main__":
+    main()
