@@ -22,7 +22,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scaled_demo import CANDIDATE_CODES
-from siteselect.batch import assess, assess_distributed
+from siteselect.batch import assess
 from siteselect.demo import LOAD_ORDER, write_demo
 from siteselect.index import Catalog
 from siteselect.load import load_file
