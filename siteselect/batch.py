@@ -30,7 +30,7 @@ from siteselect.index import Snapshot
 from siteselect.match import Constraints, scorer_for
 from siteselect.premises import Premises
 
-PARENT_RES = 6  # cells of ~36 km²: a district is a few dozen partitions
+PARENT_RES = 5  # cells of ~250 km²: a district is a handful of regions, a city a few dozen
 RESULT_COLUMNS = ["ref", "industry", "verdict", "score", "reasons", "error"]
 MAX_LOOK_M = 1000.0  # the farthest any rule (200 m), list entry (≤ 1,000 m) or criterion (500 m) looks
 HALO_MARGIN_M = 100.0  # for the straight edges of the halo drawn back in lon/lat (off by centimetres)

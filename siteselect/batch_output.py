@@ -60,7 +60,10 @@ def write_csv(out: Path, parts: list[str], path: Path) -> Path:
 
 
 def finish(out: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest, the last step of a batch: the results are complete."""
+    """Write the manifest, the last step of a batch: the results are complete. Every task has
+    ended, so a temporary part still there is a killed worker's: it goes first."""
+    for orphan in out.glob(".part-*.tmp"):
+        orphan.unlink()
     temporary = out / f".{MANIFEST}.tmp"
     temporary.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(temporary, out / MANIFEST)

@@ -81,7 +81,7 @@ def _files(candidates: pd.DataFrame, folder, kinds=("parquet", "parquet", "csv",
 
 def test_a_region_holds_fewer_features_and_judges_its_candidates_as_the_whole(snapshot, candidates, single):
     parents = point_cells(candidates["lon"], candidates["lat"], batch.PARENT_RES)
-    assert len(np.unique(parents)) > 5
+    assert len(np.unique(parents)) >= 3
     busiest = np.bincount(np.unique(parents, return_inverse=True)[1]).argmax()
     parent = int(np.unique(parents)[busiest])
     region = region_for(snapshot, parent)
@@ -208,11 +208,8 @@ def test_a_worker_killed_mid_job_leaves_the_others_to_finish_and_nothing_written
             target=lambda: done.update(m=batch.run(snapshot, [inputs], out, client=client))
         )
         job.start()
-        deadline = time.monotonic() + 120
-        while not list(out.glob("part-*.parquet")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert list(out.glob("part-*.parquet")) and not (out / MANIFEST).exists(), "the job ended too soon"
-        victim = max(pids)
+        victim = _worker_judging(client, deadline=time.monotonic() + 120)
+        assert victim and not (out / MANIFEST).exists(), "the job ended before a worker could be killed"
         os.kill(pids[victim], signal.SIGKILL)
         job.join(300)
         assert victim not in client.run(os.getpid) or client.run(os.getpid)[victim] != pids[victim]
@@ -271,3 +268,13 @@ def test_the_collector_stays_paused_until_the_last_of_overlapping_batches_ends()
     for t in threads:
         t.join(10)
     assert seen == {"after the first ended": False, "after both ended": True}
+
+
+def _worker_judging(client: Client, deadline: float) -> str | None:
+    """The address of a worker at work on a partition's judgement (the job is under way)."""
+    while time.monotonic() < deadline:
+        for worker, keys in client.processing().items():
+            if any("assess_and_write" in str(k) for k in keys):
+                return str(worker)
+        time.sleep(0.02)
+    return None
