@@ -33,6 +33,7 @@ from siteselect.premises import Premises
 PARENT_RES = 5  # cells of ~250 km²: a district is a handful of regions, a city a few dozen
 RESULT_COLUMNS = ["ref", "industry", "verdict", "score", "reasons", "error"]
 MAX_LOOK_M = 1000.0  # the farthest any rule (200 m), list entry (≤ 1,000 m) or criterion (500 m) looks
+SPREAD = 64  # partitions at least after the shuffle: two large parent cells seldom share one
 HALO_MARGIN_M = 100.0  # for the straight edges of the halo drawn back in lon/lat (off by centimetres)
 CHUNK = 50_000  # candidates checked at a time: full results of millions would not fit in memory
 
@@ -124,7 +125,9 @@ def run(
     try:
         good = rows[rows["problem"] == ""].drop(columns="problem")
         spread = good.shuffle(  # p2p: Dask's shuffle by worker-to-worker transfers, over disk
-            on="parent", npartitions=max(1, rows.npartitions), shuffle_method="p2p" if client else "tasks"
+            on="parent",
+            npartitions=max(SPREAD, rows.npartitions),
+            shuffle_method="p2p" if client else "tasks",
         )
         written = spread.map_partitions(_assess_and_write, str(path), str(out), meta=_WRITTEN)
         parts, problems = dask.compute(written, _problems(rows), scheduler=scheduler)
