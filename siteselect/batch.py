@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 
 from siteselect import batch_output, scoring, snapshot_file
-from siteselect.candidates import BatchError, check_on_bad, input_files, read_file, refusal
+from siteselect.candidates import PROBLEMS_SHOWN, BatchError, check_on_bad, input_files, read_file, refusal
 from siteselect.check import checker_for, cyclic_gc_paused
 from siteselect.grid import cell_names, cell_polygons, point_cells
 from siteselect.index import Snapshot
@@ -82,8 +82,8 @@ def region_for(snapshot: Snapshot, parent: int) -> Snapshot:
     """The regional snapshot of one H3 parent cell: what its candidates' checks and scores read.
 
     Its halo is the cell grown by the farthest look and a margin, drawn in the snapshot's planar
-    frame (metres), so a region holds about twice its cell's features rather than the seven
-    cells of a ring of neighbours."""
+    frame (metres): a region holds little more than its cell's features, where a ring of
+    neighbouring cells would hold seven cells' worth."""
     cell = snapshot.frame.to_local(cell_polygons([parent]))
     shape = snapshot.frame.to_wgs84(shapely.buffer(cell, MAX_LOOK_M + HALO_MARGIN_M))[0]
     pois = snapshot.layer("pois").features
@@ -107,6 +107,7 @@ def run(
     (``on_bad``) before anything is written; ``csv`` also writes one CSV of every result. Returns
     the manifest, written last (see :mod:`siteselect.batch_output`)."""
     import dask
+    from distributed import KilledWorker
 
     check_on_bad(on_bad)
     files, out = input_files(inputs), Path(out)
@@ -130,7 +131,9 @@ def run(
             shuffle_method="p2p" if client else "tasks",
         )
         written = spread.map_partitions(_assess_and_write, str(path), str(out), meta=_WRITTEN)
-        parts, problems = dask.compute(written, _problems(rows), scheduler=scheduler)
+        parts, problems = dask.compute(written, _problems(rows), scheduler=scheduler)  # one reading
+    except KilledWorker as exc:  # a task whose every worker died, more than Dask allows
+        raise BatchError(f"the batch stopped, {out} holds no complete results: {exc}") from None
     finally:
         path.unlink(missing_ok=True)
     parts = parts.sort_values("file")
@@ -138,7 +141,7 @@ def run(
         "rows": int(parts["rows"].sum()),
         "parts": parts.to_dict("records"),
         "skipped": int(problems["count"].sum()),
-        "problems": list(problems["problem"]),
+        "problems": list(problems["problem"])[:PROBLEMS_SHOWN],
         "inputs": [str(f) for f in files],
         "versions": whole.versions,
         "seconds": round(time.perf_counter() - started, 3),
@@ -183,7 +186,6 @@ def _read_partition(path: Path) -> pd.DataFrame:
 
 def _problems(rows: Any) -> Any:
     """The first complaints of each partition, and how many there were: small, for the driver."""
-    from siteselect.candidates import PROBLEMS_SHOWN
 
     def first(part: pd.DataFrame) -> pd.DataFrame:
         said = part["problem"][part["problem"] != ""].iloc[:PROBLEMS_SHOWN].to_numpy()
