@@ -60,11 +60,11 @@ def write_candidates(shape: shapely.Geometry, n: int, per_file: int, folder: Pat
 
 def one_process(url: str, inputs: Path, out: Path) -> dict[str, float]:
     snapshot = Catalog(Store(url)).current()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_s()
     out.mkdir()
     for path in sorted(inputs.iterdir()):
         assess(snapshot, read_file(path).table).to_parquet(out / path.name, index=False)
-    return {"seconds": time.perf_counter() - start, "driver_mb": _peak_mb()}
+    return {"seconds": time.perf_counter() - start, "driver_mb": _peak_mb(), "driver_cpu": _cpu_s() - cpu}
 
 
 def cluster(url: str, inputs: Path, out: Path) -> dict[str, float]:
@@ -76,11 +76,22 @@ def cluster(url: str, inputs: Path, out: Path) -> dict[str, float]:
         Client(c) as client,
     ):
         client.run(importlib.import_module, "siteselect.batch")  # start-up: what one process did too
-        start = time.perf_counter()
+        start, cpu, worker_cpu = time.perf_counter(), _cpu_s(), client.run(_cpu_s)
         run(snapshot, [inputs], out, client=client)
         seconds = time.perf_counter() - start
-        workers = sorted(client.run(_peak_mb).values())
-    return {"seconds": seconds, "driver_mb": _peak_mb(), "worker_mb": workers}  # type: ignore[dict-item]
+        worker_cpu = {w: s - worker_cpu[w] for w, s in client.run(_cpu_s).items()}
+        workers = client.run(_peak_mb)
+    return {
+        "seconds": seconds, "driver_mb": _peak_mb(), "driver_cpu": _cpu_s() - cpu,
+        "worker_mb": [workers[w] for w in sorted(workers)],
+        "worker_cpu": [worker_cpu[w] for w in sorted(workers)],
+    }  # type: ignore[dict-item]  # fmt: skip
+
+
+def _cpu_s() -> float:
+    """CPU seconds this process has used, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _peak_mb() -> float:
@@ -118,8 +129,8 @@ def main() -> None:
             load_file(Store(url), layer, files[layer])
         districts = Catalog(Store(url)).current().layer("districts").features
         shape = districts[districts["level"] == "district"].geometry.iloc[0]
-        print(f"{'candidates':>10}  {'one process':>24}  {'2-worker LocalCluster':>24}  "
-              f"{'driver MB':>11}  {'worker MB':>13}  equal")  # fmt: skip
+        print(f"{'candidates':>10}  {'one process':>24}  {'2-worker LocalCluster':>24}  {'driver MB':>11}  "
+              f"{'worker MB':>13}  {'CPU s: one | driver, workers':>30}  equal")  # fmt: skip
         for n in args.counts:
             inputs = Path(folder) / f"in-{n}"
             write_candidates(shape, n, args.rows_per_file, inputs)
@@ -129,10 +140,13 @@ def main() -> None:
             print(f"{n:>10,}  {n / one['seconds']:>9,.0f}/s ({one['seconds']:7.1f} s)  "
                   f"{n / two['seconds']:>9,.0f}/s ({two['seconds']:7.1f} s)  "
                   f"{one['driver_mb']:>5,.0f} {two['driver_mb']:>5,.0f}  "
-                  f"{', '.join(f'{m:,.0f}' for m in two['worker_mb']):>13}  {same}", flush=True)  # fmt: skip
+                  f"{', '.join(f'{m:,.0f}' for m in two['worker_mb']):>13}  "
+                  f"{one['driver_cpu']:>7.1f} | {two['driver_cpu']:5.1f}, "
+                  f"{', '.join(f'{c:.1f}' for c in two['worker_cpu']):>14}  {same}", flush=True)  # fmt: skip
             for path in Path(folder).glob(f"*-{n}"):
                 subprocess.run(["rm", "-rf", str(path)], check=True)
-        print("driver MB: one process, cluster driver; worker MB: each cluster worker's peak")
+        print("driver MB: peak of the one process, of the cluster's driver; worker MB: each worker's peak;")
+        print("CPU s: CPU seconds used in the timed part by the one process, the driver, each worker")
 
 
 def _measure(way: str, url: str, inputs: Path, out: Path) -> dict[str, float]:
