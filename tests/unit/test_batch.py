@@ -106,12 +106,20 @@ def test_two_worker_cluster_equals_one_process(snapshot, candidates, single, clu
     assert len(written) == len(candidates) and set(written["ref"]) == set(candidates["ref"])
 
 
-def test_the_command_line_batch_in_this_process_equals_one_process(demo_db, candidates, single, tmp_path):
+def test_the_command_line_batch_here_and_on_a_scheduler_equals_one_process(
+    demo_db, candidates, single, cluster, tmp_path
+):
     inputs = _files(candidates, tmp_path / "in", kinds=("csv", "parquet"))
-    out = tmp_path / "out"
-    assert main(["--database-url", demo_db, "batch", str(inputs), "--out", str(out)]) == 0
-    pd.testing.assert_frame_equal(_by_ref(read_results(out)), single)
-    assert [p["file"] for p in manifest_of(out)["parts"]] == sorted(p.name for p in out.glob("part-*"))
+    here, there = tmp_path / "here", tmp_path / "there"
+    assert main(["--database-url", demo_db, "batch", str(inputs), "--out", str(here)]) == 0
+    pd.testing.assert_frame_equal(_by_ref(read_results(here)), single)
+    assert [p["file"] for p in manifest_of(here)["parts"]] == sorted(p.name for p in here.glob("part-*"))
+    scheduler = cluster.scheduler.address
+    assert (
+        main(["--database-url", demo_db, "batch", str(inputs), "--out", str(there), "--scheduler", scheduler])
+        == 0
+    )
+    pd.testing.assert_frame_equal(_by_ref(read_results(there)), single)
 
 
 def test_unreachable_scheduler_fails_fast_and_clearly(demo_db, tmp_path, capsys):
