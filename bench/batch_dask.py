@@ -1,15 +1,24 @@
 """Benchmark: batch checking and scoring, one process against a two-worker Dask LocalCluster.
 
-    python bench/batch_dask.py [--counts 1000000 5000000]
+    python bench/batch_dask.py [--counts 1000000 10000000] [--rows-per-file 100000]
 
-Data: the Laoshan demo in an embedded SQLite store; candidates: random points over the district
-with a rotating mix of industries. Prints candidates per second for each way, in the same run, and
-the largest memory a worker reached.
+Data: the Laoshan demo in an embedded SQLite store; candidates: deterministic points over the
+district with a rotating mix of industries, written as partitioned Parquet. Both ways read the
+same files and write Parquet parts. One process judges file by file over the whole snapshot (its
+memory does not grow with the job either); the cluster runs ``siteselect.batch.run`` on a
+``LocalCluster(n_workers=2, threads_per_worker=1)``. Each way runs in a fresh process, so its
+peak memory is its own: for the cluster, the driver's and each worker's. The results of the two
+are compared by an order-independent digest of every row. Cluster start-up (starting the workers
+and importing the library into them) is not timed, as loading the layers is not timed for either.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,68 +31,133 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scaled_demo import CANDIDATE_CODES
-from siteselect.batch import assess, assess_distributed
+from siteselect.batch import assess, run
+from siteselect.candidates import read_file
 from siteselect.demo import LOAD_ORDER, write_demo
 from siteselect.index import Catalog
 from siteselect.load import load_file
 from siteselect.store import Store
 
 
-def candidates(snapshot, n: int, seed: int = 5) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    districts = snapshot.layer("districts").features
-    shape = districts[districts["level"] == "district"].geometry.iloc[0]
-    rng = np.random.default_rng(seed)
+def write_candidates(shape: shapely.Geometry, n: int, per_file: int, folder: Path) -> None:
+    """``n`` points inside ``shape`` as Parquet files of ``per_file`` rows, the same for a given n."""
+    folder.mkdir(parents=True)
     minx, miny, maxx, maxy = shape.bounds
-    xs, ys = [], []
-    while sum(map(len, xs)) < n:
-        x, y = rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n)
-        keep = shapely.contains_xy(shape, x, y)
-        xs.append(x[keep])
-        ys.append(y[keep])
-    lon, lat = np.concatenate(xs)[:n], np.concatenate(ys)[:n]
-    codes = np.array(CANDIDATE_CODES)[np.arange(n) % len(CANDIDATE_CODES)]
-    return pd.DataFrame(
-        {"ref": np.arange(n).astype(str), "lon": lon, "lat": lat, "industry": codes, "floor": 2}
-    )
+    for number, first in enumerate(range(0, n, per_file)):
+        size = min(per_file, n - first)
+        rng = np.random.default_rng([5, number])
+        xs, ys = np.empty(0), np.empty(0)
+        while len(xs) < size:
+            x, y = rng.uniform(minx, maxx, size), rng.uniform(miny, maxy, size)
+            keep = shapely.contains_xy(shape, x, y)
+            xs, ys = np.concatenate([xs, x[keep]]), np.concatenate([ys, y[keep]])
+        refs = np.arange(first, first + size)
+        pd.DataFrame({
+            "ref": refs.astype(str), "lon": xs[:size], "lat": ys[:size],
+            "industry": np.array(CANDIDATE_CODES)[refs % len(CANDIDATE_CODES)], "floor": 2,
+        }).to_parquet(folder / f"candidates-{number:05d}.parquet", index=False)  # fmt: skip
 
 
-def worker_peak_mb(client) -> list[float]:  # type: ignore[no-untyped-def]
-    def peak() -> float:
-        import resource
+def one_process(url: str, inputs: Path, out: Path) -> dict[str, float]:
+    snapshot = Catalog(Store(url)).current()
+    start, cpu = time.perf_counter(), _cpu_s()
+    out.mkdir()
+    for path in sorted(inputs.iterdir()):
+        assess(snapshot, read_file(path).table).to_parquet(out / path.name, index=False)
+    return {"seconds": time.perf_counter() - start, "driver_mb": _peak_mb(), "driver_cpu": _cpu_s() - cpu}
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    return sorted(client.run(peak).values())
+def cluster(url: str, inputs: Path, out: Path) -> dict[str, float]:
+    from distributed import Client, LocalCluster
+
+    snapshot = Catalog(Store(url)).current()
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c,
+        Client(c) as client,
+    ):
+        client.run(importlib.import_module, "siteselect.batch")  # start-up: what one process did too
+        start, cpu, worker_cpu = time.perf_counter(), _cpu_s(), client.run(_cpu_s)
+        run(snapshot, [inputs], out, client=client)
+        seconds = time.perf_counter() - start
+        worker_cpu = {w: s - worker_cpu[w] for w, s in client.run(_cpu_s).items()}
+        workers = client.run(_peak_mb)
+    return {
+        "seconds": seconds, "driver_mb": _peak_mb(), "driver_cpu": _cpu_s() - cpu,
+        "worker_mb": [workers[w] for w in sorted(workers)],
+        "worker_cpu": [worker_cpu[w] for w in sorted(workers)],
+    }  # type: ignore[dict-item]  # fmt: skip
+
+
+def _cpu_s() -> float:
+    """CPU seconds this process has used, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def digest(folder: Path) -> tuple[int, int]:
+    """Rows and an order-independent digest of every result row in a folder of Parquet files."""
+    rows, total = 0, 0
+    for path in sorted(folder.glob("*.parquet")):
+        frame = pd.read_parquet(path)
+        rows += len(frame)
+        hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)
+        total = (total + int(hashed.sum(dtype=np.uint64))) % 2**64
+    return rows, total
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--counts", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--counts", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--rows-per-file", type=int, default=100_000)
+    parser.add_argument("--way", choices=["one", "cluster"], help=argparse.SUPPRESS)  # one measured run
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from distributed import Client, LocalCluster
-
+    if args.way:
+        way = one_process if args.way == "one" else cluster
+        print(json.dumps(way(args.url, args.inputs, args.out)))
+        return
     with tempfile.TemporaryDirectory() as folder:
-        store = Store(f"sqlite:///{Path(folder) / 'demo.db'}")
+        url = f"sqlite:///{Path(folder) / 'demo.db'}"
         files = write_demo(Path(folder) / "demo")
         for layer in LOAD_ORDER:
-            load_file(store, layer, files[layer])
-        snapshot = Catalog(store).current()
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                               memory_limit="8GiB")  # fmt: skip
-        with cluster, Client(cluster) as client:
-            for n in args.counts:
-                table = candidates(snapshot, n)
-                start = time.perf_counter()
-                single = assess(snapshot, table)
-                one = time.perf_counter() - start
-                start = time.perf_counter()
-                spread = assess_distributed(snapshot, table, client)
-                two = time.perf_counter() - start
-                same = single.equals(spread)
-                print(f"{n:>10,} candidates: one process {n / one:>8,.0f}/s ({one:6.1f} s), "
-                      f"2-worker LocalCluster {n / two:>8,.0f}/s ({two:6.1f} s), equal: {same}")  # fmt: skip
-                del single, spread
-            print(f"worker peak memory: {', '.join(f'{m:,.0f} MB' for m in worker_peak_mb(client))}")
+            load_file(Store(url), layer, files[layer])
+        districts = Catalog(Store(url)).current().layer("districts").features
+        shape = districts[districts["level"] == "district"].geometry.iloc[0]
+        print(f"{'candidates':>10}  {'one process':>24}  {'2-worker LocalCluster':>24}  {'driver MB':>11}  "
+              f"{'worker MB':>13}  {'CPU s: one | driver, workers':>30}  equal")  # fmt: skip
+        for n in args.counts:
+            inputs = Path(folder) / f"in-{n}"
+            write_candidates(shape, n, args.rows_per_file, inputs)
+            one = _measure("one", url, inputs, Path(folder) / f"one-{n}")
+            two = _measure("cluster", url, inputs, Path(folder) / f"cluster-{n}")
+            same = digest(Path(folder) / f"one-{n}") == digest(Path(folder) / f"cluster-{n}")
+            print(f"{n:>10,}  {n / one['seconds']:>9,.0f}/s ({one['seconds']:7.1f} s)  "
+                  f"{n / two['seconds']:>9,.0f}/s ({two['seconds']:7.1f} s)  "
+                  f"{one['driver_mb']:>5,.0f} {two['driver_mb']:>5,.0f}  "
+                  f"{', '.join(f'{m:,.0f}' for m in two['worker_mb']):>13}  "
+                  f"{one['driver_cpu']:>7.1f} | {two['driver_cpu']:5.1f}, "
+                  f"{', '.join(f'{c:.1f}' for c in two['worker_cpu']):>14}  {same}", flush=True)  # fmt: skip
+            for path in Path(folder).glob(f"*-{n}"):
+                subprocess.run(["rm", "-rf", str(path)], check=True)
+        print("driver MB: peak of the one process, of the cluster's driver; worker MB: each worker's peak;")
+        print("CPU s: CPU seconds used in the timed part by the one process, the driver, each worker")
+
+
+def _measure(way: str, url: str, inputs: Path, out: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--way", way, "--url", url, "--inputs", str(inputs), "--out", str(out)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"the {way} run failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 if __name__ == "__main__":

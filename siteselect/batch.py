@@ -1,18 +1,20 @@
 """Batch work: check and score every candidate of a city, in one process or on a Dask cluster.
 
-Candidates are partitioned by their H3 parent cell. Each partition travels to a worker with a
-*regional* snapshot: the features of its parent cell and a halo of neighbouring cells wider than
-the largest distance any rule, list entry or criterion looks (the district outline, the rules and
-every transit stop travel whole, and district-wide figures go along), so a partition's results are
-exactly those of the whole district in one process.
+On Dask the driver only arranges the work. Candidates are read by the workers as a
+``dask.dataframe``, one partition per candidates file, and shuffled so that each H3 parent cell's
+candidates meet in one partition. Each worker loads the layers once, from a snapshot file the
+driver writes beside the results, and builds the *regional* snapshot of each of its parent cells
+itself: the features of the cell and a halo of neighbouring cells wider than the largest distance
+any rule, list entry or criterion looks (the district outline, the rules and every transit stop
+travel whole, and district-wide figures go along), so a partition's results are exactly those of
+the whole district in one process. Each worker writes its results as Parquet parts; the driver
+gathers only their names and counts, and writes the manifest last.
 """
 
 from __future__ import annotations
 
-import csv
-import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,62 +22,19 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteselect import scoring
+from siteselect import batch_output, scoring, snapshot_file
+from siteselect.candidates import PROBLEMS_SHOWN, BatchError, check_on_bad, input_files, read_file, refusal
 from siteselect.check import checker_for, cyclic_gc_paused
-from siteselect.coords import to_wgs84
-from siteselect.errors import InvalidInputError, SiteSelectError
-from siteselect.grid import cell_polygons, disk, edge_length_m, point_cells
+from siteselect.grid import cell_names, cell_polygons, point_cells
 from siteselect.index import Snapshot
 from siteselect.match import Constraints, scorer_for
 from siteselect.premises import Premises
 
-PARENT_RES = 6  # cells of ~36 km²: a district is a few dozen partitions
+PARENT_RES = 5  # cells of ~250 km²: a district is a handful of regions, a city a few dozen
 RESULT_COLUMNS = ["ref", "industry", "verdict", "score", "reasons", "error"]
 MAX_LOOK_M = 1000.0  # the farthest any rule (200 m), list entry (≤ 1,000 m) or criterion (500 m) looks
-
-
-class BatchError(SiteSelectError):
-    """A batch could not run: the cluster is unreachable, or the candidate file was refused."""
-
-
-@dataclass
-class Candidates:
-    """Candidates read from a file, and the rows that could not be read."""
-
-    table: pd.DataFrame  # ref, lon, lat, industry, floor
-    problems: list[str]
-
-
-def read_candidates(path: str | Path, on_bad: str = "skip") -> Candidates:
-    """Read ``ref,industry,lon,lat[,floor,coordsys]`` rows; bad rows are named and skipped, or refuse
-    the file. Coordinates in another system than WGS-84 are converted as a check converts them."""
-    if on_bad not in ("skip", "refuse"):
-        raise InvalidInputError(f"on_bad must be 'skip' or 'refuse', got {on_bad!r}")
-    rows, problems = [], []
-    with Path(path).open(encoding="utf-8-sig", newline="") as f:
-        for n, row in enumerate(csv.DictReader(f), start=2):  # line 1 is the header
-            try:
-                p = Premises.parse(
-                    **{k: v for k, v in row.items() if k in ("industry", "lon", "lat", "floor", "coordsys")}
-                )
-                if p.lon is None or p.lat is None:
-                    raise InvalidInputError("lon and lat are required in a batch")
-            except SiteSelectError as exc:
-                problems.append(f"{path}, line {n}: {exc}")
-                continue
-            rows.append((row.get("ref") or str(n - 1), p.lon, p.lat, p.industry, p.floor, p.coordsys))
-    if problems and on_bad == "refuse":
-        raise BatchError(f"{len(problems)} bad row(s), nothing run:\n" + "\n".join(problems[:50]))
-    table = pd.DataFrame(rows, columns=["ref", "lon", "lat", "industry", "floor", "coordsys"])
-    for system in set(table["coordsys"]) - {"wgs84", "cgcs2000"}:
-        at = (table["coordsys"] == system).to_numpy()
-        lon, lat = to_wgs84(
-            table.loc[at, "lon"].to_numpy(float), table.loc[at, "lat"].to_numpy(float), system
-        )
-        table.loc[at, "lon"], table.loc[at, "lat"] = lon, lat
-    return Candidates(table.drop(columns="coordsys"), problems)
-
-
+SPREAD = 64  # partitions at least after the shuffle: two large parent cells seldom share one
+HALO_MARGIN_M = 100.0  # for the straight edges of the halo drawn back in lon/lat (off by centimetres)
 CHUNK = 50_000  # candidates checked at a time: full results of millions would not fit in memory
 
 
@@ -119,39 +78,135 @@ def _assess(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def partitions(snapshot: Snapshot, table: pd.DataFrame) -> Iterator[tuple[Snapshot, pd.DataFrame]]:
-    """Candidates grouped by H3 parent cell, each with the regional snapshot it needs."""
-    parents = point_cells(table["lon"].to_numpy(float), table["lat"].to_numpy(float), PARENT_RES)
+def region_for(snapshot: Snapshot, parent: int) -> Snapshot:
+    """The regional snapshot of one H3 parent cell: what its candidates' checks and scores read.
+
+    Its halo is the cell grown by the farthest look and a margin, drawn in the snapshot's planar
+    frame (metres): a region holds little more than its cell's features, where a ring of
+    neighbouring cells would hold seven cells' worth."""
+    cell = snapshot.frame.to_local(cell_polygons([parent]))
+    shape = snapshot.frame.to_wgs84(shapely.buffer(cell, MAX_LOOK_M + HALO_MARGIN_M))[0]
     pois = snapshot.layer("pois").features
     transit = {"pois": pois["category"].isin(["metro", "bus"]).to_numpy()}  # nearest stops may be far
-    district = scorer_for(snapshot).district_figures()
+    district = snapshot.district or scorer_for(snapshot).district_figures()
+    return snapshot.region(shape, district, transit)
+
+
+def run(
+    snapshot: Snapshot,
+    inputs: Iterable[str | Path],
+    out: str | Path,
+    *,
+    client: Any = None,
+    on_bad: str = "skip",
+    csv: str | Path | None = None,
+) -> dict[str, Any]:
+    """Check and score every candidate of ``inputs`` (CSV, Parquet or GeoParquet files, or folders
+    of them) into the results folder ``out``, on the Dask cluster of ``client`` or, without one,
+    partition by partition in this process. Bad rows are skipped and named, or refuse the batch
+    (``on_bad``) before anything is written; ``csv`` also writes one CSV of every result. Returns
+    the manifest, written last (see :mod:`siteselect.batch_output`)."""
+    import dask
+    from distributed import KilledWorker
+
+    check_on_bad(on_bad)
+    files, out = input_files(inputs), Path(out)
+    scheduler = client if client is not None else "synchronous"
+    rows = _candidates(files)
+    if on_bad == "refuse":  # a first reading, so that nothing is written for a refused input
+        (problems,) = dask.compute(_problems(rows), scheduler=scheduler)
+        if len(problems["problem"]):
+            raise refusal(list(problems["problem"]), int(problems["count"].sum()))
+    started = time.perf_counter()
+    batch_output.prepare(out)
+    whole = Snapshot(
+        snapshot.layers, snapshot.frame, snapshot.district or scorer_for(snapshot).district_figures()
+    )
+    path = snapshot_file.write(out, whole)
+    try:
+        good = rows[rows["problem"] == ""].drop(columns="problem")
+        spread = good.shuffle(  # p2p: Dask's shuffle by worker-to-worker transfers, over disk
+            on="parent",
+            npartitions=max(SPREAD, rows.npartitions),
+            shuffle_method="p2p" if client else "tasks",
+        )
+        written = spread.map_partitions(_assess_and_write, str(path), str(out), meta=_WRITTEN)
+        parts, problems = dask.compute(written, _problems(rows), scheduler=scheduler)  # one reading
+    except KilledWorker as exc:  # a task whose every worker died, more than Dask allows
+        raise BatchError(f"the batch stopped, {out} holds no complete results: {exc}") from None
+    finally:
+        path.unlink(missing_ok=True)
+    parts = parts.sort_values("file")
+    manifest = {
+        "rows": int(parts["rows"].sum()),
+        "parts": parts.to_dict("records"),
+        "skipped": int(problems["count"].sum()),
+        "problems": list(problems["problem"])[:PROBLEMS_SHOWN],
+        "inputs": [str(f) for f in files],
+        "versions": whole.versions,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if csv is not None:
+        files_in_order = list(parts["file"])
+        if client is not None:  # the results stay off the driver
+            client.submit(batch_output.write_csv, out, files_in_order, Path(csv), pure=False).result()
+        else:
+            batch_output.write_csv(out, files_in_order, Path(csv))
+    batch_output.finish(out, manifest)
+    return manifest
+
+
+_ROWS = pd.DataFrame({
+    "ref": pd.Series(dtype="str"), "lon": pd.Series(dtype=float), "lat": pd.Series(dtype=float),
+    "industry": pd.Series(dtype="str"), "floor": pd.Series(dtype=float),
+    "parent": pd.Series(dtype=np.int64), "problem": pd.Series(dtype="str"),
+})  # fmt: skip
+_WRITTEN = pd.DataFrame({"file": pd.Series(dtype="str"), "rows": pd.Series(dtype=np.int64)})
+_PROBLEMS = pd.DataFrame({"problem": pd.Series(dtype="str"), "count": pd.Series(dtype=np.int64)})
+
+
+def _candidates(files: list[Path]) -> Any:
+    """The candidates as a Dask frame, one partition per file, read on the workers; a bad row
+    is kept with its complaint in ``problem`` (empty for a good one)."""
+    import dask.dataframe as dd
+
+    return dd.from_map(_read_partition, files, meta=_ROWS, enforce_metadata=False)
+
+
+def _read_partition(path: Path) -> pd.DataFrame:
+    read = read_file(path)
+    table = read.table.assign(
+        parent=point_cells(read.table["lon"].to_numpy(float), read.table["lat"].to_numpy(float), PARENT_RES),
+        problem="",
+    )
+    bad = pd.DataFrame({"ref": "", "lon": np.nan, "lat": np.nan, "industry": "", "floor": np.nan,
+                        "parent": 0, "problem": read.problems})  # fmt: skip
+    return pd.concat([table, bad], ignore_index=True).astype(_ROWS.dtypes.to_dict())
+
+
+def _problems(rows: Any) -> Any:
+    """The first complaints of each partition, and how many there were: small, for the driver."""
+
+    def first(part: pd.DataFrame) -> pd.DataFrame:
+        said = part["problem"][part["problem"] != ""].iloc[:PROBLEMS_SHOWN].to_numpy()
+        count = np.zeros(len(said), dtype=np.int64)
+        count[:1] = (part["problem"] != "").sum()  # the partition's count, on its first complaint
+        return pd.DataFrame({"problem": said, "count": count}).astype(_PROBLEMS.dtypes.to_dict())
+
+    return rows.map_partitions(first, meta=_PROBLEMS)
+
+
+def _assess_and_write(part: pd.DataFrame, snapshot_path: str, out: str) -> pd.DataFrame:
+    """On a worker: each parent cell of a partition judged with its region, and written."""
+    if part.empty:
+        return _WRITTEN.copy()
+    whole = snapshot_file.load(snapshot_path)
+    written = []
+    parents = part["parent"].to_numpy(np.int64)
     for parent in np.unique(parents).tolist():
-        rows = np.flatnonzero(parents == parent)
-        ring = disk(parent, _halo_rings())
-        region = shapely.union_all(cell_polygons(ring))
-        yield snapshot.region(region, district, transit), table.iloc[rows]
-
-
-def _halo_rings() -> int:
-    """Rings of parent cells whose width exceeds the farthest look (10% below the average edge)."""
-    edge = edge_length_m(PARENT_RES)
-    return max(1, math.ceil(MAX_LOOK_M / (1.5 * edge * 0.9)))
-
-
-def assess_distributed(snapshot: Snapshot, table: pd.DataFrame, client: Any) -> pd.DataFrame:
-    """As :func:`assess`, partition by partition on a Dask cluster; the same results, in order."""
-    futures = [
-        client.submit(assess, region, part, pure=False) for region, part in partitions(snapshot, table)
-    ]
-    results = (
-        pd.concat(client.gather(futures), ignore_index=True)
-        if futures
-        else pd.DataFrame(columns=RESULT_COLUMNS)
-    )
-    order = pd.Series(np.arange(len(table)), index=table["ref"].to_numpy())
-    return results.iloc[np.argsort(order.loc[results["ref"]].to_numpy(), kind="stable")].reset_index(
-        drop=True
-    )
+        results = assess(region_for(whole, parent), part[parents == parent].drop(columns="parent"))
+        written.append(batch_output.write_part(Path(out), cell_names([parent])[0], results))
+    return pd.DataFrame(written).astype(_WRITTEN.dtypes.to_dict())
 
 
 def connect(scheduler: str, timeout_s: float = 5.0) -> Any:

@@ -389,24 +389,19 @@ def _pair(text: str) -> tuple[str, float]:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    import time
+    from siteselect import batch
 
-    from siteselect.batch import assess, assess_distributed, connect, read_candidates
-
-    candidates = read_candidates(args.file, args.on_bad)
-    for problem in candidates.problems:
-        print(f"skipped: {problem}", file=sys.stderr)
     snapshot = _snapshot(args)
-    start = time.perf_counter()
-    if args.scheduler:
-        with connect(args.scheduler) as client:
-            results = assess_distributed(snapshot, candidates.table, client)
-    else:
-        results = assess(snapshot, candidates.table)
-    took = time.perf_counter() - start
-    results.to_csv(args.out, index=False)
-    print(f"{len(results):,} candidates checked and scored in {took:.1f} s → {args.out}"
-          f" ({len(candidates.problems)} bad rows skipped)")  # fmt: skip
+    client = batch.connect(args.scheduler) if args.scheduler else None
+    try:
+        manifest = batch.run(snapshot, args.files, args.out, client=client, on_bad=args.on_bad, csv=args.csv)
+    finally:
+        if client is not None:
+            client.close()
+    for problem in manifest["problems"]:
+        print(f"skipped: {problem}", file=sys.stderr)
+    print(f"{manifest['rows']:,} candidates checked and scored in {manifest['seconds']:.1f} s → {args.out}"
+          f" ({manifest['skipped']} bad rows skipped)")  # fmt: skip
     return 0
 
 
@@ -658,9 +653,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="HTML file (default: report-<id>.html)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("batch", help="check and score every candidate of a file, here or on a Dask cluster")
-    p.add_argument("file", type=Path, help="CSV: ref, industry, lon, lat[, floor, coordsys]")
-    p.add_argument("--out", type=Path, required=True, help="results CSV")
+    p = sub.add_parser("batch", help="check and score every candidate of files, here or on a Dask cluster")
+    p.add_argument(
+        "files", type=Path, nargs="+",
+        help="CSV, Parquet or GeoParquet files, or folders of them (ref, industry, lon, lat[, floor])",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", type=Path, required=True, help="results folder: Parquet parts, _SUCCESS written last"
+    )
+    p.add_argument("--csv", type=Path, help="also one CSV of every result")
     p.add_argument("--scheduler", help="tcp://host:port of a Dask scheduler (default: this process)")
     p.add_argument(
         "--on-bad", choices=["skip", "refuse"], default="skip", help="bad rows: skip them or run nothing"

@@ -28,8 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from siteselect import accounts
-from siteselect.batch import assess, assess_distributed, read_candidates
+from siteselect import accounts, batch
+from siteselect.batch import assess
+from siteselect.batch_output import read_results
+from siteselect.candidates import read_candidates
 from siteselect.check import checker_for
 from siteselect.coords import from_wgs84
 from siteselect.premises import Premises, today
@@ -254,15 +256,16 @@ def test_the_command_line_and_batches_agree_with_the_check(world, demo, tmp_path
     table = read_candidates(path, "refuse").table
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     with cluster, Client(cluster) as dask:
-        spread = assess_distributed(snapshot, table, dask)
-    here = _cli_batch(world["url"], path, folder / "out.csv")
-    for (n, _), local, remote, cli in zip(
-        rows, assess(snapshot, table).itertuples(), spread.itertuples(), here
-    ):
+        batch.run(snapshot, [path], folder / "spread", client=dask)
+    spread = {r.ref: r for r in read_results(folder / "spread").itertuples()}
+    here = {r["ref"]: r for r in _cli_batch(world["url"], path, folder)}
+    assert len(spread) == len(here) == len(rows)
+    for (n, _), local in zip(rows, assess(snapshot, table).itertuples()):
         verdict, reasons, _ = expected[n]
         want = (verdict if verdict != "error" else "", ";".join(reasons))
         assert (local.verdict, local.reasons) == want
-        assert (remote.verdict, remote.reasons) == want
+        remote, cli = spread[str(n)], here[str(n)]
+        assert (remote.verdict or "", remote.reasons or "") == want
         assert (cli["verdict"], cli["reasons"]) == want
 
 
@@ -288,8 +291,9 @@ def _cli_check(url: str, body: dict[str, Any], as_of: str) -> tuple[Any, ...]:
     return _brief(json.loads(done.stdout))
 
 
-def _cli_batch(url: str, path: Path, out: Path) -> list[dict[str, str]]:
-    done = _cli(url, "batch", str(path), "--out", str(out))
+def _cli_batch(url: str, path: Path, folder: Path) -> list[dict[str, str]]:
+    out = folder / "results.csv"
+    done = _cli(url, "batch", str(path), "--out", str(folder / "here"), "--csv", str(out))
     assert done.returncode == 0, done.stderr
     with out.open(encoding="utf-8") as f:
         return [{k: v or "" for k, v in row.items()} for row in csv.DictReader(f)]
