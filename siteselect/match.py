@@ -52,6 +52,7 @@ class Constraints:
     floor_max: int | None = None
     prefiled_only: bool = False
     uses: tuple[str, ...] = ()
+    parks: tuple[str, ...] = ()
     include_addresses: bool = False
 
     def __post_init__(self) -> None:
@@ -167,16 +168,21 @@ class Scorer:
         rent: NDArray[np.float64],
         area: NDArray[np.float64],
         constraints: Constraints,
+        floor: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
-        """Criterion scores (n × criteria, NaN where missing) from the facts, rent and area."""
+        """Criterion scores (n × criteria, NaN where missing) from the facts, rent, area and floor."""
         family = scoring.config()["families"][scoring.family_of(code)]
-        facts["rent"], facts["area"] = rent, area
+        floor = np.full(len(rent), np.nan) if floor is None else floor
+        facts["rent"], facts["area"], facts["floor"] = rent, area, floor
+        facts["preferred_floors"] = scoring.preferred_floors(code)
+        facts["floors_note"] = family.get("floors_note")
         return np.column_stack([
             scoring.amenity_scores(facts["counts"], family["amenities"]),
             scoring.clustering_scores(facts["same"], facts["related"], facts["quotient"]),
             scoring.access_scores(facts["metro_m"], facts["bus_m"]),
             scoring.cost_scores(rent, constraints.max_rent, self.typical_rent),
             scoring.size_scores(area, constraints.area_min, constraints.area_max),
+            scoring.floor_scores(floor, facts["preferred_floors"]),
         ])  # fmt: skip
 
     def criteria(
@@ -186,10 +192,11 @@ class Scorer:
         rent: NDArray[np.float64],
         area: NDArray[np.float64],
         constraints: Constraints,
+        floor: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.float64], dict[str, Any]]:
         """Scores and the facts behind them, for any places: the batch-scoring path."""
         facts = self.facts(xy, code)
-        return self.scores(facts, code, rent, area, constraints), facts
+        return self.scores(facts, code, rent, area, constraints, floor), facts
 
     @functools.cached_property
     def pool(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
@@ -301,6 +308,7 @@ def explain(
     else:
         lo, hi = constraints.area_min or 0, constraints.area_max or math.inf
         out["size"] = (f"面积{area:g}㎡，需求{lo:g}–{hi:g}㎡", f"area {area:g} m², wanted {lo:g}–{hi:g} m²")
+    out["floor"] = _floor_explanation(facts["floor"][i], facts["preferred_floors"], facts["floors_note"])
     return {
         name: {
             "score": None if math.isnan(scores[i, k]) else round(float(scores[i, k]), 1),
@@ -310,6 +318,19 @@ def explain(
         }
         for k, name in enumerate(scoring.CRITERIA)
     }
+
+
+def _floor_explanation(
+    floor: float, preferred: tuple[int, int] | None, note: list[str] | None
+) -> tuple[str, str]:
+    if preferred is None:
+        return "本行业对楼层无特别要求", "no floor preference for this industry"
+    if math.isnan(floor):
+        return "无楼层信息", "no floor given"
+    lo, hi = preferred
+    zh_note, en_note = note or ("", "")
+    where_zh = f"地下{-int(floor)}层" if floor < 0 else f"{int(floor)}层"
+    return f"位于{where_zh}；{zh_note}（{lo}–{hi}层）", f"on floor {int(floor)}; {en_note} (floors {lo}–{hi})"
 
 
 def zh_category(category: str) -> str:
@@ -415,25 +436,70 @@ def _vacancy_rows(v: pd.DataFrame) -> pd.DataFrame:
 def _filter(table: pd.DataFrame, c: Constraints, streets: NDArray[np.object_]) -> pd.Series:
     """Exact constraint filters. A value the candidate does not have is not held against it."""
     keep = pd.Series(True, index=table.index)
+    for passed in _filters(table, c, streets).values():
+        keep &= passed
+    return keep
+
+
+def _filters(table: pd.DataFrame, c: Constraints, streets: NDArray[np.object_]) -> dict[str, pd.Series]:
+    """Each constraint asked for, by its field: which candidates meet it."""
     area, rent = table["area_m2"].astype(float), table["rent"].astype(float)
     floor = pd.to_numeric(table["floor"], errors="coerce")
+    out: dict[str, pd.Series] = {}
     if c.area_min is not None:
-        keep &= area.isna() | (area >= c.area_min)
+        out["area_min"] = area.isna() | (area >= c.area_min)
     if c.area_max is not None:
-        keep &= area.isna() | (area <= c.area_max)
+        out["area_max"] = area.isna() | (area <= c.area_max)
     if c.max_rent is not None:
-        keep &= rent.isna() | (rent <= c.max_rent)
+        out["max_rent"] = rent.isna() | (rent <= c.max_rent)
     if c.floor_min is not None:
-        keep &= floor.isna() | (floor >= c.floor_min)
+        out["floor_min"] = floor.isna() | (floor >= c.floor_min)
     if c.floor_max is not None:
-        keep &= floor.isna() | (floor <= c.floor_max)
+        out["floor_max"] = floor.isna() | (floor <= c.floor_max)
     if c.streets:
-        keep &= pd.Series(np.isin(streets, list(c.streets)), index=table.index)
+        out["streets"] = pd.Series(np.isin(streets, list(c.streets)), index=table.index)
     if c.prefiled_only:
-        keep &= table["prefiled"].astype(bool)
+        out["prefiled_only"] = table["prefiled"].astype(bool)
     if c.uses:
-        keep &= table["use"].isin(c.uses)
-    return keep
+        out["uses"] = table["use"].isin(c.uses)
+    if c.parks:
+        out["parks"] = table["park_id"].isin(c.parks)
+    return out
+
+
+FILTER_VALUE = {  # the candidate's own value a constraint was held against
+    "area_min": "area_m2", "area_max": "area_m2", "max_rent": "rent", "floor_min": "floor",
+    "floor_max": "floor", "prefiled_only": "prefiled", "uses": "use", "parks": "park_id",
+}  # fmt: skip
+
+
+def _filtered_out(
+    table: pd.DataFrame, c: Constraints, streets: NDArray[np.object_]
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The vacancies the constraints set aside: how many by each constraint, and each one with the
+    first constraint it failed, its own value and what was asked."""
+    filters = _filters(table, c, streets)
+    vacancy = (table["kind"] == "vacancy").to_numpy()
+    counts = {name: int((~passed.to_numpy() & vacancy).sum()) for name, passed in filters.items()}
+    listed = []
+    for i in np.flatnonzero(vacancy).tolist():
+        failed = next((name for name, passed in filters.items() if not passed.iat[i]), None)
+        if failed is None:
+            continue
+        row = table.iloc[i]
+        value = streets[i] if failed == "streets" else row[FILTER_VALUE[failed]]
+        asked = getattr(c, failed)
+        listed.append({
+            "id": row["id"], "address": _text(row["address"]), "verdict": None, "filter": failed,
+            "value": None if value is None or pd.isna(value) else _plain(value),
+            "wanted": list(asked) if isinstance(asked, tuple) else asked, "reasons": [],
+        })  # fmt: skip
+    return counts, listed
+
+
+def _plain(value: Any) -> Any:
+    """A value of a pandas row as JSON writes it (numpy numbers as Python's)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_streets(scorer: Scorer, constraints: Constraints) -> None:
@@ -441,6 +507,13 @@ def _check_streets(scorer: Scorer, constraints: Constraints) -> None:
     unknown = [s for s in constraints.streets if s not in known]
     if unknown:
         raise InvalidInputError(f"streets: unknown {unknown}; known streets are {', '.join(sorted(known))}")
+
+
+def _check_parks(snapshot: Snapshot, constraints: Constraints) -> None:
+    known = set(snapshot.layer("parks").features["id"].tolist()) if snapshot.has("parks") else set()
+    unknown = [p for p in constraints.parks if p not in known]
+    if unknown:
+        raise InvalidInputError(f"parks: unknown {unknown}; give park ids ({len(known)} parks are known)")
 
 
 def _weights(code: str, weights: dict[str, float] | None) -> dict[str, float]:
@@ -453,8 +526,9 @@ def _score_table(
     scorer = scorer_for(snapshot)
     points = snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
     xy = shapely.get_coordinates(points)
+    floor = pd.to_numeric(table["floor"], errors="coerce").to_numpy(float) if "floor" in table else None
     scores, facts = scorer.criteria(
-        xy, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints
+        xy, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints, floor
     )
     return scores, scoring.totals(scores, weights), facts
 
@@ -471,12 +545,15 @@ def match(
     limit: int = 10,
     as_of: dt.date | None = None,
     stale_after_days: int = 30,
+    include_excluded: bool = False,
 ) -> dict[str, Any]:
     """Rank the premises that suit a business, best first, with reasons and scores.
 
     Candidates are scored first (cheap) and checked in score order (exact) until ``limit`` allowed
-    ones are found; the prohibited ones met on the way are listed apart with their reasons. The
-    stability of each result is measured among the best ``5 × limit`` (at least 100) candidates.
+    ones are found; the prohibited ones met on the way are listed apart with their reasons. With
+    ``include_excluded`` every candidate is checked, so every prohibited one is listed, and so is
+    every vacancy the constraints set aside, with the constraint. The stability of each result is
+    measured among the best ``5 × limit`` (at least 100) candidates.
     """
     code = industry.normalize_code(code)
     constraints = constraints or Constraints()
@@ -485,15 +562,18 @@ def match(
     w = _weights(code, weights)
     scorer = scorer_for(snapshot)
     _check_streets(scorer, constraints)
+    _check_parks(snapshot, constraints)
     (table, _, streets), pool_facts = scorer.pool_with_facts(code)
+    filtered, set_aside = _filtered_out(table, constraints, streets) if include_excluded else ({}, [])
     keep = _filter(table, constraints, streets).to_numpy(copy=True)
     if not constraints.include_addresses:
         keep &= (table["kind"] == "vacancy").to_numpy()
     facts = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in pool_facts.items()}
     facts["counts"] = {c: v[keep] for c, v in pool_facts["counts"].items()}
     table, streets = table[keep].reset_index(drop=True), streets[keep]
+    floor = pd.to_numeric(table["floor"], errors="coerce").to_numpy(float)
     scores = scorer.scores(
-        facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints
+        facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints, floor
     )
     total = scoring.totals(scores, w)
     # A listing its operator has not confirmed for a while may be gone: it ranks lower.
@@ -506,7 +586,7 @@ def match(
     allowed: list[int] = []
     excluded: list[int] = []
     for start in range(0, len(order), CHECK_CHUNK):
-        if len(allowed) >= pool_size:
+        if len(allowed) >= pool_size and not include_excluded:
             break
         chunk = order[start : start + CHECK_CHUNK].tolist()
         for i, result in zip(
@@ -526,8 +606,10 @@ def match(
         "weights": w,
         "constraints": asdict(constraints),
         "results": results,
-        "excluded": [_excluded(table.iloc[i], checks[i]) for i in excluded],
-        "counts": {"candidates": int(keep.sum()), "checked": len(checks), "excluded": len(excluded)},
+        "excluded": [_excluded(table.iloc[i], checks[i]) for i in excluded] + set_aside,
+        "counts": {
+            "candidates": int(keep.sum()), "checked": len(checks), "excluded": len(excluded),
+        } | ({"filtered": filtered} if include_excluded else {}),
         "layer_versions": snapshot.versions,
     }
 
@@ -548,6 +630,11 @@ def _excluded(row: pd.Series, check: dict[str, Any]) -> dict[str, Any]:
         "address": row["address"],
         "verdict": check.get("verdict", "error"),
         "reasons": reasons or [check.get("error", "")],
+        "messages": [
+            {"zh": r["message_zh"], "en": r["message_en"], "basis": r["basis"]}
+            for r in check.get("reasons", [])
+            if r["outcome"] == "violated"
+        ],
     }
 
 
