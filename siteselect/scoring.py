@@ -133,7 +133,8 @@ def floor_scores(floor: ArrayLike, preferred: tuple[int, int] | None) -> Array:
     # Count storeys, not numbers: from -1 up to 1 is one floor.
     below = np.where(f < low, low - f - ((f < 0) & (low > 0)), 0.0)
     above = np.where(f > high, f - high - ((high < 0) & (f > 0)), 0.0)
-    return np.asarray(100.0 * np.exp(-(below + above) / float(config()["floor_step"])), dtype=float)
+    score = 100.0 * np.exp(-(below + above) / float(config()["floor_step"]))
+    return np.asarray(np.where(np.isnan(f), np.nan, score), dtype=float)
 
 
 def totals(scores: NDArray[np.float64], weights: Mapping[str, float]) -> Array:
