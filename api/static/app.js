@@ -17,7 +17,7 @@ const TEXT = {
     filing: "归档信息（选填，印在报告上）", applicationNo: "申请编号", applicant: "申请人", clerk: "经办人",
     checkButton: "核查", pointOnMap: "在地图上点选位置", report: "生成报告", openReport: "打开报告", printReport: "打印报告",
     searching: "查找中…", checking: "核查中…", found: (n, c) => `共 ${c} 处候选，显示前 ${n} 处`,
-    excludedCount: (n) => `；${n} 处不予登记`, excludedTitle: (n) => `被排除的房源（${n} 处）及原因`,
+    excludedCount: (n) => `；${n} 处按规定禁设，已排除`, excludedTitle: (n) => `被排除的房源（${n} 处）及原因`,
     none: "没有符合条件的房源", pickIndustry: "请先选择行业", unknownIndustry: "找不到这个行业",
     openPoints: "需核查", reasons: "理由", noReasons: "未发现禁设情形", criteria: "评分",
     stale: "超过规定天数未确认", score: "得分", proof: "住所证明", building: "所在建筑",
