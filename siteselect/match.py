@@ -34,7 +34,7 @@ from siteselect.grid import (
 )
 from siteselect.index import Snapshot
 from siteselect.locating import locator_for
-from siteselect.premises import Premises
+from siteselect.premises import Premises, today
 
 MAX_RESULTS = 200
 SURFACE_MAX_CELLS = 60_000
@@ -535,6 +535,19 @@ def _score_table(
 
 CHECK_CHUNK = 64
 STALE_FACTOR = 0.8
+STALE_AFTER_DAYS = 30  # the service's default (its setting ``stale_after_days``)
+
+
+def _stale(table: pd.DataFrame, as_of: dt.date | None, days: int) -> NDArray[np.bool_]:
+    """Listings whose operator has not confirmed them within ``days`` before the day judged."""
+    day = pd.Timestamp(as_of or today(), tz="UTC")
+    age = (day - pd.to_datetime(table["updated_at"], utc=True)).dt.days
+    return (age > days).to_numpy()
+
+
+def _penalised(total: NDArray[np.float64], stale: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """A listing that may be gone scores lower: in the list, a comparison and a report alike."""
+    return np.where(stale, total * STALE_FACTOR, total)
 
 
 def match(
@@ -575,11 +588,8 @@ def match(
     scores = scorer.scores(
         facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints, floor
     )
-    total = scoring.totals(scores, w)
-    # A listing its operator has not confirmed for a while may be gone: it ranks lower.
-    age = (pd.Timestamp.now(tz="UTC") - pd.to_datetime(table["updated_at"], utc=True)).dt.days
-    stale = (age > stale_after_days).to_numpy()
-    total = np.where(stale, total * STALE_FACTOR, total)
+    stale = _stale(table, as_of, stale_after_days)
+    total = _penalised(scoring.totals(scores, w), stale)
     order = np.lexsort((table["id"].to_numpy(), -np.nan_to_num(total, nan=-1)))
     pool_size = max(5 * limit, 100)
     checks: dict[int, dict[str, Any]] = {}
@@ -687,11 +697,12 @@ def compare(
     weights: dict[str, float] | None = None,
     constraints: Constraints | None = None,
     as_of: dt.date | None = None,
+    stale_after_days: int = STALE_AFTER_DAYS,
 ) -> dict[str, Any]:
     """2 to 5 sites side by side: verdicts, scores and their explanations."""
     if not 2 <= len(sites) <= 5:
         raise InvalidInputError(f"sites: compare 2 to 5 sites, got {len(sites)}")
-    result, _ = assess_sites(snapshot, code, sites, weights, constraints, as_of)
+    result, _ = assess_sites(snapshot, code, sites, weights, constraints, as_of, stale_after_days)
     return result
 
 
@@ -702,8 +713,10 @@ def assess_sites(
     weights: dict[str, float] | None = None,
     constraints: Constraints | None = None,
     as_of: dt.date | None = None,
+    stale_after_days: int = STALE_AFTER_DAYS,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """1 to 5 sites: the comparison (verdicts, scores, explanations) and the full check of each."""
+    """1 to 5 sites: the comparison (verdicts, scores, explanations) and the full check of each,
+    scored as a match scores them (a listing not confirmed for a while scores lower)."""
     code = industry.normalize_code(code)
     if not 1 <= len(sites) <= 5:
         raise InvalidInputError(f"sites: give 1 to 5 sites, got {len(sites)}")
@@ -717,13 +730,15 @@ def assess_sites(
     rows = [_site_row(snapshot, n, site, check) for n, (site, check) in enumerate(zip(sites, checks))]
     table = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
     scores, total, facts = _score_table(snapshot, table, code, constraints, w)
+    stale = _stale(table, as_of, stale_after_days)
+    total = _penalised(total, stale)
     scorer = scorer_for(snapshot)
     streets = scorer.streets_of(
         snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
     )
     stability = scoring.ranking_stability(scores, w, 1)
     scored = _Scored(
-        table, streets, dict(enumerate(checks)), scores, total, facts, constraints, scorer.typical_rent
+        table, streets, dict(enumerate(checks)), scores, total, facts, constraints, scorer.typical_rent, stale
     )
     result = {
         "industry": industry.describe(code),

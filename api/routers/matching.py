@@ -118,6 +118,7 @@ def post_compare(request: Request, body: CompareRequest) -> Response:
         weights,
         body.wanted.constraints(),
         body.as_of,
+        request.app.state.settings.stale_after_days,
     )
     return json_response(result)
 

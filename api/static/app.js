@@ -5,6 +5,7 @@
 const CONFIG = JSON.parse(document.getElementById("config").textContent);
 // Shared with the reports, from the service: one copy, in siteselect/drawing.py.
 const VERDICT_COLOURS = CONFIG.verdictColours;
+for (const [verdict, colour] of Object.entries(VERDICT_COLOURS)) document.documentElement.style.setProperty(`--${verdict}`, colour);
 const BASE_STYLES = CONFIG.baseStyles;
 
 const TEXT = {
@@ -212,7 +213,7 @@ legend.addTo(map);
 function drawLegend() {
   const box = legend.getContainer();
   box.replaceChildren();
-  const section = (title) => box.appendChild(Object.assign(document.createElement("h4"), { textContent: title }));
+  const section = (title) => box.appendChild(Object.assign(document.createElement("b"), { className: "title", textContent: title }));
   const entry = (colour, label) => {
     const div = document.createElement("div");
     const swatch = document.createElement("i");
@@ -240,10 +241,13 @@ function drawLegend() {
 
 // What is within walking distance of a chosen place, coloured by category as in the reports.
 const WALK_DEG = { lon: 0.0056, lat: 0.0045 }; // about 500 m at Laoshan's latitude
+let amenitiesAsked = 0;
 async function showAmenities(lon, lat) {
+  const asked = ++amenitiesAsked;
   amenities.clearLayers();
   const box = [lon - WALK_DEG.lon, lat - WALK_DEG.lat, lon + WALK_DEG.lon, lat + WALK_DEG.lat];
   const pois = await api(`/layers/pois/features?bbox=${box.map((v) => v.toFixed(6)).join(",")}&limit=1000`);
+  if (asked !== amenitiesAsked) return; // another place was chosen, or the page cleared, meanwhile
   for (const f of pois.features) {
     const entry = CONFIG.categories[f.properties.category];
     if (!entry || f.properties.industry) continue; // businesses are counted in the scores, not drawn
@@ -361,11 +365,13 @@ function onSubmit(form, busy, run) {
 
 function clearShown() {
   markers.clearLayers();
+  amenitiesAsked++;
   amenities.clearLayers();
   $("results").replaceChildren();
   $("excluded").hidden = true;
   $("detail").hidden = true;
   $("suggestions").hidden = true;
+  $("suggestions").replaceChildren();
   $("compare-bar").hidden = true;
   state.results = [];
   state.picked = new Set();
@@ -446,7 +452,7 @@ function showResults(result) {
   showExcluded(result);
   drawPicked();
   // At most street scale: one result alone is a box of no size, and with no tiles no zoom stops it.
-  if (result.results.length) map.fitBounds(L.featureGroup(markers.getLayers()).getBounds().pad(0.2), { maxZoom: 17 });
+  if (result.results.length) map.fitBounds(L.featureGroup(markers.getLayers()).getBounds().pad(0.2), { maxZoom: 17, animate: false });
 }
 
 // The premises left out: those the rules forbid (with the rules) and, when asked, those the
@@ -737,6 +743,7 @@ function applyLanguage() {
   document.querySelectorAll("[data-i18n-ph]").forEach((node) => { node.placeholder = t(node.dataset.i18nPh); });
   document.querySelectorAll("[data-label]").forEach((node) => { node.textContent = ` ${lang(JSON.parse(node.dataset.label))}`; });
   $("lang").textContent = state.lang === "zh" ? "EN" : "中文";
+  $("lang").lang = state.lang === "zh" ? "en" : "zh-CN";
   document.title = `siteselect ${t("title")}`;
   drawLegend();
   if (state.results?.length) drawPicked();
