@@ -201,7 +201,10 @@ class Gazetteer:
         for n, road in enumerate(roads):
             rows = sorted(
                 self.by_road[road],
-                key=lambda r: (abs(_leading_int(r.number) - wanted) if wanted is not None else _leading_int(r.number), r.number),
+                key=lambda r: (
+                    abs(_leading_int(r.number) - wanted) if wanted is not None else _leading_int(r.number),
+                    r.number,
+                ),
             )
             why = "similar_road" if typo or n else "same_road"
             out += [_suggestion(row, why) for row in rows[: max(limit - len(out), 0)]]
@@ -288,9 +291,10 @@ class Gazetteer:
 
 
 def _suggestion(row: Any, why: str) -> dict[str, Any]:
+    certified = isinstance(row.certificate_no, str) and bool(row.certificate_no)  # else None or NaN
     return {
         "address": row.address, "road": row.road, "number": str(row.number), "why": why,
-        "house_number_id": row.id, "certified": isinstance(row.certificate_no, str) and bool(row.certificate_no),
+        "house_number_id": row.id, "certified": certified,
         "lon": float(row.geometry.x), "lat": float(row.geometry.y),
     }  # fmt: skip
 

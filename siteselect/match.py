@@ -618,8 +618,11 @@ def match(
         "results": results,
         "excluded": [_excluded(table.iloc[i], checks[i]) for i in excluded] + set_aside,
         "counts": {
-            "candidates": int(keep.sum()), "checked": len(checks), "excluded": len(excluded),
-        } | ({"filtered": filtered} if include_excluded else {}),
+            "candidates": int(keep.sum()),
+            "checked": len(checks),
+            "excluded": len(excluded),
+        }
+        | ({"filtered": filtered} if include_excluded else {}),
         "layer_versions": snapshot.versions,
     }
 

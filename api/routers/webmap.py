@@ -84,14 +84,20 @@ def _config(request: Request) -> dict[str, Any]:
     else:
         minx, miny, maxx, maxy = settings.extent
     parks = snapshot.layer("parks").features if snapshot.has("parks") else None
-    return {
-        "bounds": [[miny, minx], [maxy, maxx]],
-        "streets": streets,
-        "parks": [] if parks is None else [{"id": i, "name": n} for i, n in zip(parks["id"], parks["name"])],
-        "tiles": basemap.tiles,
-        "gcj02": basemap.gcj02,
-        "attribution": basemap.attribution,
-    } | page_constants() | _names()
+    return (
+        {
+            "bounds": [[miny, minx], [maxy, maxx]],
+            "streets": streets,
+            "parks": []
+            if parks is None
+            else [{"id": i, "name": n} for i, n in zip(parks["id"], parks["name"])],
+            "tiles": basemap.tiles,
+            "gcj02": basemap.gcj02,
+            "attribution": basemap.attribution,
+        }
+        | page_constants()
+        | _names()
+    )
 
 
 def _names() -> dict[str, Any]:
@@ -156,7 +162,8 @@ def base_geojson(state: Any) -> bytes:
 def _geojson(snapshot: Snapshot, layers: dict[str, Layer], drawn: Basemap) -> bytes:
     features = []
     for layer, (geoms, names) in layers.items():
-        if geoms:  # drawn, not pointed at: the layer is all the page needs to style it (and roads' names to label them)
+        # Drawn, not pointed at: the layer is all the page needs to style it (and names, to label roads).
+        if geoms:
             props = [{"layer": layer} | ({"name": n.get("name")} if layer in LABELLED else {}) for n in names]
             features += feature_collection(snapshot, geoms, props, drawn)["features"]
     return orjson.dumps({"type": "FeatureCollection", "features": features})

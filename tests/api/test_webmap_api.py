@@ -78,7 +78,7 @@ def test_the_page_gets_criteria_with_what_each_measures_parks_and_road_names_fro
     found = re.search(r'<script id="config"[^>]*>(.*?)</script>', page, re.S)
     config = json.loads(html.unescape(found.group(1)))
     assert set(config["criteria"]) == {"amenities", "clustering", "access", "cost", "size", "floor"}
-    zh, en, about_zh, about_en = config["criteria"]["clustering"]
+    zh, _, about_zh, about_en = config["criteria"]["clustering"]
     assert zh == "产业集聚" and "区位商" in about_zh and "location quotient" in about_en
     assert config["parks"] and all(p["id"] and p["name"] for p in config["parks"])
     assert config["categories"]["metro"][:2] == ["地铁站", "metro station"]

@@ -90,7 +90,9 @@ def test_the_map_numbers_match_the_list_and_the_chosen_one_is_highlighted_where_
     assert page.inner_text("#detail h2").startswith("3. ")
     detail, map_box = _box(page, "#detail"), _box(page, "#map")
     if size[0] > 600:  # over the map, inside the window: not below twenty list items
-        assert map_box["x"] <= detail["x"] and detail["x"] + detail["width"] <= map_box["x"] + map_box["width"]
+        assert (
+            map_box["x"] <= detail["x"] and detail["x"] + detail["width"] <= map_box["x"] + map_box["width"]
+        )
         assert detail["y"] < size[1]
     else:  # directly under the map, and the map scrolled into view
         assert abs(detail["y"] - (map_box["y"] + map_box["height"])) < 2
@@ -163,7 +165,9 @@ def test_two_to_five_chosen_are_compared_side_by_side_and_in_one_report_scored_a
 
 def test_print_report_opens_the_report_and_prints_it(watched, service):
     page = _open(watched, service, (1366, 768))
-    page.context.add_init_script("window.print = () => { document.documentElement.dataset.printed = 'yes'; };")
+    page.context.add_init_script(
+        "window.print = () => { document.documentElement.dataset.printed = 'yes'; };"
+    )
     _check(page, "网吧", "海口路42号")
     page.wait_for_selector("#detail .verdict")
     with page.expect_popup() as opened:
@@ -228,7 +232,9 @@ def test_an_address_not_found_offers_the_nearest_and_the_map_and_clears_the_last
     assert page.evaluate("window.siteselect.markers.getLayers().length") == 0
     assert page.inner_text("#status") == "没有找到这个地址。"
     offered = page.locator("#suggestions .suggestion").all_inner_texts()
-    assert offered and offered[0].endswith("海口路42号") and "您要找的是不是" in page.inner_text("#suggestions")
+    assert (
+        offered and offered[0].endswith("海口路42号") and "您要找的是不是" in page.inner_text("#suggestions")
+    )
     assert "也可以在地图上点选位置" in page.inner_text("#suggestions")
     page.click("#suggestions .point")
     assert page.inner_text("#status") == "请在地图上点击房源所在位置"
@@ -259,7 +265,8 @@ def test_the_page_has_a_visible_map_labels_on_every_field_and_its_own_favicon(wa
         assert map_box["width"] == size[0] and map_box["y"] > _box(page, "#find")["y"]
     unlabelled = page.evaluate(
         """[...document.querySelectorAll("input, select, textarea")]
-            .filter((f) => !f.labels.length && !f.getAttribute("aria-label")).map((f) => f.id || f.outerHTML)"""
+            .filter((f) => !f.labels.length && !f.getAttribute("aria-label"))
+            .map((f) => f.id || f.outerHTML)"""
     )
     assert unlabelled == []
     icon = page.get_attribute("link[rel=icon]", "href")

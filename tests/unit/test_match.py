@@ -191,7 +191,9 @@ def test_catering_ranks_ground_and_low_floors_first_by_a_scored_and_explained_cr
     low = [sum(r["floor"] in (1, 2) for r in results) for results in (top, unfloored)]
     assert low[0] > low[1]  # the preference moves ground and first floors up
     assert max(r["floor"] for r in top) < max(r["floor"] for r in unfloored)
-    high = match(snapshot, "6239", Constraints(floor_min=10), limit=5)["results"]  # asked for: kept, scored low
+    high = match(snapshot, "6239", Constraints(floor_min=10), limit=5)[
+        "results"
+    ]  # asked for: kept, scored low
     assert high and all(r["floor"] >= 10 and r["criteria"]["floor"]["score"] < 10 for r in high)
     office = match(snapshot, "7231", limit=3)["results"]  # no preference: left out of the total, and said so
     assert all(r["criteria"]["floor"]["missing"] for r in office)
