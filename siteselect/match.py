@@ -730,7 +730,7 @@ def assess_sites(
     for n, check in enumerate(checks):
         if "error" in check:
             raise InvalidInputError(f"sites[{n}]: {check['error']}")
-    rows = [_site_row(snapshot, n, site, check) for n, (site, check) in enumerate(zip(sites, checks))]
+    rows = _site_rows(snapshot, sites, checks)
     table = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
     scores, total, facts = _score_table(snapshot, table, code, constraints, w)
     stale = _stale(table, as_of, stale_after_days)
@@ -765,12 +765,23 @@ def _site_premises(n: int, site: dict[str, Any], code: str, as_of: dt.date | Non
         raise InvalidInputError(f"sites[{n}]: {exc}") from None
 
 
-def _site_row(snapshot: Snapshot, n: int, site: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
-    """A checked site as a candidate row: a vacancy's own row, else the place its check found (with
-    the area, rent and floor given)."""
-    if site.get("vacancy_id"):
-        vacancies = locator_for(snapshot).vacancies
-        return dict(_vacancy_rows(vacancies[vacancies["id"] == site["vacancy_id"]]).iloc[0])
+def _site_rows(
+    snapshot: Snapshot, sites: list[dict[str, Any]], checks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Checked sites as candidate rows: a vacancy's own row (the vacancies' rows made at once),
+    else the place its check found."""
+    locator = locator_for(snapshot)
+    at = [locator.vacancy_rows[s["vacancy_id"]] for s in sites if s.get("vacancy_id")]
+    listed = iter(_vacancy_rows(locator.vacancies.iloc[at]).to_dict("records") if at else [])
+    return [
+        next(listed) if site.get("vacancy_id") else _site_row(n, site, check)
+        for n, (site, check) in enumerate(zip(sites, checks))
+    ]
+
+
+def _site_row(n: int, site: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
+    """A site given by address or coordinates as a candidate row: the place its check found, with
+    the area, rent and floor given."""
     building = check["building"] or {}
     return {
         "id": site.get("label") or f"site-{n + 1}",
