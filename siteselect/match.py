@@ -772,7 +772,8 @@ def _site_rows(
     else the place its check found."""
     locator = locator_for(snapshot)
     at = [locator.vacancy_rows[s["vacancy_id"]] for s in sites if s.get("vacancy_id")]
-    listed = iter(_vacancy_rows(locator.vacancies.iloc[at]).to_dict("records") if at else [])
+    table = _vacancy_rows(locator.vacancies.iloc[at])
+    listed = iter([{str(k): v for k, v in row.items()} for row in table.to_dict("records")])
     return [
         next(listed) if site.get("vacancy_id") else _site_row(n, site, check)
         for n, (site, check) in enumerate(zip(sites, checks))
