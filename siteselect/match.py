@@ -564,9 +564,10 @@ def match(
 
     Candidates are scored first (cheap) and checked in score order (exact) until ``limit`` allowed
     ones are found; the prohibited ones met on the way are listed apart with their reasons. With
-    ``include_excluded`` every candidate is checked, so every prohibited one is listed, and so is
-    every vacancy the constraints set aside, with the constraint. The stability of each result is
-    measured among the best ``5 × limit`` (at least 100) candidates.
+    ``include_excluded`` every vacancy is checked, so every prohibited one is listed (certified
+    addresses, a city's worth, only as far as the ranking reached), and so is every vacancy the
+    constraints set aside, with the constraint; the ranking itself is the same. The stability of
+    each result is measured among the best ``5 × limit`` (at least 100) candidates.
     """
     code = industry.normalize_code(code)
     constraints = constraints or Constraints()
@@ -596,7 +597,7 @@ def match(
     allowed: list[int] = []
     excluded: list[int] = []
     for start in range(0, len(order), CHECK_CHUNK):
-        if len(allowed) >= pool_size and not include_excluded:
+        if len(allowed) >= pool_size:
             break
         chunk = order[start : start + CHECK_CHUNK].tolist()
         for i, result in zip(
@@ -604,6 +605,17 @@ def match(
         ):
             checks[i] = result
             (allowed if result.get("verdict") in ("permitted", "review") else excluded).append(i)
+    # On request, the vacancies not reached too, for what they would leave out (the ranking is as it was).
+    if include_excluded:
+        vacancy = (table["kind"] == "vacancy").to_numpy()
+        rest = [i for i in order.tolist() if i not in checks and vacancy[i]]
+        found = (
+            checker_for(snapshot).check_many([_premises(table, i, code, as_of) for i in rest]) if rest else []
+        )
+        for i, result in zip(rest, found):
+            checks[i] = result
+            if result.get("verdict") not in ("permitted", "review"):
+                excluded.append(i)
     ranked = np.array(allowed, dtype=np.intp)
     stability = scoring.ranking_stability(scores[ranked], w, limit) if len(ranked) else np.empty(0)
     scored = _Scored(table, streets, checks, scores, total, facts, constraints, scorer.typical_rent, stale)
