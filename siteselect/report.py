@@ -79,18 +79,21 @@ class ReportRequest:
 
     def as_dict(self) -> dict[str, Any]:
         """The request as plain JSON values, the form it is stored and hashed in."""
+        constraints = dataclasses.asdict(self.constraints)
+        if not constraints["parks"]:  # newer than reports stored before: left out unused, so their ids hold
+            del constraints["parks"]
         return {
             "industry": self.industry,
             "sites": [{k: v for k, v in site.items() if v is not None} for site in self.sites],
             "weights": self.weights,
-            "constraints": dataclasses.asdict(self.constraints),
+            "constraints": constraints,
             "as_of": self.as_of.isoformat() if self.as_of else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReportRequest:
         wanted = dict(data.get("constraints") or {})
-        for name in ("streets", "uses"):
+        for name in ("streets", "uses", "parks"):
             wanted[name] = tuple(wanted.get(name) or ())
         return cls(
             industry=data["industry"],
