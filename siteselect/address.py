@@ -186,6 +186,38 @@ class Gazetteer:
                 return self._at_building(match, self.buildings[name], typo=False)
         return self._in_street(match)
 
+    def suggest(self, text: str, limit: int = 8) -> list[dict[str, Any]]:
+        """Known addresses near what was written, for an address that did not resolve: on the road
+        it names (or roads it may be a slip for, or whose names are like it), the house numbers
+        nearest the number written first. Each says why it is offered (``same_road`` or
+        ``similar_road``)."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError("q: the address is empty")
+        if len(text) > MAX_LENGTH:
+            raise InvalidInputError(f"q: the address is longer than {MAX_LENGTH} characters")
+        norm = normalize(text)
+        roads, typo = self._roads(norm)
+        if not roads:  # no road word at all: roads whose names contain or resemble what was typed
+            head = re.split(r"\d", norm, maxsplit=1)[0]
+            roads = [r for r in self.roads if head and (head in r or r in head)]
+            roads += difflib.get_close_matches(head, self.roads, n=4, cutoff=0.5)
+            roads, typo = list(dict.fromkeys(roads)), True
+        rest = _after_road(norm) if typo else norm.split(roads[0], 1)[1] if roads else ""
+        written = re.match(r"\d+", rest)
+        wanted = int(written.group(0)) if written else None
+        out: list[dict[str, Any]] = []
+        for n, road in enumerate(roads):
+            rows = sorted(
+                self.by_road[road],
+                key=lambda r: (
+                    abs(_leading_int(r.number) - wanted) if wanted is not None else _leading_int(r.number),
+                    r.number,
+                ),
+            )
+            why = "similar_road" if typo or n else "same_road"
+            out += [_suggestion(row, why) for row in rows[: max(limit - len(out), 0)]]
+        return out[:limit]
+
     def _roads(self, norm: str) -> tuple[list[str], bool]:
         """The road named in the text, or the roads it may be a slip for, best first."""
         for road in self.roads:
@@ -264,6 +296,15 @@ class Gazetteer:
                 return match
         match.notes.append("no known road, building or street in the address")
         return match
+
+
+def _suggestion(row: Any, why: str) -> dict[str, Any]:
+    certified = isinstance(row.certificate_no, str) and bool(row.certificate_no)  # else None or NaN
+    return {
+        "address": row.address, "road": row.road, "number": str(row.number), "why": why,
+        "house_number_id": row.id, "certified": certified,
+        "lon": float(row.geometry.x), "lat": float(row.geometry.y),
+    }  # fmt: skip
 
 
 def _short(name: str) -> str:

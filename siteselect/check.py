@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import gc
 import threading
 from collections import defaultdict
@@ -52,7 +53,7 @@ class _Shared(NamedTuple):
     on the same floor: the findings of the attribute rules, and whether no building was found."""
 
     reasons: list[dict[str, Any]]  # attribute rules' reasons
-    after: list[dict[str, Any]]  # [NO_BUILDING] or []
+    after: list[dict[str, Any]]  # [no_building()] or []
     checked_zones: list[dict[str, str]]  # every zone rule passed
     checked_attributes: list[dict[str, str]]
     ids: tuple[str, ...]  # of reasons + after
@@ -221,7 +222,7 @@ class Checker:
             checked.append(self._checked(rule, outcome))
             if reason is not None:
                 reasons.append(reason)
-        after = [NO_BUILDING] if building < 0 else []
+        after = [no_building()] if building < 0 else []
         passed = [self._checked(rule, "passed") for rule in rules.zones]
         ids = tuple(r["id"] for r in reasons + after)
         return _Shared(reasons, after, passed, checked, ids, VERDICTS[rank(reasons + after, None)])
@@ -314,7 +315,7 @@ class Checker:
     def _address_proof(self, batch: _Batch, i: int, row: int) -> dict[str, Any]:
         building, number = self._building(row), batch.house_number.get(i)
         if building is None and number is None:
-            return NO_PROOF
+            return NO_PROOF | premises_basis()
         bid = building["id"] if building else None
         prefiled = self._proof["prefiled"].get(bid, []) if bid else []
         return {
@@ -326,6 +327,7 @@ class Checker:
             "building_accepted": bool(building and building.get("accepted_on")),
             "accepted_on": building.get("accepted_on") if building else None,
             "acceptance_no": building.get("acceptance_no") if building else None,
+            **premises_basis(),
         }
 
     def _result(self, batch: _Batch, i: int, building: int) -> dict[str, Any]:
@@ -485,7 +487,7 @@ def _unresolved_location(level: str) -> dict[str, Any]:
         "title": "地址匹配精度不足",
         "severity": "review",
         "outcome": "unresolved",
-        "basis": "",
+        **premises_basis(),
         "department": "",
         "message_zh": f"地址仅匹配到{zh('levels', level)}级别，位置为近似位置，需人工核实",
         "message_en": f"the address matched only at {level} level; the location is approximate",
@@ -500,13 +502,31 @@ NO_PROOF: dict[str, Any] = {
 
 NOT_SHARED = _Shared([], [], [], [], (), "")  # until the premises' group is judged
 
-NO_BUILDING: dict[str, Any] = {
-    "source": "resolution", "id": "no-building", "title": "未找到所在建筑",
-    "severity": "review", "outcome": "unresolved", "basis": "", "department": "",
-    "message_zh": "该位置不在任何已登记建筑内，需人工核实",
-    "message_en": "the premises lies in no known building",
-    "evidence": {},
-}  # fmt: skip
+# What a check cannot settle from the layers (where the premises is, its address proof) rests on
+# the premises rules themselves: a business registers a real, lawful, fixed place (第四条), and
+# under self-declaration the applicant answers for it (第六条).
+PREMISES_BASIS = [
+    {"law": "山东住所登记办法", "revision": "2024-03-28", "article": "第四条"},
+    {"law": "山东住所登记办法", "revision": "2024-03-28", "article": "第六条"},
+]
+
+
+@functools.cache
+def premises_basis() -> dict[str, Any]:
+    """The basis of the location findings and of the address proof, with its articles quoted."""
+    return {"basis": law.basis_text(PREMISES_BASIS), "citations": law.resolve(PREMISES_BASIS)}
+
+
+@functools.cache
+def no_building() -> dict[str, Any]:
+    """The finding of premises that lies in no known building (one, shared by every result)."""
+    return {
+        "source": "resolution", "id": "no-building", "title": "未找到所在建筑",
+        "severity": "review", "outcome": "unresolved", **premises_basis(), "department": "",
+        "message_zh": "该位置不在任何已登记建筑内，需人工核实",
+        "message_en": "the premises lies in no known building",
+        "evidence": {},
+    }  # fmt: skip
 
 
 def _records(layer: LayerIndex) -> list[dict[str, Any]]:

@@ -31,7 +31,8 @@ BASE_STYLES = {
                                    "fillOpacity": 0.6}),
 }  # fmt: skip
 Layer = tuple[list[shapely.Geometry], list[dict[str, Any]]]  # geometries in the local frame, properties
-VERDICT_COLOURS = {"permitted": "#2e7d32", "review": "#f9a825", "prohibited": "#c62828"}
+# Each carries white text at 4.5:1 or more (WCAG AA): the review amber is a dark one for that.
+VERDICT_COLOURS = {"permitted": "#2e7d32", "review": "#b45309", "prohibited": "#c62828"}
 
 
 def page_constants() -> dict[str, Any]:

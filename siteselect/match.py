@@ -34,7 +34,7 @@ from siteselect.grid import (
 )
 from siteselect.index import Snapshot
 from siteselect.locating import locator_for
-from siteselect.premises import Premises
+from siteselect.premises import Premises, today
 
 MAX_RESULTS = 200
 SURFACE_MAX_CELLS = 60_000
@@ -52,6 +52,7 @@ class Constraints:
     floor_max: int | None = None
     prefiled_only: bool = False
     uses: tuple[str, ...] = ()
+    parks: tuple[str, ...] = ()
     include_addresses: bool = False
 
     def __post_init__(self) -> None:
@@ -175,16 +176,21 @@ class Scorer:
         rent: NDArray[np.float64],
         area: NDArray[np.float64],
         constraints: Constraints,
+        floor: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
-        """Criterion scores (n × criteria, NaN where missing) from the facts, rent and area."""
+        """Criterion scores (n × criteria, NaN where missing) from the facts, rent, area and floor."""
         family = scoring.config()["families"][scoring.family_of(code)]
-        facts["rent"], facts["area"] = rent, area
+        floor = np.full(len(rent), np.nan) if floor is None else floor
+        facts["rent"], facts["area"], facts["floor"] = rent, area, floor
+        facts["preferred_floors"] = scoring.preferred_floors(code)
+        facts["floors_note"] = family.get("floors_note")
         return np.column_stack([
             scoring.amenity_scores(facts["counts"], family["amenities"]),
             scoring.clustering_scores(facts["same"], facts["related"], facts["quotient"]),
             scoring.access_scores(facts["metro_m"], facts["bus_m"]),
             scoring.cost_scores(rent, constraints.max_rent, self.typical_rent),
             scoring.size_scores(area, constraints.area_min, constraints.area_max),
+            scoring.floor_scores(floor, facts["preferred_floors"]),
         ])  # fmt: skip
 
     def criteria(
@@ -194,10 +200,11 @@ class Scorer:
         rent: NDArray[np.float64],
         area: NDArray[np.float64],
         constraints: Constraints,
+        floor: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.float64], dict[str, Any]]:
         """Scores and the facts behind them, for any places: the batch-scoring path."""
         facts = self.facts(xy, code)
-        return self.scores(facts, code, rent, area, constraints), facts
+        return self.scores(facts, code, rent, area, constraints, floor), facts
 
     @functools.cached_property
     def pool(self) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
@@ -309,6 +316,7 @@ def explain(
     else:
         lo, hi = constraints.area_min or 0, constraints.area_max or math.inf
         out["size"] = (f"面积{area:g}㎡，需求{lo:g}–{hi:g}㎡", f"area {area:g} m², wanted {lo:g}–{hi:g} m²")
+    out["floor"] = _floor_explanation(facts["floor"][i], facts["preferred_floors"], facts["floors_note"])
     return {
         name: {
             "score": None if math.isnan(scores[i, k]) else round(float(scores[i, k]), 1),
@@ -318,6 +326,19 @@ def explain(
         }
         for k, name in enumerate(scoring.CRITERIA)
     }
+
+
+def _floor_explanation(
+    floor: float, preferred: tuple[int, int] | None, note: list[str] | None
+) -> tuple[str, str]:
+    if preferred is None:
+        return "本行业对楼层无特别要求", "no floor preference for this industry"
+    if math.isnan(floor):
+        return "无楼层信息", "no floor given"
+    lo, hi = preferred
+    zh_note, en_note = note or ("", "")
+    where_zh = f"地下{-int(floor)}层" if floor < 0 else f"{int(floor)}层"
+    return f"位于{where_zh}；{zh_note}（{lo}–{hi}层）", f"on floor {int(floor)}; {en_note} (floors {lo}–{hi})"
 
 
 def zh_category(category: str) -> str:
@@ -423,25 +444,70 @@ def _vacancy_rows(v: pd.DataFrame) -> pd.DataFrame:
 def _filter(table: pd.DataFrame, c: Constraints, streets: NDArray[np.object_]) -> pd.Series:
     """Exact constraint filters. A value the candidate does not have is not held against it."""
     keep = pd.Series(True, index=table.index)
+    for passed in _filters(table, c, streets).values():
+        keep &= passed
+    return keep
+
+
+def _filters(table: pd.DataFrame, c: Constraints, streets: NDArray[np.object_]) -> dict[str, pd.Series]:
+    """Each constraint asked for, by its field: which candidates meet it."""
     area, rent = table["area_m2"].astype(float), table["rent"].astype(float)
     floor = pd.to_numeric(table["floor"], errors="coerce")
+    out: dict[str, pd.Series] = {}
     if c.area_min is not None:
-        keep &= area.isna() | (area >= c.area_min)
+        out["area_min"] = area.isna() | (area >= c.area_min)
     if c.area_max is not None:
-        keep &= area.isna() | (area <= c.area_max)
+        out["area_max"] = area.isna() | (area <= c.area_max)
     if c.max_rent is not None:
-        keep &= rent.isna() | (rent <= c.max_rent)
+        out["max_rent"] = rent.isna() | (rent <= c.max_rent)
     if c.floor_min is not None:
-        keep &= floor.isna() | (floor >= c.floor_min)
+        out["floor_min"] = floor.isna() | (floor >= c.floor_min)
     if c.floor_max is not None:
-        keep &= floor.isna() | (floor <= c.floor_max)
+        out["floor_max"] = floor.isna() | (floor <= c.floor_max)
     if c.streets:
-        keep &= pd.Series(np.isin(streets, list(c.streets)), index=table.index)
+        out["streets"] = pd.Series(np.isin(streets, list(c.streets)), index=table.index)
     if c.prefiled_only:
-        keep &= table["prefiled"].astype(bool)
+        out["prefiled_only"] = table["prefiled"].astype(bool)
     if c.uses:
-        keep &= table["use"].isin(c.uses)
-    return keep
+        out["uses"] = table["use"].isin(c.uses)
+    if c.parks:
+        out["parks"] = table["park_id"].isin(c.parks)
+    return out
+
+
+FILTER_VALUE = {  # the candidate's own value a constraint was held against
+    "area_min": "area_m2", "area_max": "area_m2", "max_rent": "rent", "floor_min": "floor",
+    "floor_max": "floor", "prefiled_only": "prefiled", "uses": "use", "parks": "park_id",
+}  # fmt: skip
+
+
+def _filtered_out(
+    table: pd.DataFrame, c: Constraints, streets: NDArray[np.object_]
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The vacancies the constraints set aside: how many by each constraint, and each one with the
+    first constraint it failed, its own value and what was asked."""
+    filters = _filters(table, c, streets)
+    vacancy = (table["kind"] == "vacancy").to_numpy()
+    counts = {name: int((~passed.to_numpy() & vacancy).sum()) for name, passed in filters.items()}
+    listed = []
+    for i in np.flatnonzero(vacancy).tolist():
+        failed = next((name for name, passed in filters.items() if not passed.iat[i]), None)
+        if failed is None:
+            continue
+        row = table.iloc[i]
+        value = streets[i] if failed == "streets" else row[FILTER_VALUE[failed]]
+        asked = getattr(c, failed)
+        listed.append({
+            "id": row["id"], "address": _text(row["address"]), "verdict": None, "filter": failed,
+            "value": None if value is None or pd.isna(value) else _plain(value),
+            "wanted": list(asked) if isinstance(asked, tuple) else asked, "reasons": [],
+        })  # fmt: skip
+    return counts, listed
+
+
+def _plain(value: Any) -> Any:
+    """A value of a pandas row as JSON writes it (numpy numbers as Python's)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_streets(scorer: Scorer, constraints: Constraints) -> None:
@@ -449,6 +515,13 @@ def _check_streets(scorer: Scorer, constraints: Constraints) -> None:
     unknown = [s for s in constraints.streets if s not in known]
     if unknown:
         raise InvalidInputError(f"streets: unknown {unknown}; known streets are {', '.join(sorted(known))}")
+
+
+def _check_parks(snapshot: Snapshot, constraints: Constraints) -> None:
+    known = set(snapshot.layer("parks").features["id"].tolist()) if snapshot.has("parks") else set()
+    unknown = [p for p in constraints.parks if p not in known]
+    if unknown:
+        raise InvalidInputError(f"parks: unknown {unknown}; give park ids ({len(known)} parks are known)")
 
 
 def _weights(code: str, weights: dict[str, float] | None) -> dict[str, float]:
@@ -461,14 +534,28 @@ def _score_table(
     scorer = scorer_for(snapshot)
     points = snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
     xy = shapely.get_coordinates(points)
+    floor = pd.to_numeric(table["floor"], errors="coerce").to_numpy(float) if "floor" in table else None
     scores, facts = scorer.criteria(
-        xy, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints
+        xy, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints, floor
     )
     return scores, scoring.totals(scores, weights), facts
 
 
 CHECK_CHUNK = 64
 STALE_FACTOR = 0.8
+STALE_AFTER_DAYS = 30  # the service's default (its setting ``stale_after_days``)
+
+
+def _stale(table: pd.DataFrame, as_of: dt.date | None, days: int) -> NDArray[np.bool_]:
+    """Listings whose operator has not confirmed them within ``days`` before the day judged."""
+    day = pd.Timestamp(as_of or today(), tz="UTC")
+    age = (day - pd.to_datetime(table["updated_at"], utc=True)).dt.days
+    return (age > days).to_numpy()
+
+
+def _penalised(total: NDArray[np.float64], stale: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """A listing that may be gone scores lower: in the list, a comparison and a report alike."""
+    return np.where(stale, total * STALE_FACTOR, total)
 
 
 def match(
@@ -479,12 +566,16 @@ def match(
     limit: int = 10,
     as_of: dt.date | None = None,
     stale_after_days: int = 30,
+    include_excluded: bool = False,
 ) -> dict[str, Any]:
     """Rank the premises that suit a business, best first, with reasons and scores.
 
     Candidates are scored first (cheap) and checked in score order (exact) until ``limit`` allowed
-    ones are found; the prohibited ones met on the way are listed apart with their reasons. The
-    stability of each result is measured among the best ``5 × limit`` (at least 100) candidates.
+    ones are found; the prohibited ones met on the way are listed apart with their reasons. With
+    ``include_excluded`` every vacancy is checked, so every prohibited one is listed (certified
+    addresses, a city's worth, only as far as the ranking reached), and so is every vacancy the
+    constraints set aside, with the constraint; the ranking itself is the same. The stability of
+    each result is measured among the best ``5 × limit`` (at least 100) candidates.
     """
     code = industry.normalize_code(code)
     constraints = constraints or Constraints()
@@ -493,21 +584,21 @@ def match(
     w = _weights(code, weights)
     scorer = scorer_for(snapshot)
     _check_streets(scorer, constraints)
+    _check_parks(snapshot, constraints)
     (table, _, streets), pool_facts = scorer.pool_with_facts(code)
+    filtered, set_aside = _filtered_out(table, constraints, streets) if include_excluded else ({}, [])
     keep = _filter(table, constraints, streets).to_numpy(copy=True)
     if not constraints.include_addresses:
         keep &= (table["kind"] == "vacancy").to_numpy()
     facts = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in pool_facts.items()}
     facts["counts"] = {c: v[keep] for c, v in pool_facts["counts"].items()}
     table, streets = table[keep].reset_index(drop=True), streets[keep]
+    floor = pd.to_numeric(table["floor"], errors="coerce").to_numpy(float)
     scores = scorer.scores(
-        facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints
+        facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints, floor
     )
-    total = scoring.totals(scores, w)
-    # A listing its operator has not confirmed for a while may be gone: it ranks lower.
-    age = (pd.Timestamp.now(tz="UTC") - pd.to_datetime(table["updated_at"], utc=True)).dt.days
-    stale = (age > stale_after_days).to_numpy()
-    total = np.where(stale, total * STALE_FACTOR, total)
+    stale = _stale(table, as_of, stale_after_days)
+    total = _penalised(scoring.totals(scores, w), stale)
     order = np.lexsort((table["id"].to_numpy(), -np.nan_to_num(total, nan=-1)))
     pool_size = max(5 * limit, 100)
     checks: dict[int, dict[str, Any]] = {}
@@ -522,6 +613,17 @@ def match(
         ):
             checks[i] = result
             (allowed if result.get("verdict") in ("permitted", "review") else excluded).append(i)
+    # On request, the vacancies not reached too, for what they would leave out (the ranking is as it was).
+    if include_excluded:
+        vacancy = (table["kind"] == "vacancy").to_numpy()
+        rest = [i for i in order.tolist() if i not in checks and vacancy[i]]
+        found = (
+            checker_for(snapshot).check_many([_premises(table, i, code, as_of) for i in rest]) if rest else []
+        )
+        for i, result in zip(rest, found):
+            checks[i] = result
+            if result.get("verdict") not in ("permitted", "review"):
+                excluded.append(i)
     ranked = np.array(allowed, dtype=np.intp)
     stability = scoring.ranking_stability(scores[ranked], w, limit) if len(ranked) else np.empty(0)
     scored = _Scored(table, streets, checks, scores, total, facts, constraints, scorer.typical_rent, stale)
@@ -534,8 +636,13 @@ def match(
         "weights": w,
         "constraints": asdict(constraints),
         "results": results,
-        "excluded": [_excluded(table.iloc[i], checks[i]) for i in excluded],
-        "counts": {"candidates": int(keep.sum()), "checked": len(checks), "excluded": len(excluded)},
+        "excluded": [_excluded(table.iloc[i], checks[i]) for i in excluded] + set_aside,
+        "counts": {
+            "candidates": int(keep.sum()),
+            "checked": len(checks),
+            "excluded": len(excluded),
+        }
+        | ({"filtered": filtered} if include_excluded else {}),
         "layer_versions": snapshot.versions,
     }
 
@@ -556,6 +663,11 @@ def _excluded(row: pd.Series, check: dict[str, Any]) -> dict[str, Any]:
         "address": row["address"],
         "verdict": check.get("verdict", "error"),
         "reasons": reasons or [check.get("error", "")],
+        "messages": [
+            {"zh": r["message_zh"], "en": r["message_en"], "basis": r["basis"]}
+            for r in check.get("reasons", [])
+            if r["outcome"] == "violated"
+        ],
     }
 
 
@@ -608,11 +720,12 @@ def compare(
     weights: dict[str, float] | None = None,
     constraints: Constraints | None = None,
     as_of: dt.date | None = None,
+    stale_after_days: int = STALE_AFTER_DAYS,
 ) -> dict[str, Any]:
     """2 to 5 sites side by side: verdicts, scores and their explanations."""
     if not 2 <= len(sites) <= 5:
         raise InvalidInputError(f"sites: compare 2 to 5 sites, got {len(sites)}")
-    result, _ = assess_sites(snapshot, code, sites, weights, constraints, as_of)
+    result, _ = assess_sites(snapshot, code, sites, weights, constraints, as_of, stale_after_days)
     return result
 
 
@@ -623,8 +736,10 @@ def assess_sites(
     weights: dict[str, float] | None = None,
     constraints: Constraints | None = None,
     as_of: dt.date | None = None,
+    stale_after_days: int = STALE_AFTER_DAYS,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """1 to 5 sites: the comparison (verdicts, scores, explanations) and the full check of each."""
+    """1 to 5 sites: the comparison (verdicts, scores, explanations) and the full check of each,
+    scored as a match scores them (a listing not confirmed for a while scores lower)."""
     code = industry.normalize_code(code)
     if not 1 <= len(sites) <= 5:
         raise InvalidInputError(f"sites: give 1 to 5 sites, got {len(sites)}")
@@ -635,16 +750,18 @@ def assess_sites(
     for n, check in enumerate(checks):
         if "error" in check:
             raise InvalidInputError(f"sites[{n}]: {check['error']}")
-    rows = [_site_row(snapshot, n, site, check) for n, (site, check) in enumerate(zip(sites, checks))]
+    rows = _site_rows(snapshot, sites, checks)
     table = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
     scores, total, facts = _score_table(snapshot, table, code, constraints, w)
+    stale = _stale(table, as_of, stale_after_days)
+    total = _penalised(total, stale)
     scorer = scorer_for(snapshot)
     streets = scorer.streets_of(
         snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
     )
     stability = scoring.ranking_stability(scores, w, 1)
     scored = _Scored(
-        table, streets, dict(enumerate(checks)), scores, total, facts, constraints, scorer.typical_rent
+        table, streets, dict(enumerate(checks)), scores, total, facts, constraints, scorer.typical_rent, stale
     )
     result = {
         "industry": industry.describe(code),
@@ -668,12 +785,24 @@ def _site_premises(n: int, site: dict[str, Any], code: str, as_of: dt.date | Non
         raise InvalidInputError(f"sites[{n}]: {exc}") from None
 
 
-def _site_row(snapshot: Snapshot, n: int, site: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
-    """A checked site as a candidate row: a vacancy's own row, else the place its check found (with
-    the area, rent and floor given)."""
-    if site.get("vacancy_id"):
-        vacancies = locator_for(snapshot).vacancies
-        return dict(_vacancy_rows(vacancies[vacancies["id"] == site["vacancy_id"]]).iloc[0])
+def _site_rows(
+    snapshot: Snapshot, sites: list[dict[str, Any]], checks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Checked sites as candidate rows: a vacancy's own row (the vacancies' rows made at once),
+    else the place its check found."""
+    locator = locator_for(snapshot)
+    at = [locator.vacancy_rows[s["vacancy_id"]] for s in sites if s.get("vacancy_id")]
+    table = _vacancy_rows(locator.vacancies.iloc[at])
+    listed = iter([{str(k): v for k, v in row.items()} for row in table.to_dict("records")])
+    return [
+        next(listed) if site.get("vacancy_id") else _site_row(n, site, check)
+        for n, (site, check) in enumerate(zip(sites, checks))
+    ]
+
+
+def _site_row(n: int, site: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
+    """A site given by address or coordinates as a candidate row: the place its check found, with
+    the area, rent and floor given."""
     building = check["building"] or {}
     return {
         "id": site.get("label") or f"site-{n + 1}",

@@ -107,13 +107,16 @@ class ReportRequest:
         object.__setattr__(self, "sites", tuple(plain))  # stored and hashed as JSON
 
     def as_dict(self) -> dict[str, Any]:
-        """The request as plain JSON values, the form it is stored and hashed in (without a filing,
-        as before filings were kept, so the ids of those reports stay as they were)."""
+        """The request as plain JSON values, the form it is stored and hashed in. What came later is
+        left out when unused (a filing, a park filter), so the ids of reports stored before hold."""
+        constraints = dataclasses.asdict(self.constraints)
+        if not constraints["parks"]:
+            del constraints["parks"]
         plain = {
             "industry": self.industry,
             "sites": [{k: v for k, v in site.items() if v is not None} for site in self.sites],
             "weights": self.weights,
-            "constraints": dataclasses.asdict(self.constraints),
+            "constraints": constraints,
             "as_of": self.as_of.isoformat() if self.as_of else None,
         }
         filing = self.filing.as_dict()
@@ -122,7 +125,7 @@ class ReportRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReportRequest:
         wanted = dict(data.get("constraints") or {})
-        for name in ("streets", "uses"):
+        for name in ("streets", "uses", "parks"):
             wanted[name] = tuple(wanted.get(name) or ())
         return cls(
             industry=data["industry"],

@@ -20,7 +20,7 @@ from siteselect import industry
 from siteselect.errors import InvalidInputError
 from siteselect.specs import layers_dir
 
-CRITERIA = ("amenities", "clustering", "access", "cost", "size")
+CRITERIA = ("amenities", "clustering", "access", "cost", "size", "floor")
 Array = NDArray[np.float64]
 
 
@@ -111,6 +111,30 @@ def size_scores(area: ArrayLike, low: float | None, high: float | None) -> Array
     below = np.where(a < lo, (lo - a) / max(lo, 1.0), 0.0)
     above = np.where(a > hi, (a - hi) / hi if np.isfinite(hi) else 0.0, 0.0)
     return 100.0 * np.exp(-3.0 * (below + above))
+
+
+def preferred_floors(code: str) -> tuple[int, int] | None:
+    """The floors a family does best on (first and last), or None when it has no preference.
+
+    >>> preferred_floors("6232"), preferred_floors("7231")
+    ((1, 2), None)
+    """
+    floors = config()["families"][family_of(code)].get("floors")
+    return (int(floors[0]), int(floors[1])) if floors else None
+
+
+def floor_scores(floor: ArrayLike, preferred: tuple[int, int] | None) -> Array:
+    """100 on a preferred floor, losing about a third for each floor further off; NaN without a
+    floor or without a preference. Floors skip 0 (1 is the ground floor, -1 the first basement)."""
+    f = np.asarray(floor, dtype=float)
+    if preferred is None:
+        return np.full(f.shape, np.nan)
+    low, high = preferred
+    # Count storeys, not numbers: from -1 up to 1 is one floor.
+    below = np.where(f < low, low - f - ((f < 0) & (low > 0)), 0.0)
+    above = np.where(f > high, f - high - ((high < 0) & (f > 0)), 0.0)
+    score = 100.0 * np.exp(-(below + above) / float(config()["floor_step"]))
+    return np.asarray(np.where(np.isnan(f), np.nan, score), dtype=float)
 
 
 def totals(scores: NDArray[np.float64], weights: Mapping[str, float]) -> Array:

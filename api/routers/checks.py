@@ -92,6 +92,17 @@ def geocode(request: Request, q: Annotated[str, Query(min_length=1, max_length=2
     return dict(match.as_dict())
 
 
+@router.get("/addresses/suggest")
+def suggest_addresses(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="address text, whole or begun")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 8,
+) -> list[dict[str, Any]]:
+    """Known house numbers near what was written: the same road's nearest numbers, then roads
+    with similar names (an empty list when nothing is near)."""
+    return gazetteer_for(snapshot_of(request, None)).suggest(q, limit)
+
+
 @router.post("/check", response_class=Response, responses={200: {"content": {"application/json": {}}}})
 async def check(
     request: Request, body: CheckRequest, versions: Annotated[str | None, Query()] = None

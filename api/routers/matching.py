@@ -34,11 +34,13 @@ class Wanted(BaseModel):
     floor_max: int | None = None
     prefiled_only: bool = False
     uses: list[Use] = []
+    parks: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=20)] = []
     include_addresses: bool = False
 
     def constraints(self) -> Constraints:
         data = self.model_dump()
-        return Constraints(**data | {"streets": tuple(data["streets"]), "uses": tuple(data["uses"])})
+        lists = {name: tuple(data[name]) for name in ("streets", "uses", "parks")}
+        return Constraints(**data | lists)
 
 
 class Weights(BaseModel):
@@ -49,6 +51,7 @@ class Weights(BaseModel):
     access: Annotated[float, Field(ge=0)] = 0.0
     cost: Annotated[float, Field(ge=0)] = 0.0
     size: Annotated[float, Field(ge=0)] = 0.0
+    floor: Annotated[float, Field(ge=0)] = 0.0
 
 
 class MatchRequest(BaseModel):
@@ -61,6 +64,9 @@ class MatchRequest(BaseModel):
     weights: Weights | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 10
     as_of: IsoDate | None = None
+    include_excluded: bool = Field(
+        False, description="check every candidate and list each one set aside, with its reason"
+    )
 
 
 class Site(BaseModel):
@@ -95,7 +101,7 @@ def post_match(request: Request, body: MatchRequest) -> Response:
     snapshot = snapshot_of(request, fresh_listings=True)
     result = match(
         snapshot, industry.resolve(body.industry), body.wanted.constraints(), weights, body.limit, body.as_of,
-        stale_days,
+        stale_days, body.include_excluded,
     )  # fmt: skip
     return json_response(result)
 
@@ -112,6 +118,7 @@ def post_compare(request: Request, body: CompareRequest) -> Response:
         weights,
         body.wanted.constraints(),
         body.as_of,
+        request.app.state.settings.stale_after_days,
     )
     return json_response(result)
 

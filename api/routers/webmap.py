@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.dependencies import BboxQuery, parse_bbox
-from siteselect import assets
+from siteselect import assets, labels, scoring
 from siteselect.drawing import (
     Basemap,
     Layer,
@@ -23,12 +23,14 @@ from siteselect.drawing import (
 )
 from siteselect.errors import InvalidInputError
 from siteselect.index import Snapshot
+from siteselect.report import CATEGORY_COLOURS
 from siteselect.specs import layer_specs, record_specs
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parents[1] / "static"
 CACHE = "public, max-age=3600"
 GEOJSON = "application/geo+json"
+LABELLED = ("roads",)  # the page writes their names on the map
 BUILDINGS_MAX_DEG = 0.2  # the page asks from zoom 15: a 2,560-pixel view there is 0.11° across
 
 
@@ -81,13 +83,35 @@ def _config(request: Request) -> dict[str, Any]:
         minx, miny, maxx, maxy = districts.total_bounds.tolist()
     else:
         minx, miny, maxx, maxy = settings.extent
+    parks = snapshot.layer("parks").features if snapshot.has("parks") else None
+    return (
+        {
+            "bounds": [[miny, minx], [maxy, maxx]],
+            "streets": streets,
+            "parks": []
+            if parks is None
+            else [{"id": i, "name": n} for i, n in zip(parks["id"], parks["name"])],
+            "tiles": basemap.tiles,
+            "gcj02": basemap.gcj02,
+            "attribution": basemap.attribution,
+        }
+        | page_constants()
+        | _names()
+    )
+
+
+def _names() -> dict[str, Any]:
+    """What the page names in both languages: criteria (with a sentence on what each measures),
+    amenity categories (with the reports' colours), building uses and match levels."""
+    about = scoring.config()["criteria"]
+    criteria = {c: labels.group("criteria")[c] + about[c] for c in scoring.CRITERIA}  # zh, en, about zh, en
+    categories = {c: [*labels.group("poi_categories")[c], colour] for c, colour in CATEGORY_COLOURS.items()}
     return {
-        "bounds": [[miny, minx], [maxy, maxx]],
-        "streets": streets,
-        "tiles": basemap.tiles,
-        "gcj02": basemap.gcj02,
-        "attribution": basemap.attribution,
-    } | page_constants()
+        "criteria": criteria,
+        "categories": categories,
+        "uses": labels.group("uses"),
+        "levels": labels.group("levels"),
+    }
 
 
 @router.get("/static/leaflet.js")
@@ -137,8 +161,9 @@ def base_geojson(state: Any) -> bytes:
 
 def _geojson(snapshot: Snapshot, layers: dict[str, Layer], drawn: Basemap) -> bytes:
     features = []
-    for layer, (geoms, _) in layers.items():
-        if geoms:  # drawn, not pointed at: the layer is all the page needs to style it
-            props = [{"layer": layer}] * len(geoms)
+    for layer, (geoms, names) in layers.items():
+        # Drawn, not pointed at: the layer is all the page needs to style it (and names, to label roads).
+        if geoms:
+            props = [{"layer": layer} | ({"name": n.get("name")} if layer in LABELLED else {}) for n in names]
             features += feature_collection(snapshot, geoms, props, drawn)["features"]
     return orjson.dumps({"type": "FeatureCollection", "features": features})

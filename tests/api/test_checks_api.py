@@ -185,3 +185,20 @@ def test_the_legal_summary_page_escapes_what_it_shows(client):
     assert "中学、小学校园周围200米范围内" in page.text and "<script>" not in page.text.replace(
         '<script src="/static/legal.js"></script>', ""
     )
+
+
+def test_address_suggestions_name_the_nearest_house_numbers_and_each_resolves(client):
+    found = client.get("/addresses/suggest", params={"q": "海口路41号", "limit": 3}).json()
+    assert len(found) == 3 and {s["road"] for s in found} == {"海口路"}
+    for s in found:
+        placed = client.get("/geocode", params={"q": s["address"]}).json()
+        assert placed["level"] == "house_number" and placed["house_number_id"] == s["house_number_id"]
+    assert client.get("/addresses/suggest", params={"q": "不存在的地方"}).json() == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"), [({"q": ""}, "q"), ({"q": "海口路", "limit": 0}, "limit"), ({"q": "x" * 201}, "q")]
+)
+def test_bad_suggestion_requests_get_422_naming_the_field(client, params, field):
+    r = client.get("/addresses/suggest", params=params)
+    assert r.status_code == 422 and field in str(r.json()["detail"])

@@ -105,6 +105,7 @@ REQUESTS: list[tuple[str, str, dict[str, str], dict[str, str], Any]] = [
      {"bbox": "120.44,36.09,120.47,36.11", "version": "1", "limit": "5"}, None),
     ("GET", "/industries", {}, {"q": "奶茶", "limit": "3"}, None),
     ("GET", "/geocode", {}, {"q": "海口路42号"}, None),
+    ("GET", "/addresses/suggest", {}, {"q": "海口路41号", "limit": "3"}, None),
     ("POST", "/check", {}, {"versions": "rules:1"}, {"industry": "9013", "address": "海口路42号", "floor": 1,
                                                     "as_of": "2026-06-01", "ref": "a"}),
     ("POST", "/check", {}, {}, {"industry": "9013", "lon": 120.452, "lat": 36.1075, "coordsys": "wgs84"}),

@@ -132,3 +132,28 @@ def test_expensive_requests_queue_and_the_queue_is_bounded(demo_db):
     assert len(busy) == len(codes) - MAX_WAITING, [r.status_code for r in answers]
     assert all(int(r.headers["Retry-After"]) > 0 for r in busy)
     assert all(r.status_code == 200 for r in answers if r not in busy)
+
+
+def test_match_filters_by_park_and_lists_what_it_left_out_on_request(client):
+    park = client.get("/layers/parks/features").json()["features"][0]["id"]
+    body = {"industry": "9013", "wanted": {"parks": [park], "area_max": 300}, "limit": 5}
+    plain = client.post("/match", json=body).json()
+    assert all(r["park_id"] == park for r in plain["results"]) and "filtered" not in plain["counts"]
+    full = client.post("/match", json=body | {"include_excluded": True}).json()
+    assert full["counts"]["checked"] == full["counts"]["candidates"]
+    assert set(full["counts"]["filtered"]) == {"area_max", "parks"}
+    for left in full["excluded"]:
+        assert left["reasons"] or left["filter"] in ("area_max", "parks")
+    r = client.post("/match", json=body | {"wanted": {"parks": ["nowhere"]}})
+    assert r.status_code == 422 and "parks" in r.json()["detail"]
+
+
+def test_the_floor_weighs_in_and_a_report_scores_as_the_list_did(client):
+    listed = client.post("/match", json={"industry": "6239", "wanted": {"max_rent": 90}, "limit": 3}).json()
+    top = listed["results"][0]
+    assert top["criteria"]["floor"]["score"] is not None and listed["weights"]["floor"] > 0
+    body = {"industry": "6239", "wanted": {"max_rent": 90}, "weights": listed["weights"],
+            "sites": [{"vacancy_id": top["id"]}, {"vacancy_id": listed["results"][1]["id"]}]}  # fmt: skip
+    compared = client.post("/compare", json=body).json()
+    assert compared["sites"][0]["score"] == top["score"]
+    assert compared["sites"][0]["criteria"] == top["criteria"]

@@ -67,3 +67,21 @@ def test_the_page_gets_the_reports_colours_styles_and_labels_from_the_service(cl
     assert {k: config[k] for k in page_constants()} == page_constants()
     script = client.get("/static/app.js").text
     assert "#2e7d32" not in script and "不予登记" not in script  # no second copy in the page's script
+
+
+def test_the_page_gets_criteria_with_what_each_measures_parks_and_road_names_from_the_service(client):
+    import html
+    import json
+    import re
+
+    page = client.get("/").text
+    found = re.search(r'<script id="config"[^>]*>(.*?)</script>', page, re.S)
+    config = json.loads(html.unescape(found.group(1)))
+    assert set(config["criteria"]) == {"amenities", "clustering", "access", "cost", "size", "floor"}
+    zh, _, about_zh, about_en = config["criteria"]["clustering"]
+    assert zh == "产业集聚" and "区位商" in about_zh and "location quotient" in about_en
+    assert config["parks"] and all(p["id"] and p["name"] for p in config["parks"])
+    assert config["categories"]["metro"][:2] == ["地铁站", "metro station"]
+    roads = [f for f in client.get("/basemap").json()["features"] if f["properties"]["layer"] == "roads"]
+    assert roads and all(f["properties"]["name"] for f in roads)
+    assert client.get("/static/favicon.svg").headers["content-type"].startswith("image/svg")

@@ -54,7 +54,7 @@ def test_search_puts_ranked_results_on_the_map_and_a_click_shows_the_verdict(wat
     items.nth(0).click()
     page.wait_for_selector("#detail:not([hidden])")
     assert page.inner_text("#detail .badge") in ("可登记", "需人工核查")
-    assert page.locator("#detail .criteria li").count() == 5
+    assert page.locator("#detail .criteria li").count() == 6
     page.click("#detail .make-report")
     page.wait_for_selector("#detail .report-link:not([hidden])")
     assert page.get_attribute("#detail .report-link", "href").startswith("/reports/")

@@ -97,3 +97,25 @@ def test_chinese_numerals():
 def test_unusable_text_is_refused(gazetteer, text):
     with pytest.raises(InvalidInputError):
         gazetteer.resolve(text)
+
+
+def test_an_address_with_no_such_number_is_offered_the_nearest_numbers_on_its_road(gazetteer):
+    found = gazetteer.suggest("崂山区海口路41号", limit=4)
+    assert len(found) == 4 and all(s["road"] == "海口路" and s["why"] == "same_road" for s in found)
+    gaps = [abs(int(s["number"].split("-")[0]) - 41) for s in found]
+    assert gaps == sorted(gaps) and gaps[0] <= 2
+    assert all(gazetteer.resolve(s["address"]).house_number_id == s["house_number_id"] for s in found)
+
+
+def test_a_road_name_written_wrongly_is_offered_the_roads_it_may_mean(gazetteer):
+    slip = gazetteer.suggest("嗨口路40号", limit=3)  # 嗨 for 海: sounds alike
+    assert slip and {s["road"] for s in slip} == {"海口路"} and {s["why"] for s in slip} == {"similar_road"}
+    begun = gazetteer.suggest("海口", limit=3)  # no road word yet: roads whose names hold it
+    assert begun and all(s["road"].startswith("海口") for s in begun)
+
+
+def test_nothing_like_any_road_gets_no_suggestions_and_bad_text_is_refused(gazetteer):
+    assert gazetteer.suggest("不存在的地方") == []
+    for bad in ("", "   ", "路" * 201):
+        with pytest.raises(InvalidInputError, match="q: "):
+            gazetteer.suggest(bad)

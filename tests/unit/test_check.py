@@ -306,3 +306,18 @@ def test_verdicts_in_brief_are_those_of_the_full_checks(checker):
     assert [b.reasons for b in brief] == [tuple(r["id"] for r in f.get("reasons", [])) for f in full]
     assert [b.error for b in brief] == [f.get("error", "") for f in full]
     assert {b.verdict for b in brief} == {"permitted", "review", "prohibited", ""}  # every case met
+
+
+def test_every_reason_and_the_address_proof_have_a_basis_with_its_articles(checker):
+    from siteselect.premises import Premises
+
+    rough = checker.check(Premises(industry="6239", address="崂山区海口路9999号"))  # road level only
+    nowhere = checker.check(Premises(industry="6239", lon=120.6, lat=36.15))  # in no building
+    for result in (rough, nowhere):
+        assert result["reasons"]
+        for reason in result["reasons"]:
+            assert reason["basis"], reason["id"]
+        assert result["address_proof"]["basis"] and result["address_proof"]["citations"]
+    located = {r["id"]: r for r in rough["reasons"] + nowhere["reasons"]}
+    assert {"address-level", "no-building"} <= set(located)
+    assert "第四条" in located["address-level"]["basis"] and located["no-building"]["citations"][0]["text"]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from siteselect import accounts, listings
+from siteselect import accounts, listings, scoring
 from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError
 from siteselect.grid import point_cells
@@ -178,3 +178,45 @@ def _assert_same_facts(a, b):
             np.testing.assert_array_equal(value, b[key])
         else:
             assert value == b[key]
+
+
+def test_catering_ranks_ground_and_low_floors_first_by_a_scored_and_explained_criterion(snapshot):
+    top = match(snapshot, "6239", limit=10)["results"]  # 奶茶
+    for r in top:
+        floor = r["criteria"]["floor"]
+        assert not floor["missing"] and "1–2" in floor["explanation_zh"]
+        assert (floor["score"] == 100.0) == (r["floor"] in (1, 2))
+    weights = scoring.default_weights("6239")
+    unfloored = match(snapshot, "6239", weights=weights | {"floor": 0.0}, limit=10)["results"]
+    low = [sum(r["floor"] in (1, 2) for r in results) for results in (top, unfloored)]
+    assert low[0] > low[1]  # the preference moves ground and first floors up
+    assert max(r["floor"] for r in top) < max(r["floor"] for r in unfloored)
+    high = match(snapshot, "6239", Constraints(floor_min=10), limit=5)[
+        "results"
+    ]  # asked for: kept, scored low
+    assert high and all(r["floor"] >= 10 and r["criteria"]["floor"]["score"] < 10 for r in high)
+    office = match(snapshot, "7231", limit=3)["results"]  # no preference: left out of the total, and said so
+    assert all(r["criteria"]["floor"]["missing"] for r in office)
+
+
+def test_park_filter_keeps_the_parks_vacancies_and_an_unknown_park_is_refused(snapshot):
+    park = snapshot.layer("parks").features["id"].iloc[0]
+    result = match(snapshot, "6513", Constraints(parks=(park,)), limit=200)
+    assert result["results"] and all(r["park_id"] == park for r in result["results"])
+    with pytest.raises(InvalidInputError, match="parks: unknown"):
+        match(snapshot, "6513", Constraints(parks=("park-nowhere",)))
+
+
+def test_on_request_every_premises_left_out_is_listed_with_its_reason(snapshot):
+    brief = match(snapshot, "9013", Constraints(area_max=100), limit=5)
+    full = match(snapshot, "9013", Constraints(area_max=100), limit=5, include_excluded=True)
+    assert full["counts"]["checked"] == full["counts"]["candidates"] >= brief["counts"]["checked"]
+    prohibited = [x for x in full["excluded"] if x["verdict"] == "prohibited"]
+    assert len(prohibited) == full["counts"]["excluded"] >= brief["counts"]["excluded"]
+    assert all(x["messages"] and x["messages"][0]["zh"] and x["messages"][0]["basis"] for x in prohibited)
+    filtered = [x for x in full["excluded"] if x.get("filter")]
+    assert len(filtered) == full["counts"]["filtered"]["area_max"] > 0
+    assert all(x["filter"] == "area_max" and x["value"] > 100 and x["wanted"] == 100 for x in filtered)
+    ranked = {r["id"] for r in full["results"]}
+    assert not ranked & {x["id"] for x in full["excluded"]}
+    assert full["results"] == brief["results"]  # listing what was left out changes no ranking
