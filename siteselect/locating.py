@@ -28,7 +28,7 @@ from siteselect.coords import to_wgs84
 from siteselect.errors import InvalidInputError
 from siteselect.grid import point_cells
 from siteselect.index import NO_ROWS, CellMap, Snapshot, cell_pairs
-from siteselect.premises import Premises
+from siteselect.premises import Premises, today
 from siteselect.verdicts import PRECISE_LEVELS
 
 _NO_PLACE = (math.nan, math.nan)
@@ -249,6 +249,9 @@ class Locator:
         v["building_id"] = building
         v["house_number_id"] = [self._number_in(a, b) for a, b in zip(v["address"], v["building_id"])]
         v["prefiled"] = v["prefiled"].fillna(False).astype(bool) if "prefiled" in v else False
+        if "prefiled_until" in v:  # an approved pre-filing counts until the day it is valid until
+            expired = [isinstance(d, str) and d < today().isoformat() for d in v["prefiled_until"]]
+            v["prefiled"] &= ~np.array(expired, dtype=bool)
         return v
 
     @functools.cached_property

@@ -1,0 +1,40 @@
+"""Pre-filings: the property facts operators file for their listings, and the clerks' decisions.
+
+Revision ID: 0005_h15_workbench
+Revises: 0004
+Created: 2026-11-30
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_h15_workbench"  # alembic refuses a "-" in an identifier
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "filings",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("listing_id", sa.String(200), nullable=False, index=True),
+        sa.Column("park_id", sa.String(200), nullable=False, index=True),
+        sa.Column("certificate_no", sa.String(100), nullable=False),
+        sa.Column("owner", sa.String(200), nullable=False),
+        sa.Column("registered_use", sa.String(100), nullable=False),
+        sa.Column("valid_until", sa.Date, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("filed_by", sa.String(120), nullable=False),
+        sa.Column("filed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("number", sa.String(40), nullable=True, unique=True),
+        sa.Column("decided_by", sa.String(120), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.Text, nullable=True),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("filings")
