@@ -206,6 +206,20 @@ class Locator:
             places.points[todo], places.cells(self.buildings.version.h3_resolution)[todo]
         )
 
+    def building_at(self, lon: float, lat: float) -> dict[str, Any] | None:
+        """The building under a WGS-84 point (its id, name, address, use, floors), or None."""
+        res = self.buildings.version.h3_resolution
+        lons, lats = np.array([lon], dtype=float), np.array([lat], dtype=float)
+        row = int(self.buildings_under(self.snap.frame.points(lons, lats), point_cells(lons, lats, res))[0])
+        if row < 0:
+            return None
+        rec = self.buildings.features.iloc[row]
+        floors = rec.get("floors")
+        return {
+            "id": rec["id"], "name": rec.get("name"), "address": rec.get("address"), "use": rec.get("use"),
+            "floors": None if pd.isna(floors) else int(floors),
+        }
+
     def buildings_under(self, points: NDArray[np.object_], cells: NDArray[np.int64]) -> NDArray[np.intp]:
         """The row of the building under each planar point (-1 on open land)."""
         out = np.full(len(points), -1, dtype=np.intp)

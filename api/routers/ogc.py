@@ -23,6 +23,7 @@ from api.dependencies import INSTANT, BboxQuery, parse_bbox
 from siteselect import audit, listings, parks
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from siteselect.index import Catalog
+from siteselect.locating import locator_for
 from siteselect.specs import get_spec, layer_specs
 from siteselect.users import User as Account
 
@@ -254,6 +255,11 @@ def _listing_feature(request: Request, listing: dict[str, Any], status: int = 20
     )
 
 
+def _building_at(request: Request) -> listings.BuildingAt:
+    """The building under a point, in the current layers: a listing's floor is checked against it."""
+    return locator_for(request.app.state.catalog.current()).building_at
+
+
 def _fields(body: dict[str, Any]) -> dict[str, Any]:
     """A written Feature's properties, lon and lat from its Point, and its id if it sent one
     (refused by the library: ids are the server's). Bare fields (a merge patch) as they are."""
@@ -285,7 +291,7 @@ def _park_feature(park: dict[str, Any]) -> Response:
              responses={201: {"content": {GEOJSON: {}}}})  # fmt: skip
 def create_vacancy(request: Request, user: User, feature: Annotated[VacancyFeature, Body()]) -> Response:
     """Publish a vacancy in one of the operator's parks (201, Location, ETag)."""
-    created = listings.create(request.app.state.store, user, _fields(feature))
+    created = listings.create(request.app.state.store, user, _fields(feature), _building_at(request))
     request.app.state.catalog.refresh()  # every reader of this worker sees it from the next request
     return _listing_feature(request, created, 201)
 
@@ -318,8 +324,9 @@ def _changed_vacancy(
 ) -> Response:
     """Write a vacancy's change; every reader of this worker sees it from the next request."""
     changed = listings.update(
-        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=merge
-    )
+        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=merge,
+        building_at=_building_at(request),
+    )  # fmt: skip
     request.app.state.catalog.refresh()
     return _listing_feature(request, changed)
 
