@@ -495,7 +495,8 @@ def _unresolved_location(level: str) -> dict[str, Any]:
 
 NO_PROOF: dict[str, Any] = {
     "house_number_id": None, "certificate_no": None, "building_certificates": [], "prefiled": False,
-    "prefiled_vacancies": [], "prefilings": [], "building_accepted": False, "accepted_on": None, "acceptance_no": None,
+    "prefiled_vacancies": [], "prefilings": [], "building_accepted": False, "accepted_on": None,
+    "acceptance_no": None,
 }  # fmt: skip
 
 NOT_SHARED = _Shared([], [], [], [], (), "")  # until the premises' group is judged

@@ -46,16 +46,28 @@ def _visible(user: User, park_id: str | None) -> bool:
     return user.role in DECIDERS or (user.role == "operator" and park_id in user.parks)
 
 
-def filings_of(store: Store, user: User, *, status: str | None = None, park: str | None = None) -> list[dict[str, Any]]:
+def filings_of(
+    store: Store, user: User, *, status: str | None = None, park: str | None = None
+) -> list[dict[str, Any]]:
     """The filings a user may see, newest first: clerks and admins all, operators their parks'."""
     if user.role not in (*DECIDERS, "operator"):
-        audit.refuse(store, user, "read filings", park or "filings",
-                     PermissionDeniedError(f"pre-filings are for operators and clerks, not a {user.role}"))  # fmt: skip
+        audit.refuse(
+            store,
+            user,
+            "read filings",
+            park or "filings",
+            PermissionDeniedError(f"pre-filings are for operators and clerks, not a {user.role}"),
+        )
     if status is not None and status not in STATUSES:
         raise InvalidInputError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     if park is not None and not _visible(user, park):
-        audit.refuse(store, user, "read filings", park,
-                     PermissionDeniedError(f"park {park!r}: operator {user.name} runs {', '.join(user.parks)}"))  # fmt: skip
+        audit.refuse(
+            store,
+            user,
+            "read filings",
+            park,
+            PermissionDeniedError(f"park {park!r}: operator {user.name} runs {', '.join(user.parks)}"),
+        )
     f = store.accounts["filings"]
     query = sa.select(f).order_by(f.c.id.desc())
     if status is not None:
@@ -128,17 +140,24 @@ def file(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
         except SiteSelectError as exc:
             audit.refuse(store, user, "file", target, exc)
         f = store.accounts["filings"]
-        row = facts | {"listing_id": vacancy_id, "park_id": listing["park_id"], "status": "pending",
-                       "filed_by": audit.actor(user), "filed_at": _now()}  # fmt: skip
+        row = facts | {
+            "listing_id": vacancy_id,
+            "park_id": listing["park_id"],
+            "status": "pending",
+            "filed_by": audit.actor(user),
+            "filed_at": _now(),
+        }
         refused: SiteSelectError | None = None
         with store.engine.begin() as conn:
             store.write_lock(conn)
             waiting = sa.select(f.c.id).where(f.c.listing_id == vacancy_id, f.c.status == "pending")
             if conn.execute(waiting).first() is not None:
-                refused = InvalidInputError(f"vacancy_id {vacancy_id!r}: a filing is already waiting for a clerk")
+                refused = InvalidInputError(
+                    f"vacancy_id {vacancy_id!r}: a filing is already waiting for a clerk"
+                )
                 audit.record(conn, store, user, "file", target, None, None, "refused", str(refused))
             else:
-                new_id = conn.execute(f.insert().values(**row)).inserted_primary_key[0]
+                new_id = conn.execute(f.insert().values(**row).returning(f.c.id)).scalar_one()
                 made = _as_dict(conn.execute(sa.select(f).where(f.c.id == new_id)).one())
                 audit.record(conn, store, user, "file", f"filing {new_id}", None, made, "ok")
     if refused is not None:
@@ -146,12 +165,14 @@ def file(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
     return made
 
 
-def decide(store: Store, user: User, filing_id: int, *, approve: bool, reason: str | None = None) -> dict[str, Any]:
+def decide(
+    store: Store, user: User, filing_id: int, *, approve: bool, reason: str | None = None
+) -> dict[str, Any]:
     """A clerk approves a waiting filing (numbering it and marking its listing pre-filed) or returns
     it with a reason; both in one transaction with their audit entries."""
     action = "approve" if approve else "return"
     target = f"filing {filing_id}"
-    f, t = store.accounts["filings"], store.accounts["listings"]
+    f = store.accounts["filings"]
     refused: SiteSelectError | None = None
     with audit.accounted(store, user, action, target), store.engine.begin() as conn:
         acting_as(conn, user)
@@ -175,8 +196,12 @@ def decide(store: Store, user: User, filing_id: int, *, approve: bool, reason: s
             refused = exc
         else:
             now = _now()
-            change = {"status": "approved" if approve else "returned", "decided_by": audit.actor(user),
-                      "decided_at": now, "reason": text or None}  # fmt: skip
+            change = {
+                "status": "approved" if approve else "returned",
+                "decided_by": audit.actor(user),
+                "decided_at": now,
+                "reason": text or None,
+            }
             if approve:
                 change["number"] = f"YBA-{now.year}-{filing_id:06d}"
             conn.execute(f.update().where(f.c.id == filing_id).values(**change))
@@ -199,5 +224,14 @@ def _mark_prefiled(conn: sa.Connection, store: Store, user: User, listing_id: st
     props = dict(current["props"]) | {"prefiled": True}
     conn.execute(t.update().where(t.c.id == listing_id).values(props=props, revision=current["revision"] + 1))
     before = {"park_id": current["park_id"], "prefiled": current["props"].get("prefiled")}
-    audit.record(conn, store, user, "prefile", listing_id, before, {"park_id": current["park_id"], "prefiled": True},
-                 "ok", f"filing {number} approved")  # fmt: skip
+    audit.record(
+        conn,
+        store,
+        user,
+        "prefile",
+        listing_id,
+        before,
+        {"park_id": current["park_id"], "prefiled": True},
+        "ok",
+        f"filing {number} approved",
+    )

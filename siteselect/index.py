@@ -302,7 +302,9 @@ class Catalog:
 
     def _live_vacancies(self, version: LayerVersion) -> LayerIndex:
         """The live listings, indexed as a version of the vacancies layer."""
-        features = with_filings(listings.as_frame(listings.all_listings(self.store)), filings.approved(self.store))
+        features = with_filings(
+            listings.as_frame(listings.all_listings(self.store)), filings.approved(self.store)
+        )
         if not len(features):
             return LayerIndex.build(
                 version, features, np.empty(0, dtype=object), np.empty(0, np.int64), self.frame

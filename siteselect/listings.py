@@ -41,8 +41,8 @@ from siteselect.validation import validate_frame
 BuildingAt = Callable[[float, float], "dict[str, Any] | None"]  # the building under a point
 SERVER_OWNED = ("id", "updated_at")
 CLERK_ONLY = ("prefiled",)
-MOVE_TOLERANCE_M = 5.0
-SAME_POINT_M = 0.01  # closer is the same point written back with a spreadsheet's 15 digits  # a re-survey of the same door moves its point by less than this
+MOVE_TOLERANCE_M = 5.0  # a re-survey of the same door moves its point by less than this
+SAME_POINT_M = 0.01  # closer is the same point written back with a spreadsheet's 15 digits
 
 
 def _now() -> dt.datetime:
@@ -214,7 +214,9 @@ def _may_write(user: User, park_id: str | None) -> None:
         raise PermissionDeniedError(f"role {user.role} may not write listings")
 
 
-def create(store: Store, user: User, body: dict[str, Any], building_at: BuildingAt | None = None) -> dict[str, Any]:
+def create(
+    store: Store, user: User, body: dict[str, Any], building_at: BuildingAt | None = None
+) -> dict[str, Any]:
     """A new listing in one of the user's parks; the server gives it its id. With ``building_at``
     its floor is checked against the building under it."""
     seed(store)
@@ -354,7 +356,9 @@ def delete(store: Store, user: User, listing_id: str, *, if_match: str | None) -
         raise refused
 
 
-def write_many(store: Store, user: User, records: list[dict[str, Any]], columns: set[str], source: str) -> dict[str, Any]:
+def write_many(
+    store: Store, user: User, records: list[dict[str, Any]], columns: set[str], source: str
+) -> dict[str, Any]:
     """Create or change many listings in one transaction (a park's sheet): all of them or none.
 
     ``records`` are validated listings (id, lon, lat, fields); of a listing already stored only the
@@ -375,7 +379,9 @@ def write_many(store: Store, user: User, records: list[dict[str, Any]], columns:
             if current is None:
                 row = _row(rec, 1)
                 conn.execute(t.insert().values(**row))
-                audit.record(conn, store, user, "create", rec["id"], None, _as_listing(row), "ok", f"from {source}")
+                audit.record(
+                    conn, store, user, "create", rec["id"], None, _as_listing(row), "ok", f"from {source}"
+                )
                 done["created"].append(rec["id"])
                 continue
             base = {k: v for k, v in current.items() if k not in ("revision", "updated_at")}

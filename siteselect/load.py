@@ -198,7 +198,11 @@ def load_frame(
 
 
 def read_file(
-    store: Store, layer: str, path: str | Path, options: LoadOptions | None = None, settings: Settings | None = None
+    store: Store,
+    layer: str,
+    path: str | Path,
+    options: LoadOptions | None = None,
+    settings: Settings | None = None,
 ) -> tuple[gpd.GeoDataFrame, Intake | None]:
     """Read and validate a file as a load does, without planning a version: its features, and for a
     table the intake that names where each row sits in the file. A bad file raises

@@ -216,7 +216,10 @@ class Locator:
         rec = self.buildings.features.iloc[row]
         floors = rec.get("floors")
         return {
-            "id": rec["id"], "name": rec.get("name"), "address": rec.get("address"), "use": rec.get("use"),
+            "id": rec["id"],
+            "name": rec.get("name"),
+            "address": rec.get("address"),
+            "use": rec.get("use"),
             "floors": None if pd.isna(floors) else int(floors),
         }
 

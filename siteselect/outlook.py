@@ -20,7 +20,15 @@ from siteselect.check import checker_for
 from siteselect.errors import NotFoundError
 from siteselect.index import Snapshot
 from siteselect.locating import locator_for
-from siteselect.match import MAX_RESULTS, STALE_FACTOR, Constraints, assess_sites, match, scorer_for, vacancy_candidates
+from siteselect.match import (
+    MAX_RESULTS,
+    STALE_FACTOR,
+    Constraints,
+    assess_sites,
+    match,
+    scorer_for,
+    vacancy_candidates,
+)
 from siteselect.premises import Premises
 
 # Businesses people most often ask a park about: catering, drinks, a supermarket, software, training,
@@ -59,10 +67,20 @@ def outlook(
     typical = scorer_for(snapshot).typical_rent
     rows = []
     for (code, target), check in zip(wanted, checks):
-        row = {"industry": industry.describe(code), "target": target, "verdict": check.get("verdict", "error"),
-               "verdict_zh": check.get("verdict_zh"), "reasons": _reasons(check)}  # fmt: skip
+        row = {
+            "industry": industry.describe(code),
+            "target": target,
+            "verdict": check.get("verdict", "error"),
+            "verdict_zh": check.get("verdict_zh"),
+            "reasons": _reasons(check),
+        }
         rows.append(row | _rank(snapshot, code, vacancy_id, typical, as_of, stale_after_days))
-    return {"vacancy_id": vacancy_id, "park_id": listing.get("park_id"), "typical_rent": typical, "industries": rows}
+    return {
+        "vacancy_id": vacancy_id,
+        "park_id": listing.get("park_id"),
+        "typical_rent": typical,
+        "industries": rows,
+    }
 
 
 def _reasons(check: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,8 +97,13 @@ def _rank(
     ranked = match(snapshot, code, Constraints(), limit=MAX_RESULTS, as_of=as_of, stale_after_days=stale_days)
     results = ranked["results"]
     place = next((n for n, r in enumerate(results) if r["id"] == vacancy_id), None)
-    out: dict[str, Any] = {"rank": None if place is None else place + 1, "of": ranked["counts"]["candidates"],
-                           "listed": len(results), "score": None, "improve": []}  # fmt: skip
+    out: dict[str, Any] = {
+        "rank": None if place is None else place + 1,
+        "of": ranked["counts"]["candidates"],
+        "listed": len(results),
+        "score": None,
+        "improve": [],
+    }
     if place is not None:
         entry = results[place]
     else:  # below the first MAX_RESULTS, or not allowed: scored as the match scores it
@@ -113,19 +136,39 @@ def _improvements(
     out = []
     rent = entry.get("rent")
     if rent is None:
-        out.append(_way("rent", None, "填写租金：没有租金时不计租金得分", "publish a rent: without one the cost criterion is left out"))
+        out.append(
+            _way(
+                "rent",
+                None,
+                "填写租金：没有租金时不计租金得分",
+                "publish a rent: without one the cost criterion is left out",
+            )
+        )
     elif rent > typical and criteria.get("cost") is not None:
         better = dict(criteria) | {"cost": float(scoring.cost_scores(typical, None, typical))}
         total = _total(better, weights) * (STALE_FACTOR if entry["stale"] else 1.0)
-        out.append(_way("rent", total,
-                        f"租金{rent:g}元高于区内中位数{typical:g}元：降至{typical:g}元，得分{entry['score']:g}→{total:.1f}",
-                        f"rent {rent:g} is above the district median {typical:g}: at {typical:g} the score goes "
-                        f"{entry['score']:g} → {total:.1f}", others))  # fmt: skip
+        out.append(
+            _way(
+                "rent",
+                total,
+                f"租金{rent:g}元高于区内中位数{typical:g}元：降至{typical:g}元，得分{entry['score']:g}→{total:.1f}",
+                f"rent {rent:g} is above the district median {typical:g}: at {typical:g} the score goes "
+                f"{entry['score']:g} → {total:.1f}",
+                others,
+            )
+        )
     if entry["stale"]:
         total = entry["score"] / STALE_FACTOR
-        out.append(_way("confirm", total, f"确认仍可租：久未确认的房源得分打八折，得分{entry['score']:g}→{total:.1f}",
-                        f"confirm it is still available: unconfirmed listings score 20% less, "
-                        f"{entry['score']:g} → {total:.1f}", others))  # fmt: skip
+        out.append(
+            _way(
+                "confirm",
+                total,
+                f"确认仍可租：久未确认的房源得分打八折，得分{entry['score']:g}→{total:.1f}",
+                f"confirm it is still available: unconfirmed listings score 20% less, "
+                f"{entry['score']:g} → {total:.1f}",
+                others,
+            )
+        )
     return out
 
 
@@ -136,10 +179,17 @@ def _total(scores: dict[str, float | None], weights: dict[str, float]) -> float:
     return float(scoring.totals(row, weights)[0])
 
 
-def _way(kind: str, score: float | None, zh: str, en: str, others: np.ndarray | None = None) -> dict[str, Any]:
+def _way(
+    kind: str, score: float | None, zh: str, en: str, others: np.ndarray | None = None
+) -> dict[str, Any]:
     """One way up; its rank is estimated against the match's listed scores, None below them all."""
     rank = None if score is None or others is None else int((others > score).sum()) + 1
     if rank is not None and others is not None and rank > len(others):
         rank = None
-    return {"kind": kind, "score": None if score is None else round(score, 1), "rank": rank,
-            "message_zh": zh, "message_en": en}  # fmt: skip
+    return {
+        "kind": kind,
+        "score": None if score is None else round(score, 1),
+        "rank": rank,
+        "message_zh": zh,
+        "message_en": en,
+    }

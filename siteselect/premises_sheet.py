@@ -30,10 +30,17 @@ from siteselect.users import User
 SHEET = "房源"
 # (field, header, column width): the order of the sheet's columns
 COLUMNS = (
-    ("id", "编号", 16), ("address", "地址", 34), ("floor", "楼层", 8), ("area_m2", "面积(m²)", 12),
-    ("rent", "租金(元/m²·月)", 16), ("use", "用途", 10), ("status", "状态", 10),
-    ("available_from", "可入驻日期", 14), ("lon", "经度", 14), ("lat", "纬度", 14),
-)  # fmt: skip
+    ("id", "编号", 16),
+    ("address", "地址", 34),
+    ("floor", "楼层", 8),
+    ("area_m2", "面积(m²)", 12),
+    ("rent", "租金(元/m²·月)", 16),
+    ("use", "用途", 10),
+    ("status", "状态", 10),
+    ("available_from", "可入驻日期", 14),
+    ("lon", "经度", 14),
+    ("lat", "纬度", 14),
+)
 LABELLED = {"use": "uses", "status": "statuses"}
 NOT_THEIRS = ("prefiled", "updated_at")  # a clerk's verification and the server's time
 
@@ -41,8 +48,13 @@ NOT_THEIRS = ("prefiled", "updated_at")  # a clerk's verification and the server
 def _may_keep(store: Store, user: User, park_id: str, action: str) -> None:
     if user.role == "admin" or (user.role == "operator" and park_id in user.parks):
         return
-    audit.refuse(store, user, action, park_id,
-                 PermissionDeniedError(f"park {park_id!r}: the sheet of a park is its operator's"))  # fmt: skip
+    audit.refuse(
+        store,
+        user,
+        action,
+        park_id,
+        PermissionDeniedError(f"park {park_id!r}: the sheet of a park is its operator's"),
+    )
 
 
 def write_sheet(store: Store, user: User, park_id: str) -> bytes:
@@ -51,7 +63,9 @@ def write_sheet(store: Store, user: User, park_id: str) -> bytes:
     rows = [x for x in listings.all_listings(store) if x["park_id"] == park_id]
     buffer = io.BytesIO()
     # strings stay strings: an address that starts with "=" must not become a formula
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    book = xlsxwriter.Workbook(
+        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     sheet = book.add_worksheet(SHEET)
     bold = book.add_format({"bold": True})
     for col, (_field, header, width) in enumerate(COLUMNS):
@@ -106,9 +120,14 @@ def read_sheet(
 
 
 def _problems(
-    store: Store, user: User, park_id: str, records: list[dict[str, Any]], columns: set[str],
-    intake: Intake | None, building_at: listings.BuildingAt,
-) -> list[Problem]:  # fmt: skip
+    store: Store,
+    user: User,
+    park_id: str,
+    records: list[dict[str, Any]],
+    columns: set[str],
+    intake: Intake | None,
+    building_at: listings.BuildingAt,
+) -> list[Problem]:
     """What a listing write would refuse, row by row, named as the office sees its sheet."""
     source = intake.table.source if intake else "sheet"
     found: list[Problem] = []
@@ -131,7 +150,9 @@ def _problems(
         try:
             parks.check_placed(user, park_id, rec["lon"], rec["lat"])
         except SiteSelectError as exc:
-            problem(row, "lon", f"{rec['lon']:.6f}, {rec['lat']:.6f}", str(exc), "check 经度/纬度, or the address")
+            problem(
+                row, "lon", f"{rec['lon']:.6f}, {rec['lat']:.6f}", str(exc), "check 经度/纬度, or the address"
+            )
             continue
         building = building_at(rec["lon"], rec["lat"])
         try:

@@ -32,7 +32,14 @@ class Suggestions:
 
     def __init__(self, gazetteer: Gazetteer):
         entries = [
-            Entry(normalize(row.address), row.address, "house_number", row.building_id, row.geometry.x, row.geometry.y)
+            Entry(
+                normalize(row.address),
+                row.address,
+                "house_number",
+                row.building_id,
+                row.geometry.x,
+                row.geometry.y,
+            )
             for rows in gazetteer.by_road.values()
             for row in rows
         ]

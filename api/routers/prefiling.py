@@ -28,7 +28,9 @@ class Filing(BaseModel):
 
 class Return(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    reason: Annotated[str, Field(min_length=1, max_length=500, description="what the operator must put right")]
+    reason: Annotated[
+        str, Field(min_length=1, max_length=500, description="what the operator must put right")
+    ]
 
 
 @router.get("/filings")

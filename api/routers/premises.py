@@ -47,12 +47,16 @@ def building_at(
     return found
 
 
-@router.get("/parks/{park_id}/premises.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+@router.get(
+    "/parks/{park_id}/premises.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}}
+)
 def download(request: Request, park_id: ParkId, user: User) -> Response:
     """The park's premises as a workbook with Chinese headers, to keep and upload back."""
     content = premises_sheet.write_sheet(request.app.state.store, user, park_id)
     name = quote(f"{park_id}-房源.xlsx", safe="")
-    return Response(content, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+    return Response(
+        content, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"}
+    )
 
 
 @router.post("/parks/{park_id}/premises.xlsx")
@@ -61,7 +65,9 @@ def upload(
     park_id: ParkId,
     user: User,
     body: Annotated[bytes, Body(media_type="application/octet-stream", description="the park's .xlsx")],
-    filename: Annotated[str, Query(min_length=1, max_length=200, pattern=r"(?i)^[^/\\\x00]+\.xlsx?$")] = "premises.xlsx",
+    filename: Annotated[
+        str, Query(min_length=1, max_length=200, pattern=r"(?i)^[^/\\\x00]+\.xlsx?$")
+    ] = "premises.xlsx",
 ) -> dict[str, Any]:
     """Load the park's sheet: every row checked (a bad one names sheet, row, header and value, and
     nothing is loaded), then the premises created and changed in one transaction."""
@@ -79,7 +85,9 @@ def upload(
 
 
 @router.get("/premises/{vacancy_id}/outlook")
-def premises_outlook(request: Request, vacancy_id: Annotated[str, Path(min_length=1, max_length=200)]) -> Response:
+def premises_outlook(
+    request: Request, vacancy_id: Annotated[str, Path(min_length=1, max_length=200)]
+) -> Response:
     """What a listed premises is good for: verdicts for its park's target industries and common ones
     with the reasons, its rank among the available premises, and what would lift it."""
     settings = request.app.state.settings

@@ -102,12 +102,18 @@ def test_each_role_on_each_write_route(service, route, role, status):
     client, auth, store = service
     method, path, body = ROUTES[route]
     listing = client.post(ITEMS, json=_vacancy(), headers=auth["admin"]).json()
-    filing = client.post("/filings", json=_filing(listing["id"]), headers=auth["admin"]).json() if "{filing}" in path else {}
+    filing = (
+        client.post("/filings", json=_filing(listing["id"]), headers=auth["admin"]).json()
+        if "{filing}" in path
+        else {}
+    )
     before = (store.counts(), listings.all_listings(store), _audit(client, auth), _filings(store))
     headers = auth[role] | {"If-Match": "*"} if method in ("PUT", "PATCH", "DELETE") else auth[role]
     body = body(listing["id"]) if callable(body) else body
     sent = {"content": body} if isinstance(body, bytes) else {"json": body}
-    r = client.request(method, path.format(id=listing["id"], filing=filing.get("id")), headers=headers, **sent)
+    r = client.request(
+        method, path.format(id=listing["id"], filing=filing.get("id")), headers=headers, **sent
+    )
     assert r.status_code == status, r.text
     log = _audit(client, auth)
     if status == 401:  # nobody to name: nothing is written nor recorded
@@ -133,8 +139,8 @@ def _filings(store):
 
 
 def _filing(listing_id):
-    return {"vacancy_id": listing_id, "certificate_no": "鲁(2024)崂山区不动产权第0001号", "owner": "创新园公司",
-            "registered_use": "办公", "valid_until": "2099-12-31"}  # fmt: skip
+    return {"vacancy_id": listing_id, "certificate_no": "鲁(2024)崂山区不动产权第0001号",
+            "owner": "创新园公司", "registered_use": "办公", "valid_until": "2099-12-31"}  # fmt: skip
 
 
 def _sheet(listing_id):

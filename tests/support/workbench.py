@@ -14,4 +14,11 @@ def building_in_park(store: Store, park_id: str, *, floors_at_least: int = 5) ->
     inside = buildings[buildings.geometry.within(outline) & (buildings["floors"] >= floors_at_least)]
     row = inside.sort_values("id").iloc[0]
     point = row.geometry.representative_point()
-    return {"id": row["id"], "name": row["name"], "address": row["address"], "floors": int(row["floors"]), "lon": point.x, "lat": point.y}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "address": row["address"],
+        "floors": int(row["floors"]),
+        "lon": point.x,
+        "lat": point.y,
+    }

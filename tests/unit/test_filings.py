@@ -34,9 +34,19 @@ def users(store):
 def _unfiled_listing(store, users):
     """A new listing of park A in a building where no other listing is pre-filed."""
     at = building_in_park(store, "park-001")
-    made = listings.create(store, users["a"], {"park_id": "park-001", "address": "株洲路153-1号5层01室",
-                                              "floor": 5, "area_m2": 120.0, "status": "available",
-                                              "lon": at["lon"], "lat": at["lat"]})  # fmt: skip
+    made = listings.create(
+        store,
+        users["a"],
+        {
+            "park_id": "park-001",
+            "address": "株洲路153-1号5层01室",
+            "floor": 5,
+            "area_m2": 120.0,
+            "status": "available",
+            "lon": at["lon"],
+            "lat": at["lat"],
+        },
+    )
     vac = checker_for(Catalog(store).current()).locator.vacancies
     building = vac.loc[vac["id"] == made["id"], "building_id"].iloc[0]
     assert building == at["id"]
@@ -47,8 +57,13 @@ def _unfiled_listing(store, users):
 
 def _facts(vacancy_id, **more):
     until = (today() + dt.timedelta(days=365)).isoformat()
-    return {"vacancy_id": vacancy_id, "certificate_no": "鲁(2024)青岛市崂山区不动产权第0012345号",
-            "owner": "青岛国际创新园有限公司", "registered_use": "办公", "valid_until": until} | more  # fmt: skip
+    return {
+        "vacancy_id": vacancy_id,
+        "certificate_no": "鲁(2024)青岛市崂山区不动产权第0012345号",
+        "owner": "青岛国际创新园有限公司",
+        "registered_use": "办公",
+        "valid_until": until,
+    } | more
 
 
 def _proof(store, vacancy_id, as_of=None):
@@ -68,8 +83,14 @@ def test_an_approved_filing_shows_in_every_check_of_the_premises_until_it_expire
     assert done["status"] == "approved" and done["number"].startswith("YBA-")
     proof = _proof(store, listing["id"])
     assert proof["prefiled"] is True and listing["id"] in proof["prefiled_vacancies"]
-    assert proof["prefilings"] == [{"vacancy_id": listing["id"], "number": done["number"],
-                                    "approved_on": today().isoformat(), "valid_until": filed["valid_until"]}]  # fmt: skip
+    assert proof["prefilings"] == [
+        {
+            "vacancy_id": listing["id"],
+            "number": done["number"],
+            "approved_on": today().isoformat(),
+            "valid_until": filed["valid_until"],
+        }
+    ]
     after = dt.date.fromisoformat(filed["valid_until"]) + dt.timedelta(days=1)
     assert _proof(store, listing["id"], as_of=after)["prefiled"] is False  # expired
     assert listings.get(store, listing["id"])["prefiled"] is True
@@ -124,5 +145,7 @@ def test_operator_b_never_sees_nor_files_park_a_filings(store, users):
     with pytest.raises(NotFoundError):
         filings.decide(store, users["clerk"], 10_000, approve=True)
     refusals = [e for e in audit_log(store, users["clerk"]) if e["outcome"] == "refused"]
-    assert len(refusals) == 4 and all(e["actor"].startswith(("operator:operator-b", "clerk:")) for e in refusals)
+    assert len(refusals) == 4 and all(
+        e["actor"].startswith(("operator:operator-b", "clerk:")) for e in refusals
+    )
     assert filings.filings_of(store, users["clerk"], status="pending")[0]["status"] == "pending"

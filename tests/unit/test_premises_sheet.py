@@ -71,19 +71,31 @@ def test_a_sheet_with_one_bad_row_loads_nothing_and_a_good_one_loads_all(store, 
     bad[2] = at["floors"] + 3  # a floor the building does not have
     before = (listings.all_listings(store), len(audit_log(store, users["clerk"])))
     with pytest.raises(LayerValidationError) as refused:
-        premises_sheet.read_sheet(store, users["a"], "park-001", _sheet(tmp_path / "park.xlsx", [*rows, bad]),
-                                  _building_at(store))  # fmt: skip
+        premises_sheet.read_sheet(
+            store, users["a"], "park-001", _sheet(tmp_path / "park.xlsx", [*rows, bad]), _building_at(store)
+        )
     (problem,) = refused.value.problems
-    assert (problem.sheet, problem.line, problem.header, problem.value) == ("房源", len(rows) + 1, "楼层", at["floors"] + 3)
+    assert (problem.sheet, problem.line, problem.header, problem.value) == (
+        "房源",
+        len(rows) + 1,
+        "楼层",
+        at["floors"] + 3,
+    )
     assert f"has {at['floors']} floors" in problem.message
     assert listings.all_listings(store) == before[0]
     assert audit_log(store, users["clerk"])[-1]["outcome"] == "refused"
-    done = premises_sheet.read_sheet(store, users["a"], "park-001", _sheet(tmp_path / "park.xlsx", [*rows, new]),
-                                     _building_at(store))  # fmt: skip
+    done = premises_sheet.read_sheet(
+        store, users["a"], "park-001", _sheet(tmp_path / "park.xlsx", [*rows, new]), _building_at(store)
+    )
     assert done["created"] == ["A-501"] and done["changed"] == [rows[1][0]]
     assert done["unchanged"] == len(rows) - 2
     made = listings.get(store, "A-501")
-    assert (made["park_id"], made["use"], made["status"], made["floor"]) == ("park-001", "office", "available", 5)
+    assert (made["park_id"], made["use"], made["status"], made["floor"]) == (
+        "park-001",
+        "office",
+        "available",
+        5,
+    )
     assert listings.get(store, rows[1][0])["rent"] == 77.5
 
 
@@ -91,11 +103,16 @@ def test_a_row_of_another_park_or_outside_the_park_is_refused(store, users, tmp_
     theirs = next(x for x in listings.all_listings(store) if x["park_id"] == "park-002")
     at = building_in_park(store, "park-001")
     header = ["编号", "地址", "楼层", "面积", "状态", "经度", "纬度"]
-    rows = [header, [theirs["id"], "株洲路1号", 1, 50, "可租", at["lon"], at["lat"]],
-            ["A-9", "株洲路2号", 1, 50, "可租", theirs["lon"], theirs["lat"]],
-            ["A-10", "株洲路3号", 1, "大", "空着", at["lon"], at["lat"]]]  # fmt: skip
+    rows = [
+        header,
+        [theirs["id"], "株洲路1号", 1, 50, "可租", at["lon"], at["lat"]],
+        ["A-9", "株洲路2号", 1, 50, "可租", theirs["lon"], theirs["lat"]],
+        ["A-10", "株洲路3号", 1, "大", "空着", at["lon"], at["lat"]],
+    ]
     with pytest.raises(LayerValidationError) as refused:
-        premises_sheet.read_sheet(store, users["a"], "park-001", _sheet(tmp_path / "x.xlsx", rows), _building_at(store))
+        premises_sheet.read_sheet(
+            store, users["a"], "park-001", _sheet(tmp_path / "x.xlsx", rows), _building_at(store)
+        )
     named = {(p.line, p.header) for p in refused.value.problems}
     assert {(4, "面积"), (4, "状态")} <= named
     assert not any(x["id"] in ("A-9", "A-10") for x in listings.all_listings(store))
