@@ -2,12 +2,16 @@
 address holds what was typed so far, in the comparable form addresses are matched in.
 
 What is offered is what :meth:`Gazetteer.resolve` places exactly (a house number's address, a
-building's name), so a suggestion taken is a place at house-number or building level.
+building's name), each with the building it is in and that building's floors, so a suggestion
+taken is a place at house-number or building level whose floor can be checked at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
 
 from siteselect.address import MAX_LENGTH, Gazetteer, normalize
 from siteselect.errors import InvalidInputError
@@ -22,7 +26,7 @@ class Entry:
     key: str  # the comparable form searched
     text: str  # as offered
     level: str
-    building_id: str | None
+    building: dict[str, Any] | None  # id, name and floors of the building it is in
     lon: float
     lat: float
 
@@ -31,21 +35,16 @@ class Suggestions:
     """Every house number and named building of one gazetteer, ready to search by substring."""
 
     def __init__(self, gazetteer: Gazetteer):
+        buildings = {row.id: _building(row) for row in gazetteer.buildings.values()}
         entries = [
-            Entry(
-                normalize(row.address),
-                row.address,
-                "house_number",
-                row.building_id,
-                row.geometry.x,
-                row.geometry.y,
-            )
+            Entry(normalize(row.address), row.address, "house_number", buildings.get(row.building_id),
+                  row.geometry.x, row.geometry.y)
             for rows in gazetteer.by_road.values()
             for row in rows
-        ]
+        ]  # fmt: skip
         for key, row in gazetteer.buildings.items():
             point = row.geometry.representative_point()
-            entries.append(Entry(key, row.name, "building", row.id, point.x, point.y))
+            entries.append(Entry(key, row.name, "building", buildings[row.id], point.x, point.y))
         self.entries = sorted(entries, key=lambda e: (len(e.key), e.key))
 
     def find(self, text: str, limit: int = 8) -> list[dict[str, object]]:
@@ -62,9 +61,14 @@ class Suggestions:
         hits = [e for e in self.entries if key in e.key]
         hits.sort(key=lambda e: not e.key.startswith(key))  # stable: shortest first within each
         return [
-            {"address": e.text, "level": e.level, "building_id": e.building_id, "lon": e.lon, "lat": e.lat}
+            {"address": e.text, "level": e.level, "building": e.building, "lon": e.lon, "lat": e.lat}
             for e in hits[:limit]
         ]
+
+
+def _building(row: Any) -> dict[str, Any]:
+    floors = getattr(row, "floors", None)
+    return {"id": row.id, "name": row.name, "floors": None if pd.isna(floors) else int(floors)}
 
 
 def suggestions_for(snapshot: Snapshot) -> Suggestions:

@@ -15,7 +15,7 @@ from api.auth import User
 from api.dependencies import json_response
 from siteselect import outlook, premises_sheet
 from siteselect.address import MAX_LENGTH
-from siteselect.errors import InvalidInputError, NotFoundError
+from siteselect.errors import InvalidInputError
 from siteselect.locating import locator_for
 from siteselect.suggestions import MAX_SUGGESTIONS, suggestions_for
 
@@ -40,11 +40,9 @@ def building_at(
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
 ) -> dict[str, Any]:
-    """The building under a WGS-84 point (its id, name, address, use and floors); 404 on open land."""
-    found = locator_for(request.app.state.catalog.current()).building_at(lon, lat)
-    if found is None:
-        raise NotFoundError(f"lon/lat {lon}, {lat}: no known building here")
-    return found
+    """The building under a WGS-84 point — its id, name, address, use and floors — or null on
+    open land."""
+    return {"building": locator_for(request.app.state.catalog.current()).building_at(lon, lat)}
 
 
 @router.get(

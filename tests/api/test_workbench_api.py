@@ -64,6 +64,7 @@ def test_suggestions_hold_what_was_typed_and_resolve_where_they_say(service):
     first = found[0]
     placed = client.get("/geocode", params={"q": first["address"]}).json()
     assert (placed["level"], placed["lon"], placed["lat"]) == (first["level"], first["lon"], first["lat"])
+    assert first["building"]["id"] == placed["building_id"]
     assert client.get("/addresses/suggest", params={"q": "x" * 201}).status_code == 422
     assert client.get("/addresses/suggest", params={"q": "株洲路", "limit": 99}).status_code == 422
 
@@ -71,9 +72,9 @@ def test_suggestions_hold_what_was_typed_and_resolve_where_they_say(service):
 def test_a_click_finds_the_building_under_it_and_a_floor_it_lacks_is_refused(service):
     client, auth, store = service
     at = building_in_park(store, "park-001")
-    got = client.get("/buildings/at", params={"lon": at["lon"], "lat": at["lat"]}).json()
+    got = client.get("/buildings/at", params={"lon": at["lon"], "lat": at["lat"]}).json()["building"]
     assert (got["id"], got["floors"]) == (at["id"], at["floors"])
-    assert client.get("/buildings/at", params={"lon": 120.44, "lat": 36.12}).status_code == 404
+    assert client.get("/buildings/at", params={"lon": 120.44, "lat": 36.12}).json() == {"building": None}
     before = client.get(f"{ITEMS}?limit=10000").json()["numberMatched"]
     feature = {
         "type": "Feature",
