@@ -74,7 +74,11 @@ def outlook(
             "verdict_zh": check.get("verdict_zh"),
             "reasons": _reasons(check),
         }
-        rows.append(row | _rank(snapshot, code, vacancy_id, typical, as_of, stale_after_days))
+        if row["verdict"] in ("permitted", "review"):  # prohibited premises are never ranked
+            row |= _rank(snapshot, code, vacancy_id, typical, as_of, stale_after_days)
+        else:
+            row |= {"rank": None, "of": None, "listed": None, "score": None, "improve": []}
+        rows.append(row)
     return {
         "vacancy_id": vacancy_id,
         "park_id": listing.get("park_id"),

@@ -30,6 +30,7 @@ const OPERATOR_TEXT = {
     outlookBtn: "适合什么", outlookTitle: "适合经营什么", industry: "行业", verdict: "核查结论", why: "原因", rank: "排名",
     improve: "如何提升", target: "园区目标行业", rankOf: (n, m) => `第${n}名 / 共${m}处`, beyond: (k, m) => `前${k}名之外 / 共${m}处`,
     outlookNote: (rent) => `排名为全区可租房源中的名次；区内租金中位数 ${rent} 元/m²·月`, thinking: "正在核查…",
+    excluded: "不予登记，不参与排名",
   },
   en: {
     title: "Laoshan site selection · Park premises", signOut: "Sign out", address: "Address", building: "Building",
@@ -59,7 +60,7 @@ const OPERATOR_TEXT = {
     industry: "Industry", verdict: "Verdict", why: "Why", rank: "Rank", improve: "How to rank higher", target: "park target",
     rankOf: (n, m) => `${n} of ${m}`, beyond: (k, m) => `below the first ${k} of ${m}`,
     outlookNote: (rent) => `Rank among the district's available premises; median asking rent ${rent} yuan/m²·month`,
-    thinking: "Checking…",
+    thinking: "Checking…", excluded: "prohibited: not ranked",
   },
 };
 const { el, call, tagged } = Account;
@@ -81,6 +82,24 @@ function drawBase() {
   call("GET", "/basemap").then((base) => L.geoJSON(base, {
     style: (f) => (f.properties.layer === "roads" ? { color: "#bdbdbd", weight: 4 } : { color: "#455a64", weight: 2, fill: false }),
   }).addTo(map).bringToBack());
+}
+
+// The buildings of the view once zoomed in to street scale: a click places premises in one of them.
+// Drawn below the markers and not clickable, so the click reaches the map.
+const buildings = L.geoJSON(null, { interactive: false, style: { color: "#90a4ae", weight: 1, fillOpacity: 0.15 } }).addTo(map);
+let buildingsAsked = 0;
+async function showBuildings() {
+  const asked = ++buildingsAsked;
+  if (map.getZoom() < 16) {
+    buildings.clearLayers();
+    return;
+  }
+  const b = map.getBounds();
+  const box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
+  const found = await call("GET", `/basemap/buildings?bbox=${box}`);
+  if (asked !== buildingsAsked) return; // the view moved on meanwhile
+  buildings.clearLayers();
+  buildings.addData(found);
 }
 
 // ---- reading -------------------------------------------------------------------------------------
@@ -432,7 +451,7 @@ function drawOutlook() {
     const name = `${r.industry.code} ${r.industry.name}` + (r.target ? ` · ${T("target")} ${r.target}` : "");
     const reasons = el("ul", {}, ...r.reasons.map((x) => el("li", {}, en ? x.message_en : x.message_zh)));
     const ways = el("ul", {}, ...r.improve.map((w) => el("li", {}, en ? w.message_en : w.message_zh)));
-    const rank = r.rank ? T("rankOf")(r.rank, r.of) : T("beyond")(r.listed, r.of);
+    const rank = r.verdict === "prohibited" ? T("excluded") : r.rank ? T("rankOf")(r.rank, r.of) : T("beyond")(r.listed, r.of);
     return el("tr", { dataset: { code: r.industry.code } }, el("td", {}, name),
       el("td", { className: `verdict-${r.verdict}` }, label("verdicts", r.verdict)), el("td", {}, reasons),
       el("td", {}, rank), el("td", {}, ways));
@@ -458,6 +477,7 @@ $("sign-out").addEventListener("click", () => Account.signOut());
     return;
   }
   drawBase(); // only once signed in: a page about to go to /signin starts no request it would cut off
+  map.on("moveend", () => showBuildings().catch((error) => say(error.message, true)));
   await load();
   window.siteselect = { ready: true, map, markers, view };
 })();

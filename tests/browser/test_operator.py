@@ -169,7 +169,9 @@ def test_an_operator_adds_premises_by_address_and_by_a_click_on_the_map(watched,
     typed = "<b>地图点选</b>的房源"
     page.fill("#add-address", typed)
     building = building_in_park(store, "park-001")
-    page.evaluate("([lon, lat]) => window.siteselect.map.setView([lat, lon], 18)", [building["lon"], building["lat"]])
+    page.evaluate(
+        "([lon, lat]) => window.siteselect.map.setView([lat, lon], 18)", [building["lon"], building["lat"]]
+    )
     x, y = page.evaluate(
         "([lon, lat]) => {"
         " const p = window.siteselect.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",

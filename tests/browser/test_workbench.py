@@ -65,9 +65,12 @@ def _map_visible(page, selector):
 
 
 def _click_at(page, lon, lat):
-    page.evaluate("([lon, lat]) => window.siteselect.map.setView([lat, lon], 18, { animate: false })", [lon, lat])
+    page.evaluate(
+        "([lon, lat]) => window.siteselect.map.setView([lat, lon], 18, { animate: false })", [lon, lat]
+    )
     x, y = page.evaluate(
-        "([lon, lat]) => { const p = window.siteselect.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+        "([lon, lat]) => {"
+        " const p = window.siteselect.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
         [lon, lat],
     )
     page.locator("#operator-map").scroll_into_view_if_needed()
@@ -111,7 +114,9 @@ def test_an_operators_day(watched, workbench, tmp_path, width, height):
     page.fill("#add-area", "61")
     page.click("#add button[type=submit]")
     _status(page, "已添加")
-    added = [x for x in listings.all_listings(store) if x["address"] == number["address"] and x["area_m2"] == 61.0]
+    added = [
+        x for x in listings.all_listings(store) if x["address"] == number["address"] and x["area_m2"] == 61.0
+    ]
     assert len(added) == 1 and added[0]["park_id"] == "park-001"
 
     # by a click on a building: a floor it lacks is refused in the page's language, then one it has
@@ -167,7 +172,9 @@ def test_an_operators_day(watched, workbench, tmp_path, width, height):
     page.click("#prefile button[type=submit]")
     _status(page, "已提交预备案")
     assert row.locator("td.prefiled").inner_text().startswith("待审核")
-    (filed,) = [f for f in filings.filings_of(store, _user(store, "创新园运营")) if f["listing_id"] == clicked["id"]]
+    (filed,) = [
+        f for f in filings.filings_of(store, _user(store, "创新园运营")) if f["listing_id"] == clicked["id"]
+    ]
     assert (filed["status"], filed["valid_until"]) == ("pending", "2030-12-31")
 
     # what the premises is good for, by the same check and match as everyone's
@@ -175,9 +182,15 @@ def test_an_operators_day(watched, workbench, tmp_path, width, height):
     page.locator("#outlook-table tbody tr").first.wait_for(timeout=60_000)
     codes = page.eval_on_selector_all("#outlook-table tbody tr", "rows => rows.map(r => r.dataset.code)")
     assert len(codes) >= 6 and "6513" in codes
-    assert page.locator("#outlook-table tbody tr").first.locator("td").nth(1).inner_text() in ("可登记", "需人工核查", "不予登记")
+    assert page.locator("#outlook-table tbody tr").first.locator("td").nth(1).inner_text() in (
+        "可登记",
+        "需人工核查",
+        "不予登记",
+    )
     refused = [p for p in watched.problems if "422" in p]  # the bad sheet, as the browser logs it
-    assert any("premises.xlsx" in p for p in refused) and [p for p in watched.problems if p not in refused] == []
+    assert (
+        any("premises.xlsx" in p for p in refused) and [p for p in watched.problems if p not in refused] == []
+    )
 
 
 def _user(store, name):
@@ -193,12 +206,30 @@ def test_a_clerk_approves_a_pre_filing_and_the_check_shows_it(watched, workbench
     base, store = workbench
     building = building_in_park(store, "park-001")
     operator = _user(store, "创新园运营")
-    made = listings.create(store, operator, {"park_id": "park-001", "address": f"{building['address']}9{width}室",
-                                             "floor": 3, "area_m2": 55.0, "status": "available",
-                                             "lon": building["lon"], "lat": building["lat"]})  # fmt: skip
-    filed = filings.file(store, operator, {"vacancy_id": made["id"], "certificate_no": f"鲁(2025)第{width}号",
-                                           "owner": "<b>创新园</b>", "registered_use": "办公",
-                                           "valid_until": "2031-06-30"})  # fmt: skip
+    made = listings.create(
+        store,
+        operator,
+        {
+            "park_id": "park-001",
+            "address": f"{building['address']}9{width}室",
+            "floor": 3,
+            "area_m2": 55.0,
+            "status": "available",
+            "lon": building["lon"],
+            "lat": building["lat"],
+        },
+    )
+    filed = filings.file(
+        store,
+        operator,
+        {
+            "vacancy_id": made["id"],
+            "certificate_no": f"鲁(2025)第{width}号",
+            "owner": "<b>创新园</b>",
+            "registered_use": "办公",
+            "valid_until": "2031-06-30",
+        },
+    )
     page = _sign_in(watched, base, "/clerk", "登记窗口", width, height)
     _map_visible(page, "#clerk-map")
     row = page.locator(f"#queue tbody tr[data-id='{filed['id']}']")
