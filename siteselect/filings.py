@@ -132,6 +132,8 @@ def file(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
             if user.role not in ("operator", "admin"):
                 raise PermissionDeniedError(f"a park's operator files its premises, not a {user.role}")
             listing = listings.get(store, vacancy_id)
+            if not listing["park_id"]:
+                raise InvalidInputError(f"vacancy_id {vacancy_id!r}: in no park; a park pre-files its premises")
             if user.role == "operator" and listing["park_id"] not in user.parks:
                 raise PermissionDeniedError(
                     f"vacancy_id {vacancy_id!r}: park {listing['park_id']}, not run by {user.name}"
