@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from siteselect import audit, listings
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError, SiteSelectError
 from siteselect.premises import today
-from siteselect.security import acting_as
+from siteselect.security import acting_as  # PostGIS's row security on filings, as on listings
 from siteselect.store import Store
 from siteselect.users import User
 
@@ -133,7 +133,9 @@ def file(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
                 raise PermissionDeniedError(f"a park's operator files its premises, not a {user.role}")
             listing = listings.get(store, vacancy_id)
             if not listing["park_id"]:
-                raise InvalidInputError(f"vacancy_id {vacancy_id!r}: in no park; a park pre-files its premises")
+                raise InvalidInputError(
+                    f"vacancy_id {vacancy_id!r}: in no park; a park pre-files its premises"
+                )
             if user.role == "operator" and listing["park_id"] not in user.parks:
                 raise PermissionDeniedError(
                     f"vacancy_id {vacancy_id!r}: park {listing['park_id']}, not run by {user.name}"
@@ -151,6 +153,7 @@ def file(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
         }
         refused: SiteSelectError | None = None
         with store.engine.begin() as conn:
+            acting_as(conn, user)
             store.write_lock(conn)
             waiting = sa.select(f.c.id).where(f.c.listing_id == vacancy_id, f.c.status == "pending")
             if conn.execute(waiting).first() is not None:

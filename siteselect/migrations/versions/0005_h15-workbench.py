@@ -16,6 +16,20 @@ branch_labels = None
 depends_on = None
 
 
+# As listings: a transaction writes filings of the parks of the user it acts for only (clerks and
+# admins any), forced on the table's owner too (siteselect.security). PostGIS only.
+MAY_WRITE = (
+    "current_setting('siteselect.role', true) IN ('admin', 'clerk', 'system')"
+    " OR park_id = ANY (string_to_array(current_setting('siteselect.parks', true), ','))"
+)
+ROW_SECURITY = [
+    "ALTER TABLE filings ENABLE ROW LEVEL SECURITY",
+    "ALTER TABLE filings FORCE ROW LEVEL SECURITY",
+    "CREATE POLICY filings_read ON filings FOR SELECT USING (true)",
+    f"CREATE POLICY filings_write ON filings FOR ALL USING ({MAY_WRITE}) WITH CHECK ({MAY_WRITE})",
+]
+
+
 def upgrade() -> None:
     op.create_table(
         "filings",
@@ -34,6 +48,9 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reason", sa.Text, nullable=True),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in ROW_SECURITY:
+            op.execute(sa.text(statement))
 
 
 def downgrade() -> None:
