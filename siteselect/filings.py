@@ -51,23 +51,13 @@ def filings_of(
 ) -> list[dict[str, Any]]:
     """The filings a user may see, newest first: clerks and admins all, operators their parks'."""
     if user.role not in (*DECIDERS, "operator"):
-        audit.refuse(
-            store,
-            user,
-            "read filings",
-            park or "filings",
-            PermissionDeniedError(f"pre-filings are for operators and clerks, not a {user.role}"),
-        )
+        why = f"pre-filings are for operators and clerks, not a {user.role}"
+        audit.refuse(store, user, "read filings", park or "filings", PermissionDeniedError(why))
     if status is not None and status not in STATUSES:
         raise InvalidInputError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     if park is not None and not _visible(user, park):
-        audit.refuse(
-            store,
-            user,
-            "read filings",
-            park,
-            PermissionDeniedError(f"park {park!r}: operator {user.name} runs {', '.join(user.parks)}"),
-        )
+        why = f"park {park!r}: operator {user.name} runs {', '.join(user.parks)}"
+        audit.refuse(store, user, "read filings", park, PermissionDeniedError(why))
     f = store.accounts["filings"]
     query = sa.select(f).order_by(f.c.id.desc())
     if status is not None:
