@@ -19,11 +19,10 @@ from fastapi.responses import Response
 
 from api import write_bodies
 from api.auth import User
-from api.dependencies import INSTANT, BboxQuery, parse_bbox
+from api.dependencies import INSTANT, BboxQuery, building_finder, parse_bbox
 from siteselect import audit, listings, parks
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from siteselect.index import Catalog
-from siteselect.locating import locator_for
 from siteselect.specs import get_spec, layer_specs
 from siteselect.users import User as Account
 
@@ -255,11 +254,6 @@ def _listing_feature(request: Request, listing: dict[str, Any], status: int = 20
     )
 
 
-def _building_at(request: Request) -> listings.BuildingAt:
-    """The building under a point, in the current layers: a listing's floor is checked against it."""
-    return locator_for(request.app.state.catalog.current()).building_at
-
-
 def _fields(body: dict[str, Any]) -> dict[str, Any]:
     """A written Feature's properties, lon and lat from its Point, and its id if it sent one
     (refused by the library: ids are the server's). Bare fields (a merge patch) as they are."""
@@ -291,7 +285,7 @@ def _park_feature(park: dict[str, Any]) -> Response:
              responses={201: {"content": {GEOJSON: {}}}})  # fmt: skip
 def create_vacancy(request: Request, user: User, feature: Annotated[VacancyFeature, Body()]) -> Response:
     """Publish a vacancy in one of the operator's parks (201, Location, ETag)."""
-    created = listings.create(request.app.state.store, user, _fields(feature), _building_at(request))
+    created = listings.create(request.app.state.store, user, _fields(feature), building_finder(request))
     request.app.state.catalog.refresh()  # every reader of this worker sees it from the next request
     return _listing_feature(request, created, 201)
 
@@ -325,7 +319,7 @@ def _changed_vacancy(
     """Write a vacancy's change; every reader of this worker sees it from the next request."""
     changed = listings.update(
         request.app.state.store, user, feature_id, fields, if_match=if_match, merge=merge,
-        building_at=_building_at(request),
+        building_at=building_finder(request),
     )  # fmt: skip
     request.app.state.catalog.refresh()
     return _listing_feature(request, changed)

@@ -12,11 +12,10 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 
 from api.auth import User
-from api.dependencies import json_response
+from api.dependencies import building_finder, json_response
 from siteselect import outlook, premises_sheet
 from siteselect.address import MAX_LENGTH
 from siteselect.errors import InvalidInputError
-from siteselect.locating import locator_for
 from siteselect.suggestions import MAX_SUGGESTIONS, suggestions_for
 
 router = APIRouter(tags=["operators"])
@@ -42,7 +41,7 @@ def building_at(
 ) -> dict[str, Any]:
     """The building under a WGS-84 point — its id, name, address, use and floors — or null on
     open land."""
-    return {"building": locator_for(request.app.state.catalog.current()).building_at(lon, lat)}
+    return {"building": building_finder(request)(lon, lat)}
 
 
 @router.get(
@@ -71,7 +70,7 @@ def upload(
     nothing is loaded), then the premises created and changed in one transaction."""
     if not body:
         raise InvalidInputError("the request body is empty: send the workbook")
-    building = locator_for(request.app.state.catalog.current()).building_at
+    building = building_finder(request)
     with tempfile.TemporaryDirectory(prefix="siteselect-park-") as folder:
         path = FilePath(folder) / FilePath(filename).name
         path.write_bytes(body)
