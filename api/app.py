@@ -25,6 +25,8 @@ from api.routers import (
     matching,
     ogc,
     pages,
+    prefiling,
+    premises,
     reports,
     service,
     stewards,
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles.router)
     app.include_router(webmap.router)
     app.include_router(pages.router)
+    app.include_router(prefiling.router)
+    app.include_router(premises.router)
     app.include_router(service.router)
     app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=webmap.STATIC), name="static")

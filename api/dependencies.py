@@ -6,6 +6,7 @@ Routers only translate between HTTP and the library; anything two of them need i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -15,6 +16,7 @@ from pydantic import BeforeValidator
 
 from siteselect.errors import InvalidInputError
 from siteselect.index import Catalog, Snapshot
+from siteselect.locating import locator_for
 
 Coordsys = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 
@@ -84,3 +86,12 @@ def json_response(
     rather than being written in some other form (results are plain dicts: orjson writes them
     several times faster than the standard library)."""
     return Response(orjson.dumps(content), media_type=media_type, headers=headers)
+
+
+def building_finder(request: Request) -> Callable[[float, float], dict[str, Any] | None]:
+    """The building under a point in the current layers (None on open land, or with no buildings
+    loaded): what a listing's floor is checked against."""
+    snapshot = request.app.state.catalog.current()
+    if not snapshot.has("buildings"):
+        return lambda _lon, _lat: None
+    return locator_for(snapshot).building_at

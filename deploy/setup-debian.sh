@@ -117,6 +117,7 @@ schema() {
 GRANT USAGE ON SCHEMA public TO :"app";
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"app";
 GRANT SELECT, INSERT, UPDATE, DELETE ON listings TO :"app";
+GRANT SELECT, INSERT, UPDATE ON filings TO :"app";
 GRANT SELECT, INSERT, UPDATE ON users, tokens TO :"app";
 GRANT SELECT, INSERT ON audit_log, layer_versions, reports TO :"app";
 GRANT SELECT ON features, feature_cells, alembic_version TO :"app";

@@ -301,11 +301,13 @@ class Checker:
         by_building: dict[str, list[dict[str, str]]] = defaultdict(list)
         for rec in certified[["id", "building_id", "certificate_no", "address"]].to_dict("records"):
             by_building[rec["building_id"]].append(rec)
-        prefiled: dict[str, list[str]] = defaultdict(list)
+        prefiled: dict[str, list[tuple[str, dict[str, str] | None]]] = defaultdict(list)
         vac = self.locator.vacancies  # tied to their buildings, live listings included
-        for vid, bid, flag in zip(vac["id"], vac["building_id"], vac["prefiled"]):
+        filed = vac.reindex(columns=["prefiling_no", "prefiled_on", "prefiled_until"]).to_numpy(object)
+        for vid, bid, flag, (number, on, until) in zip(vac["id"], vac["building_id"], vac["prefiled"], filed):
             if flag and bid:
-                prefiled[bid].append(vid)
+                filing = {"vacancy_id": vid, "number": number, "approved_on": on, "valid_until": until}
+                prefiled[bid].append((vid, filing if isinstance(number, str) else None))
         return {
             "certified": by_building,
             "prefiled": prefiled,
@@ -317,13 +319,19 @@ class Checker:
         if building is None and number is None:
             return NO_PROOF | premises_basis()
         bid = building["id"] if building else None
-        prefiled = self._proof["prefiled"].get(bid, []) if bid else []
+        day = batch.as_of[i].isoformat()
+        # A pre-filing counts from its approval through the day it is valid until; one verified
+        # without a filing (a department's list of pre-filed premises) counts as it is.
+        held = [(vid, f) for vid, f in (self._proof["prefiled"].get(bid, []) if bid else [])
+                if f is None or f["approved_on"] <= day <= f["valid_until"]]  # fmt: skip
+        filings = [f for _, f in held if f is not None]
         return {
             "house_number_id": number,
             "certificate_no": self._proof["number"].get(number) if number else None,
             "building_certificates": self._proof["certified"].get(bid, []) if bid else [],
-            "prefiled": bool(prefiled),
-            "prefiled_vacancies": prefiled,
+            "prefiled": bool(held),
+            "prefiled_vacancies": [vid for vid, _ in held],
+            "prefilings": filings,
             "building_accepted": bool(building and building.get("accepted_on")),
             "accepted_on": building.get("accepted_on") if building else None,
             "acceptance_no": building.get("acceptance_no") if building else None,
@@ -497,7 +505,8 @@ def _unresolved_location(level: str) -> dict[str, Any]:
 
 NO_PROOF: dict[str, Any] = {
     "house_number_id": None, "certificate_no": None, "building_certificates": [], "prefiled": False,
-    "prefiled_vacancies": [], "building_accepted": False, "accepted_on": None, "acceptance_no": None,
+    "prefiled_vacancies": [], "prefilings": [], "building_accepted": False, "accepted_on": None,
+    "acceptance_no": None,
 }  # fmt: skip
 
 NOT_SHARED = _Shared([], [], [], [], (), "")  # until the premises' group is judged

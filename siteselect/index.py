@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from siteselect import listings
+from siteselect import filings, listings
 from siteselect.errors import NotFoundError
 from siteselect.geodesy import LocalFrame
 from siteselect.grid import disc_cells, disk, point_cells, rings_for
@@ -238,6 +238,17 @@ def frame_for(settings: Settings) -> LocalFrame:
     return LocalFrame(round((minx + maxx) / 2, 3), round((miny + maxy) / 2, 3))
 
 
+FILING_COLUMNS = ("prefiling_no", "prefiled_on", "prefiled_until")
+
+
+def with_filings(features: gpd.GeoDataFrame, approved: dict[str, dict[str, Any]]) -> gpd.GeoDataFrame:
+    """The listings with their approved pre-filing's number, approval day and end (None without)."""
+    ids = features["id"].tolist() if len(features) else []
+    for column, key in zip(FILING_COLUMNS, ("number", "approved_on", "valid_until")):
+        features[column] = [approved[i][key] if i in approved else None for i in ids]
+    return features
+
+
 class Catalog:
     """Snapshots of the store's layers: the current one kept in step, earlier ones on request.
 
@@ -305,7 +316,9 @@ class Catalog:
 
     def _live_vacancies(self, version: LayerVersion) -> LayerIndex:
         """The live listings, indexed as a version of the vacancies layer."""
-        features = listings.as_frame(listings.all_listings(self.store))
+        features = with_filings(
+            listings.as_frame(listings.all_listings(self.store)), filings.approved(self.store)
+        )
         if not len(features):
             return LayerIndex.build(
                 version, features, np.empty(0, dtype=object), np.empty(0, np.int64), self.frame

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
@@ -37,9 +38,11 @@ from siteselect.store import Store
 from siteselect.users import User
 from siteselect.validation import validate_frame
 
+BuildingAt = Callable[[float, float], "dict[str, Any] | None"]  # the building under a point
 SERVER_OWNED = ("id", "updated_at")
 CLERK_ONLY = ("prefiled",)
 MOVE_TOLERANCE_M = 5.0  # a re-survey of the same door moves its point by less than this
+SAME_POINT_M = 0.01  # closer is the same point written back with a spreadsheet's 15 digits
 
 
 def _now() -> dt.datetime:
@@ -62,7 +65,7 @@ def seed(store: Store) -> int:
             if "vacancies" not in store.current_versions():
                 return 0
             vacancies = store.read_layer("vacancies")
-            rows = [_row(rec, 1, _confirmed(rec)) for rec in _records(vacancies)]
+            rows = [_row(rec, 1, _confirmed(rec)) for rec in frame_records(vacancies)]
             if rows:
                 conn.execute(table.insert(), rows)
     except sa.exc.IntegrityError:  # another worker seeded them meanwhile (its rows, same ids)
@@ -70,7 +73,8 @@ def seed(store: Store) -> int:
     return len(rows)
 
 
-def _records(gdf: pd.DataFrame) -> list[dict[str, Any]]:
+def frame_records(gdf: pd.DataFrame) -> list[dict[str, Any]]:
+    """Vacancy features as flat records: their fields, lon and lat."""
     out = []
     for rec, geom in zip(gdf.drop(columns="geometry").to_dict("records"), gdf.geometry):
         out.append({str(k): v for k, v in rec.items()} | {"lon": geom.x, "lat": geom.y})
@@ -155,7 +159,7 @@ def _validated(fields: dict[str, Any], listing_id: str) -> dict[str, Any]:
     frame = pd.DataFrame([rec | {"id": listing_id}])
     frame["geometry"] = [shapely.Point(_coordinate(fields, "lon"), _coordinate(fields, "lat"))]
     typed = validate_frame("vacancies", frame, "request")
-    out = _records(typed)[0]
+    out = frame_records(typed)[0]
     return out
 
 
@@ -196,6 +200,18 @@ class Parks:
             raise PermissionDeniedError(f"lon/lat {lon}, {lat}: outside the outline of park {park_id}")
 
 
+def check_floor(building: dict[str, Any] | None, floor: Any) -> None:
+    """A floor must exist in the building under the premises: 1 to its floors, or a basement."""
+    if building is None or floor is None or isinstance(floor, bool) or not isinstance(floor, int):
+        return
+    name = building.get("name") or building["id"]
+    if floor == 0:
+        raise InvalidInputError(f"floor 0: floors count from 1 (basements -1, -2, …) in {name}")
+    floors = building.get("floors")
+    if floors is not None and floor > floors:
+        raise InvalidInputError(f"floor {floor}: building {name} ({building['id']}) has {floors} floors")
+
+
 def _check_fields(user: User, body: dict[str, Any]) -> None:
     owned = [k for k in SERVER_OWNED if k in body]
     if owned:
@@ -212,8 +228,11 @@ def _may_write(user: User, park_id: str | None) -> None:
         raise PermissionDeniedError(f"role {user.role} may not write listings")
 
 
-def create(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
-    """A new listing in one of the user's parks; the server gives it its id."""
+def create(
+    store: Store, user: User, body: dict[str, Any], building_at: BuildingAt | None = None
+) -> dict[str, Any]:
+    """A new listing in one of the user's parks; the server gives it its id. With ``building_at``
+    its floor is checked against the building under it."""
     seed(store)
     listing_id = f"V-{uuid.uuid4().hex[:12]}"
     with audit.accounted(store, user, "create", listing_id):
@@ -226,6 +245,8 @@ def create(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
             _may_write(user, body.get("park_id"))
             fields = _validated(body, listing_id)
             parks.check_placed(user, fields["park_id"], fields["lon"], fields["lat"])
+            if building_at is not None:
+                check_floor(building_at(fields["lon"], fields["lat"]), fields.get("floor"))
         except SiteSelectError as exc:
             audit.refuse(store, user, "create", listing_id, exc)
         row = _row(fields, 1)
@@ -237,7 +258,7 @@ def create(store: Store, user: User, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def update(store: Store, user: User, listing_id: str, body: dict[str, Any], *, if_match: str | None,
-           merge: bool) -> dict[str, Any]:  # fmt: skip
+           merge: bool, building_at: BuildingAt | None = None) -> dict[str, Any]:  # fmt: skip
     """Change a listing (a whole replacement, or a JSON merge patch) made against a revision.
 
     The change is merged into the row as locked in the write's own transaction, so two changes
@@ -252,6 +273,9 @@ def update(store: Store, user: User, listing_id: str, body: dict[str, Any], *, i
             current = _locked(conn, store, listing_id)
             try:
                 fields, note = _changed(user, current, body, merge, if_match, parks)
+                moved = (fields["lon"], fields["lat"]) != (current["lon"], current["lat"])
+                if building_at is not None and (moved or fields.get("floor") != current.get("floor")):
+                    check_floor(building_at(fields["lon"], fields["lat"]), fields.get("floor"))
             except SiteSelectError as exc:
                 audit.record(conn, store, user, action, listing_id, None, None, "refused", str(exc))
                 refused = exc
@@ -344,3 +368,47 @@ def delete(store: Store, user: User, listing_id: str, *, if_match: str | None) -
             audit.record(conn, store, user, "delete", listing_id, current, None, "ok")
     if refused is not None:
         raise refused
+
+
+def write_many(
+    store: Store, user: User, records: list[dict[str, Any]], columns: set[str], source: str
+) -> dict[str, Any]:
+    """Create or change many listings in one transaction (a park's sheet): all of them or none.
+
+    ``records`` are validated listings (id, lon, lat, fields); of a listing already stored only the
+    ``columns`` the sheet has change (a blank cell clears its field). Unchanged listings are left
+    as they are; each one written is audited, naming the sheet."""
+    t = store.accounts["listings"]
+    seed(store)
+    done: dict[str, Any] = {"created": [], "changed": [], "unchanged": 0}
+    with audit.accounted(store, user, "sheet", source), store.engine.begin() as conn:
+        acting_as(conn, user)
+        store.write_lock(conn)
+        ids = [rec["id"] for rec in records]
+        found = conn.execute(sa.select(t).where(t.c.id.in_(ids)).with_for_update())
+        existing = {row.id: _as_listing(row) for row in found}
+        for rec in records:
+            _may_write(user, rec.get("park_id"))
+            current = existing.get(rec["id"])
+            if current is None:
+                row = _row(rec, 1)
+                conn.execute(t.insert().values(**row))
+                audit.record(
+                    conn, store, user, "create", rec["id"], None, _as_listing(row), "ok", f"from {source}"
+                )
+                done["created"].append(rec["id"])
+                continue
+            base = {k: v for k, v in current.items() if k not in ("revision", "updated_at")}
+            fields = base | {k: v for k, v in rec.items() if k in columns | {"lon", "lat"}}
+            if point_distance_m(current["lon"], current["lat"], fields["lon"], fields["lat"]) < SAME_POINT_M:
+                fields["lon"], fields["lat"] = current["lon"], current["lat"]  # a spreadsheet's rounding
+            if fields == base:
+                done["unchanged"] += 1
+                continue
+            fields, note = _reverified(user, current, fields, {})
+            new = _row(fields, current["revision"] + 1)
+            conn.execute(t.update().where(t.c.id == rec["id"]).values(**new))
+            detail = f"from {source}" + (f"; {note}" if note else "")
+            audit.record(conn, store, user, "patch", rec["id"], current, _as_listing(new), "ok", detail)
+            done["changed"].append(rec["id"])
+    return done

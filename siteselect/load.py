@@ -305,3 +305,16 @@ def load_frame(
     """Load features already in memory (WGS-84) as a new version of ``layer``."""
     gdf = validate_frame(layer, frame, source, settings)
     return store.write_layer(layer, gdf, source=source, loaded_by=loaded_by, on_progress=on_progress)
+
+
+def read_file(
+    store: Store,
+    layer: str,
+    path: str | Path,
+    options: LoadOptions | None = None,
+    settings: Settings | None = None,
+) -> tuple[gpd.GeoDataFrame, Intake | None]:
+    """Read and validate a file as a load does, without planning a version: its features, and for a
+    table the intake that names where each row sits in the file. A bad file raises
+    ``LayerValidationError`` naming every problem."""
+    return _read(store, layer, Path(path), options or LoadOptions(), settings)

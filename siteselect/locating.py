@@ -28,7 +28,7 @@ from siteselect.coords import to_wgs84
 from siteselect.errors import InvalidInputError
 from siteselect.grid import point_cells
 from siteselect.index import NO_ROWS, CellMap, Snapshot, cell_pairs
-from siteselect.premises import Premises
+from siteselect.premises import Premises, today
 from siteselect.verdicts import PRECISE_LEVELS
 
 _NO_PLACE = (math.nan, math.nan)
@@ -210,6 +210,23 @@ class Locator:
             places.points[todo], places.cells(self.buildings.version.h3_resolution)[todo]
         )
 
+    def building_at(self, lon: float, lat: float) -> dict[str, Any] | None:
+        """The building under a WGS-84 point (its id, name, address, use, floors), or None."""
+        res = self.buildings.version.h3_resolution
+        lons, lats = np.array([lon], dtype=float), np.array([lat], dtype=float)
+        row = int(self.buildings_under(self.snap.frame.points(lons, lats), point_cells(lons, lats, res))[0])
+        if row < 0:
+            return None
+        rec = self.buildings.features.iloc[row]
+        floors = rec.get("floors")
+        return {
+            "id": rec["id"],
+            "name": rec.get("name"),
+            "address": rec.get("address"),
+            "use": rec.get("use"),
+            "floors": None if pd.isna(floors) else int(floors),
+        }
+
     def buildings_under(self, points: NDArray[np.object_], cells: NDArray[np.int64]) -> NDArray[np.intp]:
         """The row of the building under each planar point (-1 on open land)."""
         out = np.full(len(points), -1, dtype=np.intp)
@@ -254,6 +271,9 @@ class Locator:
         v["house_number_id"] = [self._number_in(a, b) for a, b in zip(v["address"], v["building_id"])]
         self._known = {}  # all taken that are still wanted
         v["prefiled"] = v["prefiled"].fillna(False).astype(bool) if "prefiled" in v else False
+        if "prefiled_until" in v:  # an approved pre-filing counts until the day it is valid until
+            expired = [isinstance(d, str) and d < today().isoformat() for d in v["prefiled_until"]]
+            v["prefiled"] &= ~np.array(expired, dtype=bool)
         return v
 
     @functools.cached_property

@@ -127,9 +127,29 @@ def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("outcome", sa.String(20), nullable=False),
         sa.Column("detail", sa.Text, nullable=False),
     )
+    # Pre-filings (预备案): the property facts an operator files once for a listing, and a clerk's
+    # decision. An approved filing, until it expires, is the listing's address proof in every check.
+    filings = sa.Table(
+        "filings",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("listing_id", sa.String(200), nullable=False, index=True),
+        sa.Column("park_id", sa.String(200), nullable=False, index=True),
+        sa.Column("certificate_no", sa.String(100), nullable=False),
+        sa.Column("owner", sa.String(200), nullable=False),
+        sa.Column("registered_use", sa.String(100), nullable=False),
+        sa.Column("valid_until", sa.Date, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),  # pending, approved, returned
+        sa.Column("filed_by", sa.String(120), nullable=False),
+        sa.Column("filed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("number", sa.String(40), nullable=True, unique=True),  # given on approval
+        sa.Column("decided_by", sa.String(120), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.Text, nullable=True),  # why it was returned
+    )
     return {
         "users": users, "tokens": tokens, "sessions": sessions, "sign_in_failures": throttle,
-        "listings": listings, "audit": audit,
+        "listings": listings, "audit": audit, "filings": filings,
     }  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from siteselect.users import User
 # layer versions and reports are appended to; features go in through a version's new partitions.
 PRIVILEGES = {
     "listings": "SELECT, INSERT, UPDATE, DELETE",
+    "filings": "SELECT, INSERT, UPDATE",
     "users": "SELECT, INSERT, UPDATE",
     "tokens": "SELECT, INSERT, UPDATE",
     "sessions": "SELECT, INSERT, UPDATE, DELETE",

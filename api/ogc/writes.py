@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from api import write_bodies
 from api.auth import User
+from api.dependencies import building_finder
 from api.ogc.common import GEOJSON, base_url, json_body
 from siteselect import audit, listings, parks
 from siteselect.errors import PermissionDeniedError
@@ -95,7 +96,7 @@ def _park_feature(park: dict[str, Any]) -> Response:
 @router.post("/collections/vacancies/items", status_code=201, response_class=Response, responses=CREATED)
 def create_vacancy(request: Request, user: User, feature: Annotated[VacancyFeature, Body()]) -> Response:
     """Publish a vacancy in one of the operator's parks (201, Location, ETag)."""
-    created = listings.create(request.app.state.store, user, _fields(feature))
+    created = listings.create(request.app.state.store, user, _fields(feature), building_finder(request))
     request.app.state.catalog.refresh()  # every reader of this worker sees it from the next request
     return listing_feature(request, created, 201)
 
@@ -128,8 +129,9 @@ def _changed_vacancy(
 ) -> Response:
     """Write a vacancy's change; every reader of this worker sees it from the next request."""
     changed = listings.update(
-        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=merge
-    )
+        request.app.state.store, user, feature_id, fields, if_match=if_match, merge=merge,
+        building_at=building_finder(request),
+    )  # fmt: skip
     request.app.state.catalog.refresh()
     return listing_feature(request, changed)
 

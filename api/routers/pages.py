@@ -48,4 +48,12 @@ def operator(request: Request) -> HTMLResponse:
         "stale_after_days": settings.stale_after_days,
         "statuses": labels.group("statuses"),
         "uses": {k: v for k, v in labels.group("uses").items() if k != "unknown"},
+        "verdicts": labels.group("verdicts"),
     })  # fmt: skip
+
+
+@router.get("/clerk", response_class=HTMLResponse)
+def clerk(request: Request) -> HTMLResponse:
+    """The registration clerk's queue of pre-filings, and a check of the premises."""
+    minx, miny, maxx, maxy = request.app.state.settings.extent
+    return _page("clerk.html", {"bounds": [[miny, minx], [maxy, maxx]], "verdicts": labels.group("verdicts")})

@@ -19,9 +19,10 @@ const Account = (() => {
   async function tagged(method, path, body, extra = {}) {
     const headers = { Accept: "application/json", ...extra };
     if (method !== "GET") headers["X-CSRF-Token"] = csrf || "";
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const raw = body instanceof Blob; // a file as it is (a workbook), else JSON
+    if (body !== undefined) headers["Content-Type"] = raw ? "application/octet-stream" : "application/json";
     const r = await fetch(path, {
-      method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, credentials: "same-origin", body: body === undefined || raw ? body : JSON.stringify(body),
     });
     const answer = r.status === 204 ? null : await r.json().catch(() => ({}));
     if (!r.ok) {

@@ -18,6 +18,19 @@ const OPERATOR_TEXT = {
     count: (n) => `共 ${n} 处房源`, nothing: "未修改", park: "园区", locate: "定位", add: "添加房源",
     placeHint: "输入地址后点“定位”，或在地图上点击房源位置", added: "已添加", noPlace: "请先定位地址或在地图上点击",
     placed: (where) => `位置：${where}`, clicked: "地图上点选的位置",
+    inBuilding: (name, floors) => `${name}（共${floors ?? "?"}层）`,
+    noBuilding: "此处没有已登记的建筑，请点击建筑轮廓之内",
+    badFloor: (floor, name, floors) => (floor === 0 ? `没有第0层（地下层为 -1、-2…）` : `${name}只有${floors}层，没有第${floor}层`),
+    download: "下载房源表格", sheetFile: "上传房源表格 (.xlsx)", upload: "上传", chooseFile: "请先选择表格文件",
+    uploaded: (d) => `已导入：新增${d.created.length}处，修改${d.changed.length}处，未变${d.unchanged}处`,
+    sheetRefused: (n) => `表格有${n}处问题，未导入任何房源：`, row: (p) => `${p.sheet || ""} 第${p.line ?? "?"}行 ${p.header || ""}：${p.value} — ${p.message}`,
+    prefileTitle: "预备案", certificateNo: "不动产权证号", owner: "权利人", registeredUse: "登记用途", validUntil: "有效期至",
+    fileIt: "提交预备案", cancel: "取消", prefileBtn: "预备案", filed: "已提交预备案，等待登记窗口审核",
+    pending: "待审核", returnedAs: (reason) => `已退回：${reason}`, approvedAs: (n, until) => `是 · ${n}（至${until}）`,
+    outlookBtn: "适合什么", outlookTitle: "适合经营什么", industry: "行业", verdict: "核查结论", why: "原因", rank: "排名",
+    improve: "如何提升", target: "园区目标行业", rankOf: (n, m) => `第${n}名 / 共${m}处`, beyond: (k, m) => `前${k}名之外 / 共${m}处`,
+    outlookNote: (rent) => `排名为全区可租房源中的名次；区内租金中位数 ${rent} 元/m²·月`, thinking: "正在核查…",
+    excluded: "不予登记，不参与排名",
   },
   en: {
     title: "Laoshan site selection · Park premises", signOut: "Sign out", address: "Address", building: "Building",
@@ -33,11 +46,26 @@ const OPERATOR_TEXT = {
     placeHint: "Type the address and press Locate, or click the premises on the map", added: "Added",
     noPlace: "Locate the address or click the map first", placed: (where) => `Placed at: ${where}`,
     clicked: "the point clicked on the map",
+    inBuilding: (name, floors) => `${name} (${floors ?? "?"} floors)`,
+    noBuilding: "No known building here: click inside a building's outline",
+    badFloor: (floor, name, floors) => (floor === 0 ? "There is no floor 0 (basements are -1, -2 …)" : `${name} has ${floors} floors, not floor ${floor}`),
+    download: "Download the premises sheet", sheetFile: "Upload the premises sheet (.xlsx)", upload: "Upload",
+    chooseFile: "Choose the sheet first",
+    uploaded: (d) => `Loaded: ${d.created.length} added, ${d.changed.length} changed, ${d.unchanged} unchanged`,
+    sheetRefused: (n) => `${n} problem(s) in the sheet; nothing was loaded:`, row: (p) => `${p.sheet || ""} row ${p.line ?? "?"} ${p.header || ""}: ${p.value} — ${p.message}`,
+    prefileTitle: "Pre-filing", certificateNo: "Property certificate no.", owner: "Owner", registeredUse: "Registered use",
+    validUntil: "Valid until", fileIt: "File it", cancel: "Cancel", prefileBtn: "Pre-file",
+    filed: "Filed; waiting for a registration clerk", pending: "waiting", returnedAs: (reason) => `returned: ${reason}`,
+    approvedAs: (n, until) => `yes · ${n} (until ${until})`, outlookBtn: "Good for", outlookTitle: "What it is good for",
+    industry: "Industry", verdict: "Verdict", why: "Why", rank: "Rank", improve: "How to rank higher", target: "park target",
+    rankOf: (n, m) => `${n} of ${m}`, beyond: (k, m) => `below the first ${k} of ${m}`,
+    outlookNote: (rent) => `Rank among the district's available premises; median asking rent ${rent} yuan/m²·month`,
+    thinking: "Checking…", excluded: "prohibited: not ranked",
   },
 };
 const { el, call, tagged } = Account;
 const $ = (id) => document.getElementById(id);
-const view = { me: null, rows: [], conflict: null };
+const view = { me: null, rows: [], conflict: null, filings: {} };
 const T = Account.translate(OPERATOR_TEXT, () => draw());
 const zh = () => document.documentElement.lang !== "en";
 const label = (group, code) => (CONFIG[group][code] ? CONFIG[group][code][zh() ? 0 : 1] : code ?? "");
@@ -56,6 +84,24 @@ function drawBase() {
   }).addTo(map).bringToBack());
 }
 
+// The buildings of the view once zoomed in to street scale: a click places premises in one of them.
+// Drawn below the markers and not clickable, so the click reaches the map.
+const buildings = L.geoJSON(null, { interactive: false, style: { color: "#90a4ae", weight: 1, fillOpacity: 0.15 } }).addTo(map);
+let buildingsAsked = 0;
+async function showBuildings() {
+  const asked = ++buildingsAsked;
+  if (map.getZoom() < 16) {
+    buildings.clearLayers();
+    return;
+  }
+  const b = map.getBounds();
+  const box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
+  const found = await call("GET", `/basemap/buildings?bbox=${box}`);
+  if (asked !== buildingsAsked) return; // the view moved on meanwhile
+  buildings.clearLayers();
+  buildings.addData(found);
+}
+
 // ---- reading -------------------------------------------------------------------------------------
 
 // One premises with the ETag a write must match, read together.
@@ -69,8 +115,15 @@ async function load() {
   const mine = all.features.filter((f) => view.me.role === "admin" || view.me.parks.includes(f.properties.park_id));
   view.rows = await Promise.all(mine.map((f) => readOne(f.id)));
   view.rows.sort((a, b) => String(a.props.address).localeCompare(String(b.props.address), "zh"));
+  await loadFilings();
   draw();
   say(T("count")(view.rows.length));
+}
+
+// The latest filing of each premises (the service answers newest first).
+async function loadFilings() {
+  view.filings = {};
+  (await call("GET", "/filings")).forEach((f) => { view.filings[f.listing_id] ??= f; });
 }
 
 const isStale = (row) => !row.props.updated_at
@@ -102,10 +155,30 @@ function premisesRow(row) {
     confirm.addEventListener("click", () => write(row, { status: "available" }, "confirmedNow"));
     actions.append(confirm);
   }
+  const good = el("button", { type: "button", className: "quiet outlook" }, T("outlookBtn"));
+  good.addEventListener("click", () => showOutlook(row));
+  actions.append(good);
   const cell = (node) => el("td", {}, node);
   return el("tr", { dataset: { id: row.id } }, cell(p.address), cell(p.building_id ?? ""), cell(inputs.floor),
     cell(inputs.area_m2), cell(inputs.rent), cell(inputs.use), cell(inputs.status),
-    cell(p.prefiled ? T("yes") : T("no")), cell(p.available_from ?? ""), cell(day(p.updated_at)), actions);
+    prefiledCell(row), cell(p.available_from ?? ""), cell(day(p.updated_at)), actions);
+}
+
+// Pre-filed, waiting, returned (with the clerk's reason) or not, and the button to file.
+function prefiledCell(row) {
+  const f = view.filings[row.id];
+  const td = el("td", { className: "prefiled" });
+  if (f && f.status === "approved" && row.props.prefiled) td.append(T("approvedAs")(f.number, f.valid_until));
+  else if (f && f.status === "pending") td.append(T("pending"));
+  else {
+    td.append(f && f.status === "returned" ? T("returnedAs")(f.reason) : row.props.prefiled ? T("yes") : T("no"));
+    if (!row.props.prefiled || (f && f.status === "returned")) {
+      const file = el("button", { type: "button", className: "quiet prefile" }, T("prefileBtn"));
+      file.addEventListener("click", () => openPrefile(row));
+      td.append(el("br"), file);
+    }
+  }
+  return td;
 }
 
 const day = (iso) => (iso ? new Date(iso).toLocaleDateString(document.documentElement.lang) : "");
@@ -132,6 +205,7 @@ function draw() {
   $("stale").hidden = stale.length === 0;
   $("stale-list").replaceChildren(...stale.map((row) => el("li", {}, `${row.props.address} — ${T("staleNote")(CONFIG.stale_after_days)}`)));
   if (view.conflict) drawConflict();
+  drawOutlook();
 }
 
 // ---- writing -------------------------------------------------------------------------------------
@@ -195,14 +269,73 @@ $("take-theirs").addEventListener("click", () => {
 
 const spot = L.circleMarker([0, 0], { radius: 9, color: "#0288d1", weight: 3 }); // drawn: no icon images to fetch
 
-function place(lat, lon, where) {
-  view.place = { lat, lon };
+function place(lat, lon, where, building = null) {
+  view.place = { lat, lon, building };
   spot.setLatLng([lat, lon]).addTo(map);
   map.panTo([lat, lon]);
   $("place").textContent = T("placed")(where);
 }
 
-map.on("click", (event) => place(event.latlng.lat, event.latlng.lng, T("clicked")));
+// A click places the premises in the building under it; open land places nothing.
+map.on("click", async (event) => {
+  const { lat, lng } = event.latlng;
+  try {
+    const { building } = await call("GET", `/buildings/at?lon=${lng}&lat=${lat}`);
+    if (!building) {
+      view.place = null;
+      spot.remove();
+      $("place").textContent = T("noBuilding");
+      say(T("noBuilding"), true);
+      return;
+    }
+    place(lat, lng, T("inBuilding")(building.name || building.id, building.floors), building);
+    say("");
+  } catch (error) {
+    say(error.message, true);
+  }
+});
+
+// Suggestions from the gazetteer as the address is typed; taking one places the premises.
+let typing = null;
+$("add-address").addEventListener("input", () => {
+  clearTimeout(typing);
+  typing = setTimeout(suggest, 250);
+});
+
+async function suggest() {
+  const text = $("add-address").value.trim();
+  const list = $("suggestions");
+  if (text.length < 2) {
+    list.hidden = true;
+    return;
+  }
+  try {
+    const found = await call("GET", `/addresses/complete?q=${encodeURIComponent(text)}`);
+    list.replaceChildren(...found.map((s) => {
+      const pick = el("button", { type: "button" }, s.address);
+      pick.addEventListener("click", () => take(s));
+      return el("li", { role: "option" }, pick);
+    }));
+    list.hidden = found.length === 0;
+  } catch (error) {
+    list.hidden = true;
+  }
+}
+
+function take(s) {
+  $("add-address").value = s.address;
+  $("suggestions").hidden = true;
+  const name = s.building ? T("inBuilding")(s.building.name || s.building.id, s.building.floors) : s.level;
+  place(s.lat, s.lon, `${s.address} · ${name}`, s.building);
+}
+
+// The floor must exist in the building the premises was placed in: said here, in the page's language.
+function floorProblem(floor) {
+  const b = view.place && view.place.building;
+  if (floor === undefined || !b) return null;
+  if (floor === 0 || (b.floors && floor > b.floors)) return T("badFloor")(floor, b.name || b.id, b.floors);
+  return null;
+}
 
 $("locate").addEventListener("click", async () => {
   try {
@@ -221,6 +354,11 @@ $("add").addEventListener("submit", async (event) => {
     return;
   }
   const num = (id) => ($(id).value === "" ? undefined : Number($(id).value));
+  const wrongFloor = floorProblem(num("add-floor"));
+  if (wrongFloor) {
+    say(wrongFloor, true);
+    return;
+  }
   const properties = { park_id: $("add-park").value, address: $("add-address").value.trim(), floor: num("add-floor"),
     area_m2: num("add-area"), rent: num("add-rent"), use: $("add-use").value, status: "available" };
   const feature = { type: "Feature", geometry: { type: "Point", coordinates: [view.place.lon, view.place.lat] }, properties };
@@ -237,6 +375,89 @@ $("add").addEventListener("submit", async (event) => {
   }
 });
 
+// ---- the park's sheet, down and up ------------------------------------------------------------
+
+const sheetUrl = () => `/parks/${encodeURIComponent($("add-park").value)}/premises.xlsx`;
+$("add-park").addEventListener("change", () => { $("download").href = sheetUrl(); });
+
+$("upload").addEventListener("click", async () => {
+  const file = $("sheet-file").files[0];
+  $("sheet-problems").replaceChildren();
+  if (!file) {
+    say(T("chooseFile"), true);
+    return;
+  }
+  try {
+    const done = await call("POST", `${sheetUrl()}?filename=${encodeURIComponent(file.name)}`, file);
+    say(T("uploaded")(done));
+    await load();
+    say(T("uploaded")(done));
+  } catch (error) {
+    const problems = (error.body && error.body.problems) || [];
+    say(problems.length ? T("sheetRefused")(problems.length) : error.message, true);
+    $("sheet-problems").replaceChildren(...problems.map((p) => el("li", {}, T("row")(p))));
+  }
+});
+
+// ---- pre-filing ----------------------------------------------------------------------------------
+
+function openPrefile(row) {
+  view.filing = row;
+  $("prefile-address").textContent = row.props.address;
+  $("prefile").hidden = false;
+  $("prefile").scrollIntoView();
+}
+
+$("prefile-cancel").addEventListener("click", () => { $("prefile").hidden = true; });
+
+$("prefile").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { vacancy_id: view.filing.id, certificate_no: $("prefile-certificate").value.trim(),
+    owner: $("prefile-owner").value.trim(), registered_use: $("prefile-use").value.trim(), valid_until: $("prefile-until").value };
+  try {
+    await call("POST", "/filings", body);
+    $("prefile").reset();
+    $("prefile").hidden = true;
+    await loadFilings();
+    draw();
+    say(T("filed"));
+  } catch (error) {
+    say(error.message, true);
+  }
+});
+
+// ---- what a premises is good for ------------------------------------------------------------------
+
+async function showOutlook(row) {
+  $("outlook").hidden = false;
+  $("outlook-address").textContent = row.props.address;
+  $("outlook-table").querySelector("tbody").replaceChildren();
+  $("outlook-note").textContent = T("thinking");
+  try {
+    view.outlook = await call("GET", `/premises/${encodeURIComponent(row.id)}/outlook`);
+    drawOutlook();
+    $("outlook").scrollIntoView();
+  } catch (error) {
+    say(error.message, true);
+  }
+}
+
+function drawOutlook() {
+  const o = view.outlook;
+  if (!o) return;
+  const en = !zh();
+  $("outlook-note").textContent = T("outlookNote")(o.typical_rent);
+  $("outlook-table").querySelector("tbody").replaceChildren(...o.industries.map((r) => {
+    const name = `${r.industry.code} ${r.industry.name}` + (r.target ? ` · ${T("target")} ${r.target}` : "");
+    const reasons = el("ul", {}, ...r.reasons.map((x) => el("li", {}, en ? x.message_en : x.message_zh)));
+    const ways = el("ul", {}, ...r.improve.map((w) => el("li", {}, en ? w.message_en : w.message_zh)));
+    const rank = r.verdict === "prohibited" ? T("excluded") : r.rank ? T("rankOf")(r.rank, r.of) : T("beyond")(r.listed, r.of);
+    return el("tr", { dataset: { code: r.industry.code } }, el("td", {}, name),
+      el("td", { className: `verdict-${r.verdict}` }, label("verdicts", r.verdict)), el("td", {}, reasons),
+      el("td", {}, rank), el("td", {}, ways));
+  }));
+}
+
 $("sign-out").addEventListener("click", () => Account.signOut());
 
 (async () => {
@@ -249,12 +470,14 @@ $("sign-out").addEventListener("click", () => Account.signOut());
   view.me = me;
   $("who").textContent = me.name;
   $("add-park").replaceChildren(...me.parks.map((p) => el("option", { value: p }, p)));
+  $("download").href = sheetUrl();
   $("add-use").replaceChildren(...choice("uses", "office").children);
   if (!["operator", "admin"].includes(me.role)) {
     say(T("notOperator"), true);
     return;
   }
   drawBase(); // only once signed in: a page about to go to /signin starts no request it would cut off
+  map.on("moveend", () => showBuildings().catch((error) => say(error.message, true)));
   await load();
   window.siteselect = { ready: true, map, markers, view };
 })();

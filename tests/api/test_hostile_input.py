@@ -179,6 +179,17 @@ REQUESTS: list[tuple[str, str, dict[str, str], dict[str, str], Any]] = [
     ("GET", "/tokens", {}, {}, None),
     ("POST", "/tokens", {}, {}, {"user": "nobody", "label": "程序"}),
     ("DELETE", "/tokens/{token_id}", {"token_id": "999999"}, {}, None),
+    ("GET", "/filings", {}, {"status": "pending", "park": "park-001"}, None),
+    ("POST", "/filings", {}, {}, {"vacancy_id": "V00575", "certificate_no": "鲁(2024)崂山区第1号",
+                                  "owner": "创新园公司", "registered_use": "办公",
+                                  "valid_until": "2099-12-31"}),
+    ("POST", "/filings/{filing_id}/approve", {"filing_id": "1"}, {}, None),
+    ("POST", "/filings/{filing_id}/return", {"filing_id": "1"}, {}, {"reason": "证号不符"}),
+    ("GET", "/addresses/complete", {}, {"q": "株洲路", "limit": "5"}, None),
+    ("GET", "/buildings/at", {}, {"lon": "120.445", "lat": "36.131"}, None),
+    ("GET", "/parks/{park_id}/premises.xlsx", {"park_id": "park-001"}, {}, None),
+    ("POST", "/parks/{park_id}/premises.xlsx", {"park_id": "park-001"}, {"filename": "park.xlsx"}, None),
+    ("GET", "/premises/{vacancy_id}/outlook", {"vacancy_id": "V00006"}, {}, None),
 ]  # fmt: skip
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from tests.support.pages import wait_until
 from tests.support.serve import running_service
+from tests.support.workbench import building_in_park
 
 PASSWORD = "运营方的长密码-2026"
 HOSTILE = '<img src=x onerror="window.pwned=1">株洲路1号'
@@ -167,14 +168,18 @@ def test_an_operator_adds_premises_by_address_and_by_a_click_on_the_map(watched,
 
     typed = "<b>地图点选</b>的房源"
     page.fill("#add-address", typed)
-    corner = outline.buffer(-0.0003).exterior.coords[0]  # inside the park, away from its markers
+    building = building_in_park(store, "park-001")
+    page.evaluate(
+        "([lon, lat]) => window.siteselect.map.setView([lat, lon], 18)", [building["lon"], building["lat"]]
+    )
     x, y = page.evaluate(
         "([lon, lat]) => {"
         " const p = window.siteselect.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
-        list(corner),
+        [building["lon"], building["lat"]],
     )
-    page.click("#operator-map", position={"x": x, "y": y})  # inside the park
-    assert page.inner_text("#place") == "位置：地图上点选的位置"
+    page.click("#operator-map", position={"x": x, "y": y})  # on a building of the park
+    wait_until(page, "document.getElementById('place').textContent.includes('层')")
+    assert page.inner_text("#place") == f"位置：{building['name']}（共{building['floors']}层）"
     page.fill("#add-area", "66")
     page.click("#add button[type=submit]")
     page.locator("#premises-table tbody tr", has_text="地图点选").wait_for()

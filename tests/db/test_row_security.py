@@ -163,3 +163,28 @@ def test_the_service_runs_as_its_role_beside_the_owner(app_store, demo_files):
         report = {"industry": "6210", "sites": [{"lon": 120.452, "lat": 36.1075}]}
         assert httpx.post(f"{base}/reports", json=report, timeout=60).status_code == 201
         assert [e["outcome"] for e in httpx.get(f"{base}/audit", headers=token).json()][-1] == "ok"
+
+
+def test_pre_filings_take_writes_only_for_the_acting_operators_parks(app_store):
+    from siteselect import filings
+
+    operator = _operator(app_store)
+    own = next(x for x in listings.all_listings(app_store) if x["park_id"] == "park-001")
+    facts = {"vacancy_id": own["id"], "certificate_no": "鲁(2024)第1号", "owner": "创新园公司",
+             "registered_use": "办公", "valid_until": "2099-12-31"}  # fmt: skip
+    assert filings.file(app_store, operator, facts)["park_id"] == "park-001"  # the application path
+    with pytest.raises(sa.exc.ProgrammingError, match="row-level security"), app_store.engine.begin() as conn:
+        acting_as(conn, operator)
+        conn.execute(sa.text(
+            "INSERT INTO filings (listing_id, park_id, certificate_no, owner, registered_use, valid_until,"
+            " status, filed_by, filed_at) VALUES ('V-x', 'park-002', 'c', 'o', 'u', '2099-12-31', 'approved',"
+            " 'operator:operator-a', now())"
+        ))  # fmt: skip
+    with app_store.engine.begin() as conn:
+        acting_as(conn, operator)
+        assert (
+            conn.execute(
+                sa.text("UPDATE filings SET status = 'approved' WHERE park_id = 'park-002'")
+            ).rowcount
+            == 0
+        )
