@@ -56,4 +56,6 @@ def operator(request: Request) -> HTMLResponse:
 def clerk(request: Request) -> HTMLResponse:
     """The registration clerk's queue of pre-filings, and a check of the premises."""
     minx, miny, maxx, maxy = request.app.state.settings.extent
-    return static_page("clerk.html", {"bounds": [[miny, minx], [maxy, maxx]], "verdicts": labels.group("verdicts")})
+    return static_page(
+        "clerk.html", {"bounds": [[miny, minx], [maxy, maxx]], "verdicts": labels.group("verdicts")}
+    )
