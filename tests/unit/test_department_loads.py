@@ -43,11 +43,6 @@ NEW_LIST = [
 ]
 
 
-@pytest.fixture
-def store(demo_db: str, tmp_path: Path) -> Store:
-    return Store(copy_store(demo_db, tmp_path))
-
-
 def test_dates_as_departments_write_them():
     for text in ("2026-04-02", "2026/4/2", "2026.4.2", "2026年4月2日", 46114, "46114", dt.date(2026, 4, 2)):
         assert _to_date(text) == "2026-04-02", text

@@ -2,33 +2,16 @@
 check of the premises shows it pre-filed with the filing's number, until the filing expires."""
 
 import datetime as dt
-import shutil
 
 import pytest
 
-from siteselect import accounts, filings, listings
+from siteselect import filings, listings
 from siteselect.audit import entries as audit_log
 from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from siteselect.index import Catalog
 from siteselect.premises import Premises, today
-from siteselect.store import Store
 from tests.support.workbench import building_in_park
-
-
-@pytest.fixture
-def store(demo_db, tmp_path):
-    shutil.copy(demo_db.removeprefix("sqlite:///"), tmp_path / "store.db")
-    return Store(f"sqlite:///{tmp_path / 'store.db'}")
-
-
-@pytest.fixture
-def users(store):
-    return {
-        "a": accounts.add_user(store, "operator-a", "operator", ["park-001"]),
-        "b": accounts.add_user(store, "operator-b", "operator", ["park-002"]),
-        "clerk": accounts.add_user(store, "clerk", "clerk"),
-    }
 
 
 def _unfiled_listing(store, users):

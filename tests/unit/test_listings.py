@@ -1,28 +1,10 @@
 """Operators' listings in the library: seeding, revisions, ownership, refusals, and the audit trail."""
 
-import shutil
-
 import pytest
 
-from siteselect import accounts, listings
+from siteselect import listings
 from siteselect.audit import entries as audit_log
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError, StaleWriteError
-from siteselect.store import Store
-
-
-@pytest.fixture
-def store(demo_db, tmp_path):
-    shutil.copy(demo_db.removeprefix("sqlite:///"), tmp_path / "store.db")
-    return Store(f"sqlite:///{tmp_path / 'store.db'}")
-
-
-@pytest.fixture
-def users(store):
-    return {
-        "a": accounts.add_user(store, "operator-a", "operator", ["park-001"]),
-        "b": accounts.add_user(store, "operator-b", "operator", ["park-002"]),
-        "clerk": accounts.add_user(store, "clerk", "clerk"),
-    }
 
 
 def _fields(**more):

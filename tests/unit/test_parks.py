@@ -1,19 +1,10 @@
 """Operators describe their own parks: new versions of the parks layer, refusals named and audited."""
 
-import shutil
-
 import pytest
 
 from siteselect import accounts, parks
 from siteselect.audit import entries as audit_log
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError, StaleWriteError
-from siteselect.store import Store
-
-
-@pytest.fixture
-def store(demo_db, tmp_path):
-    shutil.copy(demo_db.removeprefix("sqlite:///"), tmp_path / "store.db")
-    return Store(f"sqlite:///{tmp_path / 'store.db'}")
 
 
 @pytest.fixture

@@ -1,34 +1,16 @@
 """A park's premises as its office's spreadsheet: downloaded with Chinese headers, uploaded back all
 or nothing — a bad row names sheet, row, header and value and nothing is written."""
 
-import shutil
-
 import pytest
 import python_calamine
 import xlsxwriter
 
-from siteselect import accounts, listings, premises_sheet
+from siteselect import listings, premises_sheet
 from siteselect.audit import entries as audit_log
 from siteselect.check import checker_for
 from siteselect.errors import LayerValidationError, PermissionDeniedError
 from siteselect.index import Catalog
-from siteselect.store import Store
 from tests.support.workbench import building_in_park
-
-
-@pytest.fixture
-def store(demo_db, tmp_path):
-    shutil.copy(demo_db.removeprefix("sqlite:///"), tmp_path / "store.db")
-    return Store(f"sqlite:///{tmp_path / 'store.db'}")
-
-
-@pytest.fixture
-def users(store):
-    return {
-        "a": accounts.add_user(store, "operator-a", "operator", ["park-001"]),
-        "b": accounts.add_user(store, "operator-b", "operator", ["park-002"]),
-        "clerk": accounts.add_user(store, "clerk", "clerk"),
-    }
 
 
 def _rows(data: bytes, tmp_path):

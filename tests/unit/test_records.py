@@ -11,14 +11,7 @@ from siteselect.cli import main
 from siteselect.errors import LayerValidationError
 from siteselect.load import commit
 from siteselect.records import plan_records
-from siteselect.store import Store
-from tests.support.department_files import acceptance_xlsx, copy_store, gbk_csv
-
-
-@pytest.fixture
-def store(demo_db, tmp_path):
-    return Store(copy_store(demo_db, tmp_path))
-
+from tests.support.department_files import acceptance_xlsx, gbk_csv
 
 ROWS = [
     ["香港东路2号楼项目", "崂山区香港东路2号", "370212JG2026001", dt.date(2026, 3, 1), "商住"],
