@@ -24,12 +24,12 @@ demo: $(STAMP)
 	SITESELECT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/siteselect serve --host 127.0.0.1 --port 8000
 
 # From Debian, for the tests: PostgreSQL 15 with PostGIS 3, Chromium (with CJK fonts) for the
-# browser tests, and nginx for the test of the production set-up. Needs root; without it those
-# tests are skipped (and fail the run when SITESELECT_REQUIRE_POSTGIS=1, as in CI).
-DEBIAN_PACKAGES := postgresql-15-postgis-3 chromium fonts-noto-cjk nginx
+# browser tests, nginx and systemd for the test of the production set-up. Needs root; without it
+# those tests are skipped (and fail the run when SITESELECT_REQUIRE_POSTGIS=1, as in CI).
+DEBIAN_PACKAGES := postgresql-15-postgis-3 chromium fonts-noto-cjk nginx systemd
 system:
 	@if [ -f /usr/share/postgresql/15/extension/postgis.control ] && [ -x /usr/bin/chromium ] \
-	  && [ -d /usr/share/fonts/opentype/noto ] && [ -x /usr/sbin/nginx ]; then :; \
+	  && [ -d /usr/share/fonts/opentype/noto ] && [ -x /usr/sbin/nginx ] && [ -x /lib/systemd/systemd ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PACKAGES); \
 	else echo "not root: PostGIS and browser tests will be skipped"; fi

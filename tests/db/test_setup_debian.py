@@ -1,10 +1,12 @@
 """The production set-up, run here: ``deploy/setup-debian.sh`` installs the wheel, makes the
 database's two roles and the schema on a PostgreSQL server, writes the settings, the systemd unit
-and the nginx site; the unit's command and nginx then run as systemd and Debian would run them,
-and the service is driven over HTTPS: the page, a check, an operator's write.
+and the nginx site; systemd then runs the unit and nginx runs as Debian would run it, and the
+service is driven over HTTPS: the page, a check, an operator's write; systemd restarts it when
+it dies and stops it on request.
 
-Where systemd is not the machine's init (a container), the unit's ExecStart is run with its
-EnvironmentFile and WorkingDirectory, and ``systemd-analyze verify`` checks the unit."""
+Where systemd is not the machine's init (a container), a private systemd manager runs the unit
+(``tests/support/systemd.py``), with a drop-in for what this machine cannot give the service
+(``_HERE``); ``systemd-analyze verify`` checks the unit as written."""
 
 from __future__ import annotations
 
@@ -13,16 +15,20 @@ import os
 import shutil
 import ssl
 import subprocess
+import sysconfig
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from dotenv import dotenv_values
 
 from tests.conftest import ROOT
-from tests.support.serve import free_port, wait_until_answers
+from tests.support import systemd
+from tests.support.serve import free_port
 from tests.support.wheel import build_wheel, venv_with_project_dependencies
 
 pytestmark = [pytest.mark.postgis, pytest.mark.deploy]
@@ -35,12 +41,30 @@ def _unit(path: Path) -> dict[str, str]:
     )
 
 
+def _here(log: Path) -> str:
+    """The drop-in: only what this test machine cannot give the service as the unit asks."""
+    lines = [
+        "[Service]",
+        # The interpreter and the dependencies of the test's virtual environment live in root's
+        # home (a Python built there); a Debian install makes its venv from /usr/bin/python3.
+        "User=root", "Group=root", "ProtectHome=read-only",
+        f"StandardError=append:{log}",  # no journald here; the tests read the service's log lines
+    ]  # fmt: skip
+    if sysconfig.get_path("purelib").startswith(("/tmp/", "/var/tmp/")):
+        lines.append("PrivateTmp=false")  # the project (and so the dependencies) is checked out in /tmp
+    return "\n".join(lines) + "\n"
+
+
 @pytest.fixture(scope="module")
 def deployed(postgis, tmp_path_factory) -> Iterator[dict[str, object]]:
     if shutil.which("nginx") is None:
         pytest.fail("nginx is not installed (make test installs it as root)")
+    if why := systemd.available():
+        pytest.fail(why)
     tmp = tmp_path_factory.mktemp("deploy")
-    root, ports = tmp / "root", {name: free_port() for name in ("app", "https", "http")}
+    # The root stands for /: outside /tmp, which the unit makes private to the service.
+    root = Path(tempfile.mkdtemp(prefix="siteselect-deploy-", dir="/srv"))
+    ports = {name: free_port() for name in ("app", "https", "http")}
     # The script keeps a virtual environment it finds: this one already has the dependencies, so the
     # wheel goes in without downloading them (the wheel test installs into an empty one).
     venv_with_project_dependencies(root / "opt/siteselect/venv")
@@ -53,37 +77,50 @@ def deployed(postgis, tmp_path_factory) -> Iterator[dict[str, object]]:
     }  # fmt: skip
     subprocess.run(["bash", ROOT / "deploy" / "setup-debian.sh"], env=env, check=True, timeout=600)
     unit_file = root / "etc/systemd/system/siteselect.service"
-    unit, etc, venv = _unit(unit_file), root / "etc/siteselect", root / "opt/siteselect/venv"
+    etc, venv = root / "etc/siteselect", root / "opt/siteselect/venv"
     owner = os.environ | dotenv_values(etc / "owner.env")  # a data steward loads the layers
     subprocess.run([venv / "bin/siteselect", "demo", "--out", tmp / "demo"], env=owner, check=True)
     operator = ["users", "add", "运营", "--role", "operator", "--park", "park-001"]
     subprocess.run([venv / "bin/siteselect", *operator], env=owner, check=True)
     made = subprocess.run([venv / "bin/siteselect", "tokens", "create", "运营"], env=owner, check=True,
                           capture_output=True, text=True)  # fmt: skip
-    log = (tmp / "service.log").open("wb")
-    service = subprocess.Popen(
-        unit["ExecStart"].split(), cwd=unit["WorkingDirectory"], stderr=log,
-        env=os.environ | dotenv_values(unit["EnvironmentFile"]),
-    )  # fmt: skip
     nginx_conf = _nginx_conf(tmp, root / "etc/nginx/sites-available/siteselect.conf")
     subprocess.run(["nginx", "-t", "-q", "-c", nginx_conf, "-p", tmp], check=True)
-    nginx = subprocess.Popen(["nginx", "-c", str(nginx_conf), "-p", str(tmp)])
-    try:
-        wait_until_answers(f"http://127.0.0.1:{ports['app']}/health", service)
-        yield {
-            "base": f"https://localhost:{ports['https']}", "http": f"http://localhost:{ports['http']}",
-            "cert": etc / "tls/cert.pem", "token": made.stdout.split()[-1], "log": tmp / "service.log",
-            "unit": unit_file, "env": etc / "siteselect.env", "venv": venv,
-        }  # fmt: skip
-    finally:
-        nginx.terminate()
-        service.terminate()
-        nginx.wait(timeout=30)
-        service.wait(timeout=30)
-        log.close()
-        for sql in ("DROP DATABASE deployed", "DROP ROLE deploy_app", "DROP ROLE deploy_owner"):
-            server = ["-h", postgis.host, "-p", str(postgis.port), "-U", postgis.user, "-d", "postgres"]
-            subprocess.run(["psql", *server, "-c", sql], check=True)
+    with systemd.manager(tmp / "systemd") as manager:
+        name = manager.install(unit_file, _here(tmp / "service.log"))
+        manager.systemctl("start", name)
+        nginx = subprocess.Popen(["nginx", "-c", str(nginx_conf), "-p", str(tmp)])
+        try:
+            health = f"http://127.0.0.1:{ports['app']}/health"
+            _wait_until_answers(health, tmp / "service.log")
+            yield {
+                "base": f"https://localhost:{ports['https']}", "http": f"http://localhost:{ports['http']}",
+                "cert": etc / "tls/cert.pem", "token": made.stdout.split()[-1], "log": tmp / "service.log",
+                "unit": unit_file, "env": etc / "siteselect.env", "venv": venv, "systemd": manager,
+                "name": name, "health": health,
+            }  # fmt: skip
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=30)
+            manager.systemctl("stop", name, check=False)
+            shutil.rmtree(root, ignore_errors=True)
+            for sql in ("DROP DATABASE deployed", "DROP ROLE deploy_app", "DROP ROLE deploy_owner"):
+                server = ["-h", postgis.host, "-p", str(postgis.port), "-U", postgis.user, "-d", "postgres"]
+                subprocess.run(["psql", *server, "-c", sql], check=True)
+
+
+def _wait_until_answers(url: str, log: Path, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(
+        f"{url} did not answer in {seconds} s; the service's log:\n{log.read_text()[-4000:]}"
+    )
 
 
 def _nginx_conf(tmp: Path, site: Path) -> Path:
@@ -171,3 +208,32 @@ def test_an_operators_write_goes_through_as_the_services_restricted_role(deploye
     oversized = b"x" * (5 * 1024 * 1024)  # over HTTP/1.1: nginx answers before reading it all
     huge = httpx.post(f"{deployed['base']}/check", content=oversized, verify=tls, timeout=60)
     assert huge.status_code == 413  # refused by nginx before the service sees it
+
+
+def _workers(server: psutil.Process) -> list[str]:
+    """The server's worker processes (not multiprocessing's resource tracker beside them)."""
+    commands = [" ".join(child.cmdline()) for child in server.children()]
+    return [c for c in commands if "resource_tracker" not in c]
+
+
+def test_systemd_runs_the_workers_restarts_the_service_when_it_dies_and_stops_it(deployed, browser):
+    manager, name = deployed["systemd"], deployed["name"]
+    assert manager.systemctl("is-active", name) == "active"
+    first = psutil.Process(manager.main_pid(name))
+    assert len(_workers(first)) == 2  # the unit's --workers 2, under the process systemd watches
+    first.kill()  # Restart=on-failure, RestartSec=2
+    deadline = time.monotonic() + 120
+    while manager.main_pid(name) in (0, first.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert manager.main_pid(name) not in (0, first.pid)
+    _wait_until_answers(str(deployed["health"]), deployed["log"])
+    assert (
+        browser.post("/check", json={"industry": "9013", "lon": 120.452, "lat": 36.1075}).status_code == 200
+    )
+    again = psutil.Process(manager.main_pid(name))
+    workers = again.children()  # the workers and multiprocessing's resource tracker
+    manager.systemctl("stop", name)  # within TimeoutStopSec, every worker with it
+    assert manager.systemctl("is-active", name, check=False) == "inactive"
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in [again, *workers])
+    manager.systemctl("start", name)  # as the other tests found it
+    _wait_until_answers(str(deployed["health"]), deployed["log"])
