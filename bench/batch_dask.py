@@ -31,7 +31,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scaled_demo import CANDIDATE_CODES
-from siteselect.batch import assess, run
+from siteselect.batch import assess, local_cluster, run
 from siteselect.candidates import read_file
 from siteselect.demo import LOAD_ORDER, write_demo
 from siteselect.index import Catalog
@@ -68,13 +68,10 @@ def one_process(url: str, inputs: Path, out: Path) -> dict[str, float]:
 
 
 def cluster(url: str, inputs: Path, out: Path) -> dict[str, float]:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     snapshot = Catalog(Store(url)).current()
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c,
-        Client(c) as client,
-    ):
+    with local_cluster(2) as c, Client(c) as client:
         client.run(importlib.import_module, "siteselect.batch")  # start-up: what one process did too
         start, cpu, worker_cpu = time.perf_counter(), _cpu_s(), client.run(_cpu_s)
         run(snapshot, [inputs], out, client=client)
