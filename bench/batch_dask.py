@@ -10,6 +10,10 @@ memory does not grow with the job either); the cluster runs ``siteselect.batch.r
 peak memory is its own: for the cluster, the driver's and each worker's. The results of the two
 are compared by an order-independent digest of every row. Cluster start-up (starting the workers
 and importing the library into them) is not timed, as loading the layers is not timed for either.
+
+Beside the wall times it prints the CPU seconds each way used per million candidates (every
+thread of the one process; the cluster's driver, with the scheduler, and its workers), which
+other work on the machine does not change, and the load average when each row was measured.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +37,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scaled_demo import CANDIDATE_CODES
-from siteselect.batch import assess, run
+from siteselect.batch import assess, local_cluster, run
 from siteselect.candidates import read_file
 from siteselect.demo import LOAD_ORDER, write_demo
 from siteselect.index import Catalog
@@ -58,7 +64,10 @@ def write_candidates(shape: shapely.Geometry, n: int, per_file: int, folder: Pat
         }).to_parquet(folder / f"candidates-{number:05d}.parquet", index=False)  # fmt: skip
 
 
-def one_process(url: str, inputs: Path, out: Path) -> dict[str, float]:
+Measured = dict[str, Any]  # seconds, driver_mb, driver_cpu; for the cluster worker_mb, worker_cpu
+
+
+def one_process(url: str, inputs: Path, out: Path) -> Measured:
     snapshot = Catalog(Store(url)).current()
     start, cpu = time.perf_counter(), _cpu_s()
     out.mkdir()
@@ -67,14 +76,11 @@ def one_process(url: str, inputs: Path, out: Path) -> dict[str, float]:
     return {"seconds": time.perf_counter() - start, "driver_mb": _peak_mb(), "driver_cpu": _cpu_s() - cpu}
 
 
-def cluster(url: str, inputs: Path, out: Path) -> dict[str, float]:
-    from distributed import Client, LocalCluster
+def cluster(url: str, inputs: Path, out: Path) -> Measured:
+    from distributed import Client
 
     snapshot = Catalog(Store(url)).current()
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c,
-        Client(c) as client,
-    ):
+    with local_cluster(2) as c, Client(c) as client:
         client.run(importlib.import_module, "siteselect.batch")  # start-up: what one process did too
         start, cpu, worker_cpu = time.perf_counter(), _cpu_s(), client.run(_cpu_s)
         run(snapshot, [inputs], out, client=client)
@@ -85,7 +91,7 @@ def cluster(url: str, inputs: Path, out: Path) -> dict[str, float]:
         "seconds": seconds, "driver_mb": _peak_mb(), "driver_cpu": _cpu_s() - cpu,
         "worker_mb": [workers[w] for w in sorted(workers)],
         "worker_cpu": [worker_cpu[w] for w in sorted(workers)],
-    }  # type: ignore[dict-item]  # fmt: skip
+    }  # fmt: skip
 
 
 def _cpu_s() -> float:
@@ -129,34 +135,44 @@ def main() -> None:
             load_file(Store(url), layer, files[layer])
         districts = Catalog(Store(url)).current().layer("districts").features
         shape = districts[districts["level"] == "district"].geometry.iloc[0]
-        print(f"{'candidates':>10}  {'one process':>24}  {'2-worker LocalCluster':>24}  {'driver MB':>11}  "
-              f"{'worker MB':>13}  {'CPU s: one | driver, workers':>30}  equal")  # fmt: skip
+        print(f"{'candidates':>10}  {'one process':>21}  {'2-worker LocalCluster':>21}  "
+              f"{'CPU s per million':>17}  {'per worker':>10}  {'peak MB':>20}  {'load':>9}  =")  # fmt: skip
         for n in args.counts:
             inputs = Path(folder) / f"in-{n}"
             write_candidates(shape, n, args.rows_per_file, inputs)
+            load = os.getloadavg()[0]
             one = _measure("one", url, inputs, Path(folder) / f"one-{n}")
             two = _measure("cluster", url, inputs, Path(folder) / f"cluster-{n}")
             same = digest(Path(folder) / f"one-{n}") == digest(Path(folder) / f"cluster-{n}")
-            print(f"{n:>10,}  {n / one['seconds']:>9,.0f}/s ({one['seconds']:7.1f} s)  "
-                  f"{n / two['seconds']:>9,.0f}/s ({two['seconds']:7.1f} s)  "
-                  f"{one['driver_mb']:>5,.0f} {two['driver_mb']:>5,.0f}  "
-                  f"{', '.join(f'{m:,.0f}' for m in two['worker_mb']):>13}  "
-                  f"{one['driver_cpu']:>7.1f} | {two['driver_cpu']:5.1f}, "
-                  f"{', '.join(f'{c:.1f}' for c in two['worker_cpu']):>14}  {same}", flush=True)  # fmt: skip
+            print(_row(n, one, two, same, (load, os.getloadavg()[0])), flush=True)
             for path in Path(folder).glob(f"*-{n}"):
                 subprocess.run(["rm", "-rf", str(path)], check=True)
-        print("driver MB: peak of the one process, of the cluster's driver; worker MB: each worker's peak;")
-        print("CPU s: CPU seconds used in the timed part by the one process, the driver, each worker")
+        print("CPU s per million: the one process; the cluster (driver + workers). per worker: candidates")
+        print("per CPU second of a worker. peak MB: one process; driver; each worker. load: 1-minute load")
+        print("average before and after the row. =: the two ways' results equal, by a digest of every row")
 
 
-def _measure(way: str, url: str, inputs: Path, out: Path) -> dict[str, float]:
+def _row(n: int, one: Measured, two: Measured, same: bool, load: tuple[float, float]) -> str:
+    per_million = 1e6 / n
+    driver, workers = two["driver_cpu"] * per_million, sum(two["worker_cpu"]) * per_million
+    worker_mb = ", ".join(f"{m:,.0f}" for m in two["worker_mb"])
+    return (
+        f"{n:>10,}  {n / one['seconds']:>8,.0f}/s ({one['seconds']:6.1f} s)  "
+        f"{n / two['seconds']:>8,.0f}/s ({two['seconds']:6.1f} s)  "
+        f"{one['driver_cpu'] * per_million:>5.1f}; {driver + workers:>4.1f} ({driver:.1f} + {workers:.1f})  "
+        f"{1e6 / workers:>8,.0f}/s  {one['driver_mb']:>4,.0f}; {two['driver_mb']:>4,.0f}; {worker_mb}  "
+        f"{load[0]:>4.1f}–{load[1]:<4.1f}  {same}"
+    )  # fmt: skip
+
+
+def _measure(way: str, url: str, inputs: Path, out: Path) -> Measured:
     done = subprocess.run(
         [sys.executable, __file__, "--way", way, "--url", url, "--inputs", str(inputs), "--out", str(out)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"the {way} run failed:\n{done.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: Measured = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 

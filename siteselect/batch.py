@@ -1,20 +1,23 @@
 """Batch work: check and score every candidate of a city, in one process or on a Dask cluster.
 
 On Dask the driver only arranges the work. Candidates are read by the workers as a
-``dask.dataframe``, one partition per candidates file, and shuffled so that each H3 parent cell's
-candidates meet in one partition. Each worker loads the layers once, from a snapshot file the
-driver writes beside the results, and builds the *regional* snapshot of each of its parent cells
-itself: the features of the cell and a halo of neighbouring cells wider than the largest distance
-any rule, list entry or criterion looks (the district outline, the rules and every transit stop
-travel whole, and district-wide figures go along), so a partition's results are exactly those of
-the whole district in one process. Each worker writes its results as Parquet parts; the driver
-gathers only their names and counts, and writes the manifest last.
+``dask.dataframe``, one partition per candidates file, and shuffled by H3 parent cell, each cell's
+candidates dealt into a few slices so that no task holds a large cell whole. Each worker loads the
+layers once, from a snapshot file the driver writes beside the results, and builds the *regional*
+snapshot of each parent cell it meets itself, keeping the last few: the features of the cell and
+a halo wider than the largest distance any rule, list entry or criterion looks (the district
+outline, the rules and every transit stop travel whole, and district-wide figures go along), so a
+partition's results are exactly those of the whole district in one process. Each worker writes
+its results as Parquet parts, a chunk at a time as they come; the driver gathers only their names
+and counts, and writes the manifest last.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,33 +34,47 @@ from siteselect.match import Constraints, scorer_for
 from siteselect.premises import Premises
 
 PARENT_RES = 5  # cells of ~250 km²: a district is a handful of regions, a city a few dozen
-RESULT_COLUMNS = ["ref", "industry", "verdict", "score", "reasons", "error"]
 MAX_LOOK_M = 1000.0  # the farthest any rule (200 m), list entry (≤ 1,000 m) or criterion (500 m) looks
-SPREAD = 64  # partitions at least after the shuffle: two large parent cells seldom share one
+SLICES = 4  # each parent cell's candidates dealt into slices by row: no task holds a large cell whole
+SPREAD = 64  # partitions at least after the shuffle: few slices share one
+REGIONS_KEPT = 16  # regions a worker process keeps built
 HALO_MARGIN_M = 100.0  # for the straight edges of the halo drawn back in lon/lat (off by centimetres)
 CHUNK = 50_000  # candidates checked at a time: full results of millions would not fit in memory
+# Dask's diagnostics wake every process of a cluster many times a second (the workers' profiler
+# every 10 ms, the event loop's health tick every 20 ms, the system and memory monitors): idle,
+# they cost a two-worker cluster 0.07 CPU seconds a second, on a busy machine more than the
+# scheduling itself. A batch cluster runs with them eased (the README gives them as
+# environment variables for `dask scheduler` and `dask worker`).
+CLUSTER_SETTINGS = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "200ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
 
 
 def assess(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
     """Check and score candidates in this process: one row of results each, in the given order."""
     with cyclic_gc_paused():  # the scores and frames too, not only the checks
-        return _assess_chunks(snapshot, table)
+        return pd.concat(list(_judged(snapshot, table)), ignore_index=True)
 
 
-def _assess_chunks(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
-    if len(table) > CHUNK:
-        return pd.concat([_assess(snapshot, table.iloc[i : i + CHUNK]) for i in range(0, len(table), CHUNK)],
-                         ignore_index=True)  # fmt: skip
-    return _assess(snapshot, table)
+def _judged(snapshot: Snapshot, table: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """The results of ``table``, ``CHUNK`` candidates at a time (at least one frame, maybe empty)."""
+    for first in range(0, max(len(table), 1), CHUNK):
+        yield _assess(snapshot, table.iloc[first : first + CHUNK])
 
 
 def _assess(snapshot: Snapshot, table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
-        return pd.DataFrame(columns=RESULT_COLUMNS)
-    floors = [None if pd.isna(f) else int(f) for f in table["floor"]]
+        return pd.DataFrame(columns=batch_output.RESULTS.names)
+    # Plain Python values, taken column by column: iterating Arrow-backed strings or numpy
+    # scalars one by one costs more than the premises made of them.
+    floors = [None if math.isnan(f) else int(f) for f in table["floor"].to_numpy(float).tolist()]
+    columns = [table[c].to_numpy(t).tolist() for c, t in (("ref", object), ("lon", float), ("lat", float),
+                                                          ("industry", object))]  # fmt: skip
     checks = checker_for(snapshot).verdicts([
-        Premises(industry=c, lon=float(x), lat=float(y), floor=f, ref=str(r))
-        for r, x, y, c, f in zip(table["ref"], table["lon"], table["lat"], table["industry"], floors)
+        Premises(industry=c, lon=x, lat=y, floor=f, ref=str(r)) for r, x, y, c, f in zip(*columns, floors)
     ])  # fmt: skip
     score = np.full(len(table), np.nan)
     points = snapshot.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
@@ -126,7 +143,7 @@ def run(
     try:
         good = rows[rows["problem"] == ""].drop(columns="problem")
         spread = good.shuffle(  # p2p: Dask's shuffle by worker-to-worker transfers, over disk
-            on="parent",
+            on=["parent", "slice"],
             npartitions=max(SPREAD, rows.npartitions),
             shuffle_method="p2p" if client else "tasks",
         )
@@ -159,7 +176,8 @@ def run(
 _ROWS = pd.DataFrame({
     "ref": pd.Series(dtype="str"), "lon": pd.Series(dtype=float), "lat": pd.Series(dtype=float),
     "industry": pd.Series(dtype="str"), "floor": pd.Series(dtype=float),
-    "parent": pd.Series(dtype=np.int64), "problem": pd.Series(dtype="str"),
+    "parent": pd.Series(dtype=np.int64), "slice": pd.Series(dtype=np.int64),
+    "problem": pd.Series(dtype="str"),
 })  # fmt: skip
 _WRITTEN = pd.DataFrame({"file": pd.Series(dtype="str"), "rows": pd.Series(dtype=np.int64)})
 _PROBLEMS = pd.DataFrame({"problem": pd.Series(dtype="str"), "count": pd.Series(dtype=np.int64)})
@@ -177,11 +195,14 @@ def _read_partition(path: Path) -> pd.DataFrame:
     read = read_file(path)
     table = read.table.assign(
         parent=point_cells(read.table["lon"].to_numpy(float), read.table["lat"].to_numpy(float), PARENT_RES),
+        slice=np.arange(len(read.table)) % SLICES,
         problem="",
     )
-    bad = pd.DataFrame({"ref": "", "lon": np.nan, "lat": np.nan, "industry": "", "floor": np.nan,
-                        "parent": 0, "problem": read.problems})  # fmt: skip
-    return pd.concat([table, bad], ignore_index=True).astype(_ROWS.dtypes.to_dict())
+    if read.problems:
+        bad = pd.DataFrame({"ref": "", "lon": np.nan, "lat": np.nan, "industry": "", "floor": np.nan,
+                            "parent": 0, "slice": 0, "problem": read.problems})  # fmt: skip
+        table = pd.concat([table, bad], ignore_index=True)
+    return table.astype(_ROWS.dtypes.to_dict())
 
 
 def _problems(rows: Any) -> Any:
@@ -197,16 +218,35 @@ def _problems(rows: Any) -> Any:
 
 
 def _assess_and_write(part: pd.DataFrame, snapshot_path: str, out: str) -> pd.DataFrame:
-    """On a worker: each parent cell of a partition judged with its region, and written."""
-    if part.empty:
-        return _WRITTEN.copy()
-    whole = snapshot_file.load(snapshot_path)
+    """On a worker: each parent cell's candidates in a partition (one or more of its slices)
+    judged with its region and written as their results come, a chunk at a time. A part is named
+    after the cell and its first slice, so a task run again replaces its own parts."""
     written = []
     parents = part["parent"].to_numpy(np.int64)
     for parent in np.unique(parents).tolist():
-        results = assess(region_for(whole, parent), part[parents == parent].drop(columns="parent"))
-        written.append(batch_output.write_part(Path(out), cell_names([parent])[0], results))
-    return pd.DataFrame(written).astype(_WRITTEN.dtypes.to_dict())
+        rows = part[parents == parent]
+        name = f"{cell_names([parent])[0]}-{rows['slice'].min()}"
+        results = _judged(_region(snapshot_path, parent), rows.drop(columns=["parent", "slice"]))
+        with cyclic_gc_paused():
+            written.append(batch_output.write_part(Path(out), name, results))
+    return pd.DataFrame(written, columns=_WRITTEN.columns).astype(_WRITTEN.dtypes.to_dict())
+
+
+@functools.lru_cache(maxsize=REGIONS_KEPT)
+def _region(snapshot_path: str, parent: int) -> Snapshot:
+    """A parent cell's region, built once in a process while among the last few used: the slices
+    of a cell often meet on one worker (the snapshot file's name is new for every batch)."""
+    return region_for(snapshot_file.load(snapshot_path), parent)
+
+
+def local_cluster(n_workers: int) -> Any:
+    """A Dask cluster on this machine for batches: ``n_workers`` processes of one thread each (a
+    check holds Python's lock), with :data:`CLUSTER_SETTINGS`."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(CLUSTER_SETTINGS):  # read as the scheduler and the workers start
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
 
 def connect(scheduler: str, timeout_s: float = 5.0) -> Any:

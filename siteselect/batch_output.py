@@ -12,15 +12,19 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from siteselect.candidates import BatchError
 
 MANIFEST = "_SUCCESS"
+RESULTS = pa.schema([("ref", pa.string()), ("industry", pa.string()), ("verdict", pa.string()),
+                     ("score", pa.float64()), ("reasons", pa.string()), ("error", pa.string())])  # fmt: skip
 PART_GLOB = "part-*.parquet"
 
 
@@ -34,16 +38,21 @@ def prepare(out: Path) -> None:
         old.unlink()
 
 
-def write_part(out: Path, name: str, results: pd.DataFrame) -> dict[str, Any]:
-    """Write one part whole or not at all; what the manifest lists of it."""
+def write_part(out: Path, name: str, results: Iterable[pd.DataFrame]) -> dict[str, Any]:
+    """Write one part, frame by frame as ``results`` come, whole or not at all; what the manifest
+    lists of it."""
     final = out / f"part-{name}.parquet"
     temporary = out / f".part-{name}.{uuid.uuid4().hex}.tmp"
+    rows = 0
     try:
-        results.to_parquet(temporary, index=False)
+        with pq.ParquetWriter(temporary, RESULTS) as writer:
+            for frame in results:
+                writer.write_table(pa.Table.from_pandas(frame, schema=RESULTS, preserve_index=False))
+                rows += len(frame)
         os.replace(temporary, final)
     finally:
         temporary.unlink(missing_ok=True)
-    return {"file": final.name, "rows": len(results)}
+    return {"file": final.name, "rows": rows}
 
 
 def write_csv(out: Path, parts: list[str], path: Path) -> Path:

@@ -7,11 +7,13 @@ import signal
 import threading
 import time
 
+import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 from siteselect import batch, snapshot_file
 from siteselect.batch import assess, connect, region_for
@@ -51,10 +53,7 @@ def single(snapshot, candidates) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def cluster():
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c,
-        Client(c) as client,
-    ):
+    with batch.local_cluster(2) as c, Client(c) as client:
         yield client
 
 
@@ -99,11 +98,24 @@ def test_two_worker_cluster_equals_one_process(snapshot, candidates, single, clu
     assert manifest == manifest_of(tmp_path / "out") and manifest["rows"] == len(candidates)
     assert manifest["skipped"] == 0
     assert manifest["versions"] == snapshot.versions and len(manifest["inputs"]) == 4
-    # each worker read the layers once, and the snapshot file is gone
+    # each worker read the layers once, ran with the diagnostics eased, and the snapshot file is gone
     assert set(cluster.run(lambda: snapshot_file.loads).values()) == {1}
+    assert set(cluster.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()) == {False}
     assert not list((tmp_path / "out").glob("_snapshot*")) and not list((tmp_path / "out").glob(".*"))
     written = pd.read_csv(tmp_path / "all.csv", dtype={"ref": str})
     assert len(written) == len(candidates) and set(written["ref"]) == set(candidates["ref"])
+
+
+def test_a_busy_cell_is_judged_in_slices_written_chunk_by_chunk(
+    snapshot, candidates, single, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(batch, "CHUNK", 100)  # results streamed into a part, never held whole
+    batch.run(snapshot, [_files(candidates, tmp_path / "in")], tmp_path / "out")
+    pd.testing.assert_frame_equal(_by_ref(read_results(tmp_path / "out")), single)
+    parts = sorted((tmp_path / "out").glob("part-*"))
+    cells = {p.name.rsplit("-", 1)[0] for p in parts}
+    assert len(parts) > len(cells)  # a cell's candidates in several parts, for several workers
+    assert max(pq.ParquetFile(p).metadata.num_row_groups for p in parts) > 1
 
 
 def test_the_command_line_batch_here_and_on_a_scheduler_equals_one_process(
@@ -208,7 +220,7 @@ def test_a_worker_killed_mid_job_leaves_the_others_to_finish_and_nothing_written
 ):
     inputs = _files(candidates, tmp_path / "in", kinds=("parquet",) * 6)
     out = tmp_path / "out"
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = batch.local_cluster(2)
     with cluster, Client(cluster) as client:
         pids = client.run(os.getpid)
         done: dict[str, object] = {}
