@@ -14,7 +14,9 @@ anywhere still names its file, row, field and value and loads nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import gc
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,22 @@ class LoadOptions:
     min_level: str = geocoding.DEFAULT_MIN_LEVEL
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a file held whole is loaded: the load makes a few
+    million objects that all live until it ends, and the collector's full passes over them took a
+    sixth of a 100,000-row load while freeing nothing. Reference counting frees the rest as usual;
+    the collector runs again, as it was, when the load ends."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@collector_paused()
 def plan_load(
     store: Store,
     layer: str,
@@ -103,6 +121,7 @@ def plan_load(
     return plan
 
 
+@collector_paused()
 def commit(
     store: Store,
     plan: stewardship.Plan,

@@ -205,8 +205,8 @@ def entry_changes(current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame) -> li
 def _departments(gdf: gpd.GeoDataFrame | None) -> dict[str, str | None]:
     if gdf is None:
         return {}
-    departments = gdf["department"] if "department" in gdf else [None] * len(gdf)
-    return dict(zip(gdf["id"].astype(str), departments))
+    departments = gdf["department"].tolist() if "department" in gdf else [None] * len(gdf)
+    return dict(zip(gdf["id"].astype(str).tolist(), departments))
 
 
 def _rows(

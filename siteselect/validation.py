@@ -425,7 +425,9 @@ def validate_layer(
     if spec.has_geometry:
         if "geometry" not in frame.columns:
             raise LayerValidationError([Problem(source, None, "geometry", None, "has no geometry")])
-        geoms = shapely.force_2d(np.asarray(frame["geometry"].array, dtype=object))
+        geoms = np.array(frame["geometry"].array, dtype=object)
+        has_z = shapely.has_z(geoms)  # the rest are 2D already: not rebuilt
+        geoms[has_z] = shapely.force_2d(geoms[has_z])
         _check_geometry(spec, geoms, extent, out)
     if out.problems:
         out.problems.sort(key=lambda p: -1 if p.row is None else p.row)
