@@ -478,7 +478,7 @@ def _place(
     judged = [_unplaced(m, min_level) for m in matches]
     refused = np.array([j is not None for j in judged], dtype=bool)[codes]
     for row, code in zip(rows[refused].tolist(), codes[refused].tolist()):
-        found.append((row, "address", addresses[row], *judged[code]))  # type: ignore[misc]
+        found.append((row, "address", addresses[row], *judged[code]))
     for row, name, value, message, fix in sorted(found, key=lambda p: p[0]):
         intake.problem(row, name, value, message, fix=fix)
     _placed(intake, geoms, rows[~refused], [matches[c] for c in codes[~refused].tolist()])

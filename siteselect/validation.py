@@ -46,7 +46,7 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def distinct(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+def distinct(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Each value's code and the distinct values (None and NaN coded -1), so that a column of a
     big file is judged once per distinct value; None when a value cannot be hashed (a list of
     prefixes from a YAML file)."""
@@ -59,7 +59,7 @@ def distinct(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray] | None:
     return codes, np.asarray(uniques, dtype=object)
 
 
-def missing_mask(values: Sequence[Any]) -> np.ndarray:
+def missing_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """:func:`is_missing` of every value, as a boolean array."""
     found = distinct(values)
     if found is None:
@@ -228,7 +228,7 @@ def _check_column(spec: FieldSpec, values: list[Any], out: _Collector) -> list[A
     converted[:] = [c for c, _ in judged]
     refused = np.array([p is not None for _, p in judged], dtype=bool)
     for row in np.flatnonzero(refused[codes]).tolist():
-        out.add(row, spec.name, values[row], judged[codes[row]][1])  # type: ignore[arg-type]
+        out.add(row, spec.name, values[row], str(judged[codes[row]][1]))
     return converted[codes]
 
 
@@ -411,7 +411,7 @@ def validate_layer(
     if out.problems:  # the file's shape is wrong: row-by-row messages would only repeat it
         raise LayerValidationError(out.problems)
 
-    typed: dict[str, list[Any]] = {"id": _check_ids(frame["id"].tolist(), out)}
+    typed: dict[str, list[Any] | np.ndarray] = {"id": _check_ids(frame["id"].tolist(), out)}
     for name, fspec in spec.fields.items():
         values = frame[name].tolist() if name in frame.columns else [None] * len(frame)
         typed[name] = _check_column(fspec, values, out)
