@@ -39,7 +39,7 @@ from siteselect.verdicts import SEVERITY_RANK
 
 MAX_PREMISES = 2000  # premises judged before and after, nearest the changed entries first
 MAX_SHAPES = 2000  # changed entries drawn on the steward's map
-AFTER_ROWS = 100_000  # a staged load's changed entries judged with at a time
+AFTER_ROWS = 25_000  # a staged load's changed entries judged with at a time (the checker holds ~10 kB each)
 NEAR_M = 60.0  # beyond an entry's own radius, how far premises count as near it
 
 
