@@ -80,11 +80,13 @@ def plan_load(
     loaded_by: str = "",
     judge: bool = False,
     catalog: Catalog | None = None,
+    changes: bool = True,
 ) -> stewardship.Plan:
     """Read and validate a file and work out the version it would make; raise
     ``LayerValidationError`` naming every problem. Nothing is written. ``judge`` also finds the
-    verdicts the load would change (a dry run's question). A big CSV is streamed: the plan's
-    features are staged on disk (close the plan, or commit it, to let go of them)."""
+    verdicts the load would change (a dry run's question); without ``changes`` a shared layer's
+    plan leaves out its change list too (a load that shows none). A big CSV is streamed: the
+    plan's features are staged on disk (close the plan to let go of them)."""
     options = options or LoadOptions()
     spec = get_spec(layer)
     path = Path(path)
@@ -99,7 +101,8 @@ def plan_load(
             plan = _plan_whole(store, spec, path, options, settings, latest, current)
     try:
         with _paused_for(plan):
-            _changes(store, plan, spec, current, judge, settings, loaded_by, catalog)
+            if changes or judge:
+                _changes(store, plan, spec, current, judge, settings, loaded_by, catalog)
     except BaseException:
         plan.close()
         raise
@@ -282,7 +285,7 @@ def load_file(
 ) -> LayerVersion:
     """Load one file as a new version of ``layer``. A bad file loads nothing."""
     options = replace(options or LoadOptions(), coordsys=coordsys) if coordsys != "wgs84" else options
-    plan = plan_load(store, layer, path, options, settings=settings, loaded_by=loaded_by or "")
+    plan = plan_load(store, layer, path, options, settings=settings, loaded_by=loaded_by or "", changes=False)
     try:
         return commit(store, plan, loaded_by=loaded_by, on_progress=on_progress)
     finally:

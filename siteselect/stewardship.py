@@ -39,7 +39,7 @@ from siteselect.verdicts import SEVERITY_RANK
 
 MAX_PREMISES = 2000  # premises judged before and after, nearest the changed entries first
 MAX_SHAPES = 2000  # changed entries drawn on the steward's map
-AFTER_ROWS = 25_000  # a staged load's changed entries judged with at a time (the checker holds ~10 kB each)
+AFTER_ROWS = 10_000  # a staged load's changed entries judged with at a time (the checker holds ~10 kB each)
 NEAR_M = 60.0  # beyond an entry's own radius, how far premises count as near it
 
 
@@ -394,7 +394,10 @@ def _afters(
     kept = old[~old["id"].astype(str).isin(touched)] if old is not None else None
     held: list[gpd.GeoDataFrame] = []
     parts = _staged_parts(staged, touched, (lon0 - dx, lat0 - dy, lon1 + dx, lat1 + dy))
-    for part in itertools.chain(parts, [None]):
+    pieces = (
+        part.iloc[at : at + AFTER_ROWS] for part in parts for at in range(0, max(len(part), 1), AFTER_ROWS)
+    )
+    for part in itertools.chain(pieces, [None]):
         if part is not None:
             held.append(part)
         if held and (part is None or sum(map(len, held)) >= AFTER_ROWS):
