@@ -29,7 +29,7 @@ from siteselect.coords import COORDSYS, check_coordsys, to_wgs84, transform_geom
 from siteselect.errors import InvalidInputError, Problem
 from siteselect.sheets import CHUNK_ROWS, Table, iter_table
 from siteselect.specs import LayerSpec, column_aliases
-from siteselect.validation import is_missing
+from siteselect.validation import is_missing, missing_mask
 
 _FEATURE = re.compile(r"\bfeature (\d+)\b")
 COLUMNS = ("id", "lon", "lat", "coordsys", "geometry", "ignored")
@@ -455,65 +455,81 @@ def _place(
     places: dict[str, Match],
 ) -> None:
     """Place rows without coordinates by their address (``places``: those of earlier chunks);
-    check the coordinates rows bring."""
+    check the coordinates rows bring. Each distinct address is resolved and judged once."""
     frame = intake.frame
     if not intake.spec.geocoded or "address" not in frame:
         return
-    addresses = frame["address"].tolist()
-    wanted = [
-        r
-        for r in range(len(frame))
-        if not is_missing(addresses[r]) and (geoms[r] is None or not np.isnan(raw[r, 0]))
-    ]
-    if not wanted:
+    addresses = frame["address"].to_numpy(dtype=object)
+    brought = ~np.isnan(raw[:, 0])
+    wanted = np.flatnonzero(~missing_mask(addresses) & ((geoms == None) | brought))  # noqa: E711
+    if not len(wanted):
         return
     if gazetteer is None:
         raise InvalidInputError("addresses can be placed only against a store's gazetteer")
-    matches = geocoding.resolve_all(gazetteer, [str(addresses[r]).strip() for r in wanted], places)
-    levels, confidence, house = (
-        np.array(frame[name].tolist() if name in frame else [None] * len(frame), dtype=object)
+    codes, texts = pd.factorize(addresses[wanted])
+    matches = geocoding.resolve_all(gazetteer, [str(t).strip() for t in texts], places)
+    found: list[tuple[int, str, Any, str, str]] = []  # problems: row, field, value, message, fix
+    mine = brought[wanted]  # rows that bring coordinates: they must agree with their address
+    for row, code in zip(wanted[mine].tolist(), codes[mine].tolist()):
+        far = _far(geoms[row], raw[row], systems[row], matches[code])
+        if far is not None:
+            found.append((row, "lon", f"{raw[row, 0]}, {raw[row, 1]}", *far))
+    rows, codes = wanted[~mine], codes[~mine]
+    judged = [_unplaced(m, min_level) for m in matches]
+    refused = np.array([j is not None for j in judged], dtype=bool)[codes]
+    for row, code in zip(rows[refused].tolist(), codes[refused].tolist()):
+        found.append((row, "address", addresses[row], *judged[code]))
+    for row, name, value, message, fix in sorted(found, key=lambda p: p[0]):
+        intake.problem(row, name, value, message, fix=fix)
+    _placed(intake, geoms, rows[~refused], [matches[c] for c in codes[~refused].tolist()])
+
+
+def _far(point: Any, raw: np.ndarray, system: str, match: Match) -> tuple[str, str] | None:
+    """The problem of coordinates far from where their row's address resolves: message, fix."""
+    far = geocoding.far_from_address((point.x, point.y), (raw[0], raw[1]), system, match)
+    if far is None:
+        return None
+    fix = (
+        f"the coordinates look like {far.likely} ({far.likely_m:,.0f} m away read so): "
+        f"set 坐标系 to {far.likely} or load with --coordsys {far.likely}"
+        if far.likely
+        else "check the coordinates, or the address"
+    )
+    return f"lies {far.distance_m:,.0f} m from where its address resolves ({match.address})", fix
+
+
+def _unplaced(match: Match, min_level: str) -> tuple[str, str] | None:
+    """Why an address is not placed (message, fix), or None when it is."""
+    if match.level != "none" and not geocoding.below(match.level, min_level):
+        return None
+    why = f"matched only at {match.level} level" if match.level != "none" else "was not found"
+    extra = f" ({'; '.join(match.notes)})" if match.notes else ""
+    fix = "write the full road and house number (e.g. 海尔路1号), or give 经度/纬度"
+    return f"{why}{extra}; this load accepts {min_level} or better", fix
+
+
+def _placed(intake: Intake, geoms: np.ndarray, rows: np.ndarray, matches: list[Match]) -> None:
+    """Rows placed by their address: the place's point (one for the rows of each place), its match
+    level and confidence, and its house number where the row names none."""
+    frame, fields = intake.frame, intake.spec.fields
+    n = len(frame)
+    level, confidence, house = (
+        frame[name].to_numpy(dtype=object).copy() if name in frame else np.full(n, None, dtype=object)
         for name in ("match_level", "match_confidence", "house_number_id")
     )
-    placed: list[tuple[int, float, float]] = []
-    for row, match in zip(wanted, matches):
-        if geoms[row] is not None:  # the row brings coordinates: they must agree with its address
-            far = geocoding.far_from_address(
-                (geoms[row].x, geoms[row].y), (raw[row, 0], raw[row, 1]), systems[row], match
-            )
-            if far is not None:
-                fix = (
-                    f"the coordinates look like {far.likely} ({far.likely_m:,.0f} m away read so): "
-                    f"set 坐标系 to {far.likely} or load with --coordsys {far.likely}"
-                    if far.likely
-                    else "check the coordinates, or the address"
-                )
-                intake.problem(
-                    row,
-                    "lon",
-                    f"{raw[row, 0]}, {raw[row, 1]}",
-                    f"lies {far.distance_m:,.0f} m from where its address resolves ({match.address})",
-                    fix=fix,
-                )
-            continue
-        if match.level == "none" or geocoding.below(match.level, min_level):
-            why = f"matched only at {match.level} level" if match.level != "none" else "was not found"
-            extra = f" ({'; '.join(match.notes)})" if match.notes else ""
-            intake.problem(
-                row,
-                "address",
-                addresses[row],
-                f"{why}{extra}; this load accepts {min_level} or better",
-                fix="write the full road and house number (e.g. 海尔路1号), or give 经度/纬度",
-            )
-            continue
-        placed.append((row, float(match.lon or 0.0), float(match.lat or 0.0)))  # set at every level
-        levels[row], confidence[row] = match.level, round(match.confidence, 2)
-        if match.house_number_id and is_missing(house[row]):
-            house[row] = match.house_number_id
-    if placed:
-        rows, lon, lat = (np.array(v) for v in zip(*placed))
-        geoms[rows.astype(np.intp)] = shapely.points(lon.astype(float), lat.astype(float))
-    if "match_level" in intake.spec.fields:
-        frame["match_level"], frame["match_confidence"] = levels, confidence
-    if "house_number_id" in intake.spec.fields:
+    if len(rows):
+        places = {id(m): m for m in matches}  # the rows of one place share its Match
+        index = {key: k for k, key in enumerate(places)}
+        back = np.array([index[id(m)] for m in matches], dtype=np.intp)
+        chosen = list(places.values())
+        points = shapely.points([float(m.lon or 0.0) for m in chosen], [float(m.lat or 0.0) for m in chosen])
+        geoms[rows] = points[back]  # set at every level
+        level[rows] = np.array([m.level for m in chosen], dtype=object)[back]
+        confidence[rows] = np.array([round(m.confidence, 2) for m in chosen], dtype=object)[back]
+        theirs = np.array([m.house_number_id or None for m in chosen], dtype=object)[back]
+        fill = missing_mask(house[rows]) & (theirs != None)  # noqa: E711
+        house[rows[fill]] = theirs[fill]
+    if "match_level" in fields:
+        frame["match_level"], frame["match_confidence"] = level, confidence
+    if "house_number_id" in fields:
         frame["house_number_id"] = house

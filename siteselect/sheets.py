@@ -325,6 +325,14 @@ def _name(col: int, letters: bool) -> str:
 def _cells(values: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
     """A column's values as read, and which are filled: blank text is missing (None); a date-time
     at midnight is a date (Excel stores dates so)."""
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    if pd.api.types.infer_dtype(column, skipna=True) == "string":  # text only: each distinct text once
+        codes, texts = pd.factorize(column)
+        kept = np.empty(len(texts) + 1, dtype=object)
+        kept[:] = [None if not t or t.isspace() else t for t in texts] + [None]  # the last: None
+        column = kept[codes]
+        return column, column != None  # noqa: E711
     out = list(values)
     filled = [True] * len(out)
     for n, v in enumerate(out):

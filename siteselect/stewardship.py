@@ -14,9 +14,10 @@ entries of a shared layer, and the whole of the layers its department keeps (``s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -32,11 +33,13 @@ from siteselect.grid import geometries_cells
 from siteselect.index import Catalog, LayerIndex, Snapshot
 from siteselect.premises import Premises
 from siteselect.specs import LayerSpec, get_spec
-from siteselect.store import LayerVersion, Store
+from siteselect.store import LayerVersion, Staging, Store
 from siteselect.users import User
+from siteselect.verdicts import SEVERITY_RANK
 
 MAX_PREMISES = 2000  # premises judged before and after, nearest the changed entries first
 MAX_SHAPES = 2000  # changed entries drawn on the steward's map
+AFTER_ROWS = 10_000  # a staged load's changed entries judged with at a time (the checker holds ~10 kB each)
 NEAR_M = 60.0  # beyond an entry's own radius, how far premises count as near it
 
 
@@ -68,13 +71,17 @@ class VerdictChange:
         }
 
 
+# A new version's features: in memory, or (a big file's) staged on disk.
+Features: TypeAlias = gpd.GeoDataFrame | Staging
+
+
 @dataclass
 class Plan:
     """A load worked out but not made: the new version's features and what they change."""
 
     layer: str
     source: str
-    features: gpd.GeoDataFrame
+    features: Features
     based_on: int | None
     departments: tuple[str, ...]
     entries: list[EntryChange] = field(default_factory=list)
@@ -83,6 +90,11 @@ class Plan:
     mapping: dict[str, str] = field(default_factory=dict)
     shapes: list[dict[str, Any]] = field(default_factory=list)  # GeoJSON of the entries that change
     unmatched: list[Problem] = field(default_factory=list)  # records that name no feature
+
+    def close(self) -> None:
+        """Let go of features staged on disk (a plan in memory holds nothing to let go of)."""
+        if isinstance(self.features, Staging):
+            self.features.close()
 
     def summary(self) -> dict[str, int]:
         counts = {"added": 0, "removed": 0, "changed": 0}
@@ -182,8 +194,10 @@ def owner(department: Any) -> str:
     return "" if department is None else str(department)
 
 
-def entry_changes(current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame) -> list[EntryChange]:
+def entry_changes(current: gpd.GeoDataFrame | None, new: Features) -> list[EntryChange]:
     """Entries added, removed and changed between two versions of a layer, by id."""
+    if isinstance(new, Staging):
+        return _staged_changes(current, new)
     was, will = _departments(current), _departments(new)
     both = set(was) & set(will)
     old, now = _rows(current, both), _rows(new, both)
@@ -194,19 +208,46 @@ def entry_changes(current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame) -> li
         elif fid not in will:
             out.append(EntryChange(fid, was[fid], "removed"))
         elif old[fid][1:] != now[fid][1:]:  # compared as stored: attribute JSON and WKB
-            a, b = old[fid][0], now[fid][0]
-            changed = [k for k in sorted(set(a) | set(b)) if _json(a.get(k)) != _json(b.get(k))]
-            if old[fid][2] != now[fid][2]:
-                changed.append("geometry")
-            out.append(EntryChange(fid, b.get("department"), "changed", tuple(changed)))
+            fields = _fields(old[fid][0], now[fid][0], old[fid][2] != now[fid][2])
+            out.append(EntryChange(fid, now[fid][0].get("department"), "changed", fields))
     return out
+
+
+def _staged_changes(current: gpd.GeoDataFrame | None, staged: Staging) -> list[EntryChange]:
+    """:func:`entry_changes` of features staged on disk, read a batch at a time: the layer as it
+    is now is held, the file is not."""
+    was = _departments(current)
+    old = _rows(current, set(was))
+    out, seen = [], set()
+    names: dict[Any, Any] = {}  # one department text for all its entries, not one per row
+    for ids, wkb, props in staged.batches():
+        for n, fid in enumerate(ids.tolist()):
+            attrs = orjson.loads(props[n])
+            department = names.setdefault(attrs.get("department"), attrs.get("department"))
+            before = old.get(fid)
+            if before is None:
+                out.append(EntryChange(fid, department, "added"))
+                continue
+            seen.add(fid)
+            shape = None if wkb is None else bytes(wkb[n])
+            if before[1] != _json(attrs) or before[2] != shape:
+                fields = _fields(before[0], attrs, before[2] != shape)
+                out.append(EntryChange(fid, department, "changed", fields))
+    out += [EntryChange(fid, department, "removed") for fid, department in was.items() if fid not in seen]
+    return sorted(out, key=lambda e: e.id)
+
+
+def _fields(a: dict[str, Any], b: dict[str, Any], moved: bool) -> tuple[str, ...]:
+    """The attributes that differ between two versions of an entry, and its geometry if moved."""
+    changed = [k for k in sorted(set(a) | set(b)) if _json(a.get(k)) != _json(b.get(k))]
+    return (*changed, "geometry") if moved else tuple(changed)
 
 
 def _departments(gdf: gpd.GeoDataFrame | None) -> dict[str, str | None]:
     if gdf is None:
         return {}
-    departments = gdf["department"] if "department" in gdf else [None] * len(gdf)
-    return dict(zip(gdf["id"].astype(str), departments))
+    departments = gdf["department"].tolist() if "department" in gdf else [None] * len(gdf)
+    return dict(zip(gdf["id"].astype(str).tolist(), departments))
 
 
 def _rows(
@@ -231,11 +272,48 @@ def _json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+def staged_frame(
+    staged: Staging, ids: set[str], box: tuple[float, float, float, float] | None = None
+) -> gpd.GeoDataFrame:
+    """The staged features of ``ids`` (those meeting ``box``, lon/lat bounds, if given)."""
+    return gpd.GeoDataFrame(pd.concat(list(_staged_parts(staged, ids, box)), ignore_index=True))
+
+
+def _staged_parts(
+    staged: Staging, ids: set[str], box: tuple[float, float, float, float] | None = None
+) -> Iterator[gpd.GeoDataFrame]:
+    """:func:`staged_frame` a batch at a time (the first batch even when it has none of them)."""
+    for n, (fids, wkb, props) in enumerate(staged.batches()):
+        keep = np.fromiter((fid in ids for fid in fids.tolist()), dtype=bool, count=len(fids))
+        geoms = shapely.from_wkb(wkb[keep]) if wkb is not None else None
+        if box is not None and geoms is not None:
+            near = shapely.intersects(geoms, shapely.box(*box))
+            keep[np.flatnonzero(keep)[~near]] = False
+            geoms = geoms[near]
+        if keep.any() or n == 0:
+            yield _decoded(staged, fids[keep], geoms, [p for p, k in zip(props, keep) if k])
+
+
+def _decoded(
+    staged: Staging, fids: np.ndarray, geoms: np.ndarray | None, props: list[str]
+) -> gpd.GeoDataFrame:
+    """Staged rows as features, as the store reads them."""
+    rows = [orjson.loads(p) for p in props]
+    frame = pd.DataFrame(rows, columns=list(staged.spec.fields), dtype=object).replace({np.nan: None})
+    frame.insert(0, "id", fids)
+    if geoms is None:
+        return gpd.GeoDataFrame(frame)
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
+
+
 def changed_shapes(
-    current: gpd.GeoDataFrame | None, new: gpd.GeoDataFrame, entries: list[EntryChange]
+    current: gpd.GeoDataFrame | None, new: Features, entries: list[EntryChange]
 ) -> list[dict[str, Any]]:
     """The entries a load changes as GeoJSON features (a removed one where it was), for a map: at
     most ``MAX_SHAPES`` of them."""
+    if isinstance(new, Staging):  # the first few added and changed are all that are drawn
+        added = [e.id for e in entries if e.change == "added"][:MAX_SHAPES]
+        new = staged_frame(new, {*added, *[e.id for e in entries if e.change == "changed"][:MAX_SHAPES]})
     if "geometry" not in new or not entries:
         return []
     out: list[dict[str, Any]] = []
@@ -259,29 +337,42 @@ def changed_shapes(
 
 
 def verdict_changes(
-    catalog: Catalog, layer: str, new: gpd.GeoDataFrame, entries: list[EntryChange], version: LayerVersion
+    catalog: Catalog, layer: str, new: Features, entries: list[EntryChange], version: LayerVersion
 ) -> tuple[list[VerdictChange], int]:
     """Premises near the changed entries, judged on the current layers and on the layers with
     ``new`` in place of ``layer``: those whose verdict differs. Returns them and how many premises
-    were judged."""
+    were judged. Staged features are read twice, a batch at a time: for where the changes lie,
+    then for the changed entries near the premises judged."""
     before = catalog.current()
     if not entries or not before.has("house_numbers") or not before.has("districts"):
         return [], 0
     old = before.layer(layer).features if before.has(layer) else None
     touched = {e.id for e in entries}
-    shapes = [g for g in _touched(old, touched) + _touched(new, touched) if g is not None]
-    codes = _industries_of(old, touched) | _industries_of(new, touched) | _zone_rule_industries(before, layer)
+    parts = [new] if isinstance(new, gpd.GeoDataFrame) else _staged_parts(new, touched)
+    shapes = {shapely.to_wkb(g): g for g in _touched(old, touched) if g is not None}
+    codes = _industries_of(old, touched) | _zone_rule_industries(before, layer)
+    reach = _reach(before, layer, old)
+    for part in parts:  # one place shared by many entries is one shape
+        shapes |= {shapely.to_wkb(g): g for g in _touched(part, touched) if g is not None}
+        codes |= _industries_of(part, touched)
+        reach = max(reach, _reach(before, layer, part))
     if not shapes or not codes:
         return [], 0
-    premises = _premises_near(before, shapes, _reach(before, layer, old, new))
-    after = Snapshot({**before.layers, layer: _index_of(version, new, catalog)}, before.frame)
+    premises = _premises_near(before, list(shapes.values()), reach)
     items = [
         Premises(industry=code, address=str(hn.address), ref=f"{hn.id}|{code}")
         for hn in premises.itertuples()
         for code in sorted(codes)
     ]
     was = checker_for(before).verdicts(items)
-    will = checker_for(after).verdicts(items)
+    # A verdict ranks its weightiest reason, and an entry's reasons are its own: judged on the
+    # unchanged entries with each part of the changed ones, the weightiest verdict is the whole's.
+    afters = [new] if isinstance(new, gpd.GeoDataFrame) else _afters(old, new, touched, premises, reach)
+    will: list[Any] = []
+    for after_layer in afters:
+        after = Snapshot({**before.layers, layer: _index_of(version, after_layer, catalog)}, before.frame)
+        got = checker_for(after).verdicts(items)
+        will = [max(a, b, key=_rank) for a, b in zip(will, got)] if will else got
     address = dict(zip(premises["id"], premises["address"]))
     out = []
     for a, b in zip(was, will):
@@ -289,6 +380,34 @@ def verdict_changes(
             hid, code = str(a.ref).split("|")
             out.append(VerdictChange(str(address[hid]), hid, code, a.verdict, b.verdict))
     return out, len(premises)
+
+
+def _afters(
+    old: gpd.GeoDataFrame | None, staged: Staging, touched: set[str], premises: gpd.GeoDataFrame, reach: float
+) -> Iterator[gpd.GeoDataFrame]:
+    """The layer as a staged load leaves it, as far as ``premises`` can tell, in parts of at most
+    ``AFTER_ROWS`` changed entries: the entries it does not change, with the changed ones within
+    ``reach`` metres of the premises."""
+    lon0, lat0, lon1, lat1 = premises.total_bounds
+    dy = reach / 111_000 + 1e-6  # degrees of latitude a little over ``reach`` metres; of longitude:
+    dx = dy / max(np.cos(np.radians(max(abs(lat0), abs(lat1)))), 0.01)
+    kept = old[~old["id"].astype(str).isin(touched)] if old is not None else None
+    held: list[gpd.GeoDataFrame] = []
+    parts = _staged_parts(staged, touched, (lon0 - dx, lat0 - dy, lon1 + dx, lat1 + dy))
+    pieces = (
+        part.iloc[at : at + AFTER_ROWS] for part in parts for at in range(0, max(len(part), 1), AFTER_ROWS)
+    )
+    for part in itertools.chain(pieces, [None]):
+        if part is not None:
+            held.append(part)
+        if held and (part is None or sum(map(len, held)) >= AFTER_ROWS):
+            frame = pd.concat([kept, *held] if kept is not None else held, ignore_index=True)
+            yield gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
+            held = []
+
+
+def _rank(result: Any) -> int:
+    return SEVERITY_RANK[result.verdict]
 
 
 def _touched(gdf: gpd.GeoDataFrame | None, ids: set[str]) -> list[Any]:

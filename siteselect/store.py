@@ -369,6 +369,9 @@ class Staging:
     def __enter__(self) -> Staging:
         return self
 
+    def __len__(self) -> int:
+        return self.count
+
     def __exit__(self, *_exc: object) -> None:
         self.close()
 

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -44,6 +44,29 @@ def is_missing(value: Any) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
+
+
+def distinct(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each value's code and the distinct values (None and NaN coded -1), so that a column of a
+    big file is judged once per distinct value; None when a value cannot be hashed (a list of
+    prefixes from a YAML file)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    try:
+        codes, uniques = pd.factorize(array)
+    except TypeError:
+        return None
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def missing_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """:func:`is_missing` of every value, as a boolean array."""
+    found = distinct(values)
+    if found is None:
+        return np.array([is_missing(v) for v in values], dtype=bool)
+    codes, uniques = found
+    blank = np.array([is_missing(v) for v in uniques] + [True], dtype=bool)
+    return blank[codes]  # code -1 (None, NaN) takes the last
 
 
 def _to_str(value: Any) -> str:
@@ -194,22 +217,32 @@ def _text(spec: FieldSpec, text: str) -> tuple[str | None, str | None]:
     return text, None  # NUL and lone surrogates are refused as the text is read (_to_str)
 
 
-def _check_column(spec: FieldSpec, values: list[Any], out: _Collector) -> list[Any]:
+def _check_column(spec: FieldSpec, values: list[Any], out: _Collector) -> list[Any] | np.ndarray:
     # Department files repeat values (categories, codes, dates): judge each distinct value once.
-    verdicts: dict[Any, tuple[Any, str | None]] = {}
-    result: list[Any] = []
+    found = distinct(values)
+    if found is None:
+        return _check_each(spec, values, out)
+    codes, uniques = found
+    judged = [_judge(spec, v) for v in uniques] + [_judge(spec, None)]  # the last: None and NaN
+    converted = np.empty(len(judged), dtype=object)
+    converted[:] = [c for c, _ in judged]
+    refused = np.array([p is not None for _, p in judged], dtype=bool)
+    for row in np.flatnonzero(refused[codes]).tolist():
+        out.add(row, spec.name, values[row], str(judged[codes[row]][1]))
+    return converted[codes]
+
+
+def _judge(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
+    if is_missing(value):
+        return None, "is required" if spec.required else None
+    return _check_value(spec, value)
+
+
+def _check_each(spec: FieldSpec, values: list[Any], out: _Collector) -> list[Any]:
+    """:func:`_check_column` value by value, for values that cannot be hashed."""
+    result = []
     for row, value in enumerate(values):
-        if is_missing(value):
-            if spec.required:
-                out.add(row, spec.name, value, "is required")
-            result.append(None)
-            continue
-        try:
-            converted, problem = verdicts[value]
-        except KeyError:
-            converted, problem = verdicts[value] = _check_value(spec, value)
-        except TypeError:  # unhashable, e.g. a list of prefixes from a YAML file
-            converted, problem = _check_value(spec, value)
+        converted, problem = _judge(spec, value)
         if problem is not None:
             out.add(row, spec.name, value, problem)
         result.append(converted)
@@ -219,18 +252,26 @@ def _check_column(spec: FieldSpec, values: list[Any], out: _Collector) -> list[A
 def _check_ids(values: list[Any], out: _Collector) -> list[str | None]:
     ids: list[str | None] = []
     first_seen: dict[str, int] = {}
-    for row, value in enumerate(values):
-        if is_missing(value):
-            out.add(row, "id", value, "is required")
-            ids.append(None)
-            continue
-        text = _to_str(value)
-        if text in first_seen:
+    for row, text in enumerate(_id_texts(values)):
+        if text is None:
+            out.add(row, "id", values[row], "is required")
+        elif text in first_seen:
             out.add(row, "id", text, f"duplicates the id of feature {first_seen[text]}")
         else:
             first_seen[text] = row
         ids.append(text)
     return ids
+
+
+def _id_texts(values: list[Any]) -> list[str | None]:
+    """Each id as text (None when missing), each distinct value converted once."""
+    found = distinct(values)
+    if found is None:
+        return [None if is_missing(v) else _to_str(v) for v in values]
+    codes, uniques = found
+    texts = np.empty(len(uniques) + 1, dtype=object)
+    texts[:] = [None if is_missing(v) else _to_str(v) for v in uniques] + [None]
+    return list(texts[codes])
 
 
 def _check_geometry(
@@ -241,7 +282,7 @@ def _check_geometry(
 ) -> None:
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(geoms)
-    types = np.array([g.geom_type if g is not None else "" for g in geoms], dtype=object)
+    types = _TYPE_NAMES[shapely.get_type_id(geoms) + 1]
     allowed = np.isin(types, list(spec.geometry))
     valid = shapely.is_valid(geoms)
     bounds = shapely.bounds(geoms)
@@ -267,6 +308,15 @@ def _check_geometry(
         else:
             box = ", ".join(f"{b:.4f}" for b in bounds[row])
             out.add(row, "geometry", box, f"lies outside the district's extent {extent}")
+
+
+# Geometry type names by shapely's type id + 1 (-1, no geometry, is "").
+_TYPE_NAMES = np.array(
+    ["", "Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
+     "GeometryCollection"],
+    dtype=object,
+)  # fmt: skip
+_POLYGONAL = (3, 6)  # Polygon, MultiPolygon
 
 
 def _short_wkt(geom: shapely.Geometry) -> str:
@@ -361,7 +411,7 @@ def validate_layer(
     if out.problems:  # the file's shape is wrong: row-by-row messages would only repeat it
         raise LayerValidationError(out.problems)
 
-    typed: dict[str, list[Any]] = {"id": _check_ids(frame["id"].tolist(), out)}
+    typed: dict[str, list[Any] | np.ndarray] = {"id": _check_ids(frame["id"].tolist(), out)}
     for name, fspec in spec.fields.items():
         values = frame[name].tolist() if name in frame.columns else [None] * len(frame)
         typed[name] = _check_column(fspec, values, out)
@@ -375,14 +425,17 @@ def validate_layer(
     if spec.has_geometry:
         if "geometry" not in frame.columns:
             raise LayerValidationError([Problem(source, None, "geometry", None, "has no geometry")])
-        geoms = shapely.force_2d(np.asarray(frame["geometry"].array, dtype=object))
+        geoms = np.array(frame["geometry"].array, dtype=object)
+        has_z = shapely.has_z(geoms)  # the rest are 2D already: not rebuilt
+        geoms[has_z] = shapely.force_2d(geoms[has_z])
         _check_geometry(spec, geoms, extent, out)
     if out.problems:
         out.problems.sort(key=lambda p: -1 if p.row is None else p.row)
         raise LayerValidationError(out.problems)
     if geoms is None:
         return gpd.GeoDataFrame(result)
-    geoms = shapely.orient_polygons(geoms)  # RFC 7946 ring order, whatever the file used
+    polygonal = np.isin(shapely.get_type_id(geoms), _POLYGONAL)
+    geoms[polygonal] = shapely.orient_polygons(geoms[polygonal])  # RFC 7946 ring order, as stored
     return gpd.GeoDataFrame(result, geometry=geoms, crs="EPSG:4326")
 
 

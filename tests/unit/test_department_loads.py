@@ -504,3 +504,74 @@ def test_texts_of_one_place_are_resolved_once_to_the_same_match(store):
         ) == (shared.level, shared.house_number_id, shared.lon, shared.lat)  # fmt: skip
     assert geocoding.place_key("海尔路12号3号楼") == "海尔路12号3号楼"  # a building is a place
     assert geocoding.place_key("海尔路12号三单元") == "海尔路12号三单元"  # only digits are cut
+
+
+def _plans_both_ways(store, demo_db, tmp_path, path, monkeypatch, judge=True):
+    """The dry run of ``path`` streamed (on ``store``) and held whole (on a copy of the same store),
+    and the peak memory Python traced for each (after a first small plan: caches filled)."""
+    import tracemalloc
+
+    from siteselect import load as load_module
+
+    (tmp_path / "whole").mkdir()
+    other = Store(copy_store(demo_db, tmp_path / "whole"))
+    plans, peaks = [], []
+    warm = gbk_csv(tmp_path / "warm.csv", STREAM_HEADER, _big_list(store, 3), "gb18030")
+    plan_load(store, LAYER, warm, LoadOptions(), judge=judge).close()
+    for target, threshold in ((store, 0), (other, 2**40)):
+        monkeypatch.setattr(load_module, "STREAM_BYTES", threshold)
+        tracemalloc.start()
+        plans.append(plan_load(target, LAYER, path, LoadOptions(), judge=judge))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    return plans, peaks
+
+
+def test_a_streamed_dry_run_gives_the_change_list_of_the_file_held_whole(
+    store, demo_db, tmp_path, small_chunks, monkeypatch
+):
+    before = store.read_layer(LAYER)
+    mine = before[before["department"] == ENFORCEMENT]
+    kept, changed = mine.iloc[0], mine.iloc[1]  # one entry as it is, one with a new reason
+    rows = [
+        *_big_list(store, 30),
+        [kept["id"], kept["address"], kept["reason"], ";".join(kept["industries"]), kept["effective_from"],
+         ENFORCEMENT],
+        [changed["id"], changed["address"], "新的原因", ";".join(changed["industries"]),
+         changed["effective_from"], ENFORCEMENT],
+    ]  # fmt: skip
+    path = gbk_csv(tmp_path / "list.csv", STREAM_HEADER, rows, "gb18030")
+    (streamed, whole), _ = _plans_both_ways(store, demo_db, tmp_path, path, monkeypatch)
+    assert small_chunks and max(small_chunks) == 7  # read chunk by chunk
+    assert len(streamed.features) == len(whole.features) and streamed.departments == whole.departments
+    assert streamed.entries == whole.entries
+    kinds = {e.change for e in streamed.entries}
+    assert kinds == {"added", "removed", "changed"}
+    assert "reason" in next(e.fields for e in streamed.entries if e.id == changed["id"])
+    assert streamed.verdicts, "the enforcement bureau's dropped entries change some verdict"
+    assert (streamed.verdicts, streamed.premises_checked) == (whole.verdicts, whole.premises_checked)
+    drawn = {(f["id"], f["properties"]["change"]) for f in streamed.shapes}
+    assert drawn == {(f["id"], f["properties"]["change"]) for f in whole.shapes}
+    streamed.close()
+
+
+def test_a_streamed_change_list_does_not_hold_the_file_whole(store, demo_db, tmp_path, monkeypatch):
+    """The file is read, placed, validated and compared with the layer 500 rows at a time (the
+    verdicts, judged in parts of the changed entries, are compared in the test above)."""
+    from siteselect import load as load_module
+    from siteselect import store as store_module
+
+    monkeypatch.setattr(load_module, "CHUNK_ROWS", 500)
+    monkeypatch.setattr(store_module, "CHUNK", 500)
+    numbers = store.read_layer("house_numbers")["address"].tolist()
+    rows = [
+        [f"ZF{n:05d}", f"{numbers[n % 2000]}{n % 9 + 1}单元{n % 30 + 1}01室", "违法建筑", "餐饮", "2026/4/2",
+         ENFORCEMENT]
+        for n in range(20000)
+    ]  # fmt: skip
+    path = gbk_csv(tmp_path / "big.csv", STREAM_HEADER, rows, "gb18030")
+    plans, peaks = _plans_both_ways(store, demo_db, tmp_path, path, monkeypatch, judge=False)
+    print(f"peak traced memory: streamed {peaks[0] / 2**20:.1f} MiB, whole {peaks[1] / 2**20:.1f} MiB")
+    assert plans[0].entries == plans[1].entries and len(plans[0].entries) == 20000 + 10
+    assert peaks[0] < peaks[1] / 3
+    plans[0].close()
