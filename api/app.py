@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.tiles = TileCache()  # drawn vector tiles, by layer version
+    app.state.tiles = TileCache()  # drawn vector tiles, by layer version, 64 MiB at most
     # The last added runs first: headers on every answer, the size limit, the door, the methods.
     app.add_middleware(HeadAndOptions)
     app.add_middleware(CheckedAtTheDoor)

@@ -124,6 +124,13 @@ def leaflet_css() -> Response:
     return Response(assets.leaflet_css(), media_type="text/css", headers={"Cache-Control": CACHE})
 
 
+@router.get("/static/protomaps-leaflet.js")
+def protomaps_leaflet_js() -> Response:
+    return Response(
+        assets.protomaps_leaflet_js(), media_type="text/javascript", headers={"Cache-Control": CACHE}
+    )
+
+
 @router.get("/basemap")
 def basemap(request: Request) -> Response:
     """District and street outlines and roads as one GeoJSON, each feature with its ``layer``;

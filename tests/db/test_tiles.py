@@ -20,7 +20,7 @@ from siteselect.filters import queryables
 from siteselect.load import load_file
 from siteselect.settings import Settings
 from siteselect.store import Store
-from siteselect.tiles import BUFFER, EXTENT, MEDIA_TYPE, tile_bounds, to_mercator
+from siteselect.tiles import BUFFER, EXTENT, MEDIA_TYPE, TileKey, tile_bounds, to_mercator
 from tests.conftest import require_postgis
 from tests.support.postgis import PostGISUnavailableError, fresh_database, postgis_server
 
@@ -114,7 +114,7 @@ def test_tiles_are_kept_per_layer_version(service, demo_files, tmp_path):
         client.get(url).content == first.content and client.get(url).headers["etag"] == first.headers["etag"]
     )
     version = client.app.state.catalog.current().layer("buildings").version
-    assert (version.id, z, x, y) in client.app.state.tiles._tiles  # drawn once, then kept
+    assert TileKey(version.id, z, x, y) in client.app.state.tiles  # drawn once, then kept
 
     shown = sorted(_decoded(first.content, "buildings", z, x, y))
     buildings = store.read_layer("buildings")
