@@ -10,9 +10,6 @@ layer version: a new version is new tiles, and an old one's are never served for
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -39,8 +36,9 @@ HALF_WORLD = 20037508.342789244  # web Mercator's half width, metres
 MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 FULL_ZOOM = 14  # from street scale a tile holds every feature that meets it; below it, at most
 MAX_FEATURES = 2_000  # this many, the largest first (by area, then id), as tile makers thin a city
-GCJ02_SHIFT_DEG = 0.01  # more than GCJ-02 moves any point in China (about 700 m at most)
+GCJ02_SLACK_DEG = 0.001  # more than GCJ-02's shift varies along a sixteenth of a tile's side
 NUMERIC = ("integer", "number")
+CACHE_BYTES = 64 * 2**20  # the tiles a worker keeps: a city's street tiles are some 30 kB each
 POLYGONAL = (3, 6)  # shapely's type ids of Polygon and MultiPolygon
 Bounds = tuple[float, float, float, float]
 
@@ -103,31 +101,34 @@ def _postgis_tile(store: Store, version: LayerVersion, z: int, x: int, y: int) -
     margin = sa.func.ST_Transform(sa.func.ST_TileEnvelope(z, x, y, world, BUFFER / EXTENT), 4326)
     geom = sa.func.ST_AsMVTGeom(sa.func.ST_Transform(f.c.geom, 3857), envelope, EXTENT, BUFFER, True)
     columns = columns_of(version.layer, f.c.props, {"id": f.c.fid})
-    meeting = sa.select(f.c.fid).where(f.c.version_id == version.id, f.c.geom.op("&&")(margin))
-    if z < FULL_ZOOM:
-        largest = sa.func.ST_Area(f.c.geom).desc(), f.c.fid.collate("C")
-        meeting = meeting.order_by(*largest).limit(MAX_FEATURES)
-    rows = (
-        sa.select(geom.label("geom"), *(c.label(name) for name, c in columns.items()))
-        .where(f.c.version_id == version.id, f.c.fid.in_(meeting))
-        .subquery("rows")
+    meeting = sa.select(geom.label("geom"), *(c.label(name) for name, c in columns.items())).where(
+        f.c.version_id == version.id, f.c.geom.op("&&")(margin)
     )
-    drawn = sa.select(rows).where(rows.c.geom.is_not(None)).subquery("tile")
+    if z < FULL_ZOOM:  # PostgreSQL draws only the rows the limit keeps
+        meeting = meeting.order_by(sa.func.ST_Area(f.c.geom).desc(), f.c.fid.collate("C")).limit(MAX_FEATURES)
+    # ST_AsMVT leaves out the rows whose geometry ST_AsMVTGeom dropped (NULL): no filter on them,
+    # which PostgreSQL would draw twice.
+    tile = meeting.subquery("tile")
     query = sa.select(sa.func.ST_AsMVT(sa.literal_column("tile"), version.layer, EXTENT, "geom")).select_from(
-        drawn
+        tile
     )
-    with store.engine.connect() as conn:
+    with store.engine.begin() as conn:
+        # A tile takes milliseconds: compiling its query first (JIT, which a city's tile at a low
+        # zoom is costed high enough for) or starting parallel workers would take longer.
+        for setting in ("jit", "max_parallel_workers_per_gather"):
+            conn.execute(sa.select(sa.func.set_config(setting, "0", True)))
         data = conn.execute(query).scalar_one()
-    return bytes(data) if data is not None else b""
+    return bytes(data) if data else b""
 
 
 def _encoded_tile(layer: LayerIndex, z: int, x: int, y: int, gcj02: bool) -> bytes:
     widened = tile_bounds(z, x, y, BUFFER)
     box = to_mercator(np.array([shapely.box(*widened)], dtype=object), inverse=True)[0]
     features = layer.features
-    if gcj02:  # what lies in the box once shifted lay within the largest shift of it before
-        box = box.buffer(GCJ02_SHIFT_DEG, join_style="mitre")
-    rows = np.sort(features.sindex.query(box, predicate="intersects"))
+    if gcj02:  # what GCJ-02 puts in the box lies, in WGS-84, where the box's outline goes back to
+        outline = shapely.segmentize(box, (box.bounds[2] - box.bounds[0]) / 16)
+        box = transform_geometries([outline], "gcj02")[0].buffer(GCJ02_SLACK_DEG, join_style="mitre")
+    rows = np.sort(features.sindex.query(box))  # their boxes meet it, as PostGIS's && finds them
     geoms = features.geometry.to_numpy()[rows]
     if z < FULL_ZOOM and len(rows) > MAX_FEATURES:
         largest = np.lexsort((features["id"].to_numpy()[rows], -shapely.area(geoms)))[:MAX_FEATURES]
@@ -187,41 +188,10 @@ def _number(value: Any) -> float | None:
 
 
 class TileKey(NamedTuple):
+    """A drawn tile: of which layer version, where, and whether shifted to GCJ-02."""
+
     version_id: int
     z: int
     x: int
     y: int
     gcj02: bool = False
-
-
-class TileCache:
-    """Drawn tiles by layer version, as the bytes answered: the most recently used are kept, up to
-    ``max_bytes`` in all (an empty tile counts as ``ENTRY_BYTES``, what keeping any tile costs),
-    so that a kept tile is answered without the store."""
-
-    ENTRY_BYTES = 200
-
-    def __init__(self, max_bytes: int = 64 * 2**20):
-        self.max_bytes = max_bytes
-        self.held = 0  # bytes counted against max_bytes
-        self._tiles: OrderedDict[TileKey, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: TileKey, draw: Callable[[], bytes]) -> bytes:
-        with self._lock:
-            if key in self._tiles:
-                self._tiles.move_to_end(key)
-                return self._tiles[key]
-        data = draw()  # outside the lock: two requests for a new tile may both draw it, once each
-        with self._lock:
-            if key not in self._tiles:
-                self._tiles[key] = data
-                self.held += len(data) + self.ENTRY_BYTES
-            while self.held > self.max_bytes:
-                _, dropped = self._tiles.popitem(last=False)
-                self.held -= len(dropped) + self.ENTRY_BYTES
-        return data
-
-    def __contains__(self, key: TileKey) -> bool:
-        with self._lock:
-            return key in self._tiles

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 
-from siteselect.index import Catalog
-from siteselect.tiles import MAX_ZOOM, MEDIA_TYPE, TileCache, TileKey, check_tile, draw_tile
+from api.dependencies import snapshot_of
+from siteselect.bytes_cache import BytesCache
+from siteselect.tiles import MAX_ZOOM, MEDIA_TYPE, TileKey, check_tile, draw_tile
 
 router = APIRouter(tags=["tiles"])
 CACHE = "public, max-age=60"  # a new layer version is new tiles within the minute; then ETag and 304
@@ -22,7 +24,7 @@ DRAWN: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", response_class=Response, responses=DRAWN)
-def tile(
+async def tile(
     request: Request,
     layer: str,
     z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
@@ -36,18 +38,26 @@ def tile(
 ) -> Response:
     """A Mapbox Vector Tile of a layer's current version (web Mercator, XYZ), its fields as
     properties; 204 when no feature meets the tile. From zoom 14 a tile holds every feature that
-    meets it; below, at most 2,000, the largest first."""
+    meets it; below, at most 2,000, the largest first.
+
+    A kept tile is answered on the event loop (a thread hand-off would cost more than the answer);
+    a new one is drawn in a thread."""
     check_tile(layer, z, x, y)
-    catalog: Catalog = request.app.state.catalog
-    held = catalog.current().layer(layer)
+    held = snapshot_of(request).layer(layer)
     key = TileKey(held.version.id, z, x, y, datum == "gcj02")
     etag = f'"{key.version_id}-{z}-{x}-{y}-{datum}"'
     headers = {"Cache-Control": CACHE, "ETag": etag}
-    if if_none_match is not None and etag in {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}:
+    if if_none_match is not None and etag in {
+        tag.strip().removeprefix("W/") for tag in if_none_match.split(",")
+    }:
         return Response(status_code=304, headers=headers)
-    store = request.app.state.store
-    cache: TileCache = request.app.state.tiles
-    data = cache.get(key, lambda: draw_tile(store, held, z, x, y, gcj02=key.gcj02))
+    cache: BytesCache = request.app.state.tiles
+    data = cache.get(key)
+    if data is None:
+        store = request.app.state.store
+        data = cache.put(
+            key, await anyio.to_thread.run_sync(lambda: draw_tile(store, held, z, x, y, gcj02=key.gcj02))
+        )
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=MEDIA_TYPE, headers=headers)
