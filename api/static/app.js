@@ -127,17 +127,16 @@ let surface = null;
 
 // Buildings come from the service's vector tiles, at every zoom: protomaps-leaflet paints them on
 // canvas, in a pane above any tiles beneath and below the outlines, roads and markers. The tiles of
-// zoom 15 serve every closer view (scaled), so a street is asked for once.
+// zoom 15 serve every closer view (scaled), so a street is asked for once. Over a base map in GCJ-02
+// the service shifts the tiles' buildings to it.
 map.createPane("buildings").style.zIndex = 350;
 const buildingStyle = BASE_STYLES.buildings;
 const buildings = protomapsL.leafletLayer({
-  url: "/tiles/buildings/{z}/{x}/{y}.mvt", pane: "buildings", maxDataZoom: 15, attribution: "",
-  paintRules: [{
-    dataLayer: "buildings",
-    symbolizer: new protomapsL.PolygonSymbolizer({
-      fill: buildingStyle.fillColor, opacity: buildingStyle.fillOpacity, stroke: buildingStyle.color, width: buildingStyle.weight,
-    }),
-  }],
+  url: `/tiles/buildings/{z}/{x}/{y}.mvt${CONFIG.gcj02 ? "?datum=gcj02" : ""}`, pane: "buildings", maxDataZoom: 15, attribution: "",
+  paintRules: [ // as Leaflet draws a polygon of that style: the fill's opacity is not the outline's
+    { dataLayer: "buildings", symbolizer: new protomapsL.PolygonSymbolizer({ fill: buildingStyle.fillColor, opacity: buildingStyle.fillOpacity }) },
+    { dataLayer: "buildings", symbolizer: new protomapsL.LineSymbolizer({ color: buildingStyle.color, width: buildingStyle.weight, opacity: 1 }) },
+  ],
   labelRules: [],
 }).addTo(map);
 
