@@ -2,10 +2,14 @@
 
 A tile is the features of one layer version that meet the tile (web Mercator, XYZ numbering), in
 tile coordinates (4096 a side, 64 of buffer), with the layer's queryable fields as properties,
-typed as filters read them (numbers as doubles). PostGIS draws it itself (``ST_AsMVTGeom`` and
-``ST_AsMVT``); on SQLite the same features are read by the filter path (an ``S_INTERSECTS`` with
-the tile's box), projected, clipped and encoded with ``mapbox-vector-tile``. Tiles are kept per
-layer version: a new version is new tiles, and an old one's are never served for it.
+typed as filters read them (numbers as doubles). From ``FULL_ZOOM`` on it holds every such
+feature; below, the ``MAX_FEATURES`` largest (by area, then id), so that a city's tile at a low
+zoom stays small and quick. PostGIS draws it itself (``ST_AsMVTGeom`` and ``ST_AsMVT``). On
+SQLite the worker draws it from the layer version it holds in memory: an STRtree finds the
+features whose boxes meet the tile (as PostGIS's ``&&``), which are projected, clipped, rounded,
+made valid and wound all at once, and encoded with ``mapbox-vector-tile``. A tile shifted to
+GCJ-02 (for a base map drawn in it) is drawn that way on either store. Tiles are kept per layer
+version: a new version is new tiles, and an old one's are never served for it.
 """
 
 from __future__ import annotations
