@@ -183,7 +183,7 @@ function showRoadNames() {
 }
 map.on("moveend", showRoadNames);
 
-// The name and use of the building under the pointer (a tap, on a phone), from street scale. Names
+// The name and use of the building under the pointer (or tapped, on a phone), from street scale. Names
 // come from department files: the tooltip gets them as a text node, never as markup.
 const BUILDING_NAMES_MIN_ZOOM = 15;
 const buildingTip = L.tooltip({ direction: "top", offset: [0, -8], className: "building-label" });
@@ -196,7 +196,7 @@ function nameBuilding(e) {
   buildingTip.setLatLng(e.latlng).setContent(text(uses ? `${name || ""}（${lang(uses)}）` : name || ""));
   if (!map.hasLayer(buildingTip)) map.openTooltip(buildingTip);
 }
-map.on("mousemove", nameBuilding);
+map.on("mousemove click", nameBuilding); // a tap on a phone is a click
 map.on("mouseout zoomstart", () => map.closeTooltip(buildingTip));
 
 // A premises on the map: a plain dot, or a numbered one matching its place in the list.
