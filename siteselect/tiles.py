@@ -14,6 +14,7 @@ version: a new version is new tiles, and an old one's are never served for it.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -45,6 +46,7 @@ NUMERIC = ("integer", "number")
 CACHE_BYTES = 64 * 2**20  # the tiles a worker keeps: a city's street tiles are some 30 kB each
 POLYGONAL = (3, 6)  # shapely's type ids of Polygon and MultiPolygon
 Bounds = tuple[float, float, float, float]
+_TREE_LOCK = threading.Lock()
 
 
 def tile_layers() -> list[str]:
@@ -132,7 +134,7 @@ def _encoded_tile(layer: LayerIndex, z: int, x: int, y: int, gcj02: bool) -> byt
     if gcj02:  # what GCJ-02 puts in the box lies, in WGS-84, where the box's outline goes back to
         outline = shapely.segmentize(box, (box.bounds[2] - box.bounds[0]) / 16)
         box = transform_geometries([outline], "gcj02")[0].buffer(GCJ02_SLACK_DEG, join_style="mitre")
-    rows = np.sort(features.sindex.query(box))  # their boxes meet it, as PostGIS's && finds them
+    rows = np.sort(_tree(features).query(box))  # their boxes meet it, as PostGIS's && finds them
     geoms = features.geometry.to_numpy()[rows]
     if z < FULL_ZOOM and len(rows) > MAX_FEATURES:
         largest = np.lexsort((features["id"].to_numpy()[rows], -shapely.area(geoms)))[:MAX_FEATURES]
@@ -152,6 +154,13 @@ def _encoded_tile(layer: LayerIndex, z: int, x: int, y: int, gcj02: bool) -> byt
     options = {"extents": EXTENT, "check_winding_order": False}  # the encoder turns y downwards
     data: bytes = mapbox_vector_tile.encode([{"name": name, "features": encoded}], default_options=options)
     return data
+
+
+def _tree(features: gpd.GeoDataFrame) -> Any:
+    """The features' STRtree (geopandas keeps it with them), built once: the dozen tiles a map
+    asks for at once would each build it otherwise."""
+    with _TREE_LOCK:
+        return features.sindex
 
 
 def _to_tile_units(geoms: NDArray[np.object_], z: int, x: int, y: int) -> NDArray[np.object_]:
