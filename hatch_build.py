@@ -1,5 +1,6 @@
-"""Build hook: the wheel carries the page assets installed by ``npm ci`` (Leaflet), so an installed
-service needs neither Node nor the checkout. ``npm ci`` runs first when they are not there yet."""
+"""Build hook: the wheel carries the page assets installed by ``npm ci`` (Leaflet and
+protomaps-leaflet), so an installed service needs neither Node nor the checkout. ``npm ci`` runs
+first when they are not there yet."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ ASSETS = {
     for name in ("leaflet.js", "leaflet.css", "images")
 }
 ASSETS[f"{LEAFLET}/LICENSE"] = "siteselect/_web/leaflet/LICENSE"
+# protomaps-leaflet's browser build, which draws the web map's buildings from vector tiles.
+PROTOMAPS = "node_modules/protomaps-leaflet"
+ASSETS[f"{PROTOMAPS}/dist/protomaps-leaflet.js"] = "siteselect/_web/protomaps-leaflet/protomaps-leaflet.js"
+ASSETS[f"{PROTOMAPS}/LICENSE"] = "siteselect/_web/protomaps-leaflet/LICENSE"
 
 
 class PageAssetsHook(BuildHookInterface):  # type: ignore[type-arg]

@@ -33,12 +33,13 @@ from api.routers import (
     tiles,
     webmap,
 )
+from siteselect.bytes_cache import BytesCache
 from siteselect.check import checker_for
 from siteselect.index import Catalog, Snapshot
 from siteselect.match import scorer_for
 from siteselect.settings import Settings
 from siteselect.store import Store
-from siteselect.tiles import TileCache
+from siteselect.tiles import CACHE_BYTES as TILE_CACHE_BYTES
 
 
 def _warm(snapshot: Snapshot) -> None:
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.tiles = TileCache()  # drawn vector tiles, by layer version
+    app.state.tiles = BytesCache(TILE_CACHE_BYTES)  # drawn vector tiles, by layer version
     # The last added runs first: headers on every answer, the size limit, the door, the methods.
     app.add_middleware(HeadAndOptions)
     app.add_middleware(CheckedAtTheDoor)

@@ -4,7 +4,8 @@ A suitability surface checks every sample point of thousands of cells: seconds o
 in long calls that hold the GIL for a tenth of a second or more. Drawn in request threads, four at
 once held ``/check`` for seconds. So:
 
-- a drawing is kept (per worker, by its key, least recently used first out, within ``CACHE_BYTES``);
+- a drawing is kept (per worker, by its key, least recently used first out, within ``CACHE_BYTES``:
+  ``siteselect.bytes_cache``);
 - it is drawn in a process of the worker's own (``expensive_concurrency`` of them, started on the
   first drawing, each with its own copy of the layers from the store, at a lower CPU priority), so
   it takes none of the worker's GIL and the worker's requests keep the CPU;
@@ -24,7 +25,6 @@ import multiprocessing
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,6 +33,7 @@ from typing import Any
 import anyio
 from fastapi import Request
 
+from siteselect.bytes_cache import BytesCache
 from siteselect.errors import StoreError
 from siteselect.index import Catalog, Snapshot
 from siteselect.settings import Settings
@@ -49,38 +50,12 @@ class BusyError(StoreError):
     """Too many expensive requests waiting already (503 with Retry-After, as when the store is away)."""
 
 
-class Drawings:
-    """Response bodies by key, least recently used first out, within a byte budget."""
-
-    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> bytes | None:
-        with self._lock:
-            body = self._bodies.get(key)
-            if body is not None:
-                self._bodies.move_to_end(key)
-            return body
-
-    def put(self, key: Hashable, body: bytes) -> bytes:
-        with self._lock:
-            if key not in self._bodies:
-                self._bodies[key] = body
-                self._size += len(body)
-            while self._size > self.max_bytes and len(self._bodies) > 1:
-                self._size -= len(self._bodies.popitem(last=False)[1])
-            return body
-
-
 class Expensive:
     """One worker's drawings: kept ones, those under way, the limiter and the drawing processes."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.drawings = Drawings()
+        self.drawings = BytesCache(CACHE_BYTES)
         self.underway: dict[Hashable, anyio.Event] = {}
         self.limiter = anyio.CapacityLimiter(settings.expensive_concurrency)
         self._pool: ProcessPoolExecutor | None = None

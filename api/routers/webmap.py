@@ -1,5 +1,5 @@
-"""The web map at ``/``: its page, its scripts (Leaflet from the project's npm packages) and the
-base-map vectors it draws. Nothing it loads comes from anywhere but this service."""
+"""The web map at ``/``: its page, its scripts (Leaflet and protomaps-leaflet from the project's npm
+packages) and the base-map vectors it draws. Nothing it loads comes from anywhere but this service."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ STATIC = Path(__file__).resolve().parents[1] / "static"
 CACHE = "public, max-age=3600"
 GEOJSON = "application/geo+json"
 LABELLED = ("roads",)  # the page writes their names on the map
-BUILDINGS_MAX_DEG = 0.2  # the page asks from zoom 15: a 2,560-pixel view there is 0.11° across
+BUILDINGS_MAX_DEG = 0.2  # asked for from zoom 15 or closer: a 2,560-pixel view there is 0.11° across
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -124,17 +124,24 @@ def leaflet_css() -> Response:
     return Response(assets.leaflet_css(), media_type="text/css", headers={"Cache-Control": CACHE})
 
 
+@router.get("/static/protomaps-leaflet.js")
+def protomaps_leaflet_js() -> Response:
+    return Response(
+        assets.protomaps_leaflet_js(), media_type="text/javascript", headers={"Cache-Control": CACHE}
+    )
+
+
 @router.get("/basemap")
 def basemap(request: Request) -> Response:
     """District and street outlines and roads as one GeoJSON, each feature with its ``layer``;
-    drawn once per set of layer versions. Buildings come by view, from ``/basemap/buildings``."""
+    drawn once per set of layer versions. The web map draws buildings from ``/tiles/buildings``."""
     return Response(base_geojson(request.app.state), media_type=GEOJSON)
 
 
 @router.get("/basemap/buildings")
 def basemap_buildings(request: Request, bbox: BboxQuery = None) -> Response:
-    """The buildings in a view (``bbox`` in WGS-84, at most ``BUILDINGS_MAX_DEG`` a side): a real
-    district has too many to send at once, and they only read when zoomed in."""
+    """The buildings in a view (``bbox`` in WGS-84, at most ``BUILDINGS_MAX_DEG`` a side), for the
+    operators' page to place premises in one: a real district has too many to send at once."""
     box = parse_bbox(bbox, BUILDINGS_MAX_DEG, "zoom in to see buildings")
     if box is None:
         raise InvalidInputError("bbox is required: minlon,minlat,maxlon,maxlat of the view")

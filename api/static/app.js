@@ -109,6 +109,8 @@ function gcj02(lon, lat) {
 }
 const drawn = CONFIG.gcj02 ? gcj02 : (lon, lat) => [lon, lat];
 const latlng = (lon, lat) => { const [x, y] = drawn(lon, lat); return [y, x]; };
+// One step back from the drawn datum to WGS-84: metres off at most.
+const undrawn = (lon, lat) => { const [x, y] = drawn(lon, lat); return [2 * lon - x, 2 * lat - y]; };
 const shiftGeoJSON = (geojson) => !CONFIG.gcj02 ? geojson : JSON.parse(JSON.stringify(geojson, (k, v) =>
   Array.isArray(v) && v.length === 2 && typeof v[0] === "number" ? drawn(v[0], v[1]) : v));
 
@@ -123,7 +125,20 @@ const amenities = L.layerGroup().addTo(map);
 const markers = L.layerGroup().addTo(map);
 let surface = null;
 
-const buildings = L.geoJSON(null, { style: BASE_STYLES.buildings, interactive: false }).addTo(map);
+// Buildings come from the service's vector tiles, at every zoom: protomaps-leaflet paints them on
+// canvas, in a pane above any tiles beneath and below the outlines, roads and markers. The tiles of
+// zoom 15 serve every closer view (scaled), so a street is asked for once. Over a base map in GCJ-02
+// the service shifts the tiles' buildings to it.
+map.createPane("buildings").style.zIndex = 350;
+const buildingStyle = BASE_STYLES.buildings;
+const buildings = protomapsL.leafletLayer({
+  url: `/tiles/buildings/{z}/{x}/{y}.mvt${CONFIG.gcj02 ? "?datum=gcj02" : ""}`, pane: "buildings", maxDataZoom: 15, attribution: "",
+  paintRules: [ // as Leaflet draws a polygon of that style: the fill's opacity is not the outline's
+    { dataLayer: "buildings", symbolizer: new protomapsL.PolygonSymbolizer({ fill: buildingStyle.fillColor, opacity: buildingStyle.fillOpacity }) },
+    { dataLayer: "buildings", symbolizer: new protomapsL.LineSymbolizer({ color: buildingStyle.color, width: buildingStyle.weight, opacity: 1 }) },
+  ],
+  labelRules: [],
+}).addTo(map);
 
 window.siteselect = { map, base, buildings, markers, amenities, roadNames, state, ready: false }; // for the console and the tests
 
@@ -168,28 +183,21 @@ function showRoadNames() {
 }
 map.on("moveend", showRoadNames);
 
-// Buildings come by view once zoomed in: a district has too many to send at once, and they only
-// read at street scale.
-const BUILDINGS_MIN_ZOOM = 15;
-let buildingsAsked = 0;
-// One step back from the drawn datum to WGS-84: metres off at most, and the view is padded anyway.
-const undrawn = (lon, lat) => { const [x, y] = drawn(lon, lat); return [2 * lon - x, 2 * lat - y]; };
-
-async function showBuildings() {
-  const asked = ++buildingsAsked;
-  if (map.getZoom() < BUILDINGS_MIN_ZOOM) {
-    buildings.clearLayers();
-    return;
-  }
-  const view = map.getBounds().pad(0.1);
-  const [w, s] = undrawn(view.getWest(), view.getSouth());
-  const [e, n] = undrawn(view.getEast(), view.getNorth());
-  const g = await api(`/basemap/buildings?bbox=${[w, s, e, n].map((v) => v.toFixed(6)).join(",")}`);
-  if (asked !== buildingsAsked) return; // the view moved on while these were on their way
-  buildings.clearLayers();
-  buildings.addData(g);
+// The name and use of the building under the pointer (or tapped, on a phone), from street scale. Names
+// come from department files: the tooltip gets them as a text node, never as markup.
+const BUILDING_NAMES_MIN_ZOOM = 15;
+const buildingTip = L.tooltip({ direction: "top", offset: [0, -8], className: "building-label" });
+function nameBuilding(e) {
+  const picked = map.getZoom() < BUILDING_NAMES_MIN_ZOOM ? [] : [...buildings.queryTileFeaturesDebug(e.latlng.lng, e.latlng.lat, 0).values()].flat();
+  const hit = picked.find((p) => p.layerName === "buildings");
+  if (!hit) { map.closeTooltip(buildingTip); return; }
+  const { name, use } = hit.feature.props;
+  const uses = CONFIG.uses[use];
+  buildingTip.setLatLng(e.latlng).setContent(text(uses ? `${name || ""}（${lang(uses)}）` : name || ""));
+  if (!map.hasLayer(buildingTip)) map.openTooltip(buildingTip);
 }
-map.on("moveend", () => showBuildings().catch((e) => status(message(e), true)));
+map.on("mousemove click", nameBuilding); // a tap on a phone is a click
+map.on("mouseout zoomstart", () => map.closeTooltip(buildingTip));
 
 // A premises on the map: a plain dot, or a numbered one matching its place in the list.
 function marker(lon, lat, verdict, radius) {

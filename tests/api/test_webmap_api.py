@@ -85,3 +85,15 @@ def test_the_page_gets_criteria_with_what_each_measures_parks_and_road_names_fro
     roads = [f for f in client.get("/basemap").json()["features"] if f["properties"]["layer"] == "roads"]
     assert roads and all(f["properties"]["name"] for f in roads)
     assert client.get("/static/favicon.svg").headers["content-type"].startswith("image/svg")
+
+
+def test_every_script_the_page_names_is_served_by_the_service(client):
+    import re
+
+    page = client.get("/").text
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert "/static/protomaps-leaflet.js" in scripts  # draws the buildings from the vector tiles
+    for src in scripts:
+        r = client.get(src)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript"), src
+    assert "var protomapsL=" in client.get("/static/protomaps-leaflet.js").text

@@ -8,7 +8,9 @@ import json
 import urllib.request
 from collections.abc import Iterator
 
+import geopandas as gpd
 import pytest
+import shapely
 
 from siteselect import accounts
 from siteselect.demo import LOAD_ORDER
@@ -19,18 +21,27 @@ from tests.support.serve import running_service
 
 PWN = '"><img src=x onerror="window.__pwned=1">'
 STREET = f"金家岭街道{PWN}</script>&amp;"
+BUILDING = f"<b>海尔大厦</b>{PWN}&lt;"
+SIZES = [pytest.param((1366, 768), id="desktop"), pytest.param((390, 844), id="phone")]
 READY = "window.siteselect && window.siteselect.ready"
 
 
 @pytest.fixture(scope="module")
 def hostile(demo_files, tmp_path_factory) -> Iterator[str]:
-    """The demo with a street named with markup and an operator's vacancy whose address is markup."""
+    """The demo with a street and a building named with markup and an operator's vacancy whose
+    address is markup."""
     folder = tmp_path_factory.mktemp("hostile")
     districts = json.loads(demo_files["districts"].read_text(encoding="utf-8"))
     street = next(f for f in districts["features"] if f["properties"]["level"] == "street")
     street["properties"]["name"] = STREET
-    files = dict(demo_files) | {"districts": folder / "districts.geojson"}
+    buildings = gpd.read_file(demo_files["buildings"])  # a GeoPackage
+    buildings.loc[0, "name"] = BUILDING
+    files = dict(demo_files) | {
+        "districts": folder / "districts.geojson",
+        "buildings": folder / "buildings.gpkg",
+    }
     files["districts"].write_text(json.dumps(districts, ensure_ascii=False), encoding="utf-8")
+    buildings.to_file(files["buildings"])
     url = f"sqlite:///{folder / 'store.db'}"
     store = Store(url)
     for layer in LOAD_ORDER:
@@ -96,6 +107,40 @@ def test_a_street_name_with_markup_reaches_the_page_as_written(watched, hostile)
     wait_until(page, READY)
     assert STREET in page.inner_text("#streets")
     assert page.locator("#streets img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    watched.assert_clean()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_building_named_with_markup_shows_as_text_in_its_tooltip(watched, hostile, size):
+    """The building under the pointer (or tapped on a phone) is named from its vector tile, as text."""
+    page = watched.page
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto(f"{hostile}/")
+    wait_until(page, READY)
+    with urllib.request.urlopen(f"{hostile}/ogc/collections/buildings/items?limit=1000") as response:
+        named = next(f for f in json.load(response)["features"] if f["properties"]["name"] == BUILDING)
+    spot = shapely.geometry.shape(named["geometry"]).representative_point()
+    page.evaluate(
+        "window.siteselect.buildings.once('load', () => { window.tilesShown = true; });"
+        f"window.siteselect.map.setView([{spot.y}, {spot.x}], 18, {{animate: false}})"
+    )
+    wait_until(page, "window.tilesShown")
+    page.locator(".leaflet-container").first.scroll_into_view_if_needed()  # below the form on a phone
+    x, y = page.evaluate(
+        f"""(() => {{
+            const map = window.siteselect.map, at = map.latLngToContainerPoint([{spot.y}, {spot.x}]);
+            const box = map.getContainer().getBoundingClientRect();
+            return [box.left + at.x, box.top + at.y];
+        }})()"""
+    )
+    if size[0] > 800:
+        page.mouse.move(x, y)  # pointed at
+    else:
+        page.mouse.click(x, y)  # tapped, as on a phone
+    page.wait_for_selector(".building-label")
+    assert page.inner_text(".building-label").startswith(BUILDING)
+    assert page.locator(".building-label img, .building-label b").count() == 0
     assert page.evaluate("window.__pwned") is None
     watched.assert_clean()
 

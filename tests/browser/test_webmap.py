@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pytest
 
 from tests.support.pages import wait_until
 
 READY = "window.siteselect && window.siteselect.ready"
+SIZES = [pytest.param((1366, 768), id="desktop"), pytest.param((390, 844), id="phone")]
 
 
 def _open(watched, service):
@@ -20,24 +23,43 @@ def test_page_loads_with_the_district_drawn_and_nothing_failing(watched, service
     page = _open(watched, service)
     drawn = page.evaluate("window.siteselect.base.getLayers().length")
     assert drawn > 20  # roads and outlines, as vectors: no tiles by default
-    assert page.evaluate("window.siteselect.buildings.getLayers().length") == 0  # not at district scale
     assert page.inner_text("h1") == "崂山区智能选址"
     watched.assert_clean()
 
 
-def test_buildings_are_drawn_for_the_view_once_zoomed_in(watched, service, demo_db):
+# Each building tile as it is shown: its zoom and the pixels painted on it (protomaps-leaflet paints
+# a tile's canvas before Leaflet announces it loaded).
+COUNT_PAINTED = """(() => {
+    window.painted = {};
+    window.siteselect.buildings.on("tileload", (e) => {
+        const data = e.tile.getContext("2d").getImageData(0, 0, e.tile.width, e.tile.height).data;
+        let n = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i]) n++;
+        window.painted[e.coords.z] = (window.painted[e.coords.z] || 0) + n;
+    });
+})()"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_buildings_are_drawn_from_vector_tiles_at_every_zoom(watched, service, demo_db, size):
     from siteselect.store import Store
 
-    spot = Store(demo_db).read_layer("buildings").geometry.iloc[0].centroid
-    page = _open(watched, service)
-    count = "window.siteselect.buildings.getLayers().length"
-    page.evaluate(f"window.siteselect.map.setView([{spot.y}, {spot.x}], 17)")
-    wait_until(page, f"{count} > 0")
-    near = page.evaluate(count)
-    page.evaluate(f"window.siteselect.map.setView([{spot.y}, {spot.x}], 16)")
-    wait_until(page, f"{count} > {near}")  # a wider view, more of them
-    page.evaluate("window.siteselect.map.setZoom(12)")
-    wait_until(page, f"{count} === 0")
+    spot = Store(demo_db).read_layer("buildings").geometry.iloc[0].representative_point()
+    page = watched.page
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(urlparse(r.url).path))
+    page.goto(f"{service}/")
+    wait_until(page, READY)
+    page.evaluate(COUNT_PAINTED)
+    data_zooms = set()
+    for zoom in (12, 14, 16, 18):
+        page.evaluate(f"window.siteselect.map.setView([{spot.y}, {spot.x}], {zoom}, {{animate: false}})")
+        wait_until(page, f"(window.painted[{zoom}] || 0) > 0")  # buildings painted at this zoom
+        data_zooms |= {int(p.split("/")[3]) for p in asked if p.startswith("/tiles/buildings/")}
+        assert min(zoom - 1, 15) in data_zooms  # a tile of the zoom below, drawn twice as large
+    assert max(data_zooms) == 15  # closer views scale the street tiles: asked for once
+    assert not [p for p in asked if p.startswith("/basemap/buildings")]
     watched.assert_clean()
 
 

@@ -1,7 +1,8 @@
 """Vector tiles on both stores: each tile, decoded with mapbox-vector-tile, holds exactly the
 features that meet it (the tile and its buffer), drawn within a pixel and a half of the stored
-geometry and missing none of it inside the tile, and their fields as properties; tiles are kept
-per layer version."""
+geometry and missing none of it inside the tile, and their fields as properties; below street
+scale at most so many, the largest; shifted to GCJ-02 on request; tiles are kept per layer
+version and revalidated by ETag."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import shapely
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from siteselect import tiles
+from siteselect.coords import transform_geometries
 from siteselect.filters import queryables
 from siteselect.load import load_file
 from siteselect.settings import Settings
 from siteselect.store import Store
-from siteselect.tiles import BUFFER, EXTENT, MEDIA_TYPE, tile_bounds, to_mercator
+from siteselect.tiles import BUFFER, EXTENT, MEDIA_TYPE, TileKey, tile_bounds, to_mercator
 from tests.conftest import require_postgis
 from tests.support.postgis import PostGISUnavailableError, fresh_database, postgis_server
 
@@ -114,7 +117,7 @@ def test_tiles_are_kept_per_layer_version(service, demo_files, tmp_path):
         client.get(url).content == first.content and client.get(url).headers["etag"] == first.headers["etag"]
     )
     version = client.app.state.catalog.current().layer("buildings").version
-    assert (version.id, z, x, y) in client.app.state.tiles._tiles  # drawn once, then kept
+    assert TileKey(version.id, z, x, y) in client.app.state.tiles  # drawn once, then kept
 
     shown = sorted(_decoded(first.content, "buildings", z, x, y))
     buildings = store.read_layer("buildings")
@@ -125,6 +128,53 @@ def test_tiles_are_kept_per_layer_version(service, demo_files, tmp_path):
     second = client.get(url)
     assert second.headers["etag"] != first.headers["etag"]
     assert sorted(_decoded(second.content, "buildings", z, x, y)) == shown[1:]
+
+
+def test_a_tile_named_by_its_etag_is_not_sent_again(service):
+    client, _ = service
+    z, x, y = _xyz(*PLACES[0])
+    url = f"/tiles/buildings/{z}/{x}/{y}.mvt"
+    first = client.get(url)
+    assert first.headers["cache-control"].startswith("public")
+    again = client.get(url, headers={"If-None-Match": f'"other", W/{first.headers["etag"]}'})
+    assert (
+        again.status_code == 304 and again.content == b"" and again.headers["etag"] == first.headers["etag"]
+    )
+    assert client.get(url, headers={"If-None-Match": '"1-0-0-0-wgs84"'}).status_code == 200
+
+
+def test_below_street_scale_a_tile_holds_the_largest_features_only(service, monkeypatch):
+    client, store = service
+    monkeypatch.setattr(tiles, "MAX_FEATURES", 5)
+    stored = store.read_layer("buildings")
+    z, x, y = _xyz(120.455, 36.095, 12)
+    assert z < tiles.FULL_ZOOM
+    widened = tile_bounds(z, x, y, BUFFER)
+    box = to_mercator(np.array([shapely.box(*widened)], dtype=object), inverse=True)[0]
+    candidates = stored[shapely.intersects(shapely.envelope(stored.geometry.to_numpy()), box)]
+    assert len(candidates) > 5
+    largest = candidates.assign(area=shapely.area(candidates.geometry.to_numpy()))
+    largest = largest.sort_values(["area", "id"], ascending=[False, True]).head(5)
+    meets = shapely.intersects(to_mercator(largest.geometry.to_numpy()), shapely.box(*widened))
+    got = _decoded(client.get(f"/tiles/buildings/{z}/{x}/{y}.mvt").content, "buildings", z, x, y)
+    assert sorted(got) == sorted(largest["id"][meets])
+
+
+def test_a_tile_shifted_to_gcj02_holds_the_features_where_gcj02_puts_them(service):
+    client, store = service
+    stored = store.read_layer("buildings")
+    shifted = to_mercator(transform_geometries(stored.geometry.to_numpy(), "gcj02", inverse=True))
+    z, x, y = _xyz(120.455, 36.095, 15)
+    r = client.get(f"/tiles/buildings/{z}/{x}/{y}.mvt", params={"datum": "gcj02"})
+    assert r.headers["etag"] != client.get(f"/tiles/buildings/{z}/{x}/{y}.mvt").headers["etag"]
+    widened = shapely.box(*tile_bounds(z, x, y, BUFFER))
+    meets = shapely.intersects(shifted, widened)
+    got = _decoded(r.content, "buildings", z, x, y)
+    assert meets.any() and sorted(got) == sorted(stored["id"][meets])
+    pixel = (widened.bounds[2] - widened.bounds[0]) / (EXTENT + 2 * BUFFER)
+    for fid, geom in zip(stored["id"][meets], shifted[meets]):
+        assert got[fid][0].within(geom.buffer(1.5 * pixel)), fid
+    assert client.get(f"/tiles/buildings/{z}/{x}/{y}.mvt", params={"datum": "bd09"}).status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,9 @@ def build_wheel(dist: Path) -> Path:
     )
     (wheel,) = dist.glob("siteselect-*.whl")
     with zipfile.ZipFile(wheel) as z:
-        assert "siteselect/_web/leaflet/leaflet.js" in z.namelist()
+        names = z.namelist()
+        assert "siteselect/_web/leaflet/leaflet.js" in names
+        assert "siteselect/_web/protomaps-leaflet/protomaps-leaflet.js" in names
     return wheel
 
 
