@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import random
 import re
 import shutil
@@ -149,11 +150,15 @@ def worker_pids(base: str) -> list[int]:
     return sorted(pids)
 
 
-def sample_memory(pids: list[int], stop: threading.Event, rows: list[tuple[float, list[float]]]) -> None:
+Sample = tuple[float, list[float], int, float]  # seconds in, each worker's MiB, listings published, load
+
+
+def sample_memory(pids: list[int], stop: threading.Event, rows: list[Sample], tally: Tally) -> None:
     started = time.monotonic()
     procs = [psutil.Process(p) for p in pids]
     while not stop.wait(0 if not rows else SAMPLE_S):
-        rows.append((time.monotonic() - started, [p.memory_info().rss / 2**20 for p in procs]))
+        rss = [p.memory_info().rss / 2**20 for p in procs]
+        rows.append((time.monotonic() - started, rss, len(tally.published), os.getloadavg()[0]))
 
 
 def setup(url: str, demo: Path) -> tuple[str, str, dict[str, Any]]:
@@ -226,8 +231,8 @@ def wrk(url: str, connections: int, seconds: int, script: Path, pids: list[int])
     }  # fmt: skip
 
 
-def report_soak(minutes: float, clients: int, elapsed: float, tally: Tally, memory: list, pids: list[int],
-                ledger: dict[str, tuple[int, int, int]]) -> None:  # fmt: skip
+def report_soak(minutes: float, clients: int, elapsed: float, tally: Tally, memory: list[Sample],
+                pids: list[int], ledger: dict[str, tuple[int, int, int]]) -> None:  # fmt: skip
     total = sum(len(v) for v in tally.took.values())
     print(f"soak: {minutes:g} min, {clients} clients, uvicorn 2 workers over PostGIS (service role)")
     print(f"  {total:,} requests in {elapsed:.0f} s: {total / elapsed:,.0f} requests/s")
@@ -235,9 +240,11 @@ def report_soak(minutes: float, clients: int, elapsed: float, tally: Tally, memo
         p50, p99 = np.percentile(took, [50, 99])
         print(f"  {kind:<8} n={len(took):>7,}  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
     print(f"  unexpected answers: {dict(tally.unexpected) or 'none'}; 412s of racing writes: {tally.raced}")
-    print(f"  resident memory (MiB) of workers {pids}, every {SAMPLE_S} s:")
-    for at, rss in memory:
-        print(f"    {at:6.0f} s  " + "  ".join(f"{r:7.1f}" for r in rss))
+    print(f"  resident memory (MiB) of workers {pids}, every {SAMPLE_S} s, with the listings published"
+          " so far and the machine's load average (1 min):")  # fmt: skip
+    for at, rss, published, load in memory:
+        workers = "  ".join(f"{r:7.1f}" for r in rss)
+        print(f"    {at:6.0f} s  {workers}  {published:6,}  load {load:5.1f}")
     for name, (acked, stored, audited) in ledger.items():
         verdict = "equal" if acked == stored == audited else "DIFFERENT"
         print(f"  {name}: acknowledged {acked:,}, stored {stored:,}, audited {audited:,} ({verdict})")
@@ -265,8 +272,8 @@ def main() -> None:
             with admin.engine.connect() as conn:
                 before = dict(conn.execute(sa.text("SELECT id, revision FROM listings")).all())
             pids = worker_pids(base)
-            tally, memory, stop = Tally(), [], threading.Event()
-            sampler = threading.Thread(target=sample_memory, args=(pids, stop, memory))
+            tally, memory, stop = Tally(), list[Sample](), threading.Event()
+            sampler = threading.Thread(target=sample_memory, args=(pids, stop, memory, tally))
             sampler.start()
             started = time.monotonic()
             until = started + args.minutes * 60
