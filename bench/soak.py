@@ -14,8 +14,9 @@ any 4xx but a 412 of two operators racing), and each worker's resident memory ev
 end the writes are counted three ways: acknowledged (201/200), stored (the listings' rows and
 revisions) and audited (the log's ``ok`` rows), which must agree.
 
-Then ``wrk`` sends POST /check over 16 and over 256 connections for ``--peak-seconds`` each, with
-each worker's CPU use sampled meanwhile: what bounds p99 at 256 connections.
+Then ``wrk`` sends POST /check over 16, 64 and 256 connections for ``--peak-seconds`` each, with
+each worker's CPU use and the connections waiting in the listening socket's queue (set up by the
+kernel, not yet accepted by a worker) sampled meanwhile: what bounds p99 at 256 connections.
 """
 
 from __future__ import annotations
@@ -194,10 +195,19 @@ def counts(store: Store, tally: Tally, revisions_before: dict[str, int]) -> dict
     }
 
 
+def waiting_to_be_accepted(port: str) -> int:
+    """Connections the kernel has set up on the service's port that no worker has accepted yet."""
+    listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    return int(listening.split()[1]) if listening.strip() else 0
+
+
 def wrk(url: str, connections: int, seconds: int, script: Path, pids: list[int]) -> dict[str, Any]:
-    """Requests/s, p50/p99 (ms), non-2xx answers; each worker's CPU and the machine's, meanwhile."""
+    """Requests/s, p50/p99 (ms), non-2xx answers; each worker's CPU and the machine's, and the
+    connections not yet accepted (after 1 s and at most), meanwhile."""
     workers: list[list[float]] = []
     machine: list[float] = []
+    unaccepted: list[int] = []
+    port = url.rsplit(":", 1)[1].split("/")[0]
     stop = threading.Event()
     procs = [psutil.Process(p) for p in pids]
     for p in procs:
@@ -208,6 +218,7 @@ def wrk(url: str, connections: int, seconds: int, script: Path, pids: list[int])
         while not stop.wait(1):
             workers.append([p.cpu_percent() for p in procs])
             machine.append(psutil.cpu_percent())
+            unaccepted.append(waiting_to_be_accepted(port))
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -228,6 +239,7 @@ def wrk(url: str, connections: int, seconds: int, script: Path, pids: list[int])
         "errors": int(errors.group(1)) if errors else 0,
         "workers": np.mean(workers, axis=0).round().astype(int).tolist() if workers else [],
         "machine": float(np.mean(machine)) if machine else float("nan"),
+        "unaccepted": (unaccepted[0], max(unaccepted)) if unaccepted else (0, 0),
     }  # fmt: skip
 
 
@@ -302,6 +314,7 @@ def main() -> None:
                     f"  {connections:>3} connections: {r['rps']:7,.0f} requests/s  p50 {r['p50']:7.1f} ms"
                     f"  p99 {r['p99']:7.1f} ms  non-2xx {r['errors']}  workers {r['workers']}%"
                     f"  machine {r['machine']:.0f}%  connections/rate {little:.0f} ms"
+                    f"  not yet accepted after 1 s {r['unaccepted'][0]}, at most {r['unaccepted'][1]}"
                 )
             admin.close()
 
