@@ -1,5 +1,6 @@
 """Memory under listing writes: the served app, with its request threads and background refreshes,
-keeps a bounded number of snapshots alive however many listing changes it has made them for."""
+keeps a bounded number of snapshots alive however many listing changes it has made them for, and
+gives the memory the replaced ones freed back to the system."""
 
 from __future__ import annotations
 
