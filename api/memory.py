@@ -47,7 +47,7 @@ class GiveBack:
         self.catalog = catalog
         self.every_s = EVERY_S if every_s is None else every_s
         self.trims = 0
-        self.last_trim = -float("inf")  # time.monotonic() when the last trim started
+        self.last_trim = -float("inf")  # time.monotonic() when the last finished trim started
         self._built_at = catalog.built_at  # the snapshot the last trim saw
         self._collected = True  # a full collection freed something: start-up's garbage, at first
         self._stop = threading.Event()
@@ -63,6 +63,7 @@ class GiveBack:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        if self._after_collection in gc.callbacks:
             gc.callbacks.remove(self._after_collection)
 
     def _after_collection(self, phase: str, info: dict[str, Any]) -> None:
@@ -79,7 +80,8 @@ class GiveBack:
     def trim(self) -> None:
         if MALLOC_TRIM is None:
             return
-        self.last_trim = started = time.monotonic()
+        started = time.monotonic()
         MALLOC_TRIM(0)
+        self.last_trim = started
         self.trims += 1
         log.debug("heaps trimmed in %.1f ms", (time.monotonic() - started) * 1000)
