@@ -5,7 +5,7 @@ reading it ends and the cyclic collector has been round (a snapshot and its chec
 other). glibc's allocator keeps what was freed for reuse rather than returning it, in the heap
 ("arena") of the thread that had it, one per request thread up to eight per core, and a new
 snapshot seldom fits the holes of the old one. So a worker taking writes grew by some 6 MiB a
-minute while what it held grew by 3.5 kB a listing. ``malloc_trim`` hands the free pages of every
+minute while what it held grew by 3.5-5 kB a listing. ``malloc_trim`` hands the free pages of every
 arena back: a thread of each worker calls it when a snapshot was made or a full collection freed
 something since the last time, at most every ``EVERY_S``: a trim took 1-77 ms (median 16) at
 load average 14, without the GIL but holding each arena's lock in turn, so a thread that must
