@@ -15,6 +15,7 @@ from api import errors, openapi
 from api.boundary import CheckedAtTheDoor, keep_secrets_out_of_the_access_log
 from api.headers import SecurityHeaders
 from api.limits import LimitBodySize
+from api.memory import GiveBack
 from api.methods import HeadAndOptions
 from api.observe import Observe
 from api.routers import (
@@ -63,9 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         snapshot = app.state.catalog.current()
         if snapshot.has("rules") and snapshot.has("pois"):  # the first page should not wait
             webmap.base_geojson(app.state)
+        app.state.give_back = GiveBack(app.state.catalog).start()
         try:
             yield
         finally:
+            app.state.give_back.stop()
             if hasattr(app.state, "expensive"):
                 app.state.expensive.close()
             store.close()

@@ -21,6 +21,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A client may send any token as its method: each one a series of its own would grow the metrics
+# (and the worker's memory) without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 log = logging.getLogger("siteselect.access")
 
 REQUESTS = Counter("siteselect_requests", "HTTP requests answered", ["method", "route", "status"])
@@ -65,8 +68,9 @@ class Observe:
         finally:
             took = time.perf_counter() - started
             route, method = _route(scope), scope["method"]
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(took)
+            series = method if method in METHODS else "other"
+            REQUESTS.labels(series, route, str(status)).inc()
+            LATENCY.labels(series, route).observe(took)
             client = scope.get("client")
             log.info(
                 "request",

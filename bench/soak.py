@@ -14,8 +14,9 @@ any 4xx but a 412 of two operators racing), and each worker's resident memory ev
 end the writes are counted three ways: acknowledged (201/200), stored (the listings' rows and
 revisions) and audited (the log's ``ok`` rows), which must agree.
 
-Then ``wrk`` sends POST /check over 16 and over 256 connections for ``--peak-seconds`` each, with
-each worker's CPU use sampled meanwhile: what bounds p99 at 256 connections.
+Then ``wrk`` sends POST /check over 16, 64 and 256 connections for ``--peak-seconds`` each, with
+each worker's CPU use and the connections waiting in the listening socket's queue (set up by the
+kernel, not yet accepted by a worker) sampled meanwhile: what bounds p99 at 256 connections.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import random
 import re
 import shutil
@@ -149,11 +151,15 @@ def worker_pids(base: str) -> list[int]:
     return sorted(pids)
 
 
-def sample_memory(pids: list[int], stop: threading.Event, rows: list[tuple[float, list[float]]]) -> None:
+Sample = tuple[float, list[float], int, float]  # seconds in, each worker's MiB, listings published, load
+
+
+def sample_memory(pids: list[int], stop: threading.Event, rows: list[Sample], tally: Tally) -> None:
     started = time.monotonic()
     procs = [psutil.Process(p) for p in pids]
     while not stop.wait(0 if not rows else SAMPLE_S):
-        rows.append((time.monotonic() - started, [p.memory_info().rss / 2**20 for p in procs]))
+        rss = [p.memory_info().rss / 2**20 for p in procs]
+        rows.append((time.monotonic() - started, rss, len(tally.published), os.getloadavg()[0]))
 
 
 def setup(url: str, demo: Path) -> tuple[str, str, dict[str, Any]]:
@@ -189,10 +195,19 @@ def counts(store: Store, tally: Tally, revisions_before: dict[str, int]) -> dict
     }
 
 
+def waiting_to_be_accepted(port: str) -> int:
+    """Connections the kernel has set up on the service's port that no worker has accepted yet."""
+    listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    return int(listening.split()[1]) if listening.strip() else 0
+
+
 def wrk(url: str, connections: int, seconds: int, script: Path, pids: list[int]) -> dict[str, Any]:
-    """Requests/s, p50/p99 (ms), non-2xx answers; each worker's CPU and the machine's, meanwhile."""
+    """Requests/s, p50/p99 (ms), non-2xx answers; each worker's CPU and the machine's, and the
+    connections not yet accepted (after 1 s and at most), meanwhile."""
     workers: list[list[float]] = []
     machine: list[float] = []
+    unaccepted: list[int] = []
+    port = url.rsplit(":", 1)[1].split("/")[0]
     stop = threading.Event()
     procs = [psutil.Process(p) for p in pids]
     for p in procs:
@@ -203,6 +218,7 @@ def wrk(url: str, connections: int, seconds: int, script: Path, pids: list[int])
         while not stop.wait(1):
             workers.append([p.cpu_percent() for p in procs])
             machine.append(psutil.cpu_percent())
+            unaccepted.append(waiting_to_be_accepted(port))
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -223,11 +239,12 @@ def wrk(url: str, connections: int, seconds: int, script: Path, pids: list[int])
         "errors": int(errors.group(1)) if errors else 0,
         "workers": np.mean(workers, axis=0).round().astype(int).tolist() if workers else [],
         "machine": float(np.mean(machine)) if machine else float("nan"),
+        "unaccepted": (unaccepted[0], max(unaccepted)) if unaccepted else (0, 0),
     }  # fmt: skip
 
 
-def report_soak(minutes: float, clients: int, elapsed: float, tally: Tally, memory: list, pids: list[int],
-                ledger: dict[str, tuple[int, int, int]]) -> None:  # fmt: skip
+def report_soak(minutes: float, clients: int, elapsed: float, tally: Tally, memory: list[Sample],
+                pids: list[int], ledger: dict[str, tuple[int, int, int]]) -> None:  # fmt: skip
     total = sum(len(v) for v in tally.took.values())
     print(f"soak: {minutes:g} min, {clients} clients, uvicorn 2 workers over PostGIS (service role)")
     print(f"  {total:,} requests in {elapsed:.0f} s: {total / elapsed:,.0f} requests/s")
@@ -235,9 +252,11 @@ def report_soak(minutes: float, clients: int, elapsed: float, tally: Tally, memo
         p50, p99 = np.percentile(took, [50, 99])
         print(f"  {kind:<8} n={len(took):>7,}  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
     print(f"  unexpected answers: {dict(tally.unexpected) or 'none'}; 412s of racing writes: {tally.raced}")
-    print(f"  resident memory (MiB) of workers {pids}, every {SAMPLE_S} s:")
-    for at, rss in memory:
-        print(f"    {at:6.0f} s  " + "  ".join(f"{r:7.1f}" for r in rss))
+    print(f"  resident memory (MiB) of workers {pids}, every {SAMPLE_S} s, with the listings published"
+          " so far and the machine's load average (1 min):")  # fmt: skip
+    for at, rss, published, load in memory:
+        workers = "  ".join(f"{r:7.1f}" for r in rss)
+        print(f"    {at:6.0f} s  {workers}  {published:6,}  load {load:5.1f}")
     for name, (acked, stored, audited) in ledger.items():
         verdict = "equal" if acked == stored == audited else "DIFFERENT"
         print(f"  {name}: acknowledged {acked:,}, stored {stored:,}, audited {audited:,} ({verdict})")
@@ -265,8 +284,8 @@ def main() -> None:
             with admin.engine.connect() as conn:
                 before = dict(conn.execute(sa.text("SELECT id, revision FROM listings")).all())
             pids = worker_pids(base)
-            tally, memory, stop = Tally(), [], threading.Event()
-            sampler = threading.Thread(target=sample_memory, args=(pids, stop, memory))
+            tally, memory, stop = Tally(), list[Sample](), threading.Event()
+            sampler = threading.Thread(target=sample_memory, args=(pids, stop, memory, tally))
             sampler.start()
             started = time.monotonic()
             until = started + args.minutes * 60
@@ -295,6 +314,7 @@ def main() -> None:
                     f"  {connections:>3} connections: {r['rps']:7,.0f} requests/s  p50 {r['p50']:7.1f} ms"
                     f"  p99 {r['p99']:7.1f} ms  non-2xx {r['errors']}  workers {r['workers']}%"
                     f"  machine {r['machine']:.0f}%  connections/rate {little:.0f} ms"
+                    f"  not yet accepted after 1 s {r['unaccepted'][0]}, at most {r['unaccepted'][1]}"
                 )
             admin.close()
 

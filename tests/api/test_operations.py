@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.observe import REQUESTS
 from siteselect.cli import main
 from siteselect.settings import Settings
 from tests.support.serve import free_port, wait_until_answers
@@ -47,6 +48,14 @@ def test_every_answer_carries_a_request_id_the_proxys_when_it_is_a_plain_token(d
         )
         odd = client.get("/nowhere", headers={"X-Request-ID": "a b<script>"})
         assert odd.status_code == 404 and odd.headers["x-request-id"] != "a b<script>"
+
+
+def test_metrics_have_a_series_per_known_method_and_one_for_every_invented_one(demo_db):
+    with _client(demo_db) as client:
+        for n in range(20):
+            assert client.request(f"INVENTED{n}", "/health").status_code == 405
+        methods = {s.labels["method"] for metric in REQUESTS.collect() for s in metric.samples}
+    assert "other" in methods and not any(m.startswith("INVENTED") for m in methods), methods
 
 
 @pytest.fixture(scope="module")
