@@ -66,7 +66,7 @@ class Places:
         given = np.array(
             [(p.lon, p.lat) if p.address is None and p.vacancy_id is None else _NO_PLACE for p in premises],
             dtype=float,
-        )
+        ).reshape(n, 2)  # (0, 2) for none, which a list of no pairs would not give
         self.lon, self.lat = given[:, 0], given[:, 1]
         self.floor = [p.floor or 0 for p in premises]  # 0: not given (a vacancy's own, once located)
         self.points = np.empty(n, dtype=object)  # in the snapshot's planar frame

@@ -215,6 +215,11 @@ def test_batch_equals_single_checks(checker):
     assert batch == [checker.check(item) for item in items]
 
 
+def test_an_empty_batch_has_no_results(checker):
+    assert checker.check_many([]) == []
+    assert checker.verdicts([]) == []
+
+
 @pytest.mark.parametrize(
     ("raw", "words"),
     [
