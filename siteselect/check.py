@@ -214,11 +214,13 @@ class Checker:
 
     def _share(self, rules: _RuleSet, batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Judge the attribute rules once per building and floor, and hand every premises its share."""
+        shared, floors, made = batch.shared, batch.floor, self._cache  # the loop runs once a premises
         for i, building in zip(idx.tolist(), batch.building[idx].tolist()):
-            floor = batch.floor[i]
-            batch.shared[i] = self._cached(
-                ("shared", rules.ids, building, floor), self._shared, rules, building, floor or None
-            )
+            key = ("shared", rules.ids, building, floors[i])
+            found = made.get(key)
+            if found is None:
+                found = made[key] = self._shared(rules, building, floors[i] or None)
+            shared[i] = found
 
     def _shared(self, rules: _RuleSet, building: int, floor: int | None) -> _Shared:
         checked, reasons = [], []
@@ -231,7 +233,9 @@ class Checker:
         passed = [self._checked(rule, "passed") for rule in rules.zones]
         ids = tuple(r["id"] for r in reasons + after)
         found = reasons + after
-        return _Shared(reasons, after, passed, checked, ids, VERDICTS[rank(found, None)], found, passed + checked)
+        return _Shared(
+            reasons, after, passed, checked, ids, VERDICTS[rank(found, None)], found, passed + checked
+        )
 
     def _checked(self, rule: dict[str, Any], outcome: str) -> dict[str, str]:
         return self._cached(  # shared: a result never changes it
@@ -357,9 +361,8 @@ class Checker:
         """The full result of every premises of a batch."""
         # Python numbers: a numpy scalar a premises costs more.
         rows, lons, lats = batch.building.tolist(), batch.lon.tolist(), batch.lat.tolist()
-        days = {day: day.isoformat() for day in set(batch.as_of)}
         return [
-            self._result(batch, i, row, (lon, lat), days[day])
+            self._result(batch, i, row, (lon, lat), day.isoformat())
             for i, (row, lon, lat, day) in enumerate(zip(rows, lons, lats, batch.as_of))
         ]
 

@@ -1,0 +1,100 @@
+"""The check benchmark's workload: what one round times. ``bench/check_speed.py`` runs it on this
+checkout's library and, with ``--against``, on an older checkout's in a process of its own
+(``serve``), so that both versions are timed side by side on the same machine at the same time.
+
+Only this module calls the library's checker, and it adapts to the older interface (before the
+judgement moved into its steps, the checker was ``snapshot.checker`` and ``Premises`` lived in
+``siteselect.check``): the library itself is never changed for the benchmark's sake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+DAY = dt.date(2026, 11, 1)
+FLOOR = 2
+WARM = 500  # checks run before timing: they build the cell maps of every rule once
+
+Case = tuple[float, float, str]  # lon, lat, industry
+
+
+def _library() -> tuple[Callable[[Any], Any], Any]:
+    """The checker of a snapshot and the premises class, of whichever checkout is imported."""
+    try:
+        from siteselect.check import checker_for
+        from siteselect.premises import Premises
+    except ImportError:  # an older checkout
+
+        def checker_for(snapshot: Any) -> Any:
+            return snapshot.checker
+
+        from siteselect.check import Premises  # type: ignore[attr-defined,no-redef]
+    return checker_for, Premises
+
+
+def timed(run: Callable[[], object], n: int) -> float:
+    """Seconds per check."""
+    start = time.perf_counter()
+    run()
+    return (time.perf_counter() - start) / n
+
+
+class Workload:
+    """Single checks and one batch on a snapshot, each with full results (every message, the
+    evidence, the address proof) and in brief (verdict and reason ids, what the PostGIS baseline
+    returns and ``siteselect batch`` writes)."""
+
+    def __init__(self, snapshot: Any, cases: list[Case], single: int, batch: int):
+        checker_for, premises = _library()
+        self.checker = checker_for(snapshot)
+        self.premises = [
+            premises.parse(industry=c, lon=x, lat=y, as_of=DAY, floor=FLOOR) for x, y, c in cases
+        ]
+        self.single, self.batch = self.premises[:single], self.premises[:batch]
+        self.checker.check_many(self.premises[:WARM])
+
+    def verdicts(self) -> list[str]:
+        """The verdict of every case (to compare two checkouts' answers)."""
+        return [v.verdict for v in self.checker.verdicts(self.premises)]
+
+    def round(self) -> dict[str, float]:
+        """Seconds per check of each kind, timed one after the other."""
+        checker, single, batch = self.checker, self.single, self.batch
+        return {
+            "single": timed(lambda: [checker.check(p) for p in single], len(single)),
+            "single brief": timed(lambda: [checker.verdicts([p]) for p in single], len(single)),
+            "batch": timed(lambda: checker.check_many(batch), len(batch)),
+            "brief": timed(lambda: checker.verdicts(batch), len(batch)),
+        }
+
+
+def serve() -> None:
+    """Serve an older checkout's rounds: read the set-up (database URL, cases, sizes) as one JSON
+    line, load the scaled demo as that checkout generates it, answer with its verdicts, then answer
+    each further line with a round's timings. Answers are JSON lines on stdout; anything the
+    library prints goes to stderr."""
+    answers, sys.stdout = sys.stdout, sys.stderr
+    setup = json.loads(sys.stdin.readline())
+
+    import siteselect
+    from bench.scaled_demo import describe, load_scaled
+    from siteselect.index import Catalog
+    from siteselect.store import Store
+
+    store = Store(setup["url"])
+    layers = load_scaled(store)
+    cases = [(float(x), float(y), str(c)) for x, y, c in setup["cases"]]
+    work = Workload(Catalog(store).current(), cases, setup["single"], setup["batch"])
+    _answer(answers, {"library": siteselect.__file__, "data": describe(layers), "verdicts": work.verdicts()})
+    for _ in sys.stdin:
+        _answer(answers, work.round())
+
+
+def _answer(out: IO[str], message: dict[str, Any]) -> None:
+    out.write(json.dumps(message) + "\n")
+    out.flush()
