@@ -252,20 +252,29 @@ class Checker:
         rows = np.flatnonzero(self.zones.features["kind"].isin(kinds).to_numpy())
         return self.zones.cell_map(KINDS[rule["kind"]].radius_m(rule["params"]), rows)
 
+    def _near_cells(self, rules: list[dict[str, Any]]) -> frozenset[int]:
+        """The cells with a zone of any of the rules within its distance."""
+        return frozenset().union(*(self._zone_map(rule) for rule in rules))
+
     def _zone_rules(self, rules: list[dict[str, Any]], batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Distance and containment rules, all candidate pairs measured in one vectorised pass."""
         if not rules:
             return
+        ids = tuple(r["id"] for r in rules)
         cells = batch.cells(self.zones.version.h3_resolution)[idx].tolist()
-        pairs = [cell_pairs(self._zone_map(rule), cells) for rule in rules]
-        if not any(len(r) for _, r in pairs):  # no zone is near any of them: all pass
+        # Most premises are far from every zone: one look-up each finds the few near any of them.
+        near = self._cached(("near", ids), self._near_cells, rules)
+        keep = [q for q, cell in enumerate(cells) if cell in near]
+        if not keep:  # no zone is near any of them: all pass
             return
+        if len(keep) < len(cells):
+            idx, cells = idx[keep], [cells[q] for q in keep]
+        pairs = [cell_pairs(self._zone_map(rule), cells) for rule in rules]
         pos = np.concatenate([p for p, _ in pairs])
         rows = np.concatenate([r for _, r in pairs])
         which = np.repeat(np.arange(len(rules)), [len(p) for p, _ in pairs])
         # Distance is 0 exactly when the point is inside (or on) the zone: one measure decides both.
         distance = shapely.distance(self.zones.local[rows], batch.points[idx[pos]])
-        ids = tuple(r["id"] for r in rules)
         meters, by_distance = self._cached(("limits", ids), lambda: _limits(rules))
         hit = zone_hits(distance, meters[which], by_distance[which])
         found: dict[int, dict[int, list[tuple[float, int]]]] = defaultdict(lambda: defaultdict(list))
