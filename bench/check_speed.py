@@ -88,7 +88,7 @@ class Before:
 
     def __init__(self, ref: str, folder: Path, url: str, cases: list[Case], single: int, batch: int):
         commit = _git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
-        self.name = _git("log", "-1", "--format=%h %s", commit).strip()[:100]
+        self.name = _git("log", "-1", "--format=%h %s", commit).strip()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
         # Its own library and bench/ first, then this workload module (imported by name, not from bench/).
