@@ -337,11 +337,12 @@ class Checker:
         """The address proof of premises in building ``row`` at house ``number`` on ``day``: one
         dict for all of them (a result never changes it), kept while the vacancies are the same."""
         key = (row, number, day)
-        if key not in self._proofs:
+        proof = self._proofs.get(key)  # held here: another thread may clear them meanwhile
+        if proof is None:
             if len(self._proofs) >= PROOFS_KEPT:  # a city's buildings would not fit: start again
                 self._proofs.clear()
-            self._proofs[key] = self._make_address_proof(row, number, day)
-        return self._proofs[key]
+            proof = self._proofs[key] = self._make_address_proof(row, number, day)
+        return proof
 
     def _make_address_proof(self, row: int, number: str | None, day: str) -> dict[str, Any]:
         building = self._building(row)
