@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ and tests/support helpers
 
-from bench.check_workload import DAY, FLOOR, Case, Workload, timed
+from bench.check_workload import DAY, FLOOR, STEPS, Case, Workload, timed
 from bench.scaled_demo import describe, load_scaled, random_candidates
 from siteselect.index import Catalog
 from siteselect.store import Store
@@ -50,6 +50,7 @@ KINDS = {  # a round's timings: label, and what the figure holds
     "single brief": ("single verdicts", "  verdict and reason ids"),
     "batch": ("batch checks", ""),
     "brief": ("batch verdicts", "  verdict and reason ids"),
+    **{f"step: {step}": (f"batch step: {step}", "") for step in [*STEPS, "results"]},
 }
 SLOWER_AT_MOST = 1.10  # no figure more than 10% slower than the older checkout's
 
@@ -184,9 +185,10 @@ def main() -> None:
             )
             runs["base batch"].append(timed(lambda: baseline.check_pipelined(todo, day, FLOOR), len(todo)))
 
-        sizes = {"single": args.single, "single brief": args.single, "batch": args.batch, "brief": args.batch}
         for kind, (label, note) in KINDS.items():
-            print(line(f"library, {label}", runs[kind], sizes[kind], note))
+            print(
+                line(f"library, {label}", runs[kind], args.single if "single" in kind else args.batch, note)
+            )
         print(line("PostGIS baseline, single", runs["base single"], len(todo)))
         print(line("PostGIS baseline, pipelined", runs["base batch"], len(todo)))
         speedups = [

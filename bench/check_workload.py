@@ -13,7 +13,9 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 DAY = dt.date(2026, 11, 1)
@@ -21,6 +23,17 @@ FLOOR = 2
 WARM = 500  # checks run before timing: they build the cell maps of every rule once
 
 Case = tuple[float, float, str]  # lon, lat, industry
+
+# The steps of a batch check, each timed where the checker calls it: the methods that do it in this
+# checkout and in the older one (where the checker did all of them itself). The results are what
+# is left of a batch once it is judged.
+STEPS = {
+    "locating": ("locator.locate", "_locate", "_find_buildings"),
+    "zone rules": ("_zone_rules",),
+    "building rules": ("_share",),
+    "prohibited list": ("listed.findings", "_apply_prohibited"),
+}
+JUDGING = "_judge"
 
 
 def _library() -> tuple[Callable[[Any], Any], Any]:
@@ -70,7 +83,48 @@ class Workload:
             "single brief": timed(lambda: [checker.verdicts([p]) for p in single], len(single)),
             "batch": timed(lambda: checker.check_many(batch), len(batch)),
             "brief": timed(lambda: checker.verdicts(batch), len(batch)),
-        }
+        } | self.steps()
+
+    def steps(self) -> dict[str, float]:
+        """Seconds per check in each step of a batch with full results."""
+        spent: dict[str, float] = defaultdict(float)
+        n = len(self.batch)
+        with _timing(self.checker, spent):
+            whole = timed(lambda: self.checker.check_many(self.batch), n)
+        judged = spent.pop(JUDGING) / n
+        return {f"step: {step}": spent[step] / n for step in STEPS} | {"step: results": whole - judged}
+
+
+@contextmanager
+def _timing(checker: Any, spent: dict[str, float]) -> Iterator[None]:
+    """Add the time each step's methods take to ``spent`` while the block runs (the checker's
+    methods are wrapped on the instance, and unwrapped after)."""
+    wrapped = []
+    for step, paths in [*STEPS.items(), (JUDGING, (JUDGING,))]:
+        for path in paths:
+            *owners, name = path.split(".")
+            owner = checker
+            for attr in owners:
+                owner = getattr(owner, attr, None)
+            if owner is not None and hasattr(owner, name):
+                setattr(owner, name, _timer(getattr(owner, name), step, spent))
+                wrapped.append((owner, name))
+    try:
+        yield
+    finally:
+        for owner, name in wrapped:
+            delattr(owner, name)
+
+
+def _timer(method: Callable[..., Any], step: str, spent: dict[str, float]) -> Callable[..., Any]:
+    def timed_method(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            spent[step] += time.perf_counter() - start
+
+    return timed_method
 
 
 def serve() -> None:
