@@ -57,6 +57,14 @@ def timed(run: Callable[[], object], n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
+def _both(run: Callable[[], object], n: int) -> tuple[float, float]:
+    """Seconds per check on the wall clock, and of this process's CPU: the time other processes on
+    a shared machine take from it inflates the first, not the second."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
+
+
 class Workload:
     """Single checks and one batch on a snapshot, each with full results (every message, the
     evidence, the address proof) and in brief (verdict and reason ids, what the PostGIS baseline
@@ -76,29 +84,37 @@ class Workload:
         return [v.verdict for v in self.checker.verdicts(self.premises)]
 
     def round(self) -> dict[str, float]:
-        """Seconds per check of each kind, timed one after the other."""
+        """Seconds per check of each kind, timed one after the other; ``<kind>, CPU``: of the CPU."""
         checker, single, batch = self.checker, self.single, self.batch
-        return {
-            "single": timed(lambda: [checker.check(p) for p in single], len(single)),
-            "single brief": timed(lambda: [checker.verdicts([p]) for p in single], len(single)),
-            "batch": timed(lambda: checker.check_many(batch), len(batch)),
-            "brief": timed(lambda: checker.verdicts(batch), len(batch)),
-        } | self.steps()
+        runs: dict[str, tuple[Callable[[], object], int]] = {
+            "single": (lambda: [checker.check(p) for p in single], len(single)),
+            "single brief": (lambda: [checker.verdicts([p]) for p in single], len(single)),
+            "batch": (lambda: checker.check_many(batch), len(batch)),
+            "brief": (lambda: checker.verdicts(batch), len(batch)),
+        }
+        out = {}
+        for kind, (run, n) in runs.items():
+            out[kind], out[f"{kind}, CPU"] = _both(run, n)
+        return out | self.steps()
 
     def steps(self) -> dict[str, float]:
-        """Seconds per check in each step of a batch with full results."""
-        spent: dict[str, float] = defaultdict(float)
+        """Seconds per check in each step of a batch with full results (and of the CPU)."""
+        spent: dict[tuple[str, int], float] = defaultdict(float)
         n = len(self.batch)
         with _timing(self.checker, spent):
-            whole = timed(lambda: self.checker.check_many(self.batch), n)
-        judged = spent.pop(JUDGING) / n
-        return {f"step: {step}": spent[step] / n for step in STEPS} | {"step: results": whole - judged}
+            whole = _both(lambda: self.checker.check_many(self.batch), n)
+        out = {}
+        for clock, (suffix, total) in enumerate([("", whole[0]), (", CPU", whole[1])]):
+            out |= {f"step: {step}{suffix}": spent[step, clock] / n for step in STEPS}
+            out[f"step: results{suffix}"] = total - spent[JUDGING, clock] / n
+        return out
 
 
 @contextmanager
-def _timing(checker: Any, spent: dict[str, float]) -> Iterator[None]:
-    """Add the time each step's methods take to ``spent`` while the block runs (the checker's
-    methods are wrapped on the instance, and unwrapped after)."""
+def _timing(checker: Any, spent: dict[tuple[str, int], float]) -> Iterator[None]:
+    """Add the time each step's methods take to ``spent`` while the block runs, by (step, clock):
+    0 the wall clock, 1 the CPU (the checker's methods are wrapped on the instance, and unwrapped
+    after)."""
     wrapped = []
     for step, paths in [*STEPS.items(), (JUDGING, (JUDGING,))]:
         for path in paths:
@@ -116,13 +132,14 @@ def _timing(checker: Any, spent: dict[str, float]) -> Iterator[None]:
             delattr(owner, name)
 
 
-def _timer(method: Callable[..., Any], step: str, spent: dict[str, float]) -> Callable[..., Any]:
+def _timer(method: Callable[..., Any], step: str, spent: dict[tuple[str, int], float]) -> Callable[..., Any]:
     def timed_method(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         try:
             return method(*args, **kwargs)
         finally:
-            spent[step] += time.perf_counter() - start
+            spent[step, 0] += time.perf_counter() - wall
+            spent[step, 1] += time.process_time() - cpu
 
     return timed_method
 
