@@ -219,6 +219,7 @@ def test_address_proofs_are_each_premises_own_beyond_those_kept(checker, monkeyp
     from siteselect import check
 
     monkeypatch.setattr(check, "PROOFS_KEPT", 3)
+    checker = Checker(checker.snap)  # none kept yet
     b = _buildings(checker)
     accepted, plain = b[b["accepted_on"].notna()].iloc[:4], b[b["accepted_on"].isna()].iloc[:4]
     sites = [accepted.iloc[i] if i % 2 else plain.iloc[i] for i in range(4)] * 2  # each met twice
