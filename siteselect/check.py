@@ -58,6 +58,9 @@ class _Shared(NamedTuple):
     checked_attributes: list[dict[str, str]]
     ids: tuple[str, ...]  # of reasons + after
     verdict: str  # from reasons + after alone
+    # Joined once here rather than once a result: premises with nothing of their own copy these.
+    all_reasons: list[dict[str, Any]]  # reasons + after
+    all_checked: list[dict[str, str]]  # checked_zones + checked_attributes
 
 
 class _Batch(Places):
@@ -83,11 +86,15 @@ class _Batch(Places):
 
     def reasons(self, i: int) -> list[dict[str, Any]]:
         shared = self.shared[i]
+        if not self.own(i):
+            return shared.all_reasons.copy()
         return self.head.get(i, []) + shared.reasons + self.tail.get(i, []) + shared.after
 
     def checked(self, i: int) -> list[dict[str, str]]:
         shared = self.shared[i]
-        return self.checked_zones.get(i, shared.checked_zones) + shared.checked_attributes
+        if i not in self.checked_zones:
+            return shared.all_checked.copy()
+        return self.checked_zones[i] + shared.checked_attributes
 
 
 class Checker:
@@ -109,6 +116,7 @@ class Checker:
         self._cache: dict[Any, Any] = {}
         self.listed = ProhibitedList(self.prohibited, self.numbers, self._building_row)
         self._proof = self._proof_tables()
+        self._proofs: dict[tuple[int, str | None, str], dict[str, Any]] = {}  # made of _proof
         self._versions = snapshot.versions
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
 
@@ -123,8 +131,7 @@ class Checker:
 
     def check(self, premises: Premises) -> dict[str, Any]:
         """Check one premises; bad input raises ``InvalidInputError``."""
-        batch = self._judge([premises])
-        result = self._result(batch, 0, int(batch.building[0]))  # too few objects to pause the collector for
+        result = self._results(self._judge([premises]))[0]  # too few objects to pause the collector for
         if "error" in result:
             raise InvalidInputError(result["error"])
         return result
@@ -132,9 +139,7 @@ class Checker:
     def check_many(self, items: list[Premises]) -> list[dict[str, Any]]:
         """Check many premises; one that cannot be checked gets an ``error`` instead of a verdict."""
         with cyclic_gc_paused():
-            batch = self._judge(items)
-            rows = batch.building.tolist()  # Python ints: a numpy scalar a premises costs more
-            return [self._result(batch, i, row) for i, row in enumerate(rows)]
+            return self._results(self._judge(items))
 
     def verdicts(self, items: list[Premises]) -> list[Verdict]:
         """As :meth:`check_many`, but only each verdict and the ids of its reasons (or the error):
@@ -209,11 +214,13 @@ class Checker:
 
     def _share(self, rules: _RuleSet, batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Judge the attribute rules once per building and floor, and hand every premises its share."""
+        shared, floors, made = batch.shared, batch.floor, self._cache  # the loop runs once a premises
         for i, building in zip(idx.tolist(), batch.building[idx].tolist()):
-            floor = batch.floor[i]
-            batch.shared[i] = self._cached(
-                ("shared", rules.ids, building, floor), self._shared, rules, building, floor or None
-            )
+            key = ("shared", rules.ids, building, floors[i])
+            found = made.get(key)
+            if found is None:
+                found = made[key] = self._shared(rules, building, floors[i] or None)
+            shared[i] = found
 
     def _shared(self, rules: _RuleSet, building: int, floor: int | None) -> _Shared:
         checked, reasons = [], []
@@ -225,7 +232,10 @@ class Checker:
         after = [no_building()] if building < 0 else []
         passed = [self._checked(rule, "passed") for rule in rules.zones]
         ids = tuple(r["id"] for r in reasons + after)
-        return _Shared(reasons, after, passed, checked, ids, VERDICTS[rank(reasons + after, None)])
+        found = reasons + after
+        return _Shared(
+            reasons, after, passed, checked, ids, VERDICTS[rank(found, None)], found, passed + checked
+        )
 
     def _checked(self, rule: dict[str, Any], outcome: str) -> dict[str, str]:
         return self._cached(  # shared: a result never changes it
@@ -242,20 +252,29 @@ class Checker:
         rows = np.flatnonzero(self.zones.features["kind"].isin(kinds).to_numpy())
         return self.zones.cell_map(KINDS[rule["kind"]].radius_m(rule["params"]), rows)
 
+    def _near_cells(self, rules: list[dict[str, Any]]) -> frozenset[int]:
+        """The cells with a zone of any of the rules within its distance."""
+        return frozenset().union(*(self._zone_map(rule) for rule in rules))
+
     def _zone_rules(self, rules: list[dict[str, Any]], batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Distance and containment rules, all candidate pairs measured in one vectorised pass."""
         if not rules:
             return
+        ids = tuple(r["id"] for r in rules)
         cells = batch.cells(self.zones.version.h3_resolution)[idx].tolist()
-        pairs = [cell_pairs(self._zone_map(rule), cells) for rule in rules]
-        if not any(len(r) for _, r in pairs):  # no zone is near any of them: all pass
+        # Most premises are far from every zone: one look-up each finds the few near any of them.
+        near = self._cached(("near", ids), self._near_cells, rules)
+        keep = [q for q, cell in enumerate(cells) if cell in near]
+        if not keep:  # no zone is near any of them: all pass
             return
+        if len(keep) < len(cells):
+            idx, cells = idx[keep], [cells[q] for q in keep]
+        pairs = [cell_pairs(self._zone_map(rule), cells) for rule in rules]
         pos = np.concatenate([p for p, _ in pairs])
         rows = np.concatenate([r for _, r in pairs])
         which = np.repeat(np.arange(len(rules)), [len(p) for p, _ in pairs])
         # Distance is 0 exactly when the point is inside (or on) the zone: one measure decides both.
         distance = shapely.distance(self.zones.local[rows], batch.points[idx[pos]])
-        ids = tuple(r["id"] for r in rules)
         meters, by_distance = self._cached(("limits", ids), lambda: _limits(rules))
         hit = zone_hits(distance, meters[which], by_distance[which])
         found: dict[int, dict[int, list[tuple[float, int]]]] = defaultdict(lambda: defaultdict(list))
@@ -314,12 +333,22 @@ class Checker:
             "number": dict(zip(numbers["id"], numbers["certificate_no"])),
         }
 
-    def _address_proof(self, batch: _Batch, i: int, row: int) -> dict[str, Any]:
-        building, number = self._building(row), batch.house_number.get(i)
+    def _address_proof(self, row: int, number: str | None, day: str) -> dict[str, Any]:
+        """The address proof of premises in building ``row`` at house ``number`` on ``day``: one
+        dict for all of them (a result never changes it), kept while the vacancies are the same."""
+        key = (row, number, day)
+        proof = self._proofs.get(key)  # held here: another thread may clear them meanwhile
+        if proof is None:
+            if len(self._proofs) >= PROOFS_KEPT:  # a city's buildings would not fit: start again
+                self._proofs.clear()
+            proof = self._proofs[key] = self._make_address_proof(row, number, day)
+        return proof
+
+    def _make_address_proof(self, row: int, number: str | None, day: str) -> dict[str, Any]:
+        building = self._building(row)
         if building is None and number is None:
             return NO_PROOF | premises_basis()
         bid = building["id"] if building else None
-        day = batch.as_of[i].isoformat()
         # A pre-filing counts from its approval through the day it is valid until; one verified
         # without a filing (a department's list of pre-filed premises) counts as it is.
         held = [(vid, f) for vid, f in (self._proof["prefiled"].get(bid, []) if bid else [])
@@ -338,9 +367,21 @@ class Checker:
             **premises_basis(),
         }
 
-    def _result(self, batch: _Batch, i: int, building: int) -> dict[str, Any]:
-        """The full result of premises ``i``, in ``building`` (a row of the layer, or -1)."""
-        p, as_of, match = batch.premises[i], batch.as_of[i].isoformat(), batch.match.get(i)
+    def _results(self, batch: _Batch) -> list[dict[str, Any]]:
+        """The full result of every premises of a batch."""
+        # Python numbers: a numpy scalar a premises costs more.
+        rows, lons, lats = batch.building.tolist(), batch.lon.tolist(), batch.lat.tolist()
+        return [
+            self._result(batch, i, row, (lon, lat), day.isoformat())
+            for i, (row, lon, lat, day) in enumerate(zip(rows, lons, lats, batch.as_of))
+        ]
+
+    def _result(
+        self, batch: _Batch, i: int, building: int, place: tuple[float, float], as_of: str
+    ) -> dict[str, Any]:
+        """The full result of premises ``i``, in ``building`` (a row of the layer, or -1) at the
+        WGS-84 ``place``, judged as of the day ``as_of``."""
+        p, match = batch.premises[i], batch.match.get(i)
         industry = self._cached(("industry", p.industry), industries.describe, p.industry)
         if i in batch.error:
             return {
@@ -360,8 +401,8 @@ class Checker:
             "verdict": verdict,
             "verdict_zh": self._verdicts_zh[verdict],
             "location": {
-                "lon": float(batch.lon[i]),
-                "lat": float(batch.lat[i]),
+                "lon": place[0],
+                "lat": place[1],
                 "coordsys": p.coordsys,
                 "given": given,
                 "match": match,
@@ -371,7 +412,7 @@ class Checker:
             "building": None if building < 0 else self._public_building(building),
             "reasons": reasons,
             "checked": batch.checked(i),
-            "address_proof": self._address_proof(batch, i, building),
+            "address_proof": self._address_proof(building, batch.house_number.get(i), as_of),
             "layer_versions": self._versions,
         }
 
@@ -416,7 +457,8 @@ def _successor(previous: Checker | None, snapshot: Snapshot) -> Checker:
         return Checker(snapshot)
     checker = copy.copy(previous)
     checker.snap, checker.locator = snapshot, locator_for(snapshot)
-    checker._proof, checker._versions = checker._proof_tables(), snapshot.versions
+    checker._proof, checker._proofs = checker._proof_tables(), {}
+    checker._versions = snapshot.versions
     return checker
 
 
@@ -503,13 +545,15 @@ def _unresolved_location(level: str) -> dict[str, Any]:
     }
 
 
+PROOFS_KEPT = 4096  # address proofs kept for the premises that follow in the same buildings
+
 NO_PROOF: dict[str, Any] = {
     "house_number_id": None, "certificate_no": None, "building_certificates": [], "prefiled": False,
     "prefiled_vacancies": [], "prefilings": [], "building_accepted": False, "accepted_on": None,
     "acceptance_no": None,
 }  # fmt: skip
 
-NOT_SHARED = _Shared([], [], [], [], (), "")  # until the premises' group is judged
+NOT_SHARED = _Shared([], [], [], [], (), "", [], [])  # until the premises' group is judged
 
 # What a check cannot settle from the layers (where the premises is, its address proof) rests on
 # the premises rules themselves: a business registers a real, lawful, fixed place (第四条), and

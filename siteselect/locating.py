@@ -67,6 +67,8 @@ class Places:
             [(p.lon, p.lat) if p.address is None and p.vacancy_id is None else _NO_PLACE for p in premises],
             dtype=float,
         )
+        if not n:  # no pairs: no columns either
+            given = np.empty((0, 2))
         self.lon, self.lat = given[:, 0], given[:, 1]
         self.floor = [p.floor or 0 for p in premises]  # 0: not given (a vacancy's own, once located)
         self.points = np.empty(n, dtype=object)  # in the snapshot's planar frame
@@ -139,12 +141,10 @@ class Locator:
             pending = np.arange(len(places.premises))
         points = self.snap.frame.points(places.lon[pending], places.lat[pending])
         places.points[pending] = points
-        which = self.districts.containing(points)
-        inside = which >= 0
+        inside, codes = self.districts.containing(points)
         places.located = pending[inside]
-        codes = self.districts.codes
-        for i, k in zip(places.located.tolist(), which[inside].tolist()):
-            places.district[i] = codes[k]
+        for i, code in zip(places.located.tolist(), codes):
+            places.district[i] = code
         if len(places.located) < len(pending):  # some outside: say where each is
             for i in pending[~inside].tolist():
                 places.error[i] = self._outside_message(places, i)
@@ -206,9 +206,10 @@ class Locator:
         todo = places.located[places.building[places.located] < 0]
         if not len(todo):
             return
-        places.building[todo] = self.buildings_under(
+        pos, rows = self._rows_under(
             places.points[todo], places.cells(self.buildings.version.h3_resolution)[todo]
         )
+        places.building[todo[pos]] = rows
 
     def building_at(self, lon: float, lat: float) -> dict[str, Any] | None:
         """The building under a WGS-84 point (its id, name, address, use, floors), or None."""
@@ -230,18 +231,25 @@ class Locator:
     def buildings_under(self, points: NDArray[np.object_], cells: NDArray[np.int64]) -> NDArray[np.intp]:
         """The row of the building under each planar point (-1 on open land)."""
         out = np.full(len(points), -1, dtype=np.intp)
+        pos, rows = self._rows_under(points, cells)
+        out[pos] = rows
+        return out
+
+    def _rows_under(
+        self, points: NDArray[np.object_], cells: NDArray[np.int64]
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """(position, building row) of each planar point in a building (the smallest, where two)."""
         b = self.buildings
         pos, rows = cell_pairs(self._building_map, cells.tolist())
         if not len(rows):  # open land: no building near any of them
-            return out
+            return pos, rows
         inside = shapely.intersects(b.local[rows], points[pos])
         pos, rows = pos[inside], rows[inside]
         if len(pos) != len(set(pos.tolist())):  # a place in two buildings: the smallest is its own
             order = np.lexsort((shapely.area(b.local[rows]), pos))
             first = np.unique(pos[order], return_index=True)[1]
             pos, rows = pos[order][first], rows[order][first]
-        out[pos] = rows
-        return out
+        return pos, rows
 
     # ---- vacancies ------------------------------------------------------------------------------
 
@@ -324,10 +332,14 @@ class Districts:
             return self.names[0]
         return "every district served (" + ", ".join(self.names) + ")"
 
-    def containing(self, points: NDArray[np.object_]) -> NDArray[np.intp]:
-        """The position of the district each planar point lies in (-1 outside them all); a point on
-        a border between two goes to the first listed."""
+    def containing(self, points: NDArray[np.object_]) -> tuple[NDArray[np.bool_], list[str]]:
+        """Which planar points lie in a district served, and the code of the district of each that
+        does, in order; a point on a border between two goes to the first listed."""
+        if len(self.shapes) == 1:  # the usual deployment: one pass, one code
+            inside = shapely.intersects(self.shapes[0], points)
+            return inside, [self.codes[0]] * int(np.count_nonzero(inside))
         which = np.full(len(points), -1, dtype=np.intp)
         for k in reversed(range(len(self.shapes))):  # the first listed wins
             which[shapely.intersects(self.shapes[k], points)] = k
-        return which
+        inside = which >= 0
+        return inside, [self.codes[k] for k in which[inside].tolist()]

@@ -215,6 +215,30 @@ def test_batch_equals_single_checks(checker):
     assert batch == [checker.check(item) for item in items]
 
 
+def test_address_proofs_are_each_premises_own_beyond_those_kept(checker, monkeypatch):
+    from siteselect import check
+
+    monkeypatch.setattr(check, "PROOFS_KEPT", 3)
+    checker = Checker(checker.snap)  # none kept yet
+    b = _buildings(checker)
+    accepted, plain = b[b["accepted_on"].notna()].iloc[:4], b[b["accepted_on"].isna()].iloc[:4]
+    sites = [accepted.iloc[i] if i % 2 else plain.iloc[i] for i in range(4)] * 2  # each met twice
+    items = [Premises.parse(industry="9013", lon=s.geometry.representative_point().x,
+                            lat=s.geometry.representative_point().y) for s in sites]  # fmt: skip
+    results = checker.check_many(items)
+    for site, result in zip(sites, results):
+        assert result["building"]["id"] == site["id"]
+        proof = result["address_proof"]
+        assert proof["building_accepted"] == isinstance(site["accepted_on"], str)
+        assert proof["accepted_on"] == result["building"]["accepted_on"]
+    assert len(checker._proofs) <= 3
+
+
+def test_an_empty_batch_has_no_results(checker):
+    assert checker.check_many([]) == []
+    assert checker.verdicts([]) == []
+
+
 @pytest.mark.parametrize(
     ("raw", "words"),
     [
