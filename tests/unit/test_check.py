@@ -234,6 +234,20 @@ def test_address_proofs_are_each_premises_own_beyond_those_kept(checker, monkeyp
     assert len(checker._proofs) <= 3
 
 
+def test_rule_sets_kept_by_day_stay_bounded_whatever_days_are_asked(checker, monkeypatch):
+    from siteselect import check
+
+    monkeypatch.setattr(check, "DAYS_KEPT", 8)
+    checker, point = Checker(checker.snap), _buildings(checker).geometry.iloc[0].representative_point()
+    days = [dt.date(2020, 1, 1) + dt.timedelta(days=n) for n in range(60)]
+    results = [_at(checker, "6210", point, as_of=day.isoformat()) for day in days]
+    assert len(checker._by_day) <= 8  # anyone may send any day: what they cost is not kept
+    fresh = Checker(checker.snap)
+    assert [r["verdict"] for r in results] == [
+        _at(fresh, "6210", point, as_of=d.isoformat())["verdict"] for d in days
+    ]
+
+
 def test_an_empty_batch_has_no_results(checker):
     assert checker.check_many([]) == []
     assert checker.verdicts([]) == []
