@@ -121,16 +121,18 @@ class Scorer:
             self._prefix_trees[prefix] = cKDTree(self.business_xy[mask]) if mask.any() else None
         return self._prefix_trees[prefix]
 
+    # The trees are queried in the calling thread (workers=1): a thread pool started per call cost
+    # more than it saved, and a server's workers already keep every core busy.
     def _count(self, tree: cKDTree | None, xy: NDArray[np.float64], radius: float) -> NDArray[np.float64]:
         if tree is None or tree.n == 0:
             return np.zeros(len(xy))
-        return np.asarray(tree.query_ball_point(xy, radius, return_length=True, workers=-1), dtype=float)
+        return np.asarray(tree.query_ball_point(xy, radius, return_length=True, workers=1), dtype=float)
 
     def _nearest(self, category: str, xy: NDArray[np.float64]) -> NDArray[np.float64]:
         tree = self.trees.get(category)
         if tree is None or tree.n == 0:
             return np.full(len(xy), np.nan)
-        return np.asarray(tree.query(xy, workers=-1)[0], dtype=float)
+        return np.asarray(tree.query(xy, workers=1)[0], dtype=float)
 
     def facts(self, xy: NDArray[np.float64], code: str, memo: dict[Any, Any] | None = None) -> dict[str, Any]:
         """What lies around each place (planar x, y): counts by category, businesses, transit.
