@@ -267,8 +267,9 @@ class Scorer:
         for family in scoring.config()["families"].values():
             for prefix in family["prefixes"]:
                 code = next((c.code for c in industry.classes() if industry.matches(c.code, prefix)), None)
-                if code is not None:
-                    self.pool_facts(code)
+                if code is not None:  # each part counted, not joined: a match joins what it uses
+                    self.facts(self._vacancy_part[1], code, self._vacancy_memo)
+                    self.facts(self._address_part[1], code, self._address_memo)
 
     def streets_of(self, points: NDArray[np.object_]) -> NDArray[np.object_]:
         out = np.full(len(points), None, dtype=object)
