@@ -114,7 +114,10 @@ def shared(folder: Path, name: str, build: Callable[[], tuple[Snapshot, Any]]) -
         if found is not None:
             return found
         snapshot, extra = build()
-        _write(path, snapshot, extra)
+        try:
+            _write(path, snapshot, extra)
+        except OSError as exc:  # the disk full: this worker serves what it built, the next builds too
+            log.warning("snapshot file %s not written: %s", path, exc)
     _prune(folder)
     return snapshot, extra
 
@@ -159,9 +162,12 @@ def _write(path: Path, snapshot: Snapshot, extra: Any) -> None:
     maps = {name: idx._maps for name, idx in snapshot.layers.items() if idx._maps}
     payload = {"snapshot": snapshot, "maps": maps, "made": snapshot.made_things(), "extra": extra}
     temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
-    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-        _Pickler(f).dump(payload)
-    os.replace(temporary, path)  # whole or not at all
+    try:
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            _Pickler(f).dump(payload)
+        os.replace(temporary, path)  # whole or not at all
+    finally:
+        temporary.unlink(missing_ok=True)  # left only when writing failed (the disk full)
 
 
 def _prune(folder: Path) -> None:

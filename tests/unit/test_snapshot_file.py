@@ -129,3 +129,15 @@ def test_a_folder_others_may_write_to_is_refused(store, tmp_path):
     os.chmod(folder, 0o777)
     with pytest.raises(PermissionError, match="writable by no one else"):
         _worker(store, folder)
+
+
+def test_a_file_that_cannot_be_written_leaves_nothing_behind_and_the_worker_serves(store, tmp_path, builds):
+    folder = tmp_path / "snapshots"
+    _worker(store, folder)
+    (path,) = folder.glob("snapshot-*.pickle")
+    path.unlink()
+    path.mkdir()  # where the file goes, a folder that will not be replaced by one
+    (path / "kept").write_text("x")
+    catalog = _worker(store, folder)
+    assert len(builds) == 2 and catalog.current().has("zones")
+    assert not list(folder.glob("*.tmp")) and (path / "kept").exists()
