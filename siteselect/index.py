@@ -183,11 +183,13 @@ class Snapshot:
         self.district = district
         self._made: dict[str, Any] = {}
         self._making = threading.RLock()
-        # Snapshots that differ in their vacancies only (``previous``, when a listing was written,
-        # and those it replaced) share the latest thing made from any of them under each name:
-        # what does not depend on the vacancies is carried over from it. The snapshots themselves
-        # do not point to one another, so only those whose things are the latest stay alive.
-        self._latest: dict[str, Any] = {} if previous is None else previous._latest
+        # Snapshots that follow one another (``previous``, the one this replaces, and those it
+        # replaced) share the latest thing made from any of them under each name, with the layer
+        # versions it was made from: what does not depend on the layers that changed is carried
+        # over (see ``made_before``). The snapshots themselves do not point to one another, so
+        # only those whose things are the latest stay alive.
+        self._latest: dict[str, tuple[dict[str, int], Any]] = {} if previous is None else previous._latest
+        self._ids = {name: idx.version.id for name, idx in layers.items()}
 
     def __getstate__(self) -> dict[str, Any]:
         return {"layers": self.layers, "frame": self.frame, "district": self.district}
@@ -195,6 +197,7 @@ class Snapshot:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._made, self._making, self._latest = {}, threading.RLock(), {}
+        self._ids = {name: idx.version.id for name, idx in self.layers.items()}
 
     # Layers a region always keeps whole: small, and read district-wide (the district's outline,
     # the rules, the parks).
@@ -232,10 +235,17 @@ class Snapshot:
     def versions(self) -> dict[str, int]:
         return {name: idx.version.version for name, idx in sorted(self.layers.items())}
 
-    def made_before(self, name: str) -> Any:
-        """The latest thing made under ``name`` from a snapshot that differs from this one in its
-        vacancies only, if any (see ``previous`` in the constructor)."""
-        return self._latest.get(name)
+    def made_before(self, name: str, reads: tuple[str, ...] | None = None) -> Any:
+        """The latest thing made under ``name`` from a snapshot this one follows (see ``previous``
+        in the constructor) whose layers ``reads`` are the same versions as this one's — by
+        default every layer but the vacancies (the listings change without a new version) — or
+        None."""
+        if name not in self._latest:
+            return None
+        ids, thing = self._latest[name]
+        if reads is None:
+            reads = tuple(sorted((set(ids) | set(self._ids)) - {"vacancies"}))
+        return thing if all(ids.get(n) == self._ids.get(n) for n in reads) else None
 
     def made_things(self) -> dict[str, Any]:
         """Everything made from this snapshot so far, by name (to be written with it)."""
@@ -245,7 +255,7 @@ class Snapshot:
         """Take things made from this snapshot elsewhere (read back with it from a file)."""
         with self._making:
             for name, thing in made.items():
-                self._latest[name] = self._made.setdefault(name, thing)
+                self._latest[name] = (self._ids, self._made.setdefault(name, thing))
 
     def made(self, name: str, make: Callable[[], T]) -> T:
         """What is made from this snapshot (its checker, scorer, gazetteer…), kept once made. The
@@ -257,8 +267,23 @@ class Snapshot:
         if name not in self._made:
             made = make()
             with self._making:
-                self._latest[name] = self._made.setdefault(name, made)
+                self._latest[name] = (self._ids, self._made.setdefault(name, made))
         return self._made[name]
+
+
+def _packed(snapshot: Snapshot, stamp: Any) -> dict[str, Any]:
+    """A prepared snapshot as written to its file: with its cell maps (a pickled layer leaves
+    them out), what was made from it, and the stamp of the listings it holds."""
+    maps = {name: idx._maps for name, idx in snapshot.layers.items() if idx._maps}
+    return {"snapshot": snapshot, "maps": maps, "made": snapshot.made_things(), "stamp": stamp}
+
+
+def _unpacked(packed: dict[str, Any]) -> tuple[Snapshot, Any]:
+    snapshot: Snapshot = packed["snapshot"]
+    for name, maps in packed["maps"].items():
+        snapshot.layers[name]._maps.update(maps)
+    snapshot.adopt(packed["made"])
+    return snapshot, packed["stamp"]
 
 
 def frame_for(settings: Settings) -> LocalFrame:
@@ -336,8 +361,7 @@ class Catalog:
                 if self.snapshot_dir is not None and changed != ["vacancies"]:
                     made = self._shared(versions, stamp)
                 else:
-                    previous = self._current if changed == ["vacancies"] and self._current.layers else None
-                    made = self._made(versions, stamp, previous)
+                    made = self._made(versions, stamp, self._current if self._current.layers else None)
                 self._current = made
                 self._listings = stamp
                 self.built_at, self.build_seconds = time.time(), time.perf_counter() - started
@@ -361,10 +385,13 @@ class Catalog:
         parts = [store_id, self.frame.lon0, self.frame.lat0, sorted(
             (n, v.id, v.version, v.checksum, v.loaded_at.isoformat()) for n, v in versions.items()
         )]  # fmt: skip
-        made, written_at = snapshot_file.shared(
-            self.snapshot_dir,  # type: ignore[arg-type]
-            snapshot_file.key(parts),
-            lambda: (self._made(versions, stamp, None), stamp),
+        previous = self._current if self._current.layers else None
+        made, written_at = _unpacked(
+            snapshot_file.shared(
+                self.snapshot_dir,  # type: ignore[arg-type]
+                snapshot_file.key(parts),
+                lambda: _packed(self._made(versions, stamp, previous), stamp),
+            )
         )
         live = written_at is not None and written_at[0]
         for name, idx in made.layers.items():  # its indexes serve the next versions too

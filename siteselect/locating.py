@@ -34,9 +34,12 @@ from siteselect.verdicts import PRECISE_LEVELS
 _NO_PLACE = (math.nan, math.nan)
 
 
+GAZETTEER_LAYERS = ("house_numbers", "buildings", "districts")  # what a gazetteer reads
+
+
 def gazetteer_for(snapshot: Snapshot) -> Gazetteer:
-    """The gazetteer of a snapshot, built once (the previous one's when only vacancies changed)."""
-    previous = snapshot.made_before("gazetteer")
+    """The gazetteer of a snapshot, built once (the previous one's where its layers are the same)."""
+    previous = snapshot.made_before("gazetteer", GAZETTEER_LAYERS)
     return snapshot.made(
         "gazetteer",
         lambda: (
@@ -52,7 +55,7 @@ def gazetteer_for(snapshot: Snapshot) -> Gazetteer:
 
 def locator_for(snapshot: Snapshot) -> Locator:
     """The locator of a snapshot, built once."""
-    previous = snapshot.made_before("locator")
+    previous = snapshot.made_before("locator", GAZETTEER_LAYERS)  # its addresses' numbers hold
     return snapshot.made("locator", lambda: Locator(snapshot, previous._numbers if previous else None))
 
 

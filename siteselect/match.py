@@ -285,9 +285,12 @@ def _typical_rent(snapshot: Snapshot) -> float:
     return float(np.median(rents)) if len(rents) else 80.0
 
 
+SCORER_LAYERS = ("pois", "districts", "house_numbers", "buildings")  # what a scorer keeps, vacancies aside
+
+
 def scorer_for(snapshot: Snapshot) -> Scorer:
-    """The scorer of a snapshot, built once (from the previous one's when only vacancies changed)."""
-    previous = snapshot.made_before("scorer")
+    """The scorer of a snapshot, built once (from the previous one's where what it keeps is the same)."""
+    previous = snapshot.made_before("scorer", SCORER_LAYERS)
     return snapshot.made("scorer", lambda: previous.successor(snapshot) if previous else Scorer(snapshot))
 
 

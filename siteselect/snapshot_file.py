@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import numpy as np
 import shapely
@@ -39,18 +39,16 @@ from numpy.typing import NDArray
 
 from siteselect.candidates import BatchError
 
-if TYPE_CHECKING:  # the index writes its snapshots through this module
-    from siteselect.index import Snapshot
-
 KEPT = 2  # snapshots a process keeps: the current batch's, and one before it
 KEPT_FILES = 3  # the service's files kept in its folder: the newest, and two before it
-_loaded: OrderedDict[tuple[str, int, int], Snapshot] = OrderedDict()
+_loaded: OrderedDict[tuple[str, int, int], Any] = OrderedDict()  # snapshots, by file
 _lock = threading.Lock()
 loads = 0  # files read by this process (a worker reads each once)
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-def write(folder: Path, snapshot: Snapshot) -> Path:
+def write(folder: Path, snapshot: Any) -> Path:
     """Write ``snapshot`` into ``folder`` under a new name; this process keeps it as loaded."""
     path = folder / f"_snapshot-{uuid.uuid4().hex}.pickle"
     temporary = path.with_suffix(".tmp")
@@ -62,7 +60,7 @@ def write(folder: Path, snapshot: Snapshot) -> Path:
     return path
 
 
-def load(path: str | Path) -> Snapshot:
+def load(path: str | Path) -> Any:
     """The snapshot in ``path``, read once by this process."""
     global loads
     key = _key(Path(path))
@@ -85,7 +83,7 @@ def _key(path: Path) -> tuple[str, int, int]:
     return str(path.resolve()), stat.st_mtime_ns, stat.st_size
 
 
-def _keep(key: tuple[str, int, int], snapshot: Snapshot) -> None:
+def _keep(key: tuple[str, int, int], snapshot: Any) -> None:
     _loaded[key] = snapshot
     while len(_loaded) > KEPT:
         _loaded.popitem(last=False)
@@ -102,24 +100,24 @@ def key(parts: list[Any]) -> str:
     return digest.hexdigest()[:32]
 
 
-def shared(folder: Path, name: str, build: Callable[[], tuple[Snapshot, Any]]) -> tuple[Snapshot, Any]:
-    """The snapshot named ``name`` in ``folder`` and what was written with it (the listings' stamp):
-    read from its file, or — by the one process that gets there first — built with ``build`` and
-    written, while the others wait for it and then read it. A file that cannot be read is built
-    and written again; a folder that others may write to is not used (a file there is code)."""
+def shared(folder: Path, name: str, build: Callable[[], T]) -> T:
+    """What is named ``name`` in ``folder`` (a prepared snapshot, see ``index.Catalog``): read from
+    its file, or — by the one process that gets there first — built with ``build`` and written,
+    while the others wait for it and then read it. A file that cannot be read is built and
+    written again; a folder that others may write to is not used (a file there is code)."""
     _private_folder(folder)
     path = folder / f"snapshot-{name}.pickle"
     with _held(folder / f"snapshot-{name}.lock"):
-        found = _read(path)
+        found: T | None = _read(path)
         if found is not None:
             return found
-        snapshot, extra = build()
+        made = build()
         try:
-            _write(path, snapshot, extra)
+            _write(path, made)
         except OSError as exc:  # the disk full: this worker serves what it built, the next builds too
             log.warning("snapshot file %s not written: %s", path, exc)
     _prune(folder)
-    return snapshot, extra
+    return made
 
 
 def _private_folder(folder: Path) -> None:
@@ -142,25 +140,18 @@ def _held(lock_path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _read(path: Path) -> tuple[Snapshot, Any] | None:
+def _read(path: Path) -> Any:
     try:
         with path.open("rb") as f:
-            payload = pickle.load(f)
+            return pickle.load(f)
     except FileNotFoundError:
         return None
     except Exception as exc:  # a torn or foreign file is rebuilt, whatever broke in reading it
         log.warning("snapshot file %s not read (%s): built again", path, exc.__class__.__name__)
         return None
-    snapshot: Snapshot = payload["snapshot"]
-    for name, maps in payload["maps"].items():
-        snapshot.layers[name]._maps.update(maps)
-    snapshot.adopt(payload["made"])
-    return snapshot, payload["extra"]
 
 
-def _write(path: Path, snapshot: Snapshot, extra: Any) -> None:
-    maps = {name: idx._maps for name, idx in snapshot.layers.items() if idx._maps}
-    payload = {"snapshot": snapshot, "maps": maps, "made": snapshot.made_things(), "extra": extra}
+def _write(path: Path, payload: Any) -> None:
     temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
     try:
         with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
