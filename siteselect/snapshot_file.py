@@ -12,7 +12,8 @@ by a key of everything the snapshot is made from (the store, the versions, the p
 code and the libraries), so a file of other versions is never read.
 
 Geometry arrays are written as one WKB array each (shapely writes each geometry apart, a function
-call per point on reading) (cell maps write themselves as three arrays); what was prepared is prepared again.
+call per point on reading), and what was prepared is prepared again on reading; cell maps write
+themselves as three arrays.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def key(parts: list[Any]) -> str:
 
 
 def shared(folder: Path, name: str, build: Callable[[], T]) -> T:
-    """What is named ``name`` in ``folder`` (a prepared snapshot, see ``index.Catalog``): read from
+    """What is named ``name`` in ``folder`` (a prepared snapshot, see ``Catalog`` in the index): read from
     its file, or — by the one process that gets there first — built with ``build`` and written,
     while the others wait for it and then read it. A file that cannot be read is built and
     written again; a folder that others may write to is not used (a file there is code)."""
