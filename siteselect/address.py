@@ -9,6 +9,7 @@ pretends: it says the level it reached (``house_number``, ``building``, ``road``
 
 from __future__ import annotations
 
+import collections
 import difflib
 import functools
 import re
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import yaml
 from pypinyin import lazy_pinyin
@@ -136,7 +138,41 @@ def _rows(frame: pd.DataFrame) -> Iterator[Any]:
     """The rows of a layer as named tuples. Its columns are made plain arrays first: a GeoDataFrame
     hands out each row's geometry through its extension array, which at half a million house
     numbers took most of the gazetteer's making."""
-    return pd.DataFrame({c: frame[c].to_numpy() for c in frame.columns}).itertuples()
+    row = _row_type(("Index", *map(str, frame.columns)))
+    plain = pd.DataFrame({c: frame[c].to_numpy() for c in frame.columns})
+    return (row._make(values) for values in plain.itertuples(name=None))
+
+
+@functools.cache
+def _row_type(fields: tuple[str, ...]) -> type[Any]:
+    """A named tuple of these fields that pickles (a gazetteer is written with its snapshot)."""
+    base = collections.namedtuple("Row", fields, rename=True)  # type: ignore[misc]
+    return type("Row", (base,), {"__slots__": (), "__reduce__": _reduce_row})
+
+
+def _columns(rows: list[Any]) -> tuple[tuple[str, ...], list[np.ndarray]]:
+    """Rows of one type as its fields and a column of each."""
+    if not rows:
+        return (), []
+    columns = []
+    for values in zip(*rows):
+        column = np.empty(len(rows), dtype=object)
+        column[:] = values
+        columns.append(column)
+    return rows[0]._fields, columns
+
+
+def _from_columns(packed: tuple[tuple[str, ...], list[np.ndarray]]) -> list[Any]:
+    fields, columns = packed
+    return list(map(_row_type(fields)._make, zip(*columns))) if fields else []
+
+
+def _reduce_row(row: Any) -> tuple[Any, ...]:
+    return _row, (row._fields, tuple(row))
+
+
+def _row(fields: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    return _row_type(fields)._make(values)
 
 
 class Gazetteer:
@@ -159,11 +195,30 @@ class Gazetteer:
         # The districts this deployment serves are not "elsewhere", however the terms list them.
         self.served = set(districts.loc[districts["level"] == "district", "name"])
         streets = districts[districts["level"].isin(["street", "community"])]
-        self.streets = {row.name: row for row in streets.itertuples()}
+        self.streets = {row.name: row for row in _rows(streets)}
         keys = {_short(n): n for n in self.streets if n.endswith("社区")}
         keys |= {_short(n): n for n in self.streets if n.endswith("街道")}  # 中韩: the street
         keys |= {n: n for n in self.streets}
         self.street_keys = sorted(keys.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Its rows as columns (a snapshot's file holds its gazetteer: half a million rows with a
+        point each are read back as a few arrays rather than one by one)."""
+        state = dict(self.__dict__)
+        state["by_road"] = _columns([row for rows in self.by_road.values() for row in rows])
+        state["buildings"] = (list(self.buildings), _columns(list(self.buildings.values())))
+        del state["numbers"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        numbers = _from_columns(state.pop("by_road"))
+        names, buildings = state.pop("buildings")
+        self.__dict__.update(state)
+        self.numbers = {(row.road, str(row.number)): row for row in numbers}
+        self.by_road = {}
+        for row in numbers:  # grouped by road: the same lists, the same last of each number
+            self.by_road.setdefault(row.road, []).append(row)
+        self.buildings = dict(zip(names, _from_columns(buildings)))
 
     def resolve(self, text: str) -> Match:
         """Resolve one address text."""

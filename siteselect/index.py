@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -28,15 +29,33 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from siteselect import filings, listings
+from siteselect import filings, listings, snapshot_file
 from siteselect.errors import NotFoundError
 from siteselect.geodesy import LocalFrame
 from siteselect.grid import disc_cells, disk, point_cells, rings_for
 from siteselect.settings import Settings
 from siteselect.store import AWAY, LayerVersion, Store
 
-CellMap = dict[int, NDArray[np.intp]]
 NO_ROWS = np.empty(0, dtype=np.intp)
+
+
+class CellMap(dict[int, NDArray[np.intp]]):
+    """Cell → rows of features. Pickled as three arrays (cells, counts, rows): a map of a city's
+    buildings holds a hundred thousand small arrays, each a call when read back one by one."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        cells = np.fromiter(self.keys(), dtype=np.int64, count=len(self))
+        counts = np.fromiter((len(v) for v in self.values()), dtype=np.intp, count=len(self))
+        rows = np.concatenate(list(self.values())) if self else NO_ROWS
+        return _cell_map, (cells, counts, rows)
+
+
+def _cell_map(cells: NDArray[np.int64], counts: NDArray[np.intp], rows: NDArray[np.intp]) -> CellMap:
+    ends = np.cumsum(counts).tolist()
+    starts = [0, *ends[:-1]]
+    return CellMap(zip(cells.tolist(), [rows[a:b] for a, b in zip(starts, ends)]))  # views of ``rows``
+
+
 T = TypeVar("T")
 
 
@@ -142,7 +161,7 @@ class LayerIndex:
             near = [cell] if radius <= 0 else disk(cell, rings_for(cell, radius))
             for c in near:
                 collected.setdefault(c, set()).add(row)
-        return {c: np.fromiter(sorted(rs), dtype=np.intp) for c, rs in collected.items()}
+        return CellMap((c, np.fromiter(sorted(rs), dtype=np.intp)) for c, rs in collected.items())
 
 
 class Snapshot:
@@ -164,11 +183,13 @@ class Snapshot:
         self.district = district
         self._made: dict[str, Any] = {}
         self._making = threading.RLock()
-        # Snapshots that differ in their vacancies only (``previous``, when a listing was written,
-        # and those it replaced) share the latest thing made from any of them under each name:
-        # what does not depend on the vacancies is carried over from it. The snapshots themselves
-        # do not point to one another, so only those whose things are the latest stay alive.
-        self._latest: dict[str, Any] = {} if previous is None else previous._latest
+        # Snapshots that follow one another (``previous``, the one this replaces, and those it
+        # replaced) share the latest thing made from any of them under each name, with the layer
+        # versions it was made from: what does not depend on the layers that changed is carried
+        # over (see ``made_before``). The snapshots themselves do not point to one another, so
+        # only those whose things are the latest stay alive.
+        self._latest: dict[str, tuple[dict[str, int], Any]] = {} if previous is None else previous._latest
+        self._ids = {name: idx.version.id for name, idx in layers.items()}
 
     def __getstate__(self) -> dict[str, Any]:
         return {"layers": self.layers, "frame": self.frame, "district": self.district}
@@ -176,6 +197,7 @@ class Snapshot:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._made, self._making, self._latest = {}, threading.RLock(), {}
+        self._ids = {name: idx.version.id for name, idx in self.layers.items()}
 
     # Layers a region always keeps whole: small, and read district-wide (the district's outline,
     # the rules, the parks).
@@ -213,10 +235,27 @@ class Snapshot:
     def versions(self) -> dict[str, int]:
         return {name: idx.version.version for name, idx in sorted(self.layers.items())}
 
-    def made_before(self, name: str) -> Any:
-        """The latest thing made under ``name`` from a snapshot that differs from this one in its
-        vacancies only, if any (see ``previous`` in the constructor)."""
-        return self._latest.get(name)
+    def made_before(self, name: str, reads: tuple[str, ...] | None = None) -> Any:
+        """The latest thing made under ``name`` from a snapshot this one follows (see ``previous``
+        in the constructor) whose layers ``reads`` are the same versions as this one's — by
+        default every layer but the vacancies (the listings change without a new version) — or
+        None."""
+        if name not in self._latest:
+            return None
+        ids, thing = self._latest[name]
+        if reads is None:
+            reads = tuple(sorted((set(ids) | set(self._ids)) - {"vacancies"}))
+        return thing if all(ids.get(n) == self._ids.get(n) for n in reads) else None
+
+    def made_things(self) -> dict[str, Any]:
+        """Everything made from this snapshot so far, by name (to be written with it)."""
+        return dict(self._made)
+
+    def adopt(self, made: dict[str, Any]) -> None:
+        """Take things made from this snapshot elsewhere (read back with it from a file)."""
+        with self._making:
+            for name, thing in made.items():
+                self._latest[name] = (self._ids, self._made.setdefault(name, thing))
 
     def made(self, name: str, make: Callable[[], T]) -> T:
         """What is made from this snapshot (its checker, scorer, gazetteer…), kept once made. The
@@ -228,8 +267,23 @@ class Snapshot:
         if name not in self._made:
             made = make()
             with self._making:
-                self._latest[name] = self._made.setdefault(name, made)
+                self._latest[name] = (self._ids, self._made.setdefault(name, made))
         return self._made[name]
+
+
+def _packed(snapshot: Snapshot, stamp: Any) -> dict[str, Any]:
+    """A prepared snapshot as written to its file: with its cell maps (a pickled layer leaves
+    them out), what was made from it, and the stamp of the listings it holds."""
+    maps = {name: idx._maps for name, idx in snapshot.layers.items() if idx._maps}
+    return {"snapshot": snapshot, "maps": maps, "made": snapshot.made_things(), "stamp": stamp}
+
+
+def _unpacked(packed: dict[str, Any]) -> tuple[Snapshot, Any]:
+    snapshot: Snapshot = packed["snapshot"]
+    for name, maps in packed["maps"].items():
+        snapshot.layers[name]._maps.update(maps)
+    snapshot.adopt(packed["made"])
+    return snapshot, packed["stamp"]
 
 
 def frame_for(settings: Settings) -> LocalFrame:
@@ -264,8 +318,11 @@ class Catalog:
         *,
         max_age_s: float = 1.0,
         prepare: Callable[[Snapshot], None] | None = None,
+        snapshot_dir: Path | None = None,
     ):
         self.store = store
+        # Where prepared snapshots are shared with the other workers (see ``snapshot_file``).
+        self.snapshot_dir = snapshot_dir
         # Run on each new snapshot before it becomes current (the service builds its checker and
         # scorer there), so that requests keep the old one until the new one is ready to answer.
         self.prepare = prepare
@@ -301,18 +358,48 @@ class Catalog:
                 changed.append("vacancies")
             if changed:
                 started = time.perf_counter()
-                layers = {n: self._index(v) for n, v in versions.items()}
-                if stamp is not None and stamp[0]:  # listings exist: they are the vacancies
-                    layers["vacancies"] = self._live_vacancies(versions["vacancies"])
-                previous = self._current if changed == ["vacancies"] and self._current.layers else None
-                made = Snapshot(layers, self.frame, previous=previous)
-                if self.prepare is not None:
-                    self.prepare(made)
+                if self.snapshot_dir is not None and changed != ["vacancies"]:
+                    made = self._shared(versions, stamp)
+                else:
+                    made = self._made(versions, stamp, self._current if self._current.layers else None)
                 self._current = made
                 self._listings = stamp
                 self.built_at, self.build_seconds = time.time(), time.perf_counter() - started
             self._checked_at = time.monotonic()
             return changed
+
+    def _made(self, versions: dict[str, LayerVersion], stamp: Any, previous: Snapshot | None) -> Snapshot:
+        """A snapshot of the given versions with the listings as now, prepared."""
+        layers = {n: self._index(v) for n, v in versions.items()}
+        if stamp is not None and stamp[0]:  # listings exist: they are the vacancies
+            layers["vacancies"] = self._live_vacancies(versions["vacancies"])
+        made = Snapshot(layers, self.frame, previous=previous)
+        if self.prepare is not None:
+            self.prepare(made)
+        return made
+
+    def _shared(self, versions: dict[str, LayerVersion], stamp: Any) -> Snapshot:
+        """The snapshot of these versions as the first worker to need it made and wrote it, with
+        the listings brought up to now where they changed since."""
+        store_id = self.store.engine.url.render_as_string(hide_password=True)
+        parts = [store_id, self.frame.lon0, self.frame.lat0, sorted(
+            (n, v.id, v.version, v.checksum, v.loaded_at.isoformat()) for n, v in versions.items()
+        )]  # fmt: skip
+        previous = self._current if self._current.layers else None
+        made, written_at = _unpacked(
+            snapshot_file.shared(
+                self.snapshot_dir,  # type: ignore[arg-type]
+                snapshot_file.key(parts),
+                lambda: _packed(self._made(versions, stamp, previous), stamp),
+            )
+        )
+        live = written_at is not None and written_at[0]
+        for name, idx in made.layers.items():  # its indexes serve the next versions too
+            if not (name == "vacancies" and live):
+                self._built[idx.version.id] = idx
+        if self.prepare is not None:
+            self.prepare(made)  # made already: this only finds it so
+        return made if written_at == stamp else self._made(versions, stamp, made)
 
     def _live_vacancies(self, version: LayerVersion) -> LayerIndex:
         """The live listings, indexed as a version of the vacancies layer."""

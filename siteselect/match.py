@@ -121,16 +121,18 @@ class Scorer:
             self._prefix_trees[prefix] = cKDTree(self.business_xy[mask]) if mask.any() else None
         return self._prefix_trees[prefix]
 
+    # The trees are queried in the calling thread (workers=1): a thread pool started per call cost
+    # more than it saved, and a server's workers already keep every core busy.
     def _count(self, tree: cKDTree | None, xy: NDArray[np.float64], radius: float) -> NDArray[np.float64]:
         if tree is None or tree.n == 0:
             return np.zeros(len(xy))
-        return np.asarray(tree.query_ball_point(xy, radius, return_length=True, workers=-1), dtype=float)
+        return np.asarray(tree.query_ball_point(xy, radius, return_length=True, workers=1), dtype=float)
 
     def _nearest(self, category: str, xy: NDArray[np.float64]) -> NDArray[np.float64]:
         tree = self.trees.get(category)
         if tree is None or tree.n == 0:
             return np.full(len(xy), np.nan)
-        return np.asarray(tree.query(xy, workers=-1)[0], dtype=float)
+        return np.asarray(tree.query(xy, workers=1)[0], dtype=float)
 
     def facts(self, xy: NDArray[np.float64], code: str, memo: dict[Any, Any] | None = None) -> dict[str, Any]:
         """What lies around each place (planar x, y): counts by category, businesses, transit.
@@ -223,6 +225,12 @@ class Scorer:
         return self._part(address_candidates(self.snap))
 
     def _part(self, table: pd.DataFrame) -> tuple[pd.DataFrame, NDArray[np.float64], NDArray[np.object_]]:
+        # Numbers and days typed once here, not in every match (a city's pool is 600,000 rows).
+        table = table.assign(
+            floor=pd.to_numeric(table["floor"], errors="coerce").astype(float),
+            area_m2=table["area_m2"].astype(float), rent=table["rent"].astype(float),
+            updated_at=pd.to_datetime(table["updated_at"], utc=True),
+        )  # fmt: skip
         points = self.snap.frame.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
         return table, shapely.get_coordinates(points).reshape(-1, 2), self.streets_of(points)
 
@@ -232,9 +240,14 @@ class Scorer:
         addresses = self.facts(self._address_part[1], code, self._address_memo)
         return _joined(vacancies, addresses)
 
-    def pool_with_facts(self, code: str) -> tuple[tuple[pd.DataFrame, Any, Any], dict[str, Any]]:
-        """The pool and its facts."""
-        return self.pool, self.pool_facts(code)
+    def pool_with_facts(
+        self, code: str, addresses: bool = True
+    ) -> tuple[tuple[pd.DataFrame, Any, Any], dict[str, Any]]:
+        """The pool and its facts; without ``addresses``, its vacancies' part alone (no need to join
+        the facts of a city's certified addresses only to leave them out)."""
+        if addresses:
+            return self.pool, self.pool_facts(code)
+        return self._vacancy_part, self.facts(self._vacancy_part[1], code, self._vacancy_memo)
 
     def successor(self, snapshot: Snapshot) -> Scorer:
         """This scorer for a snapshot whose vacancies differ (a listing was written): its trees,
@@ -254,8 +267,9 @@ class Scorer:
         for family in scoring.config()["families"].values():
             for prefix in family["prefixes"]:
                 code = next((c.code for c in industry.classes() if industry.matches(c.code, prefix)), None)
-                if code is not None:
-                    self.pool_facts(code)
+                if code is not None:  # each part counted, not joined: a match joins what it uses
+                    self.facts(self._vacancy_part[1], code, self._vacancy_memo)
+                    self.facts(self._address_part[1], code, self._address_memo)
 
     def streets_of(self, points: NDArray[np.object_]) -> NDArray[np.object_]:
         out = np.full(len(points), None, dtype=object)
@@ -271,9 +285,12 @@ def _typical_rent(snapshot: Snapshot) -> float:
     return float(np.median(rents)) if len(rents) else 80.0
 
 
+SCORER_LAYERS = ("pois", "districts", "house_numbers", "buildings")  # what a scorer keeps, vacancies aside
+
+
 def scorer_for(snapshot: Snapshot) -> Scorer:
-    """The scorer of a snapshot, built once (from the previous one's when only vacancies changed)."""
-    previous = snapshot.made_before("scorer")
+    """The scorer of a snapshot, built once (from the previous one's where what it keeps is the same)."""
+    previous = snapshot.made_before("scorer", SCORER_LAYERS)
     return snapshot.made("scorer", lambda: previous.successor(snapshot) if previous else Scorer(snapshot))
 
 
@@ -585,15 +602,13 @@ def match(
     scorer = scorer_for(snapshot)
     _check_streets(scorer, constraints)
     _check_parks(snapshot, constraints)
-    (table, _, streets), pool_facts = scorer.pool_with_facts(code)
+    (table, _, streets), pool_facts = scorer.pool_with_facts(code, constraints.include_addresses)
     filtered, set_aside = _filtered_out(table, constraints, streets) if include_excluded else ({}, [])
     keep = _filter(table, constraints, streets).to_numpy(copy=True)
-    if not constraints.include_addresses:
-        keep &= (table["kind"] == "vacancy").to_numpy()
     facts = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in pool_facts.items()}
     facts["counts"] = {c: v[keep] for c, v in pool_facts["counts"].items()}
     table, streets = table[keep].reset_index(drop=True), streets[keep]
-    floor = pd.to_numeric(table["floor"], errors="coerce").to_numpy(float)
+    floor = table["floor"].to_numpy(float)
     scores = scorer.scores(
         facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints, floor
     )
@@ -608,18 +623,14 @@ def match(
         if len(allowed) >= pool_size:
             break
         chunk = order[start : start + CHECK_CHUNK].tolist()
-        for i, result in zip(
-            chunk, checker_for(snapshot).check_many([_premises(table, i, code, as_of) for i in chunk])
-        ):
+        for i, result in zip(chunk, checker_for(snapshot).check_many(_premises(table, chunk, code, as_of))):
             checks[i] = result
             (allowed if result.get("verdict") in ("permitted", "review") else excluded).append(i)
     # On request, the vacancies not reached too, for what they would leave out (the ranking is as it was).
     if include_excluded:
         vacancy = (table["kind"] == "vacancy").to_numpy()
         rest = [i for i in order.tolist() if i not in checks and vacancy[i]]
-        found = (
-            checker_for(snapshot).check_many([_premises(table, i, code, as_of) for i in rest]) if rest else []
-        )
+        found = checker_for(snapshot).check_many(_premises(table, rest, code, as_of)) if rest else []
         for i, result in zip(rest, found):
             checks[i] = result
             if result.get("verdict") not in ("permitted", "review"):
@@ -647,13 +658,17 @@ def match(
     }
 
 
-def _premises(table: pd.DataFrame, i: int, code: str, as_of: dt.date | None) -> Premises:
-    """A candidate as premises: a vacancy by its id, a certified address by its text."""
-    row = table.iloc[i]
-    if row["kind"] == "vacancy":
-        floor = None if pd.isna(row["floor"]) else int(row["floor"])
-        return Premises(industry=code, vacancy_id=row["id"], floor=floor, as_of=as_of, ref=row["id"])
-    return Premises(industry=code, address=row["address"], as_of=as_of, ref=row["id"])
+def _premises(table: pd.DataFrame, rows: list[int], code: str, as_of: dt.date | None) -> list[Premises]:
+    """Candidates as premises: a vacancy by its id, a certified address by its text."""
+    part = table.iloc[rows]
+    out = []
+    for kind, cid, floor, address in zip(*(part[c].tolist() for c in ("kind", "id", "floor", "address"))):
+        if kind == "vacancy":
+            level = None if math.isnan(floor) else int(floor)
+            out.append(Premises(industry=code, vacancy_id=cid, floor=level, as_of=as_of, ref=cid))
+        else:
+            out.append(Premises(industry=code, address=address, as_of=as_of, ref=cid))
+    return out
 
 
 def _excluded(row: pd.Series, check: dict[str, Any]) -> dict[str, Any]:

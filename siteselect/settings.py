@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         default=9, ge=1, le=100, description="wrong passwords within a minute that lock an account"
     )
     sign_in_lock_minutes: int = Field(default=15, ge=1, le=24 * 60, description="how long the lock lasts")
+    snapshot_dir: str = Field(
+        default="",
+        description="folder where the service's workers share their indexed layers, one file per set "
+        "of layer versions: the first worker to need one builds and writes it, the others and every "
+        "restart read it (empty: each worker builds its own)",
+    )
     max_batch: int = Field(default=1000, ge=1, le=100_000, description="most candidates in one batch request")
 
     @field_validator("extent")

@@ -1,42 +1,67 @@
-"""A snapshot written once to storage every worker of a batch reads, and loaded once per process.
+"""Snapshots written once to storage and loaded by every process that needs them.
 
-The driver writes the snapshot it judges by (every layer at the versions in force, with the
-district-wide figures a region cannot work out) beside the results; each worker process loads it
-the first time a task asks and keeps it for the tasks that follow, so the layers cross the
-network once per worker rather than once per task.
+Two uses. A batch's driver writes the snapshot it judges by (every layer at the versions in force,
+with the district-wide figures a region cannot work out) beside the results; each worker process
+loads it the first time a task asks and keeps it for the tasks that follow, so the layers cross
+the network once per worker rather than once per task (:func:`write`, :func:`load`).
+
+The service's workers share one prepared snapshot per set of layer versions (:func:`shared`): the
+first to need it builds it — layers indexed, checker, scorer and gazetteer made — and writes it;
+the others, and every restart, load it, which takes a fraction of the building. The file is named
+by a key of everything the snapshot is made from (the store, the versions, the planar frame, the
+code and the libraries), so a file of other versions is never read.
+
+Geometry arrays are written as one WKB array each (shapely writes each geometry apart, a function
+call per point on reading), and what was prepared is prepared again on reading; cell maps write
+themselves as three arrays.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import io
+import logging
 import os
 import pickle
+import sys
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
 
 from siteselect.candidates import BatchError
-from siteselect.index import Snapshot
 
 KEPT = 2  # snapshots a process keeps: the current batch's, and one before it
-_loaded: OrderedDict[tuple[str, int, int], Snapshot] = OrderedDict()
+KEPT_FILES = 3  # the service's files kept in its folder: the newest, and two before it
+_loaded: OrderedDict[tuple[str, int, int], Any] = OrderedDict()  # snapshots, by file
 _lock = threading.Lock()
 loads = 0  # files read by this process (a worker reads each once)
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-def write(folder: Path, snapshot: Snapshot) -> Path:
+def write(folder: Path, snapshot: Any) -> Path:
     """Write ``snapshot`` into ``folder`` under a new name; this process keeps it as loaded."""
     path = folder / f"_snapshot-{uuid.uuid4().hex}.pickle"
     temporary = path.with_suffix(".tmp")
     with temporary.open("wb") as f:
-        pickle.dump(snapshot, f, protocol=pickle.HIGHEST_PROTOCOL)
+        _Pickler(f).dump(snapshot)
     os.replace(temporary, path)
     with _lock:
         _keep(_key(path), snapshot)
     return path
 
 
-def load(path: str | Path) -> Snapshot:
+def load(path: str | Path) -> Any:
     """The snapshot in ``path``, read once by this process."""
     global loads
     key = _key(Path(path))
@@ -59,7 +84,137 @@ def _key(path: Path) -> tuple[str, int, int]:
     return str(path.resolve()), stat.st_mtime_ns, stat.st_size
 
 
-def _keep(key: tuple[str, int, int], snapshot: Snapshot) -> None:
+def _keep(key: tuple[str, int, int], snapshot: Any) -> None:
     _loaded[key] = snapshot
     while len(_loaded) > KEPT:
         _loaded.popitem(last=False)
+
+
+# ---- the service's prepared snapshots -----------------------------------------------------------
+
+
+def key(parts: list[Any]) -> str:
+    """The name of the file of a snapshot made from ``parts`` (the store, its versions, the
+    frame…) by this code with these libraries."""
+    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest.update(repr(parts).encode())
+    return digest.hexdigest()[:32]
+
+
+def shared(folder: Path, name: str, build: Callable[[], T]) -> T:
+    """What is named ``name`` in ``folder`` (a prepared snapshot, see ``Catalog`` in the index): read from
+    its file, or — by the one process that gets there first — built with ``build`` and written,
+    while the others wait for it and then read it. A file that cannot be read is built and
+    written again; a folder that others may write to is not used (a file there is code)."""
+    _private_folder(folder)
+    path = folder / f"snapshot-{name}.pickle"
+    with _held(folder / f"snapshot-{name}.lock"):
+        found: T | None = _read(path)
+        if found is not None:
+            return found
+        made = build()
+        try:
+            _write(path, made)
+        except OSError as exc:  # the disk full: this worker serves what it built, the next builds too
+            log.warning("snapshot file %s not written: %s", path, exc)
+    _prune(folder)
+    return made
+
+
+def _private_folder(folder: Path) -> None:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stat = folder.stat()
+    if stat.st_uid != os.getuid() or stat.st_mode & 0o022:
+        raise PermissionError(
+            f"snapshot folder {folder}: must belong to this user and be writable by no one else"
+        )
+
+
+@contextlib.contextmanager
+def _held(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock between processes, released by the system if its holder dies."""
+    with lock_path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _read(path: Path) -> Any:
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a torn or foreign file is rebuilt, whatever broke in reading it
+        log.warning("snapshot file %s not read (%s): built again", path, exc.__class__.__name__)
+        return None
+
+
+def _write(path: Path, payload: Any) -> None:
+    temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+    try:
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            _Pickler(f).dump(payload)
+        os.replace(temporary, path)  # whole or not at all
+    finally:
+        temporary.unlink(missing_ok=True)  # left only when writing failed (the disk full)
+
+
+def _prune(folder: Path) -> None:
+    """Remove all but the newest files (a process reading one keeps it open: it reads on)."""
+    files = sorted(folder.glob("snapshot-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[KEPT_FILES:]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".lock").unlink(missing_ok=True)
+
+
+def _code_fingerprint() -> str:
+    """This package's source and the versions of what its pickles are made of."""
+    global _fingerprint
+    if _fingerprint is None:
+        digest = hashlib.sha256(sys.version.encode())
+        for package in ("numpy", "pandas", "geopandas", "shapely", "scipy", "pyproj"):
+            digest.update(f"{package} {metadata.version(package)}".encode())
+        for source in sorted(Path(__file__).parent.rglob("*.py")):
+            digest.update(source.read_bytes())
+        _fingerprint = digest.hexdigest()
+    return _fingerprint
+
+
+_fingerprint: str | None = None
+
+
+class _Pickler(pickle.Pickler):
+    """A pickler that writes geometry arrays as WKB arrays, and keeps geometries prepared."""
+
+    def __init__(self, file: io.BufferedWriter | Any):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, shapely.Geometry):
+            return _geometry, (shapely.to_wkb(obj), shapely.is_prepared(obj))
+        if type(obj) is np.ndarray and obj.dtype == object and obj.size and _all_geometry(obj):
+            flat = obj.ravel()
+            return _geometries, (shapely.to_wkb(flat), shapely.is_prepared(flat), obj.shape)
+        return NotImplemented
+
+
+def _all_geometry(obj: NDArray[np.object_]) -> bool:
+    """Geometries, or None where missing (``from_wkb`` gives None back)."""
+    return isinstance(obj.flat[0], shapely.Geometry) and bool(shapely.is_valid_input(obj).all())
+
+
+def _geometry(wkb: bytes, prepared: bool) -> shapely.Geometry:
+    geometry = shapely.from_wkb(wkb)
+    if prepared:
+        shapely.prepare(geometry)
+    return geometry
+
+
+def _geometries(wkb: NDArray[np.object_], prepared: NDArray[np.bool_], shape: tuple[int, ...]) -> Any:
+    geometries = shapely.from_wkb(wkb)
+    if prepared.any():
+        shapely.prepare(geometries[prepared])
+    return geometries.reshape(shape)

@@ -16,7 +16,7 @@ import pandas as pd
 from siteselect.address import MAX_LENGTH, Gazetteer, normalize
 from siteselect.errors import InvalidInputError
 from siteselect.index import Snapshot
-from siteselect.locating import gazetteer_for
+from siteselect.locating import GAZETTEER_LAYERS, gazetteer_for
 
 MAX_SUGGESTIONS = 20
 
@@ -72,6 +72,6 @@ def _building(row: Any) -> dict[str, Any]:
 
 
 def suggestions_for(snapshot: Snapshot) -> Suggestions:
-    """The suggestions of a snapshot's gazetteer, built once (kept while only listings change)."""
-    previous = snapshot.made_before("suggestions")
+    """The suggestions of a snapshot's gazetteer, built once (kept while the gazetteer's layers are)."""
+    previous = snapshot.made_before("suggestions", GAZETTEER_LAYERS)
     return snapshot.made("suggestions", lambda: previous or Suggestions(gazetteer_for(snapshot)))

@@ -169,3 +169,35 @@ def test_first_uses_of_a_fresh_snapshot_from_many_threads_all_finish(demo_db):
             assert not any(t.is_alive() for t in threads), "threads still waiting for one another"
     finally:
         sys.setswitchinterval(switch)
+
+
+def test_a_new_version_carries_over_only_what_does_not_read_the_changed_layer(store):
+    from siteselect.load import load_frame
+    from siteselect.locating import gazetteer_for
+    from siteselect.match import match, scorer_for
+    from siteselect.premises import Premises
+
+    def _warm(snapshot: Snapshot) -> None:  # as the service prepares each snapshot
+        checker_for(snapshot).warm()
+        scorer_for(snapshot).warm()
+
+    catalog = Catalog(store, prepare=_warm, max_age_s=3600)
+    before = catalog.current()
+    entries = store.read_layer("prohibited_addresses")
+    load_frame(store, "prohibited_addresses", entries.iloc[1:], source="one fewer")
+    assert catalog.refresh() == ["prohibited_addresses"]
+    after = catalog.current()
+    assert gazetteer_for(after) is gazetteer_for(before)  # it reads no prohibited list
+    assert scorer_for(after).trees is scorer_for(before).trees
+    assert checker_for(after) is not checker_for(before)
+    assert len(checker_for(after).prohibited.features) == len(entries) - 1
+    fresh = Catalog(Store(str(store.engine.url)), prepare=_warm).current()  # built from nothing
+    addresses = entries["address"].dropna().tolist()
+    premises = [Premises(industry=code, address=a) for a in addresses for code in ("6232", "5227")]
+    assert checker_for(after).check_many(premises) == checker_for(fresh).check_many(premises)
+    assert match(after, "6232", limit=10) == match(fresh, "6232", limit=10)
+    numbers = store.read_layer("house_numbers")
+    load_frame(store, "house_numbers", numbers.iloc[1:], source="one fewer")
+    catalog.refresh()
+    assert gazetteer_for(catalog.current()) is not gazetteer_for(after)
+    assert scorer_for(catalog.current()).trees is not scorer_for(after).trees  # it counts around them
