@@ -56,7 +56,7 @@ def _here(log: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def deployed(postgis, tmp_path_factory) -> Iterator[dict[str, object]]:
+def deployed(postgis, tmp_path_factory, request) -> Iterator[dict[str, object]]:
     if shutil.which("nginx") is None:
         pytest.fail("nginx is not installed (make test installs it as root)")
     if why := systemd.available():
@@ -64,6 +64,7 @@ def deployed(postgis, tmp_path_factory) -> Iterator[dict[str, object]]:
     tmp = tmp_path_factory.mktemp("deploy")
     # The root stands for /: outside /tmp, which the unit makes private to the service.
     root = Path(tempfile.mkdtemp(prefix="siteselect-deploy-", dir="/srv"))
+    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))  # whatever fails below
     ports = {name: free_port() for name in ("app", "https", "http")}
     # The script keeps a virtual environment it finds: this one already has the dependencies, so the
     # wheel goes in without downloading them (the wheel test installs into an empty one).
@@ -103,7 +104,6 @@ def deployed(postgis, tmp_path_factory) -> Iterator[dict[str, object]]:
             nginx.terminate()
             nginx.wait(timeout=30)
             manager.systemctl("stop", name, check=False)
-            shutil.rmtree(root, ignore_errors=True)
             for sql in ("DROP DATABASE deployed", "DROP ROLE deploy_app", "DROP ROLE deploy_owner"):
                 server = ["-h", postgis.host, "-p", str(postgis.port), "-U", postgis.user, "-d", "postgres"]
                 subprocess.run(["psql", *server, "-c", sql], check=True)
