@@ -28,7 +28,7 @@ from dotenv import dotenv_values
 
 from tests.conftest import ROOT
 from tests.support import systemd
-from tests.support.serve import free_port
+from tests.support.serve import free_port, wait_until_answers
 from tests.support.wheel import build_wheel, venv_with_project_dependencies
 
 pytestmark = [pytest.mark.postgis, pytest.mark.deploy]
@@ -93,7 +93,7 @@ def deployed(postgis, tmp_path_factory, request) -> Iterator[dict[str, object]]:
         nginx = subprocess.Popen(["nginx", "-c", str(nginx_conf), "-p", str(tmp)])
         try:
             health = f"http://127.0.0.1:{ports['app']}/health"
-            _wait_until_answers(health, tmp / "service.log")
+            wait_until_answers(health, log=tmp / "service.log")
             yield {
                 "base": f"https://localhost:{ports['https']}", "http": f"http://localhost:{ports['http']}",
                 "cert": etc / "tls/cert.pem", "token": made.stdout.split()[-1], "log": tmp / "service.log",
@@ -107,20 +107,6 @@ def deployed(postgis, tmp_path_factory, request) -> Iterator[dict[str, object]]:
             for sql in ("DROP DATABASE deployed", "DROP ROLE deploy_app", "DROP ROLE deploy_owner"):
                 server = ["-h", postgis.host, "-p", str(postgis.port), "-U", postgis.user, "-d", "postgres"]
                 subprocess.run(["psql", *server, "-c", sql], check=True)
-
-
-def _wait_until_answers(url: str, log: Path, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(
-        f"{url} did not answer in {seconds} s; the service's log:\n{log.read_text()[-4000:]}"
-    )
 
 
 def _nginx_conf(tmp: Path, site: Path) -> Path:
@@ -226,7 +212,7 @@ def test_systemd_runs_the_workers_restarts_the_service_when_it_dies_and_stops_it
     while manager.main_pid(name) in (0, first.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert manager.main_pid(name) not in (0, first.pid)
-    _wait_until_answers(str(deployed["health"]), deployed["log"])
+    wait_until_answers(str(deployed["health"]), log=deployed["log"])
     assert (
         browser.post("/check", json={"industry": "9013", "lon": 120.452, "lat": 36.1075}).status_code == 200
     )
@@ -236,4 +222,4 @@ def test_systemd_runs_the_workers_restarts_the_service_when_it_dies_and_stops_it
     assert manager.systemctl("is-active", name, check=False) == "inactive"
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in [again, *workers])
     manager.systemctl("start", name)  # as the other tests found it
-    _wait_until_answers(str(deployed["health"]), deployed["log"])
+    wait_until_answers(str(deployed["health"]), log=deployed["log"])

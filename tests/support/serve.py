@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -45,13 +46,18 @@ def running(
         proc.wait(timeout=30)
 
 
-def wait_until_answers(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_until_answers(
+    url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 120, log: Path | None = None
+) -> None:
+    """Until ``url`` answers; fails once ``timeout`` passes or ``proc`` (when the test started the
+    service itself) has ended, with the end of the service's ``log`` when there is one."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"the service did not start: {url}") from None
+            if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):
+                tail = log.read_text()[-4000:] if log is not None and log.exists() else ""
+                raise RuntimeError(f"the service did not start: {url}\n{tail}") from None
             time.sleep(0.3)
