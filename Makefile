@@ -39,8 +39,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# A file to a worker: a file's servers, stores and browser are made once, and its tests share them.
 test: $(STAMP) system lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n logical --maxprocesses=4 --dist loadfile
 
 bench: $(STAMP) system
 	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk; }

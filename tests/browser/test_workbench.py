@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import python_calamine
 import xlsxwriter
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.pages import wait_until
 from tests.support.serve import running_service
@@ -56,7 +57,10 @@ def _sign_in(watched, base, path, name, width, height):
 
 
 def _status(page, text):
-    wait_until(page, f"document.getElementById('status').textContent.includes({text!r})", 60_000)
+    try:
+        wait_until(page, f"document.getElementById('status').textContent.includes({text!r})", 60_000)
+    except PlaywrightError:  # say what the page said instead
+        pytest.fail(f"the status never said {text!r}; it says {page.inner_text('#status')!r}")
 
 
 def _map_visible(page, selector):
