@@ -27,6 +27,7 @@ import os
 import pickle
 import sys
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -106,15 +107,20 @@ def shared(folder: Path, name: str, build: Callable[[], T]) -> T:
     its file, or — by the one process that gets there first — built with ``build`` and written,
     while the others wait for it and then read it. A file that cannot be read is built and
     written again; a folder that others may write to is not used (a file there is code)."""
+    global loads
     _private_folder(folder)
     path = folder / f"snapshot-{name}.pickle"
     with _held(folder / f"snapshot-{name}.lock"):
+        started = time.perf_counter()
         found: T | None = _read(path)
         if found is not None:
+            loads += 1
+            log.info("snapshot read from %s in %.1f s", path, time.perf_counter() - started)
             return found
         made = build()
         try:
             _write(path, made)
+            log.info("snapshot built and written to %s in %.1f s", path, time.perf_counter() - started)
         except OSError as exc:  # the disk full: this worker serves what it built, the next builds too
             log.warning("snapshot file %s not written: %s", path, exc)
     _prune(folder)
