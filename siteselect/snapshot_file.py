@@ -127,6 +127,23 @@ def shared(folder: Path, name: str, build: Callable[[], T]) -> T:
     return made
 
 
+def offer(folder: Path, name: str, made: Callable[[], Any]) -> None:
+    """Write what ``made`` gives as ``name`` in ``folder`` unless a file of that name is there
+    already (another process made it first): for the processes that start later."""
+    _private_folder(folder)
+    path = folder / f"snapshot-{name}.pickle"
+    with _held(folder / f"snapshot-{name}.lock"):
+        if path.exists():
+            return
+        started = time.perf_counter()
+        try:
+            _write(path, made())
+            log.info("snapshot written to %s in %.1f s", path, time.perf_counter() - started)
+        except OSError as exc:
+            log.warning("snapshot file %s not written: %s", path, exc)
+    _prune(folder)
+
+
 def _private_folder(folder: Path) -> None:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stat = folder.stat()

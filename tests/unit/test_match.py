@@ -11,7 +11,7 @@ from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError
 from siteselect.grid import point_cells
 from siteselect.index import Catalog, LayerIndex, Snapshot
-from siteselect.match import Constraints, compare, match, scorer_for, surface
+from siteselect.match import Constraints, _best_first, compare, match, scorer_for, surface
 from siteselect.store import Store
 
 
@@ -220,3 +220,13 @@ def test_on_request_every_premises_left_out_is_listed_with_its_reason(snapshot):
     ranked = {r["id"] for r in full["results"]}
     assert not ranked & {x["id"] for x in full["excluded"]}
     assert full["results"] == brief["results"]  # listing what was left out changes no ranking
+
+
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 5000])
+def test_candidates_are_read_best_first_in_the_order_a_full_sort_gives(n):
+    rng = np.random.default_rng(n)
+    key = rng.integers(0, 40, n).astype(float)  # many ties, ordered by id
+    ids = np.array([f"V{i:05d}" for i in rng.permutation(n)], dtype=object)
+    chunks = list(_best_first(key, ids, 64))
+    assert all(len(c) == 64 for c in chunks[:-1]) and all(0 < len(c) <= 64 for c in chunks)
+    assert sum(chunks, []) == np.lexsort((ids, key)).tolist()
