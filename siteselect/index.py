@@ -76,6 +76,14 @@ def cell_pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArr
 log = logging.getLogger(__name__)
 
 
+def prepared(geometries: NDArray[np.object_]) -> NDArray[np.object_]:
+    """The geometries, those that are not points prepared for fast predicates (a prepared point
+    makes no predicate faster, and a city has a million and a half of them)."""
+    if len(geometries):
+        shapely.prepare(geometries[shapely.get_type_id(geometries) != 0])
+    return geometries
+
+
 @dataclass(eq=False)
 class LayerIndex:
     """One layer version: features, their planar geometry and their cells."""
@@ -101,8 +109,7 @@ class LayerIndex:
         order = np.argsort(cells, kind="stable")
         local = np.empty(0, dtype=object)
         if "geometry" in features.columns and len(features):
-            local = frame.to_local(features.geometry.to_numpy())
-            shapely.prepare(local)
+            local = prepared(frame.to_local(features.geometry.to_numpy()))
         return cls(version, features, local, cells[order], positions[order])
 
     def candidates(self, lon: float, lat: float, radius_m: float) -> NDArray[np.intp]:
@@ -132,8 +139,7 @@ class LayerIndex:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if len(self.local):
-            shapely.prepare(self.local)  # preparation does not survive pickling
+        prepared(self.local)  # preparation does not survive pickling
 
     def cell_map(
         self, radius_m: float | NDArray[np.float64], rows: NDArray[np.intp] | None = None
@@ -372,7 +378,11 @@ class Catalog:
             return changed
 
     def _made(
-        self, versions: dict[str, LayerVersion], stamp: Any, previous: Snapshot | None, previous_stamp: Any = None
+        self,
+        versions: dict[str, LayerVersion],
+        stamp: Any,
+        previous: Snapshot | None,
+        previous_stamp: Any = None,
     ) -> Snapshot:
         """A snapshot of the given versions with the listings as now, prepared; ``previous`` (made
         with the listings of ``previous_stamp``) lends what did not change."""

@@ -229,4 +229,4 @@ def test_candidates_are_read_best_first_in_the_order_a_full_sort_gives(n):
     ids = np.array([f"V{i:05d}" for i in rng.permutation(n)], dtype=object)
     chunks = list(_best_first(key, ids, 64))
     assert all(len(c) == 64 for c in chunks[:-1]) and all(0 < len(c) <= 64 for c in chunks)
-    assert sum(chunks, []) == np.lexsort((ids, key)).tolist()
+    assert [i for c in chunks for i in c] == np.lexsort((ids, key)).tolist()
