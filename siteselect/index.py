@@ -15,6 +15,7 @@ listings are the vacancies of every snapshot it makes, so every reader sees the 
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import threading
@@ -374,6 +375,11 @@ class Catalog:
                 ids = {v.id for v in versions.values()}  # older versions' indexes go with their snapshot
                 self._built = {i: idx for i, idx in self._built.items() if i in ids}
                 self.built_at, self.build_seconds = time.time(), time.perf_counter() - started
+                if changed != ["vacancies"]:
+                    # The replaced snapshot and what was made from it point to one another: only a
+                    # full collection frees them, and with a city's objects in memory the collector
+                    # seldom makes one of its own — it held two snapshots after a new version.
+                    gc.collect()
             self._checked_at = time.monotonic()
             return changed
 

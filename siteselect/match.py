@@ -569,9 +569,9 @@ STALE_AFTER_DAYS = 30  # the service's default (its setting ``stale_after_days``
 
 def _stale(table: pd.DataFrame, as_of: dt.date | None, days: int) -> NDArray[np.bool_]:
     """Listings whose operator has not confirmed them within ``days`` before the day judged."""
-    day = pd.Timestamp(as_of or today(), tz="UTC")
-    age = (day - pd.to_datetime(table["updated_at"], utc=True)).dt.days
-    return (age > days).to_numpy()
+    day = np.datetime64(as_of or today(), "D")  # midnight, UTC
+    updated = pd.to_datetime(table["updated_at"], utc=True).dt.tz_convert(None).to_numpy()
+    return np.asarray(day - updated >= np.timedelta64(days + 1, "D"))  # never confirmed (NaT): not stale
 
 
 def _penalised(total: NDArray[np.float64], stale: NDArray[np.bool_]) -> NDArray[np.float64]:
@@ -609,9 +609,12 @@ def match(
     (table, _, streets), pool_facts = scorer.pool_with_facts(code, constraints.include_addresses)
     filtered, set_aside = _filtered_out(table, constraints, streets) if include_excluded else ({}, [])
     keep = _filter(table, constraints, streets).to_numpy(copy=True)
-    facts = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in pool_facts.items()}
-    facts["counts"] = {c: v[keep] for c, v in pool_facts["counts"].items()}
-    table, streets = table[keep].reset_index(drop=True), streets[keep]
+    if keep.all():  # nothing filtered out: no copies of a city's pool
+        facts = dict(pool_facts)
+    else:
+        facts = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in pool_facts.items()}
+        facts["counts"] = {c: v[keep] for c, v in pool_facts["counts"].items()}
+        table, streets = table[keep].reset_index(drop=True), streets[keep]
     floor = table["floor"].to_numpy(float)
     scores = scorer.scores(
         facts, code, table["rent"].to_numpy(float), table["area_m2"].to_numpy(float), constraints, floor
@@ -686,9 +689,9 @@ def _best_first(key: NDArray[np.float64], ids: NDArray[Any], size: int) -> Itera
 
 def _premises(table: pd.DataFrame, rows: list[int], code: str, as_of: dt.date | None) -> list[Premises]:
     """Candidates as premises: a vacancy by its id, a certified address by its text."""
-    part = table.iloc[rows]
+    columns = (table[c].to_numpy()[rows].tolist() for c in ("kind", "id", "floor", "address"))
     out = []
-    for kind, cid, floor, address in zip(*(part[c].tolist() for c in ("kind", "id", "floor", "address"))):
+    for kind, cid, floor, address in zip(*columns):
         if kind == "vacancy":
             level = None if math.isnan(floor) else int(floor)
             out.append(Premises(industry=code, vacancy_id=cid, floor=level, as_of=as_of, ref=cid))
