@@ -7,13 +7,14 @@ the network once per worker rather than once per task (:func:`write`, :func:`loa
 
 The service's workers share one prepared snapshot per set of layer versions (:func:`shared`): the
 first to need it builds it — layers indexed, checker, scorer and gazetteer made — and writes it;
-the others, and every restart, load it, which takes a fraction of the building. The file is named
-by a key of everything the snapshot is made from (the store, the versions, the planar frame, the
-code and the libraries), so a file of other versions is never read.
+the others, and every restart, load it, which takes a fraction of the building. A worker that
+serves already makes a new version's snapshot from its own and only offers it (:func:`offer`).
+The file is named by a key of everything the snapshot is made from (the store, the versions, the
+planar frame, the code and the libraries), so a file of other versions is never read.
 
-Geometry arrays are written as one WKB array each (shapely writes each geometry apart, a function
-call per point on reading), and what was prepared is prepared again on reading; cell maps write
-themselves as three arrays.
+Geometry arrays are written whole (shapely writes each geometry apart, a function call per point
+on reading): points as their coordinates, others as WKB, each geometry once (see ``_Pickler``);
+cell maps write themselves as three arrays.
 """
 
 from __future__ import annotations
@@ -112,21 +113,28 @@ def shared(folder: Path, name: str, build: Callable[[], T]) -> T:
     global loads
     _private_folder(folder)
     path = folder / f"snapshot-{name}.pickle"
-    with _held(folder / f"snapshot-{name}.lock"):
-        started = time.perf_counter()
-        found: T | None = _read(path)
-        if found is not None:
-            loads += 1
-            log.info("snapshot read from %s in %.1f s", path, time.perf_counter() - started)
-            return found
-        made = build()
-        try:
-            _write(path, made)
-            log.info("snapshot built and written to %s in %.1f s", path, time.perf_counter() - started)
-        except OSError as exc:  # the disk full: this worker serves what it built, the next builds too
-            log.warning("snapshot file %s not written: %s", path, exc)
-    _prune(folder)
-    return made
+    started = time.perf_counter()
+    # A file there is whole (written aside, then renamed): workers read it side by side. Only one
+    # that finds none takes the lock, and waits there while another builds it.
+    found: T | None = _read(path) if path.exists() else None
+    if found is None:
+        with _held(folder / f"snapshot-{name}.lock"):
+            found = _read(path)
+            if found is None:
+                made = build()
+                try:
+                    _write(path, made)
+                    log.info(
+                        "snapshot built and written to %s in %.1f s", path, time.perf_counter() - started
+                    )
+                except OSError as exc:  # the disk full: this worker serves what it built, the next builds too
+                    log.warning("snapshot file %s not written: %s", path, exc)
+        if found is None:
+            _prune(folder)
+            return made
+    loads += 1
+    log.info("snapshot read from %s in %.1f s", path, time.perf_counter() - started)
+    return found
 
 
 def offer(folder: Path, name: str, made: Callable[[], Any]) -> None:
