@@ -396,8 +396,9 @@ class Catalog:
         layers = {n: self._index(v) for n, v in versions.items() if not (live and n == "vacancies")}
         if live:
             kept = previous.layers.get("vacancies") if previous and previous_stamp == stamp else None
-            same = kept is not None and kept.version.id == versions["vacancies"].id
-            layers["vacancies"] = kept if same else self._live_vacancies(versions["vacancies"])
+            if kept is None or kept.version.id != versions["vacancies"].id:
+                kept = self._live_vacancies(versions["vacancies"])
+            layers["vacancies"] = kept
         made = Snapshot(layers, self.frame, previous=previous)
         if self.prepare is not None:
             self.prepare(made)
