@@ -7,8 +7,9 @@ once held ``/check`` for seconds. So:
 - a drawing is kept (per worker, by its key, least recently used first out, within ``CACHE_BYTES``:
   ``siteselect.bytes_cache``);
 - it is drawn in a process of the worker's own (``expensive_concurrency`` of them, started on the
-  first drawing, each with its own copy of the layers from the store, at a lower CPU priority), so
-  it takes none of the worker's GIL and the worker's requests keep the CPU;
+  first drawing, each with its own copy of the layers — read from the shared snapshot file where
+  the service has a snapshot folder, else from the store — at a lower CPU priority), so it takes
+  none of the worker's GIL and the worker's requests keep the CPU;
 - the same question asked while it is drawn waits for that drawing;
 - at most ``expensive_concurrency`` are drawn at once per worker (an anyio capacity limiter: the
   others wait without holding a thread), and with ``MAX_WAITING`` waiting already the next is told
@@ -28,6 +29,7 @@ import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -123,7 +125,8 @@ def _start_drawing_process(settings_json: str) -> None:
     os.nice(NICENESS)
     threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
     settings = Settings.model_validate_json(settings_json)
-    _catalog = Catalog(Store.from_settings(settings, service=True), settings)
+    shared = Path(settings.snapshot_dir) if settings.snapshot_dir else None  # the worker's file
+    _catalog = Catalog(Store.from_settings(settings, service=True), settings, snapshot_dir=shared)
 
 
 def _end_with(worker: int) -> None:

@@ -37,6 +37,7 @@ MAX_BODY=${MAX_BODY:-4m}               # the service refuses more than 4 MB itse
 ETC=$ROOT/etc/siteselect
 VENV=$ROOT/opt/siteselect/venv
 STATE=$ROOT/var/lib/siteselect
+SNAPSHOTS=$STATE/snapshots               # the workers' indexed layers, shared (the service's alone)
 UNIT=$ROOT/etc/systemd/system/siteselect.service
 SITE=$ROOT/etc/nginx/sites-available/siteselect.conf
 
@@ -92,6 +93,7 @@ service_env() {
   (umask 027 && cat > "$ETC/siteselect.env" <<ENV
 # siteselect's settings (see the README's table); check with: siteselect config check FILE
 SITESELECT_DATABASE_URL=$app_url
+SITESELECT_SNAPSHOT_DIR=$SNAPSHOTS
 ENV
   )
   (umask 077 && echo "SITESELECT_DATABASE_URL=$owner_url" > "$ETC/owner.env")  # migrations, loads, backups
@@ -102,6 +104,9 @@ ENV
 install_wheel() {
   say "the service: $VENV"
   mkdir -p "$ETC" "$STATE" "$(dirname "$VENV")"
+  # A snapshot file is code to the worker reading it: the folder is the service user's, 0700.
+  install -d -m 0700 "$SNAPSHOTS"
+  if [ "$SYSTEM" = 1 ]; then chown siteselect:siteselect "$SNAPSHOTS"; fi
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade "$WHEEL"
 }

@@ -15,6 +15,7 @@ listings are the vacancies of every snapshot it makes, so every reader sees the 
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import threading
@@ -76,6 +77,14 @@ def cell_pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArr
 log = logging.getLogger(__name__)
 
 
+def prepared(geometries: NDArray[np.object_]) -> NDArray[np.object_]:
+    """The geometries, those that are not points prepared for fast predicates (a prepared point
+    makes no predicate faster, and a city has a million and a half of them)."""
+    if len(geometries):
+        shapely.prepare(geometries[shapely.get_type_id(geometries) != 0])
+    return geometries
+
+
 @dataclass(eq=False)
 class LayerIndex:
     """One layer version: features, their planar geometry and their cells."""
@@ -101,8 +110,7 @@ class LayerIndex:
         order = np.argsort(cells, kind="stable")
         local = np.empty(0, dtype=object)
         if "geometry" in features.columns and len(features):
-            local = frame.to_local(features.geometry.to_numpy())
-            shapely.prepare(local)
+            local = prepared(frame.to_local(features.geometry.to_numpy()))
         return cls(version, features, local, cells[order], positions[order])
 
     def candidates(self, lon: float, lat: float, radius_m: float) -> NDArray[np.intp]:
@@ -132,8 +140,7 @@ class LayerIndex:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if len(self.local):
-            shapely.prepare(self.local)  # preparation does not survive pickling
+        prepared(self.local)  # preparation does not survive pickling
 
     def cell_map(
         self, radius_m: float | NDArray[np.float64], rows: NDArray[np.intp] | None = None
@@ -361,45 +368,68 @@ class Catalog:
                 if self.snapshot_dir is not None and changed != ["vacancies"]:
                     made = self._shared(versions, stamp)
                 else:
-                    made = self._made(versions, stamp, self._current if self._current.layers else None)
+                    previous = self._current if self._current.layers else None
+                    made = self._made(versions, stamp, previous, self._listings)
                 self._current = made
                 self._listings = stamp
+                ids = {v.id for v in versions.values()}  # older versions' indexes go with their snapshot
+                self._built = {i: idx for i, idx in self._built.items() if i in ids}
                 self.built_at, self.build_seconds = time.time(), time.perf_counter() - started
+                if changed != ["vacancies"]:
+                    # The replaced snapshot and what was made from it point to one another: only a
+                    # full collection frees them, and with a city's objects in memory the collector
+                    # seldom makes one of its own — it held two snapshots after a new version.
+                    gc.collect()
             self._checked_at = time.monotonic()
             return changed
 
-    def _made(self, versions: dict[str, LayerVersion], stamp: Any, previous: Snapshot | None) -> Snapshot:
-        """A snapshot of the given versions with the listings as now, prepared."""
-        layers = {n: self._index(v) for n, v in versions.items()}
-        if stamp is not None and stamp[0]:  # listings exist: they are the vacancies
-            layers["vacancies"] = self._live_vacancies(versions["vacancies"])
+    def _made(
+        self,
+        versions: dict[str, LayerVersion],
+        stamp: Any,
+        previous: Snapshot | None,
+        previous_stamp: Any = None,
+    ) -> Snapshot:
+        """A snapshot of the given versions with the listings as now, prepared; ``previous`` (made
+        with the listings of ``previous_stamp``) lends what did not change."""
+        live = stamp is not None and stamp[0]  # listings exist: they are the vacancies
+        layers = {n: self._index(v) for n, v in versions.items() if not (live and n == "vacancies")}
+        if live:
+            kept = previous.layers.get("vacancies") if previous and previous_stamp == stamp else None
+            if kept is None or kept.version.id != versions["vacancies"].id:
+                kept = self._live_vacancies(versions["vacancies"])
+            layers["vacancies"] = kept
         made = Snapshot(layers, self.frame, previous=previous)
         if self.prepare is not None:
             self.prepare(made)
         return made
 
     def _shared(self, versions: dict[str, LayerVersion], stamp: Any) -> Snapshot:
-        """The snapshot of these versions as the first worker to need it made and wrote it, with
-        the listings brought up to now where they changed since."""
+        """The snapshot of these versions, shared through the folder. A worker that serves already
+        makes it from its own (the unchanged layers' indexes, and what is made only from them,
+        are kept: reading the file would hold a second copy of them all until the old snapshot is
+        freed) and writes it for workers that start later, unless one has. A worker starting reads
+        the file the first to need it made and wrote, with the listings brought up to now."""
         store_id = self.store.engine.url.render_as_string(hide_password=True)
         parts = [store_id, self.frame.lon0, self.frame.lat0, sorted(
             (n, v.id, v.version, v.checksum, v.loaded_at.isoformat()) for n, v in versions.items()
         )]  # fmt: skip
-        previous = self._current if self._current.layers else None
+        folder, name = self.snapshot_dir, snapshot_file.key(parts)
+        assert folder is not None
+        if self._current.layers:
+            made = self._made(versions, stamp, self._current, self._listings)
+            snapshot_file.offer(folder, name, lambda: _packed(made, stamp))
+            return made
         made, written_at = _unpacked(
-            snapshot_file.shared(
-                self.snapshot_dir,  # type: ignore[arg-type]
-                snapshot_file.key(parts),
-                lambda: _packed(self._made(versions, stamp, previous), stamp),
-            )
+            snapshot_file.shared(folder, name, lambda: _packed(self._made(versions, stamp, None), stamp))
         )
         live = written_at is not None and written_at[0]
-        for name, idx in made.layers.items():  # its indexes serve the next versions too
-            if not (name == "vacancies" and live):
+        for layer, idx in made.layers.items():  # its indexes serve the next versions too
+            if not (layer == "vacancies" and live):
                 self._built[idx.version.id] = idx
         if self.prepare is not None:
             self.prepare(made)  # made already: this only finds it so
-        return made if written_at == stamp else self._made(versions, stamp, made)
+        return made if written_at == stamp else self._made(versions, stamp, made, written_at)
 
     def _live_vacancies(self, version: LayerVersion) -> LayerIndex:
         """The live listings, indexed as a version of the vacancies layer."""

@@ -135,7 +135,7 @@ def get(store: Store, listing_id: str) -> dict[str, Any]:
 def all_listings(store: Store) -> list[dict[str, Any]]:
     seed(store)
     t = store.accounts["listings"]
-    with store.engine.connect() as conn:
+    with store.reading_whole() as conn:
         return [_as_listing(r) for r in conn.execute(sa.select(t).order_by(t.c.id))]
 
 

@@ -140,12 +140,10 @@ def floor_scores(floor: ArrayLike, preferred: tuple[int, int] | None) -> Array:
 def totals(scores: NDArray[np.float64], weights: Mapping[str, float]) -> Array:
     """Weighted mean over the criteria each candidate has (columns in ``CRITERIA`` order)."""
     w = np.array([weights[c] for c in CRITERIA], dtype=float)
-    present = ~np.isnan(scores)
-    used = present * w
-    denominator = used.sum(axis=1)
-    out = np.where(
-        denominator > 0, np.nansum(scores * w, axis=1) / np.where(denominator > 0, denominator, 1), np.nan
-    )
+    # Products with the weights rather than sums over weighted copies: a city's pool is 100,000 rows.
+    denominator = (~np.isnan(scores)).astype(float) @ w
+    summed = np.nan_to_num(scores) @ w
+    out = np.where(denominator > 0, summed / np.where(denominator > 0, denominator, 1), np.nan)
     return np.asarray(out, dtype=float)
 
 

@@ -7,13 +7,14 @@ the network once per worker rather than once per task (:func:`write`, :func:`loa
 
 The service's workers share one prepared snapshot per set of layer versions (:func:`shared`): the
 first to need it builds it — layers indexed, checker, scorer and gazetteer made — and writes it;
-the others, and every restart, load it, which takes a fraction of the building. The file is named
-by a key of everything the snapshot is made from (the store, the versions, the planar frame, the
-code and the libraries), so a file of other versions is never read.
+the others, and every restart, load it, which takes a fraction of the building. A worker that
+serves already makes a new version's snapshot from its own and only offers it (:func:`offer`).
+The file is named by a key of everything the snapshot is made from (the store, the versions, the
+planar frame, the code and the libraries), so a file of other versions is never read.
 
-Geometry arrays are written as one WKB array each (shapely writes each geometry apart, a function
-call per point on reading), and what was prepared is prepared again on reading; cell maps write
-themselves as three arrays.
+Geometry arrays are written whole (shapely writes each geometry apart, a function call per point
+on reading): points as their coordinates, others as WKB, each geometry once (see ``_Pickler``);
+cell maps write themselves as three arrays.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import fcntl
 import hashlib
 import io
 import logging
+import operator
 import os
 import pickle
 import sys
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -36,6 +39,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import shapely
+from geopandas.array import GeometryArray
 from numpy.typing import NDArray
 
 from siteselect.candidates import BatchError
@@ -106,19 +110,48 @@ def shared(folder: Path, name: str, build: Callable[[], T]) -> T:
     its file, or — by the one process that gets there first — built with ``build`` and written,
     while the others wait for it and then read it. A file that cannot be read is built and
     written again; a folder that others may write to is not used (a file there is code)."""
+    global loads
+    _private_folder(folder)
+    path = folder / f"snapshot-{name}.pickle"
+    started = time.perf_counter()
+    # A file there is whole (written aside, then renamed): workers read it side by side. Only one
+    # that finds none takes the lock, and waits there while another builds it.
+    found: T | None = _read(path) if path.exists() else None
+    if found is None:
+        with _held(folder / f"snapshot-{name}.lock"):
+            found = _read(path)
+            if found is None:
+                made = build()
+                try:
+                    _write(path, made)
+                    log.info(
+                        "snapshot built and written to %s in %.1f s", path, time.perf_counter() - started
+                    )
+                except OSError as exc:  # the disk full: this worker serves what it built, the next builds too
+                    log.warning("snapshot file %s not written: %s", path, exc)
+        if found is None:
+            _prune(folder)
+            return made
+    loads += 1
+    log.info("snapshot read from %s in %.1f s", path, time.perf_counter() - started)
+    return found
+
+
+def offer(folder: Path, name: str, made: Callable[[], Any]) -> None:
+    """Write what ``made`` gives as ``name`` in ``folder`` unless a file of that name is there
+    already (another process made it first): for the processes that start later."""
     _private_folder(folder)
     path = folder / f"snapshot-{name}.pickle"
     with _held(folder / f"snapshot-{name}.lock"):
-        found: T | None = _read(path)
-        if found is not None:
-            return found
-        made = build()
+        if path.exists():
+            return
+        started = time.perf_counter()
         try:
-            _write(path, made)
-        except OSError as exc:  # the disk full: this worker serves what it built, the next builds too
+            _write(path, made())
+            log.info("snapshot written to %s in %.1f s", path, time.perf_counter() - started)
+        except OSError as exc:
             log.warning("snapshot file %s not written: %s", path, exc)
     _prune(folder)
-    return made
 
 
 def _private_folder(folder: Path) -> None:
@@ -187,23 +220,71 @@ _fingerprint: str | None = None
 
 
 class _Pickler(pickle.Pickler):
-    """A pickler that writes geometry arrays as WKB arrays, and keeps geometries prepared."""
+    """A pickler that writes geometry arrays as few objects as it can, each geometry once.
+
+    An array of points is written as its coordinates (one float array), others as WKB; what was
+    prepared is prepared again on reading, points aside (preparing a point saves no predicate any
+    time). An array, or a single geometry, whose geometries were all written already as part of
+    one array is written as positions in that one, so that it is read back as the same objects
+    rather than copies (the gazetteer's house numbers and buildings are those of their layers).
+    """
 
     def __init__(self, file: io.BufferedWriter | Any):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        # id of every geometry written in an array → (that array, position in it). The pickler's
+        # memo keeps each array written alive, and with it its geometries and their ids.
+        self._placed: dict[int, tuple[NDArray[np.object_], int]] = {}
 
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, GeometryArray):  # geopandas writes WKB itself: its array comes here
+            return _geometry_array, (obj._data, obj.crs)
         if isinstance(obj, shapely.Geometry):
+            placed = self._placed.get(id(obj))
+            if placed is not None:
+                return operator.getitem, placed
             return _geometry, (shapely.to_wkb(obj), shapely.is_prepared(obj))
         if type(obj) is np.ndarray and obj.dtype == object and obj.size and _all_geometry(obj):
             flat = obj.ravel()
+            within = self._within_one(flat)
+            if within is not None:
+                return _taken, (*within, obj.shape)
+            if obj.ndim == 1:
+                self._placed.update((id(g), (obj, i)) for i, g in enumerate(flat.tolist()) if g is not None)
+            if _plain_points(flat):
+                return _points, (shapely.get_coordinates(flat), obj.shape)
             return _geometries, (shapely.to_wkb(flat), shapely.is_prepared(flat), obj.shape)
         return NotImplemented
+
+    def _within_one(self, flat: NDArray[np.object_]) -> tuple[NDArray[np.object_], NDArray[np.intp]] | None:
+        """(the array written already that holds all these geometries, their positions in it), or None."""
+        first = self._placed.get(id(flat[0]))
+        if first is None:
+            return None
+        array, positions = first[0], np.empty(len(flat), dtype=np.intp)
+        for i, g in enumerate(flat.tolist()):
+            placed = self._placed.get(id(g))
+            if placed is None or placed[0] is not array:
+                return None
+            positions[i] = placed[1]
+        return array, positions
+
+
+POINT = 0  # shapely's type id of a point
 
 
 def _all_geometry(obj: NDArray[np.object_]) -> bool:
     """Geometries, or None where missing (``from_wkb`` gives None back)."""
     return isinstance(obj.flat[0], shapely.Geometry) and bool(shapely.is_valid_input(obj).all())
+
+
+def _plain_points(flat: NDArray[np.object_]) -> bool:
+    """Points, none missing, empty or with a z: what their x and y give back."""
+    points = shapely.get_type_id(flat) == POINT
+    return bool(points.all() and not shapely.is_empty(flat).any() and not shapely.has_z(flat).any())
+
+
+def _geometry_array(data: NDArray[np.object_], crs: Any) -> GeometryArray:
+    return GeometryArray(data, crs=crs)
 
 
 def _geometry(wkb: bytes, prepared: bool) -> shapely.Geometry:
@@ -215,6 +296,15 @@ def _geometry(wkb: bytes, prepared: bool) -> shapely.Geometry:
 
 def _geometries(wkb: NDArray[np.object_], prepared: NDArray[np.bool_], shape: tuple[int, ...]) -> Any:
     geometries = shapely.from_wkb(wkb)
+    prepared &= shapely.get_type_id(geometries) != POINT
     if prepared.any():
         shapely.prepare(geometries[prepared])
     return geometries.reshape(shape)
+
+
+def _points(xy: NDArray[np.float64], shape: tuple[int, ...]) -> Any:
+    return shapely.points(xy).reshape(shape)
+
+
+def _taken(array: NDArray[np.object_], positions: NDArray[np.intp], shape: tuple[int, ...]) -> Any:
+    return array.ravel()[positions].reshape(shape)

@@ -12,6 +12,7 @@ SQLite the geometry is WKB in a BLOB and needs no extension.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import getpass
@@ -306,13 +307,22 @@ class Store:
         f = self.t["features"]
         geom = sa.func.ST_AsBinary(f.c.geom) if self.postgis else f.c.geom
         query = sa.select(f.c.fid, geom.label("wkb"), f.c.props).where(f.c.version_id == chosen.id)
-        with self.engine.connect() as conn:
+        with self.reading_whole() as conn:
             rows = conn.execute(query.order_by(f.c.fid)).all()
         gdf = _frame(layer, rows)
         if bbox is not None and spec.has_geometry:
             gdf = gdf.iloc[gdf.sindex.query(shapely.box(*bbox), predicate="intersects")]
             gdf = gdf.sort_values("id").reset_index(drop=True)
         return gdf
+
+    @contextlib.contextmanager
+    def reading_whole(self) -> Iterator[sa.Connection]:
+        """A connection for reading a whole layer version or every listing, which takes as long as
+        they are big: a city's million POIs outlast the statement timeout that bounds a request."""
+        with self.engine.connect() as conn:
+            if self.postgis:
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # this transaction's only
+            yield conn
 
     def select_features(
         self, version: LayerVersion, where: sa.ColumnElement[bool] | None, *, offset: int, limit: int
@@ -336,7 +346,7 @@ class Store:
         """The (fid, cell) pairs stored for one version."""
         c = self.t["cells"]
         query = sa.select(c.c.fid, c.c.cell).where(c.c.version_id == version_id)
-        with self.engine.connect() as conn:
+        with self.reading_whole() as conn:
             rows = conn.execute(query).all()
         fids = np.array([r[0] for r in rows], dtype=object)
         return fids, np.array([r[1] for r in rows], dtype=np.int64)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from api import expensive
 from api.app import create_app
+from siteselect import snapshot_file
 from siteselect.index import Catalog, Snapshot
 from siteselect.settings import Settings
 from tests.support.department_files import copy_store
@@ -46,3 +48,24 @@ def test_a_shared_folder_others_may_write_to_stops_the_service(demo_db, tmp_path
     )
     with pytest.raises(PermissionError, match=str(folder)), TestClient(create_app(settings)):
         pass
+
+
+def _what_a_drawing_process_holds() -> tuple[int, dict[str, int]]:
+    """In a drawing process: the snapshot files it read, and the versions it draws with."""
+    assert expensive._catalog is not None
+    return snapshot_file.loads, expensive._catalog.current().versions
+
+
+def test_a_drawing_process_reads_the_workers_file_rather_than_the_store(demo_db, tmp_path):
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=copy_store(demo_db, tmp_path), snapshot_dir=str(tmp_path / "snapshots")
+    )
+    with TestClient(create_app(settings)) as client:  # the worker builds the file
+        versions = client.get("/health").json()["layers"]
+        drawing = expensive.Expensive(settings)
+        try:  # a process spawned as the worker's drawings are
+            loads, held = drawing._processes().submit(_what_a_drawing_process_holds).result(timeout=300)
+        finally:
+            drawing.close()
+    assert loads == 1 and held == versions
+    assert len(list((tmp_path / "snapshots").glob("snapshot-*.pickle"))) == 1

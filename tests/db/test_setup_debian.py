@@ -152,6 +152,24 @@ def test_the_unit_is_valid_and_its_settings_check(deployed):
     assert "deploy_app" in checked.stdout and "***" in checked.stdout  # the password is never printed
 
 
+def _snapshot_lines(log: Path) -> list[str]:
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    return [x["message"] for x in lines if x["logger"] == "siteselect.snapshot_file"]
+
+
+def test_the_workers_share_one_snapshot_file_in_the_services_own_folder(deployed):
+    folder = Path(dotenv_values(deployed["env"])["SITESELECT_SNAPSHOT_DIR"] or "")
+    state = Path(_unit(deployed["unit"])["ReadWritePaths"])
+    assert folder.parent == state and folder.stat().st_mode & 0o777 == 0o700
+    assert folder.stat().st_uid == os.getuid()  # the service's user (root here, see _here)
+    deadline = time.monotonic() + 120  # the second worker may still be reading it
+    while len(_snapshot_lines(deployed["log"])) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (path,) = folder.glob("snapshot-*.pickle")
+    made = [x.rsplit(" in ", 1)[0] for x in _snapshot_lines(deployed["log"])]
+    assert made == [f"snapshot built and written to {path}", f"snapshot read from {path}"]  # one each
+
+
 def test_the_page_over_https_and_http2_compressed_and_cached(deployed, browser):
     page = browser.get("/")
     assert page.status_code == 200 and page.http_version == "HTTP/2"

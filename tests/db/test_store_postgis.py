@@ -73,3 +73,16 @@ def test_schema_is_typed_and_indexed(postgis_url, demo_files):
 
 def test_features_staged_on_disk_are_written_to_postgis_as_from_memory(postgis_url, demo_files):
     store_cases.staged_write_equals_the_write_from_memory(Store(postgis_url), demo_files)
+
+
+def test_whole_layers_are_read_past_the_statement_timeout_that_bounds_a_request(postgis_url, demo_files):
+    load_file(Store(postgis_url), "pois", demo_files["pois"])
+    service = Store(postgis_url, statement_timeout_s=0.5)
+    outlasting = sa.text("SELECT pg_sleep(1)")
+    with service.reading_whole() as conn:  # as the index reads a layer and the listings
+        conn.execute(outlasting)
+    for _ in range(2):  # a request's statement is bounded, before and after on the same connection
+        cancelled = pytest.raises(sa.exc.OperationalError, match="statement timeout")
+        with cancelled, service.engine.connect() as conn:
+            conn.execute(outlasting)
+    assert len(service.read_layer("pois")) == len(Store(postgis_url).read_layer("pois")) > 0

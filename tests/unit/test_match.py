@@ -11,7 +11,7 @@ from siteselect.check import checker_for
 from siteselect.errors import InvalidInputError
 from siteselect.grid import point_cells
 from siteselect.index import Catalog, LayerIndex, Snapshot
-from siteselect.match import Constraints, compare, match, scorer_for, surface
+from siteselect.match import Constraints, Scorer, _best_first, compare, match, scorer_for, surface
 from siteselect.store import Store
 
 
@@ -220,3 +220,38 @@ def test_on_request_every_premises_left_out_is_listed_with_its_reason(snapshot):
     ranked = {r["id"] for r in full["results"]}
     assert not ranked & {x["id"] for x in full["excluded"]}
     assert full["results"] == brief["results"]  # listing what was left out changes no ranking
+
+
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 5000])
+def test_candidates_are_read_best_first_in_the_order_a_full_sort_gives(n):
+    rng = np.random.default_rng(n)
+    key = rng.integers(0, 40, n).astype(float)  # many ties, ordered by id
+    ids = np.array([f"V{i:05d}" for i in rng.permutation(n)], dtype=object)
+    chunks = list(_best_first(key, ids, 64))
+    assert all(len(c) == 64 for c in chunks[:-1]) and all(0 < len(c) <= 64 for c in chunks)
+    assert [i for c in chunks for i in c] == np.lexsort((ids, key)).tolist()
+
+
+def test_a_listing_moved_has_only_its_new_place_counted_again(demo_db, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    shutil.copy(demo_db.removeprefix("sqlite:///"), tmp_path / "store.db")
+    catalog = Catalog(Store(url))
+    before = catalog.current()
+    scorer_for(before).warm()  # every count made, as the service makes them
+    moved = match(before, "6513", limit=5)["results"][0]
+    counted: list[int] = []
+    real = Scorer._count
+    monkeypatch.setattr(
+        Scorer, "_count", lambda self, *a, **k: counted.append(len(a[1])) or real(self, *a, **k)
+    )
+    clerk = accounts.add_user(catalog.store, "clerk", "clerk")
+    place = {"lon": moved["lon"] + 0.001, "lat": moved["lat"] + 0.001}
+    listings.update(catalog.store, clerk, moved["id"], place, if_match="*", merge=True)
+    assert catalog.refresh() == ["vacancies"]
+    live = scorer_for(catalog.current())
+    live.warm()
+    assert counted and set(counted) == {1}  # the moved listing's new place, once a question
+    _, xy, _ = live.pool
+    _assert_same_facts(live.pool_facts("6513"), live.facts(xy, "6513"))  # as counted whole
+    fresh = Catalog(Store(url)).current()
+    assert match(catalog.current(), "6513", limit=10) == match(fresh, "6513", limit=10)

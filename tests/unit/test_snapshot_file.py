@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 
 from siteselect import accounts, listings
 from siteselect.check import checker_for
 from siteselect.index import Catalog, Snapshot
 from siteselect.load import load_frame
+from siteselect.locating import gazetteer_for
 from siteselect.match import match, scorer_for
 from siteselect.premises import Premises
 from siteselect.store import Store
@@ -141,3 +143,21 @@ def test_a_file_that_cannot_be_written_leaves_nothing_behind_and_the_worker_serv
     catalog = _worker(store, folder)
     assert len(builds) == 2 and catalog.current().has("zones")
     assert not list(folder.glob("*.tmp")) and (path / "kept").exists()
+
+
+def test_the_file_holds_each_geometry_once_and_reads_back_what_was_written(store, tmp_path):
+    folder = tmp_path / "snapshots"
+    own = _worker(store, folder).current()
+    read = _worker(store, folder).current()
+    for name, idx in own.layers.items():
+        if len(idx.local):
+            again = read.layers[name]
+            assert shapely.equals_exact(again.local, idx.local, tolerance=0).all(), name
+            assert shapely.equals_exact(again.features.geometry.to_numpy(), idx.features.geometry.to_numpy(),
+                                        tolerance=0).all(), name  # fmt: skip
+            points = shapely.get_type_id(again.local) == 0
+            assert (shapely.is_prepared(again.local) == ~points).all(), name  # as when built
+    numbers = read.layer("house_numbers").features
+    at = dict(zip(numbers["id"], numbers.geometry.to_numpy()))
+    rows = list(gazetteer_for(read).numbers.values())
+    assert rows and all(row.geometry is at[row.id] for row in rows)  # the layer's own, not copies
