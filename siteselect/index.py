@@ -347,7 +347,7 @@ class Catalog:
 
     def _index(self, version: LayerVersion) -> LayerIndex:
         if version.id not in self._built:
-            features = self.store.read_layer(version.layer, version=version.version)
+            features = self.store.read_layer(version.layer, version=version.version, bounded=False)
             fids, cells = self.store.read_cells(version.id)
             self._built[version.id] = LayerIndex.build(version, features, fids, cells, self.frame)
         return self._built[version.id]
@@ -434,7 +434,7 @@ class Catalog:
     def _live_vacancies(self, version: LayerVersion) -> LayerIndex:
         """The live listings, indexed as a version of the vacancies layer."""
         features = with_filings(
-            listings.as_frame(listings.all_listings(self.store)), filings.approved(self.store)
+            listings.as_frame(listings.all_listings(self.store, bounded=False)), filings.approved(self.store)
         )
         if not len(features):
             return LayerIndex.build(

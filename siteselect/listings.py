@@ -132,10 +132,11 @@ def get(store: Store, listing_id: str) -> dict[str, Any]:
     return _as_listing(row)
 
 
-def all_listings(store: Store) -> list[dict[str, Any]]:
+def all_listings(store: Store, *, bounded: bool = True) -> list[dict[str, Any]]:
+    """Every listing, by id; ``bounded=False`` for the snapshot's read (see ``Store.reading``)."""
     seed(store)
     t = store.accounts["listings"]
-    with store.reading_whole() as conn:
+    with store.reading(bounded=bounded) as conn:
         return [_as_listing(r) for r in conn.execute(sa.select(t).order_by(t.c.id))]
 
 

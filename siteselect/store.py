@@ -300,14 +300,16 @@ class Store:
         version: int | None = None,
         as_of: dt.datetime | None = None,
         bbox: tuple[float, float, float, float] | None = None,
+        bounded: bool = True,
     ) -> gpd.GeoDataFrame:
-        """The features of one version of a layer as a GeoDataFrame (columns in spec order)."""
+        """The features of one version of a layer as a GeoDataFrame (columns in spec order);
+        ``bounded=False`` reads past a request's statement timeout (see :meth:`reading`)."""
         spec = get_spec(layer)
         chosen = self.resolve_version(layer, version=version, as_of=as_of)
         f = self.t["features"]
         geom = sa.func.ST_AsBinary(f.c.geom) if self.postgis else f.c.geom
         query = sa.select(f.c.fid, geom.label("wkb"), f.c.props).where(f.c.version_id == chosen.id)
-        with self.reading_whole() as conn:
+        with self.reading(bounded=bounded) as conn:
             rows = conn.execute(query.order_by(f.c.fid)).all()
         gdf = _frame(layer, rows)
         if bbox is not None and spec.has_geometry:
@@ -316,11 +318,12 @@ class Store:
         return gdf
 
     @contextlib.contextmanager
-    def reading_whole(self) -> Iterator[sa.Connection]:
-        """A connection for reading a whole layer version or every listing, which takes as long as
-        they are big: a city's million POIs outlast the statement timeout that bounds a request."""
+    def reading(self, *, bounded: bool = True) -> Iterator[sa.Connection]:
+        """A connection for reading; ``bounded=False`` lifts the statement timeout that bounds a
+        request, for the snapshot's reads of whole layers and every listing, which take as long as
+        they are big (a city's million POIs outlast it). A request's own reads stay bounded."""
         with self.engine.connect() as conn:
-            if self.postgis:
+            if self.postgis and not bounded:
                 conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # this transaction's only
             yield conn
 
@@ -346,7 +349,7 @@ class Store:
         """The (fid, cell) pairs stored for one version."""
         c = self.t["cells"]
         query = sa.select(c.c.fid, c.c.cell).where(c.c.version_id == version_id)
-        with self.reading_whole() as conn:
+        with self.reading(bounded=False) as conn:  # only the snapshot reads them
             rows = conn.execute(query).all()
         fids = np.array([r[0] for r in rows], dtype=object)
         return fids, np.array([r[1] for r in rows], dtype=np.int64)

@@ -79,10 +79,12 @@ def test_whole_layers_are_read_past_the_statement_timeout_that_bounds_a_request(
     load_file(Store(postgis_url), "pois", demo_files["pois"])
     service = Store(postgis_url, statement_timeout_s=0.5)
     outlasting = sa.text("SELECT pg_sleep(1)")
-    with service.reading_whole() as conn:  # as the index reads a layer and the listings
+    with service.reading(bounded=False) as conn:  # as the snapshot reads a layer and the listings
         conn.execute(outlasting)
     for _ in range(2):  # a request's statement is bounded, before and after on the same connection
         cancelled = pytest.raises(sa.exc.OperationalError, match="statement timeout")
         with cancelled, service.engine.connect() as conn:
             conn.execute(outlasting)
-    assert len(service.read_layer("pois")) == len(Store(postgis_url).read_layer("pois")) > 0
+    assert len(service.read_layer("pois", bounded=False)) == len(Store(postgis_url).read_layer("pois")) > 0
+    with pytest.raises(sa.exc.OperationalError, match="statement timeout"), service.reading() as conn:
+        conn.execute(outlasting)  # a request's read of a layer (GET /layers/…/features) stays bounded
