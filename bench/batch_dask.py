@@ -93,6 +93,7 @@ def cluster(url: str, inputs: Path, out: Path, layout: str) -> Measured:
         client.run(importlib.import_module, "siteselect.batch")  # start-up: what one process did too
         start, cpu = time.perf_counter(), _cpu_s()
         worker_cpu, scheduler_cpu = client.run(_cpu_s), client.run_on_scheduler(_cpu_s)
+        importlib.import_module("dask.dataframe")  # imported by the first batch: not the job's memory
         tracemalloc.start()  # what the driver allocates for the job, beside its peak resident memory
         run(snapshot, [inputs], out, client=client)
         seconds, (_, job_peak) = time.perf_counter() - start, tracemalloc.get_traced_memory()
