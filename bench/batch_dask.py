@@ -9,14 +9,13 @@ same files and write Parquet parts. One process judges file by file over the who
 memory does not grow with the job either); the cluster runs ``siteselect.batch.run`` on two
 workers of one thread each. By default the scheduler and the workers are started as on a cluster
 of machines (``dask scheduler``, ``dask worker``), each in a process of its own, so the driver's
-peak memory is its own job's; ``--scheduler in-driver`` runs them as the ``LocalCluster`` of
+peak memory is its own; ``--scheduler in-driver`` runs them as the ``LocalCluster`` of
 ``siteselect.batch.local_cluster``, whose scheduler lives in the driver's process. Each way runs
 in a fresh process; the driver's, the scheduler's and each worker's peak memory are printed, and
-the most the driver's Python allocations for the job held at once (tracemalloc, from the job's
-start), which leaves out what it held before: imports, layers. The results of the two ways are
-compared by an order-independent digest of every row. Cluster start-up (starting the processes
-and importing the library into the workers) is not timed, as loading the layers is not timed
-for either.
+how far the driver's rose above what it held as the job began (imports and layers). The results
+of the two ways are compared by an order-independent digest of every row. Cluster start-up
+(starting the processes and importing the library into the workers) is not timed, as loading the
+layers is not timed for either.
 
 Beside the wall times it prints the CPU seconds each way used per million candidates (every
 thread of the one process; the cluster's driver, scheduler and workers), which other work on the
@@ -35,13 +34,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import psutil
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -94,10 +93,9 @@ def cluster(url: str, inputs: Path, out: Path, layout: str) -> Measured:
         start, cpu = time.perf_counter(), _cpu_s()
         worker_cpu, scheduler_cpu = client.run(_cpu_s), client.run_on_scheduler(_cpu_s)
         importlib.import_module("dask.dataframe")  # imported by the first batch: not the job's memory
-        tracemalloc.start()  # what the driver allocates for the job, beside its peak resident memory
+        before = psutil.Process().memory_info().rss / 2**20  # the driver's peak for the job: above this
         run(snapshot, [inputs], out, client=client)
-        seconds, (_, job_peak) = time.perf_counter() - start, tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        seconds = time.perf_counter() - start
         worker_cpu = {w: s - worker_cpu[w] for w, s in client.run(_cpu_s).items()}
         workers, scheduler = client.run(_peak_mb), client.run_on_scheduler(_peak_mb)
         scheduler_cpu = client.run_on_scheduler(_cpu_s) - scheduler_cpu
@@ -105,7 +103,7 @@ def cluster(url: str, inputs: Path, out: Path, layout: str) -> Measured:
     if layout == "in-driver":  # the scheduler's share is the driver's own
         scheduler_cpu, driver_cpu = driver_cpu, 0.0
     return {
-        "seconds": seconds, "driver_mb": _peak_mb(), "driver_job_mb": job_peak / 2**20,
+        "seconds": seconds, "driver_mb": _peak_mb(), "driver_job_mb": max(_peak_mb() - before, 0.0),
         "driver_cpu": driver_cpu,
         "scheduler_mb": scheduler, "scheduler_cpu": scheduler_cpu,
         "worker_mb": [workers[w] for w in sorted(workers)],
@@ -216,9 +214,9 @@ def main() -> None:
 
 LEGEND = """The scheduler ran {where}. CPU s per million: the one process; the cluster (driver +
 scheduler + workers). per worker: candidates per CPU second of a worker. peak MB: one process; the
-driver (in brackets, the most its Python allocations for the job held at once, by tracemalloc); the
-scheduler; each worker. load: 1-minute load average before and after the row. =: the two ways'
-results equal, by a digest of every row."""
+driver (in brackets, how far its peak rose above what it held as the job began); the scheduler;
+each worker. load: 1-minute load average before and after the row. =: the two ways' results
+equal, by a digest of every row."""
 
 
 def _row(n: int, one: Measured, two: Measured, same: bool, load: tuple[float, float]) -> str:
