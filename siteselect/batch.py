@@ -2,14 +2,15 @@
 
 On Dask the driver only arranges the work. Candidates are read by the workers as a
 ``dask.dataframe``, one partition per candidates file, and shuffled by H3 parent cell, each cell's
-candidates dealt into a few slices so that no task holds a large cell whole. Each worker loads the
-layers once, from a snapshot file the driver writes beside the results, and builds the *regional*
-snapshot of each parent cell it meets itself, keeping the last few: the features of the cell and
+candidates cut into slices of a bounded size (:func:`slices`) so that no task holds a large cell
+whole and no worker's memory grows with the job. Each worker loads the layers once, from a
+snapshot file the driver writes beside the results, and builds the *regional* snapshot of each
+parent cell it meets itself, keeping the last few: the features of the cell and
 a halo wider than the largest distance any rule, list entry or criterion looks (the district
 outline, the rules and every transit stop travel whole, and district-wide figures go along), so a
 partition's results are exactly those of the whole district in one process. Each worker writes
 its results as Parquet parts, a chunk at a time as they come; the driver gathers only their names
-and counts, and writes the manifest last.
+and counts, and writes the manifest last: what it holds grows with the files, never the rows.
 """
 
 from __future__ import annotations
