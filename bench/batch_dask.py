@@ -154,7 +154,12 @@ def _cpu_s() -> float:
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory, its own. Not ``ru_maxrss``: Linux carries that over a
+    fork and exec, so a process started by a larger one reports the larger one's resident memory
+    when it started (the driver and the one process reported this script's, which grows with the
+    candidates it writes and the results it reads)."""
+    status = Path("/proc/self/status").read_text(encoding="ascii")
+    return int(status.split("VmHWM:", 1)[1].split()[0]) / 1024
 
 
 def digest(folder: Path) -> tuple[int, int]:
