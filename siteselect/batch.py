@@ -36,7 +36,7 @@ from siteselect.premises import Premises
 
 PARENT_RES = 5  # cells of ~250 km²: a district is a handful of regions, a city a few dozen
 MAX_LOOK_M = 1000.0  # the farthest any rule (200 m), list entry (≤ 1,000 m) or criterion (500 m) looks
-SLICE_ROWS = 50_000  # candidates of a parent cell in one slice, about: no task holds a large cell whole
+SLICE_ROWS = 50_000  # candidates of a parent cell in one slice at most: no task holds a large cell whole
 SPREAD = 64  # partitions at least after the shuffle, and two per candidates file: few slices share one
 REGIONS_KEPT = 16  # regions a worker process keeps built
 HALO_MARGIN_M = 100.0  # for the straight edges of the halo drawn back in lon/lat (off by centimetres)

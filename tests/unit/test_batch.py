@@ -119,9 +119,8 @@ def test_a_cells_slices_stay_the_same_size_however_many_files_there_are():
         ).value_counts()
         assert groups.max() <= batch.SLICE_ROWS and groups.sum() == sum(map(len, per_file))
         assert len(groups[busy]) >= (files * 30_000 + 120_000) // batch.SLICE_ROWS
-        assert len(groups[quiet]) <= max(
-            files // 32, 1
-        )  # a quiet cell's candidates of many files share a slice
+        # a quiet cell's candidates of many files share a slice
+        assert len(groups[quiet]) <= max(files // 32, 1)
 
 
 def test_a_busy_cell_is_judged_in_slices_written_chunk_by_chunk(
