@@ -2,14 +2,15 @@
 
 On Dask the driver only arranges the work. Candidates are read by the workers as a
 ``dask.dataframe``, one partition per candidates file, and shuffled by H3 parent cell, each cell's
-candidates dealt into a few slices so that no task holds a large cell whole. Each worker loads the
-layers once, from a snapshot file the driver writes beside the results, and builds the *regional*
-snapshot of each parent cell it meets itself, keeping the last few: the features of the cell and
+candidates cut into slices of a bounded size (:func:`slices`) so that no task holds a large cell
+whole and no worker's memory grows with the job. Each worker loads the layers once, from a
+snapshot file the driver writes beside the results, and builds the *regional* snapshot of each
+parent cell it meets itself, keeping the last few: the features of the cell and
 a halo wider than the largest distance any rule, list entry or criterion looks (the district
 outline, the rules and every transit stop travel whole, and district-wide figures go along), so a
 partition's results are exactly those of the whole district in one process. Each worker writes
 its results as Parquet parts, a chunk at a time as they come; the driver gathers only their names
-and counts, and writes the manifest last.
+and counts, and writes the manifest last: what it holds grows with the files, never the rows.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from siteselect.premises import Premises
 
 PARENT_RES = 5  # cells of ~250 km²: a district is a handful of regions, a city a few dozen
 MAX_LOOK_M = 1000.0  # the farthest any rule (200 m), list entry (≤ 1,000 m) or criterion (500 m) looks
-SLICES = 4  # each parent cell's candidates dealt into slices by row: no task holds a large cell whole
-SPREAD = 64  # partitions at least after the shuffle: few slices share one
+SLICE_ROWS = 50_000  # candidates of a parent cell in one slice at most: no task holds a large cell whole
+SPREAD = 64  # partitions at least after the shuffle, and two per candidates file: few slices share one
 REGIONS_KEPT = 16  # regions a worker process keeps built
 HALO_MARGIN_M = 100.0  # for the straight edges of the halo drawn back in lon/lat (off by centimetres)
 CHUNK = 50_000  # candidates checked at a time: full results of millions would not fit in memory
@@ -144,7 +145,7 @@ def run(
         good = rows[rows["problem"] == ""].drop(columns="problem")
         spread = good.shuffle(  # p2p: Dask's shuffle by worker-to-worker transfers, over disk
             on=["parent", "slice"],
-            npartitions=max(SPREAD, rows.npartitions),
+            npartitions=max(SPREAD, 2 * rows.npartitions),
             shuffle_method="p2p" if client else "tasks",
         )
         written = spread.map_partitions(_assess_and_write, str(path), str(out), meta=_WRITTEN)
@@ -188,21 +189,37 @@ def _candidates(files: list[Path]) -> Any:
     is kept with its complaint in ``problem`` (empty for a good one)."""
     import dask.dataframe as dd
 
-    return dd.from_map(_read_partition, files, meta=_ROWS, enforce_metadata=False)
+    return dd.from_map(_read_partition, files, range(len(files)), meta=_ROWS, enforce_metadata=False)
 
 
-def _read_partition(path: Path) -> pd.DataFrame:
+def _read_partition(path: Path, number: int) -> pd.DataFrame:
     read = read_file(path)
-    table = read.table.assign(
-        parent=point_cells(read.table["lon"].to_numpy(float), read.table["lat"].to_numpy(float), PARENT_RES),
-        slice=np.arange(len(read.table)) % SLICES,
-        problem="",
-    )
+    parents = point_cells(read.table["lon"].to_numpy(float), read.table["lat"].to_numpy(float), PARENT_RES)
+    table = read.table.assign(parent=parents, slice=slices(parents, number), problem="")
     if read.problems:
         bad = pd.DataFrame({"ref": "", "lon": np.nan, "lat": np.nan, "industry": "", "floor": np.nan,
                             "parent": 0, "slice": 0, "problem": read.problems})  # fmt: skip
         table = pd.concat([table, bad], ignore_index=True)
     return table.astype(_ROWS.dtypes.to_dict())
+
+
+def slices(parents: np.ndarray, number: int) -> np.ndarray:
+    """Each candidate's slice of its parent cell, from its file alone (the file's ``number`` and
+    cells), so that a task run again puts it in the same slice. No slice holds more than
+    :data:`SLICE_ROWS` candidates, however many the job has: the workers' memory does not grow with it.
+
+    A file holding more than that of a cell cuts them into slices of its own; one holding fewer
+    shares a slice with the files beside it that hold about as many (a power of two of files,
+    ``2**level``, whose shares of the cell fill a slice at most), so a quiet cell's candidates of
+    many files come together (a task meets few cells, and a worker builds few regions)."""
+    _, cell, counts = np.unique(parents, return_inverse=True, return_counts=True)
+    firsts = np.cumsum(counts) - counts  # where each cell's candidates start, in cell order
+    order = np.argsort(cell, kind="stable")
+    place = np.empty(len(parents), np.int64)  # a candidate's place among its cell's in this file
+    place[order] = np.arange(len(parents)) - np.repeat(firsts, counts)
+    level = np.floor(np.log2(SLICE_ROWS / counts)).clip(0).astype(np.int64)[cell]
+    # level, group of files and cut within the file, in bits 48+, 16-47 and 0-15 of one number
+    return (level << 48) | ((number >> level) << 16) | (place // SLICE_ROWS)
 
 
 def _problems(rows: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -254,8 +254,7 @@ def test_the_command_line_and_batches_agree_with_the_check(world, demo, tmp_path
             )
     snapshot = client.app.state.catalog.current()
     table = read_candidates(path, "refuse").table
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    with cluster, Client(cluster) as dask:
+    with batch.local_cluster(2) as cluster, Client(cluster) as dask:
         batch.run(snapshot, [path], folder / "spread", client=dask)
     spread = {r.ref: r for r in read_results(folder / "spread").itertuples()}
     here = {r["ref"]: r for r in _cli_batch(world["url"], path, folder)}

@@ -106,10 +106,28 @@ def test_two_worker_cluster_equals_one_process(snapshot, candidates, single, clu
     assert len(written) == len(candidates) and set(written["ref"]) == set(candidates["ref"])
 
 
+def test_a_cells_slices_stay_the_same_size_however_many_files_there_are():
+    rng = np.random.default_rng(3)
+    busy, quiet, rest = point_cells(np.array([120.45, 120.62, 120.7]), np.array([36.1, 36.2, 36.25]), 5)
+    for files in (10, 100):  # a million candidates, then ten
+        per_file = [
+            rng.choice([busy, quiet, rest], size=100_000, p=[0.3, 0.005, 0.695]) for _ in range(files)
+        ]
+        per_file[3] = np.full(120_000, busy)  # one file of the busy cell alone
+        groups = pd.concat(
+            pd.DataFrame({"parent": p, "slice": batch.slices(p, n)}) for n, p in enumerate(per_file)
+        ).value_counts()
+        assert groups.max() <= batch.SLICE_ROWS and groups.sum() == sum(map(len, per_file))
+        assert len(groups[busy]) >= (files * 30_000 + 120_000) // batch.SLICE_ROWS
+        # a quiet cell's candidates of many files share a slice
+        assert len(groups[quiet]) <= max(files // 32, 1)
+
+
 def test_a_busy_cell_is_judged_in_slices_written_chunk_by_chunk(
     snapshot, candidates, single, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(batch, "CHUNK", 100)  # results streamed into a part, never held whole
+    monkeypatch.setattr(batch, "SLICE_ROWS", 300)
     batch.run(snapshot, [_files(candidates, tmp_path / "in")], tmp_path / "out")
     pd.testing.assert_frame_equal(_by_ref(read_results(tmp_path / "out")), single)
     parts = sorted((tmp_path / "out").glob("part-*"))
