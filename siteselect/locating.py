@@ -32,6 +32,7 @@ from siteselect.premises import Premises, today
 from siteselect.verdicts import PRECISE_LEVELS
 
 _NO_PLACE = (math.nan, math.nan)
+BOXED_FROM = 64  # pairs of points and buildings: fewer cost less tested at once than boxed first
 
 
 GAZETTEER_LAYERS = ("house_numbers", "buildings", "districts")  # what a gazetteer reads
@@ -255,7 +256,7 @@ class Locator:
         """(position, building row) of each planar point in a building (the smallest, where two)."""
         b = self.buildings
         pos, rows = cell_pairs(self._building_map, cells.tolist())
-        if len(rows) > 1:  # a point can be in a building only inside its box: few are, so test those
+        if len(rows) > BOXED_FROM:  # a point is in a building only inside its box: few are, test those
             xy, box = shapely.get_coordinates(points), self._building_boxes[rows]
             x, y = xy[pos, 0], xy[pos, 1]
             boxed = (box[:, 0] <= x) & (x <= box[:, 2]) & (box[:, 1] <= y) & (y <= box[:, 3])
