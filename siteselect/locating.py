@@ -68,7 +68,9 @@ class Places:
         self.premises = premises
         # As given for now; in WGS-84 once located (addresses resolved, other systems converted).
         # Two columns of floats: numpy reads them faster than pairs.
-        given = [(p.lon, p.lat) if p.address is None and p.vacancy_id is None else _NO_PLACE for p in premises]
+        given = [
+            (p.lon, p.lat) if p.address is None and p.vacancy_id is None else _NO_PLACE for p in premises
+        ]
         lon, lat = zip(*given) if n else ((), ())
         self.lon, self.lat = np.array(lon, dtype=float), np.array(lat, dtype=float)
         self.floor = [p.floor or 0 for p in premises]  # 0: not given (a vacancy's own, once located)
