@@ -129,8 +129,8 @@ class Checker:
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
         # What results share, made on first use: read once a result, so a plain dict look-up.
         self._industries = _MadeOnUse(industries.describe)
-        recs = self._building_recs  # not self: a successor's copy would keep this checker alive
-        self._public_buildings = _MadeOnUse(lambda row: dict(recs[row]))
+        # Of the records, not of self: a successor's copy would keep this checker alive.
+        self._public_buildings = _MadeOnUse(functools.partial(_public_building, self._building_recs))
 
     # ---- public ---------------------------------------------------------------------------------
 
@@ -457,6 +457,11 @@ class _MadeOnUse(dict[Any, Any]):
     def __missing__(self, key: Any) -> Any:
         value = self[key] = self.make(key)
         return value
+
+
+def _public_building(records: list[dict[str, Any]], row: int) -> dict[str, Any]:
+    """The building of a result: a copy, so that the layer's own record is never handed out."""
+    return dict(records[row])
 
 
 def applies_in(rule: dict[str, Any], district: str) -> bool:
