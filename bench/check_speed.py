@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ and tests/support helpers
 
-from bench.check_workload import DAY, FLOOR, STEPS, Case, Workload, timed
+from bench.check_workload import DAY, FLOOR, STEPS, Case, Workload, freeze_what_was_loaded, timed
 from bench.scaled_demo import describe, load_scaled, random_candidates
 from siteselect.index import Catalog
 from siteselect.store import Store
@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--against", metavar="GIT-REF", help="time this older commit beside this checkout")
     args = parser.parse_args()
+    freeze_what_was_loaded()  # in both checkouts' processes
     with ExitStack() as stack:
         server = stack.enter_context(postgis_server(durable=True))
         url = stack.enter_context(fresh_database(server, "checks"))
