@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -37,7 +38,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ and tests/support helpers
 
-from bench.check_workload import DAY, FLOOR, STEPS, Case, Workload, timed
+from bench.check_workload import DAY, FLOOR, STEPS, Case, Workload, freeze_what_was_loaded, timed
 from bench.scaled_demo import describe, load_scaled, random_candidates
 from siteselect.index import Catalog
 from siteselect.store import Store
@@ -138,6 +139,11 @@ class Before:
         return json.loads(answer)
 
 
+def load_average() -> str:
+    """The machine's load average over 1, 5 and 15 minutes: how shared it was while timing."""
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _git(*args: str) -> str:
     return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True, text=True).stdout
 
@@ -150,6 +156,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--against", metavar="GIT-REF", help="time this older commit beside this checkout")
     args = parser.parse_args()
+    freeze_what_was_loaded()  # in both checkouts' processes
     with ExitStack() as stack:
         server = stack.enter_context(postgis_server(durable=True))
         url = stack.enter_context(fresh_database(server, "checks"))
@@ -177,6 +184,7 @@ def main() -> None:
         for x, y, c in cases[:50]:
             baseline.check(x, y, c, day, FLOOR)  # prepare the statement
 
+        print(f"load average as the rounds start: {load_average()}")
         # Each round times this checkout, the older one and the baseline in turn, so that a slow
         # spell of the machine falls on all of them rather than on whichever ran then.
         runs: dict[str, list[float]] = defaultdict(list)
@@ -205,6 +213,7 @@ def main() -> None:
         ]
         for label, base, kind, target in speedups:
             print(ratio(f"speed-up, {label}", runs[base], runs[kind], target))
+        print(f"load average as the rounds end: {load_average()}")
         if before:
             for label, base, kind, target in speedups:
                 print(ratio(f"before: speed-up, {label}", runs[base], old[kind], target))

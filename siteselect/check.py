@@ -18,7 +18,7 @@ import functools
 import gc
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -84,11 +84,13 @@ class _Batch(Places):
         """Whether premises ``i`` has findings of its own beside the shared ones."""
         return i in self.head or i in self.tail
 
-    def reasons(self, i: int) -> list[dict[str, Any]]:
+    def judged(self, i: int) -> tuple[list[dict[str, Any]], str]:
+        """The reasons of premises ``i`` (a list of its own) and its verdict."""
         shared = self.shared[i]
-        if not self.own(i):
-            return shared.all_reasons.copy()
-        return self.head.get(i, []) + shared.reasons + self.tail.get(i, []) + shared.after
+        if i in self.head or i in self.tail:  # as own(), inline: asked once a premises
+            reasons = self.head.get(i, []) + shared.reasons + self.tail.get(i, []) + shared.after
+            return reasons, VERDICTS[rank(reasons, self.match.get(i))]
+        return shared.all_reasons.copy(), shared.verdict
 
     def checked(self, i: int) -> list[dict[str, str]]:
         shared = self.shared[i]
@@ -125,6 +127,10 @@ class Checker:
         self._proofs: dict[tuple[int, str | None, str], dict[str, Any]] = {}  # made of _proof
         self._versions = snapshot.versions
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
+        # What results share, made on first use: read once a result, so a plain dict look-up.
+        self._industries = _MadeOnUse(industries.describe)
+        # Of the records, not of self: a successor's copy would keep this checker alive.
+        self._public_buildings = _MadeOnUse(functools.partial(_public_building, self._building_recs))
 
     # ---- public ---------------------------------------------------------------------------------
 
@@ -386,8 +392,9 @@ class Checker:
         """The full result of every premises of a batch."""
         # Python numbers: a numpy scalar a premises costs more.
         rows, lons, lats = batch.building.tolist(), batch.lon.tolist(), batch.lat.tolist()
+        days = {day: day.isoformat() for day in set(batch.as_of)}  # a batch has a few
         return [
-            self._result(batch, i, row, (lon, lat), day.isoformat())
+            self._result(batch, i, row, (lon, lat), days[day])
             for i, (row, lon, lat, day) in enumerate(zip(rows, lons, lats, batch.as_of))
         ]
 
@@ -397,7 +404,7 @@ class Checker:
         """The full result of premises ``i``, in ``building`` (a row of the layer, or -1) at the
         WGS-84 ``place``, judged as of the day ``as_of``."""
         p, match = batch.premises[i], batch.match.get(i)
-        industry = self._cached(("industry", p.industry), industries.describe, p.industry)
+        industry = self._industries[p.industry]
         if i in batch.error:
             return {
                 "ref": p.ref,
@@ -406,9 +413,7 @@ class Checker:
                 "error": batch.error[i],
                 "match": match,
             }
-        reasons = batch.reasons(i)
-        verdict = VERDICTS[rank(reasons, match)] if batch.own(i) else batch.shared[i].verdict
-        given = _given(p)
+        reasons, verdict = batch.judged(i)
         return {
             "ref": p.ref,
             "industry": industry,
@@ -419,12 +424,12 @@ class Checker:
                 "lon": place[0],
                 "lat": place[1],
                 "coordsys": p.coordsys,
-                "given": given,
+                "given": _given(p),
                 "match": match,
                 "district": batch.district[i],
             },
             "floor": batch.floor[i] or None,
-            "building": None if building < 0 else self._public_building(building),
+            "building": None if building < 0 else self._public_buildings[building],
             "reasons": reasons,
             "checked": batch.checked(i),
             "address_proof": self._address_proof(building, batch.house_number.get(i), as_of),
@@ -438,11 +443,25 @@ class Checker:
         if not batch.own(i):  # the common case: nothing beyond what it shares with others
             shared = batch.shared[i]
             return Verdict(ref, shared.verdict, shared.ids, "")
-        reasons = batch.reasons(i)
-        return Verdict(ref, VERDICTS[rank(reasons, batch.match.get(i))], tuple(r["id"] for r in reasons), "")
+        reasons, verdict = batch.judged(i)
+        return Verdict(ref, verdict, tuple(r["id"] for r in reasons), "")
 
-    def _public_building(self, row: int) -> dict[str, Any]:
-        return self._cached(("building", row), lambda: dict(self._building_recs[row]))
+
+class _MadeOnUse(dict[Any, Any]):
+    """A dict that makes a missing value with ``make(key)`` and keeps it."""
+
+    def __init__(self, make: Callable[[Any], Any]):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self.make(key)
+        return value
+
+
+def _public_building(records: list[dict[str, Any]], row: int) -> dict[str, Any]:
+    """The building of a result: a copy, so that the layer's own record is never handed out."""
+    return dict(records[row])
 
 
 def applies_in(rule: dict[str, Any], district: str) -> bool:

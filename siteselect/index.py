@@ -16,6 +16,7 @@ listings are the vacancies of every snapshot it makes, so every reader sees the 
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import math
 import threading
@@ -69,9 +70,11 @@ def cell_pairs(cmap: CellMap, cells: list[int]) -> tuple[NDArray[np.intp], NDArr
     if len(cells) == 1:  # a single check: no arrays to join (a fifth of its time)
         rows = cmap.get(cells[0], NO_ROWS)
         return np.zeros(len(rows), dtype=np.intp), rows
-    hits = [cmap.get(cell, NO_ROWS) for cell in cells]
+    # map() rather than comprehensions: a batch asks with every premises' cell.
+    hits = list(map(cmap.get, cells, itertools.repeat(NO_ROWS, len(cells))))
     rows = np.concatenate(hits) if hits else NO_ROWS
-    return np.repeat(np.arange(len(cells)), [len(h) for h in hits]), rows
+    counts = np.fromiter(map(len, hits), dtype=np.intp, count=len(hits))
+    return np.repeat(np.arange(len(cells)), counts), rows
 
 
 log = logging.getLogger(__name__)

@@ -32,6 +32,7 @@ from siteselect.premises import Premises, today
 from siteselect.verdicts import PRECISE_LEVELS
 
 _NO_PLACE = (math.nan, math.nan)
+BOXED_FROM = 64  # pairs of points and buildings: fewer cost less tested at once than boxed first
 
 
 GAZETTEER_LAYERS = ("house_numbers", "buildings", "districts")  # what a gazetteer reads
@@ -55,8 +56,8 @@ def gazetteer_for(snapshot: Snapshot) -> Gazetteer:
 
 def locator_for(snapshot: Snapshot) -> Locator:
     """The locator of a snapshot, built once."""
-    previous = snapshot.made_before("locator", GAZETTEER_LAYERS)  # its addresses' numbers hold
-    return snapshot.made("locator", lambda: Locator(snapshot, previous._numbers if previous else None))
+    previous = snapshot.made_before("locator", GAZETTEER_LAYERS)  # its buildings and numbers hold
+    return snapshot.made("locator", lambda: Locator(snapshot, previous))
 
 
 class Places:
@@ -66,13 +67,12 @@ class Places:
         n = len(premises)
         self.premises = premises
         # As given for now; in WGS-84 once located (addresses resolved, other systems converted).
-        given = np.array(
-            [(p.lon, p.lat) if p.address is None and p.vacancy_id is None else _NO_PLACE for p in premises],
-            dtype=float,
-        )
-        if not n:  # no pairs: no columns either
-            given = np.empty((0, 2))
-        self.lon, self.lat = given[:, 0], given[:, 1]
+        # Two columns of floats: numpy reads them faster than pairs.
+        given = [
+            (p.lon, p.lat) if p.address is None and p.vacancy_id is None else _NO_PLACE for p in premises
+        ]
+        lon, lat = zip(*given) if n else ((), ())
+        self.lon, self.lat = np.array(lon, dtype=float), np.array(lat, dtype=float)
         self.floor = [p.floor or 0 for p in premises]  # 0: not given (a vacancy's own, once located)
         self.points = np.empty(n, dtype=object)  # in the snapshot's planar frame
         self.building = np.full(n, -1, dtype=np.intp)  # row in the buildings layer
@@ -102,16 +102,20 @@ class Locator:
     """Places premises in one snapshot: the district's outline, its buildings, the gazetteer and
     the vacancies."""
 
-    def __init__(self, snapshot: Snapshot, numbers: dict[tuple[str, str], str | None] | None = None):
+    def __init__(self, snapshot: Snapshot, previous: Locator | None = None):
+        """``previous``: the locator of a snapshot with the same buildings, house numbers and
+        districts, whose findings about them still hold."""
         self.snap = snapshot
         # (address, building) → house number of this snapshot's vacancies; those the previous
         # snapshot's locator knew are taken from it (a listing's change leaves the gazetteer as it
         # was), not shared with it, so that addresses no listing has any more are forgotten.
         self._numbers: dict[tuple[str, str], str | None] = {}
-        self._known = {} if numbers is None else numbers
+        self._known = {} if previous is None else previous._numbers
         self.buildings = snapshot.layer("buildings")
         self.building_row = {bid: i for i, bid in enumerate(self.buildings.features["id"].tolist())}
         self.districts = Districts(snapshot)
+        if previous is not None and "_building_boxes" in vars(previous):  # the same buildings
+            self._building_boxes = previous._building_boxes
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -120,6 +124,7 @@ class Locator:
     def warm(self) -> None:
         """Build the buildings' cell map and the vacancies' records now rather than on first use."""
         self._building_map  # noqa: B018 - built on first access
+        self._building_boxes  # noqa: B018
         self._vacancy_records  # noqa: B018
 
     def locate(self, places: Places) -> None:
@@ -205,6 +210,11 @@ class Locator:
     def _building_map(self) -> CellMap:
         return self.buildings.cell_map(0.0)
 
+    @functools.cached_property
+    def _building_boxes(self) -> NDArray[np.float64]:
+        """Each building's planar bounds: min x, min y, max x, max y."""
+        return shapely.bounds(self.buildings.local)
+
     def _find_buildings(self, places: Places) -> None:
         """The building under each located premises that has none yet (the smallest, where two)."""
         todo = places.located[places.building[places.located] < 0]
@@ -245,6 +255,11 @@ class Locator:
         """(position, building row) of each planar point in a building (the smallest, where two)."""
         b = self.buildings
         pos, rows = cell_pairs(self._building_map, cells.tolist())
+        if len(rows) > BOXED_FROM:  # a point is in a building only inside its box: few are, test those
+            xy, box = shapely.get_coordinates(points), self._building_boxes[rows]
+            x, y = xy[pos, 0], xy[pos, 1]
+            boxed = (box[:, 0] <= x) & (x <= box[:, 2]) & (box[:, 1] <= y) & (y <= box[:, 3])
+            pos, rows = pos[boxed], rows[boxed]
         if not len(rows):  # open land: no building near any of them
             return pos, rows
         inside = shapely.intersects(b.local[rows], points[pos])

@@ -79,13 +79,16 @@ class ProhibitedList:
         if (code, day) not in self._applying:
             self._applying[(code, day)] = self._in_force(code, day)
         applies, cmap = self._applying[(code, day)]
-        pos, rows = cell_pairs(cmap, places.cells(self.layer.version.h3_resolution)[idx].tolist())
+        cells = places.cells(self.layer.version.h3_resolution)[idx].tolist()
+        by = [q for q, cell in enumerate(cells) if cell in cmap]  # most premises are near no entry
         near: dict[int, list[tuple[int, float]]] = defaultdict(list)
-        if len(rows):
+        if by:
+            at, rows = cell_pairs(cmap, [cells[q] for q in by])
+            pos = np.array(by, dtype=np.intp)[at]
             distance = shapely.distance(self.layer.local[rows], places.points[idx[pos]])
-            for q, row, d in zip(pos.tolist(), rows.tolist(), distance.tolist()):
-                if d <= p["radius"][row]:
-                    near[q].append((row, d))
+            within = distance <= p["radius"][rows]
+            for q, row, d in zip(pos[within].tolist(), rows[within].tolist(), distance[within].tolist()):
+                near[q].append((row, d))
         # Only premises in a listed building, at a listed house number or near an entry can be hit.
         listed = p["by_building"]
         todo = set(near) | {q for q, row in enumerate(places.building[idx].tolist()) if row in listed}

@@ -9,6 +9,7 @@ import shapely
 from siteselect.check import Checker
 from siteselect.errors import InvalidInputError
 from siteselect.geodesy import GEOD
+from siteselect.grid import point_cells
 from siteselect.index import Catalog
 from siteselect.premises import Premises
 from siteselect.store import Store
@@ -359,3 +360,25 @@ def test_every_reason_and_the_address_proof_have_a_basis_with_its_articles(check
     located = {r["id"]: r for r in rough["reasons"] + nowhere["reasons"]}
     assert {"address-level", "no-building"} <= set(located)
     assert "第四条" in located["address-level"]["basis"] and located["no-building"]["citations"][0]["text"]
+
+
+def test_buildings_are_found_alike_boxed_first_or_tested_pair_by_pair(checker, monkeypatch):
+    """Corners, edge midpoints and inner points of buildings, and points between them: a batch
+    tests only the pairs whose building's box holds the point, and finds what testing every pair
+    finds (a corner or an edge is in its building)."""
+    from siteselect import locating
+
+    local = checker.buildings.local[:300]
+    corners = shapely.get_coordinates(local)
+    mids = (corners[:-1] + corners[1:]) / 2
+    between = corners[:-1] + np.array([35.0, -20.0])  # outside most, inside a few
+    inner = shapely.get_coordinates(shapely.point_on_surface(local))
+    points = shapely.points(np.concatenate([corners, mids, between, inner]))
+    lonlat = shapely.get_coordinates(checker.snap.frame.to_wgs84(points))
+    cells = point_cells(lonlat[:, 0], lonlat[:, 1], checker.buildings.version.h3_resolution)
+    monkeypatch.setattr(locating, "BOXED_FROM", 0)
+    boxed = checker.locator.buildings_under(points, cells)
+    monkeypatch.setattr(locating, "BOXED_FROM", len(points) * 100)
+    every = checker.locator.buildings_under(points, cells)
+    assert (boxed == every).all()
+    assert (every[: len(corners)] >= 0).mean() > 0.95 and (every[-len(inner) :] >= 0).all()
