@@ -30,6 +30,7 @@ from siteselect import industry as industries
 from siteselect import law
 from siteselect.errors import InvalidInputError
 from siteselect.index import CellMap, LayerIndex, Snapshot, cell_pairs
+from siteselect.kept import Kept
 from siteselect.labels import zh
 from siteselect.locating import Locator, Places, locator_for
 from siteselect.premises import Premises, Verdict, today
@@ -99,9 +100,6 @@ class _Batch(Places):
         return self.checked_zones[i] + shared.checked_attributes
 
 
-DAYS_KEPT = 4096  # rule sets by industry, day and district: a few days of every industry asked
-
-
 class Checker:
     """Checks premises against one snapshot of the layers."""
 
@@ -119,9 +117,8 @@ class Checker:
         self.locator: Locator = locator_for(snapshot)
         self._building_row = self.locator.building_row
         self._cache: dict[Any, Any] = {}
-        # Keyed by what a request names (industry, day, district): kept apart and bounded, since
-        # anyone may ask for any day.
-        self._by_day: dict[Any, Any] = {}
+        # Keyed by what a request names (industry, day, district): kept apart and bounded.
+        self._by_day: Kept[Any] = Kept()
         self.listed = ProhibitedList(self.prohibited, self.numbers, self._building_row)
         self._proof = self._proof_tables()
         self._proofs: dict[tuple[int, str | None, str], dict[str, Any]] = {}  # made of _proof
@@ -195,22 +192,13 @@ class Checker:
             self._cache[key] = make(*args)
         return self._cache[key]
 
-    def _dated(self, key: Any, make: Any) -> Any:
-        """``make()``, made once per key while fewer than ``DAYS_KEPT`` are kept, then all made anew."""
-        found = self._by_day.get(key)
-        if found is None:
-            if len(self._by_day) >= DAYS_KEPT:
-                self._by_day = {}
-            found = self._by_day[key] = make()
-        return found
-
     # ---- rules ----------------------------------------------------------------------------------
 
     def rules_for(self, code: str, as_of: dt.date, district: str | None = None) -> list[dict[str, Any]]:
         """The rules in force on ``as_of`` that name the industry, in ``district`` (a code: the rules
         for every district and its own local ones; None: every rule, local ones included)."""
         day = as_of.isoformat()
-        return self._dated(
+        return self._by_day.get(
             ("rules", code, day, district),
             lambda: [
                 r
@@ -231,7 +219,7 @@ class Checker:
                 zone, [r for r in rules if r["kind"] not in ZONE_KINDS], tuple(r["id"] for r in rules)
             )
 
-        return self._dated(("split", code, as_of, district), split)
+        return self._by_day.get(("split", code, as_of, district), split)
 
     def _share(self, rules: _RuleSet, batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Judge the attribute rules once per building and floor, and hand every premises its share."""

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from siteselect import industry as industries
 from siteselect import law
 from siteselect.index import LayerIndex, cell_pairs
+from siteselect.kept import Kept
 from siteselect.locating import Places
 
 DEFAULT_PROHIBITED_RADIUS_M = 10.0
@@ -36,7 +37,7 @@ class ProhibitedList:
         self.layer, self.numbers, self.building_row = layer, numbers, building_row
         self.records = layer.features.drop(columns="geometry").to_dict("records")
         self.entries = self._entries()
-        self._applying: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._applying: Kept[tuple[Any, Any]] = Kept()  # by industry and day, which requests name
 
     def _entries(self) -> dict[str, Any]:
         """Each entry's radius, and the entries by building row and by house number."""
@@ -76,9 +77,7 @@ class ProhibitedList:
         ``places`` are at: in its building, at its house number, or within its radius."""
         p, out = self.entries, []
         day = as_of.isoformat()
-        if (code, day) not in self._applying:
-            self._applying[(code, day)] = self._in_force(code, day)
-        applies, cmap = self._applying[(code, day)]
+        applies, cmap = self._applying.get((code, day), lambda: self._in_force(code, day))
         cells = places.cells(self.layer.version.h3_resolution)[idx].tolist()
         by = [q for q, cell in enumerate(cells) if cell in cmap]  # most premises are near no entry
         near: dict[int, list[tuple[int, float]]] = defaultdict(list)

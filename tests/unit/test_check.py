@@ -236,13 +236,14 @@ def test_address_proofs_are_each_premises_own_beyond_those_kept(checker, monkeyp
 
 
 def test_rule_sets_kept_by_day_stay_bounded_whatever_days_are_asked(checker, monkeypatch):
-    from siteselect import check
+    from siteselect import kept
 
-    monkeypatch.setattr(check, "DAYS_KEPT", 8)
+    monkeypatch.setattr(kept, "DAYS_KEPT", 8)
     checker, point = Checker(checker.snap), _buildings(checker).geometry.iloc[0].representative_point()
     days = [dt.date(2020, 1, 1) + dt.timedelta(days=n) for n in range(60)]
     results = [_at(checker, "6210", point, as_of=day.isoformat()) for day in days]
     assert len(checker._by_day) <= 8  # anyone may send any day: what they cost is not kept
+    assert len(checker.listed._applying) <= 8
     fresh = Checker(checker.snap)
     assert [r["verdict"] for r in results] == [
         _at(fresh, "6210", point, as_of=d.isoformat())["verdict"] for d in days
