@@ -16,7 +16,7 @@ from api import errors, openapi
 from api.boundary import CheckedAtTheDoor, keep_secrets_out_of_the_access_log
 from api.headers import SecurityHeaders
 from api.limits import LimitBodySize
-from api.memory import GiveBack, limit_heaps
+from api.memory import GiveBack
 from api.methods import HeadAndOptions
 from api.observe import Observe
 from api.routers import (
@@ -55,7 +55,6 @@ def _warm(snapshot: Snapshot) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service over the store named by ``settings`` (default: from the environment)."""
     settings = settings or Settings()
-    limit_heaps()  # before any thread of the app's exists (see api/memory.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

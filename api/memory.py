@@ -9,10 +9,10 @@ in that heap only, so together they held ever more free memory: driven through t
 (2,000 writes after warm-up, 815 listings added), a worker's heaps took 39 MiB more from the
 system, 33 of them free, while what was in use grew by 6; its resident memory grew by 22 MiB. With
 two heaps: 13 MiB more (4 free), 11 resident, and 30 MiB less throughout. So a worker allocates
-from at most ``HEAPS`` heaps (``mallopt``, set when the app is made, before its threads exist;
-heaps that the libraries' threads made while loading stay): its Python threads take turns at the
-GIL, so they seldom wait for a heap's lock. An operator's ``MALLOC_ARENA_MAX`` (or
-``GLIBC_TUNABLES``) rules instead.
+from at most ``HEAPS`` heaps (``mallopt``, set as the service's package is imported, before the
+libraries it loads start threads of their own, which took three more heaps; made later, the app
+kept five): its Python threads take turns at the GIL, so they seldom wait for a heap's lock. An
+operator's ``MALLOC_ARENA_MAX`` (or ``GLIBC_TUNABLES``) rules instead.
 
 ``malloc_trim`` hands the free pages of every heap back: a thread of each worker calls it when a
 snapshot was made or a full collection freed something since the last time, at most every
@@ -31,9 +31,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from siteselect.index import Catalog
+if TYPE_CHECKING:  # this module is imported first of all (see api/__init__.py): nothing heavy
+    from siteselect.index import Catalog
 
 EVERY_S = 10.0
 HEAPS = 2
@@ -55,7 +56,7 @@ MALLOPT = _glibc("mallopt")
 
 def limit_heaps(heaps: int = HEAPS) -> bool:
     """Let this process's threads allocate from at most ``heaps`` heaps; whether it was set. Heaps
-    made before stay; so call it before the threads that will allocate start."""
+    made before stay, so it is called before any thread starts."""
     told = "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", "")
     if MALLOPT is None or told:
         return False
