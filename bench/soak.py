@@ -57,6 +57,7 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 INDUSTRIES = ["6210", "9013", "5211", "8040", "6232", "6513", "8391"]
 MIX = [("check", 50), ("match", 10), ("read", 10), ("surface", 5), ("publish", 10), ("rent", 15)]
 SAMPLE_S = 10
+WARM_S = 120  # memory is compared from here on: the snapshots' things are made and the heaps filled
 LUA = """local bodies = {%s}
 local n = 0
 request = function()
@@ -257,6 +258,11 @@ def report_soak(minutes: float, clients: int, elapsed: float, tally: Tally, memo
     for at, rss, published, load in memory:
         workers = "  ".join(f"{r:7.1f}" for r in rss)
         print(f"    {at:6.0f} s  {workers}  {published:6,}  load {load:5.1f}")
+    warm = [row for row in memory if row[0] >= WARM_S]
+    if len(warm) > 1:
+        grown = "  ".join(f"{b - a:+.1f}" for a, b in zip(warm[0][1], warm[-1][1]))
+        print(f"  after warm-up ({warm[0][0]:.0f}-{warm[-1][0]:.0f} s): workers {grown} MiB,"
+              f" {warm[-1][2] - warm[0][2]:,} listings published meanwhile")  # fmt: skip
     for name, (acked, stored, audited) in ledger.items():
         verdict = "equal" if acked == stored == audited else "DIFFERENT"
         print(f"  {name}: acknowledged {acked:,}, stored {stored:,}, audited {audited:,} ({verdict})")
