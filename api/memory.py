@@ -10,9 +10,9 @@ in that heap only, so together they held ever more free memory: driven through t
 system, 33 of them free, while what was in use grew by 6; its resident memory grew by 22 MiB. With
 two heaps: 13 MiB more (4 free), 11 resident, and 30 MiB less throughout. So a worker allocates
 from at most ``HEAPS`` heaps (``mallopt``, set as the service's package is imported, before the
-libraries it loads start threads of their own, which took three more heaps; made later, the app
-kept five): its Python threads take turns at the GIL, so they seldom wait for a heap's lock. An
-operator's ``MALLOC_ARENA_MAX`` (or ``GLIBC_TUNABLES``) rules instead.
+libraries it loads start threads of their own: set when the app was made, a uvicorn worker
+already had five): its Python threads take turns at the GIL, so they seldom wait for a heap's
+lock. An operator's ``MALLOC_ARENA_MAX`` (or ``GLIBC_TUNABLES``) rules instead.
 
 ``malloc_trim`` hands the free pages of every heap back: a thread of each worker calls it when a
 snapshot was made or a full collection freed something since the last time, at most every
