@@ -57,6 +57,7 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 INDUSTRIES = ["6210", "9013", "5211", "8040", "6232", "6513", "8391"]
 MIX = [("check", 50), ("match", 10), ("read", 10), ("surface", 5), ("publish", 10), ("rent", 15)]
 SAMPLE_S = 10
+WARM_S = 120  # memory is compared from here on: the snapshots' things are made and the heaps filled
 LUA = """local bodies = {%s}
 local n = 0
 request = function()
@@ -257,6 +258,16 @@ def report_soak(minutes: float, clients: int, elapsed: float, tally: Tally, memo
     for at, rss, published, load in memory:
         workers = "  ".join(f"{r:7.1f}" for r in rss)
         print(f"    {at:6.0f} s  {workers}  {published:6,}  load {load:5.1f}")
+    # A sample swings by some 5 MiB (collections, trims): compare the first minute after warm-up
+    # with the last, each by its mean.
+    first = [row for row in memory if WARM_S <= row[0] < WARM_S + 60]
+    last = [row for row in memory if row[0] >= memory[-1][0] - 55]
+    if first and last and last[0][0] > first[-1][0]:
+        grown = np.mean([r[1] for r in last], axis=0) - np.mean([r[1] for r in first], axis=0)
+        listings = np.mean([r[2] for r in last]) - np.mean([r[2] for r in first])
+        workers = "  ".join(f"{g:+.1f}" for g in grown)
+        print(f"  after warm-up, the last minute's mean against the first's ({WARM_S}-{WARM_S + 60} s):"
+              f" workers {workers} MiB, {listings:,.0f} listings more")  # fmt: skip
     for name, (acked, stored, audited) in ledger.items():
         verdict = "equal" if acked == stored == audited else "DIFFERENT"
         print(f"  {name}: acknowledged {acked:,}, stored {stored:,}, audited {audited:,} ({verdict})")

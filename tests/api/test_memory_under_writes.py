@@ -5,6 +5,7 @@ gives the memory the replaced ones freed back to the system."""
 from __future__ import annotations
 
 import gc
+import os
 import random
 import shutil
 import subprocess
@@ -159,3 +160,61 @@ def test_a_full_collection_in_the_service_scans_the_layers_not_the_libraries(dem
     )
     tracked, frozen = map(int, out.stdout.split())
     assert tracked < 100_000 < frozen, (tracked, frozen)
+
+
+SERVE_ON_MANY_THREADS_AND_COUNT_HEAPS = """
+import ctypes, ctypes.util, sys, tempfile, threading
+from fastapi.testclient import TestClient
+from api.app import create_app
+from siteselect.settings import Settings
+
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+
+
+def heaps():
+    with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+        stream = libc.fopen(out.name.encode(), b"w")
+        libc.malloc_info(0, stream)
+        libc.fclose(stream)
+        return out.read().count(b"<heap nr=")
+
+
+with TestClient(create_app(Settings(_env_file=None, database_url=sys.argv[1]))) as client:
+    start = threading.Barrier(16)
+
+    def ask(n):  # matches run on the app's request threads, checks on its event loop
+        start.wait()
+        for k in range(4):
+            point = {"lon": 120.47 + n / 1000, "lat": 36.10 + k / 1000}
+            assert client.post("/match", json={"industry": "6210", "limit": 5}).status_code == 200
+            assert client.post("/check", json={"industry": "6210"} | point).status_code == 200
+
+    clients = [threading.Thread(target=ask, args=(n,)) for n in range(16)]
+    for t in clients:
+        t.start()
+    for t in clients:
+        t.join()
+    # The request threads the app ran (idle ones stay a while): all threads but this one, the
+    # clients' (ended), the test client's event loop and the service's trimming thread.
+    print(threading.active_count() - 3, heaps())
+"""
+
+
+@pytest.mark.skipif(memory.MALLOPT is None, reason="the heaps' limit is glibc's")
+def test_a_worker_allocates_from_few_heaps_however_many_threads_serve_it(demo_db):
+    """Each heap keeps what was freed in it and grows to the most ever built in it at once, so a
+    worker's memory grew with the number of heaps (see api/memory.py): it takes few, whatever the
+    number of its request threads or of the libraries' (before the limit: 16 heaps here, eight per
+    core)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
+    out = subprocess.run(
+        [sys.executable, "-c", SERVE_ON_MANY_THREADS_AND_COUNT_HEAPS, demo_db],
+        cwd=root, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    request_threads, heaps = map(int, out.stdout.split())
+    assert request_threads >= 8 and heaps <= memory.HEAPS, (request_threads, heaps)
