@@ -389,8 +389,7 @@ $("upload").addEventListener("click", async () => {
   }
   try {
     const done = await call("POST", `${sheetUrl()}?filename=${encodeURIComponent(file.name)}`, file);
-    say(T("uploaded")(done));
-    await load();
+    await load(); // the table as imported first: said before, the reload's end overwrote what came next
     say(T("uploaded")(done));
   } catch (error) {
     const problems = (error.body && error.body.problems) || [];
