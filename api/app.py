@@ -6,7 +6,6 @@ import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -61,8 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         freeze_what_was_loaded()
         store = Store.from_settings(settings, service=True)
         app.state.store = store
-        shared = Path(settings.snapshot_dir) if settings.snapshot_dir else None
-        app.state.catalog = Catalog(store, settings, prepare=_warm, snapshot_dir=shared)
+        app.state.catalog = Catalog(store, settings, prepare=_warm, snapshot_dir=settings.snapshot_folder)
         snapshot = app.state.catalog.current()
         if snapshot.has("rules") and snapshot.has("pois"):  # the first page should not wait
             webmap.base_geojson(app.state)

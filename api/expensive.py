@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -125,8 +124,8 @@ def _start_drawing_process(settings_json: str) -> None:
     os.nice(NICENESS)
     threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
     settings = Settings.model_validate_json(settings_json)
-    shared = Path(settings.snapshot_dir) if settings.snapshot_dir else None  # the worker's file
-    _catalog = Catalog(Store.from_settings(settings, service=True), settings, snapshot_dir=shared)
+    store = Store.from_settings(settings, service=True)
+    _catalog = Catalog(store, settings, snapshot_dir=settings.snapshot_folder)  # the worker's file
 
 
 def _end_with(worker: int) -> None:

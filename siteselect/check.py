@@ -121,7 +121,7 @@ class Checker:
         self._by_day: Kept[Any] = Kept()
         self.listed = ProhibitedList(self.prohibited, self.numbers, self._building_row)
         self._proof = self._proof_tables()
-        self._proofs: dict[tuple[int, str | None, str], dict[str, Any]] = {}  # made of _proof
+        self._proofs: Kept[dict[str, Any]] = Kept(PROOFS_KEPT)  # made of _proof
         self._versions = snapshot.versions
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
         # What results share, made on first use: read once a result, so a plain dict look-up.
@@ -345,13 +345,7 @@ class Checker:
     def _address_proof(self, row: int, number: str | None, day: str) -> dict[str, Any]:
         """The address proof of premises in building ``row`` at house ``number`` on ``day``: one
         dict for all of them (a result never changes it), kept while the vacancies are the same."""
-        key = (row, number, day)
-        proof = self._proofs.get(key)  # held here: another thread may clear them meanwhile
-        if proof is None:
-            if len(self._proofs) >= PROOFS_KEPT:  # a city's buildings would not fit: start again
-                self._proofs.clear()
-            proof = self._proofs[key] = self._make_address_proof(row, number, day)
-        return proof
+        return self._proofs.get((row, number, day), self._make_address_proof, row, number, day)
 
     def _make_address_proof(self, row: int, number: str | None, day: str) -> dict[str, Any]:
         building = self._building(row)
@@ -479,7 +473,7 @@ def _successor(previous: Checker | None, snapshot: Snapshot) -> Checker:
         return Checker(snapshot)
     checker = copy.copy(previous)
     checker.snap, checker.locator = snapshot, locator_for(snapshot)
-    checker._proof, checker._proofs = checker._proof_tables(), {}
+    checker._proof, checker._proofs = checker._proof_tables(), Kept(PROOFS_KEPT)
     checker._versions = snapshot.versions
     return checker
 
@@ -567,7 +561,7 @@ def _unresolved_location(level: str) -> dict[str, Any]:
     }
 
 
-PROOFS_KEPT = 4096  # address proofs kept for the premises that follow in the same buildings
+PROOFS_KEPT = 4096  # address proofs kept for the premises that follow (a city's buildings would not fit)
 
 NO_PROOF: dict[str, Any] = {
     "house_number_id": None, "certificate_no": None, "building_certificates": [], "prefiled": False,

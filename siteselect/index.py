@@ -84,7 +84,7 @@ def prepared(geometries: NDArray[np.object_]) -> NDArray[np.object_]:
     """The geometries, those that are not points prepared for fast predicates (a prepared point
     makes no predicate faster, and a city has a million and a half of them)."""
     if len(geometries):
-        shapely.prepare(geometries[shapely.get_type_id(geometries) != 0])
+        shapely.prepare(geometries[shapely.get_type_id(geometries) != shapely.GeometryType.POINT])
     return geometries
 
 

@@ -122,13 +122,13 @@ class Scorer:
             self._prefix_trees[prefix] = cKDTree(self.business_xy[mask]) if mask.any() else None
         return self._prefix_trees[prefix]
 
-    # The trees are queried in the calling thread (workers=1): a thread pool started per call cost
-    # more than it saved, and a server's workers already keep every core busy.
     @property
     def radius(self) -> float:
         """What is counted around a place lies within this many metres (walking distance)."""
         return float(scoring.config()["walking_m"])
 
+    # The trees are queried in the calling thread (workers=1): a thread pool started per call cost
+    # more than it saved, and a server's workers already keep every core busy.
     def _count(self, tree: cKDTree | None, xy: NDArray[np.float64], radius: float) -> NDArray[np.float64]:
         if tree is None or tree.n == 0:
             return np.zeros(len(xy))

@@ -140,11 +140,16 @@ def floor_scores(floor: ArrayLike, preferred: tuple[int, int] | None) -> Array:
 def totals(scores: NDArray[np.float64], weights: Mapping[str, float]) -> Array:
     """Weighted mean over the criteria each candidate has (columns in ``CRITERIA`` order)."""
     w = np.array([weights[c] for c in CRITERIA], dtype=float)
-    # Products with the weights rather than sums over weighted copies: a city's pool is 100,000 rows.
-    denominator = (~np.isnan(scores)).astype(float) @ w
+    return _weighted_means(scores, w)
+
+
+def _weighted_means(scores: NDArray[np.float64], w: NDArray[np.float64]) -> Array:
+    """The mean of each candidate's scores over the criteria it has, weighted by ``w`` (one weight a
+    criterion, or a column of them a set of weights: then a column of means a set). Products with
+    the weights rather than sums over weighted copies: a city's pool is 100,000 rows."""
+    used = (~np.isnan(scores)).astype(float) @ w
     summed = np.nan_to_num(scores) @ w
-    out = np.where(denominator > 0, summed / np.where(denominator > 0, denominator, 1), np.nan)
-    return np.asarray(out, dtype=float)
+    return np.asarray(np.where(used > 0, summed / np.where(used > 0, used, 1), np.nan), dtype=float)
 
 
 def ranking_stability(
@@ -156,9 +161,6 @@ def ranking_stability(
     k = min(top_k, len(scores))
     jitter = base * rng.uniform(0.8, 1.2, (trials, len(base)))  # one trial a row
     jitter /= jitter.sum(axis=1, keepdims=True)
-    # Every trial's totals at once (candidates × trials), as ``totals`` makes them.
-    used = (~np.isnan(scores)).astype(float) @ jitter.T
-    summed = np.nan_to_num(scores) @ jitter.T
-    total = np.where(used > 0, summed / np.where(used > 0, used, 1), -1.0)
-    top = np.argsort(-total, axis=0, kind="stable")[:k]
+    total = _weighted_means(scores, jitter.T)  # every trial's totals at once: candidates × trials
+    top = np.argsort(-np.nan_to_num(total, nan=-1.0), axis=0, kind="stable")[:k]
     return np.bincount(top.ravel(), minlength=len(scores)) / trials

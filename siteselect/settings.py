@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     )
     max_batch: int = Field(default=1000, ge=1, le=100_000, description="most candidates in one batch request")
 
+    @property
+    def snapshot_folder(self) -> Path | None:
+        """``snapshot_dir`` as a folder, or None where workers do not share snapshots."""
+        return Path(self.snapshot_dir) if self.snapshot_dir else None
+
     @field_validator("extent")
     @classmethod
     def _extent_is_a_box(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:

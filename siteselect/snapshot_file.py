@@ -269,9 +269,6 @@ class _Pickler(pickle.Pickler):
         return array, positions
 
 
-POINT = 0  # shapely's type id of a point
-
-
 def _all_geometry(obj: NDArray[np.object_]) -> bool:
     """Geometries, or None where missing (``from_wkb`` gives None back)."""
     return isinstance(obj.flat[0], shapely.Geometry) and bool(shapely.is_valid_input(obj).all())
@@ -279,7 +276,7 @@ def _all_geometry(obj: NDArray[np.object_]) -> bool:
 
 def _plain_points(flat: NDArray[np.object_]) -> bool:
     """Points, none missing, empty or with a z: what their x and y give back."""
-    points = shapely.get_type_id(flat) == POINT
+    points = shapely.get_type_id(flat) == shapely.GeometryType.POINT
     return bool(points.all() and not shapely.is_empty(flat).any() and not shapely.has_z(flat).any())
 
 
@@ -296,7 +293,7 @@ def _geometry(wkb: bytes, prepared: bool) -> shapely.Geometry:
 
 def _geometries(wkb: NDArray[np.object_], prepared: NDArray[np.bool_], shape: tuple[int, ...]) -> Any:
     geometries = shapely.from_wkb(wkb)
-    prepared &= shapely.get_type_id(geometries) != POINT
+    prepared &= shapely.get_type_id(geometries) != shapely.GeometryType.POINT
     if prepared.any():
         shapely.prepare(geometries[prepared])
     return geometries.reshape(shape)
