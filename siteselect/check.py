@@ -23,13 +23,14 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
 from siteselect import industry as industries
 from siteselect import law
 from siteselect.errors import InvalidInputError
-from siteselect.index import CellMap, LayerIndex, Snapshot, cell_pairs
+from siteselect.index import NO_ROWS, CellMap, LayerIndex, Snapshot, cell_pairs
 from siteselect.kept import Kept
 from siteselect.labels import zh
 from siteselect.locating import Locator, Places, locator_for
@@ -120,8 +121,9 @@ class Checker:
         # Keyed by what a request names (industry, day, district): kept apart and bounded.
         self._by_day: Kept[Any] = Kept()
         self.listed = ProhibitedList(self.prohibited, self.numbers, self._building_row)
-        self._proof = self._proof_tables()
-        self._proofs: Kept[dict[str, Any]] = Kept(PROOFS_KEPT)  # made of _proof
+        self._certificates = _Certificates(self.numbers.features)
+        self._prefiled = self._prefiled_vacancies()
+        self._proofs: Kept[dict[str, Any]] = Kept(PROOFS_KEPT)  # made of the two above
         self._versions = snapshot.versions
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
         # What results share, made on first use: read once a result, so a plain dict look-up.
@@ -323,12 +325,9 @@ class Checker:
 
     # ---- result ---------------------------------------------------------------------------------
 
-    def _proof_tables(self) -> dict[str, Any]:
-        numbers = self.numbers.features
-        certified = numbers[numbers["certificate_no"].notna()]
-        by_building: dict[str, list[dict[str, str]]] = defaultdict(list)
-        for rec in certified[["id", "building_id", "certificate_no", "address"]].to_dict("records"):
-            by_building[rec["building_id"]].append(rec)
+    def _prefiled_vacancies(self) -> dict[str, list[tuple[str, dict[str, str] | None]]]:
+        """By building, its pre-filed vacancies, each with its filing (None for one verified
+        without a filing)."""
         prefiled: dict[str, list[tuple[str, dict[str, str] | None]]] = defaultdict(list)
         vac = self.locator.vacancies  # tied to their buildings, live listings included
         filed = vac.reindex(columns=["prefiling_no", "prefiled_on", "prefiled_until"]).to_numpy(object)
@@ -336,11 +335,7 @@ class Checker:
             if flag and bid:
                 filing = {"vacancy_id": vid, "number": number, "approved_on": on, "valid_until": until}
                 prefiled[bid].append((vid, filing if isinstance(number, str) else None))
-        return {
-            "certified": by_building,
-            "prefiled": prefiled,
-            "number": dict(zip(numbers["id"], numbers["certificate_no"])),
-        }
+        return prefiled
 
     def _address_proof(self, row: int, number: str | None, day: str) -> dict[str, Any]:
         """The address proof of premises in building ``row`` at house ``number`` on ``day``: one
@@ -354,13 +349,13 @@ class Checker:
         bid = building["id"] if building else None
         # A pre-filing counts from its approval through the day it is valid until; one verified
         # without a filing (a department's list of pre-filed premises) counts as it is.
-        held = [(vid, f) for vid, f in (self._proof["prefiled"].get(bid, []) if bid else [])
+        held = [(vid, f) for vid, f in (self._prefiled.get(bid, []) if bid else [])
                 if f is None or f["approved_on"] <= day <= f["valid_until"]]  # fmt: skip
         filings = [f for _, f in held if f is not None]
         return {
             "house_number_id": number,
-            "certificate_no": self._proof["number"].get(number) if number else None,
-            "building_certificates": self._proof["certified"].get(bid, []) if bid else [],
+            "certificate_no": self._certificates.number.get(number) if number else None,
+            "building_certificates": self._certificates.of_building(bid) if bid else [],
             "prefiled": bool(held),
             "prefiled_vacancies": [vid for vid, _ in held],
             "prefilings": filings,
@@ -441,6 +436,31 @@ class _MadeOnUse(dict[Any, Any]):
         return value
 
 
+class _Certificates:
+    """The certified house numbers: each one's certificate, and each building's as records made
+    when asked. Columns rather than a record kept for each: a city has half a million."""
+
+    COLUMNS = ("id", "building_id", "certificate_no", "address")
+
+    def __init__(self, numbers: pd.DataFrame):
+        certified = numbers.loc[numbers["certificate_no"].notna(), list(self.COLUMNS)]
+        certified = certified.sort_values("building_id", kind="stable")  # a building's in layer order
+        self.columns = [certified[c].to_numpy(object) for c in self.COLUMNS]
+        self.number = dict(zip(self.columns[0].tolist(), self.columns[2].tolist()))
+        buildings = self.columns[1]
+        firsts = np.r_[True, buildings[1:] != buildings[:-1]] if len(buildings) else NO_ROWS
+        self._starts = np.flatnonzero(firsts)
+        self._group = dict(zip(buildings[self._starts].tolist(), range(len(self._starts))))
+
+    def of_building(self, building_id: str) -> list[dict[str, str]]:
+        group = self._group.get(building_id)
+        if group is None:
+            return []
+        start = self._starts[group]
+        stop = self._starts[group + 1] if group + 1 < len(self._starts) else len(self.columns[0])
+        return [dict(zip(self.COLUMNS, values)) for values in zip(*(c[start:stop] for c in self.columns))]
+
+
 def _public_building(records: list[dict[str, Any]], row: int) -> dict[str, Any]:
     """The building of a result: a copy, so that the layer's own record is never handed out."""
     return dict(records[row])
@@ -473,7 +493,7 @@ def _successor(previous: Checker | None, snapshot: Snapshot) -> Checker:
         return Checker(snapshot)
     checker = copy.copy(previous)
     checker.snap, checker.locator = snapshot, locator_for(snapshot)
-    checker._proof, checker._proofs = checker._proof_tables(), Kept(PROOFS_KEPT)
+    checker._prefiled, checker._proofs = checker._prefiled_vacancies(), Kept(PROOFS_KEPT)
     checker._versions = snapshot.versions
     return checker
 

@@ -231,17 +231,19 @@ class _Pickler(pickle.Pickler):
 
     def __init__(self, file: io.BufferedWriter | Any):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        # id of every geometry written in an array → (that array, position in it). The pickler's
-        # memo keeps each array written alive, and with it its geometries and their ids.
-        self._placed: dict[int, tuple[NDArray[np.object_], int]] = {}
+        # Every geometry array written whole, with the ids of its geometries sorted and their
+        # positions: arrays rather than a dict by id, which for a city's three million geometries
+        # held half a gigabyte while the file was written. The pickler's memo keeps each array
+        # written alive, and with it its geometries and their ids.
+        self._placed: list[tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.intp]]] = []
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, GeometryArray):  # geopandas writes WKB itself: its array comes here
             return _geometry_array, (obj._data, obj.crs)
         if isinstance(obj, shapely.Geometry):
-            placed = self._placed.get(id(obj))
-            if placed is not None:
-                return operator.getitem, placed
+            within = self._within_one(np.array([obj], dtype=object))
+            if within is not None:
+                return operator.getitem, (within[0], int(within[1][0]))
             return _geometry, (shapely.to_wkb(obj), shapely.is_prepared(obj))
         if type(obj) is np.ndarray and obj.dtype == object and obj.size and _all_geometry(obj):
             flat = obj.ravel()
@@ -249,24 +251,33 @@ class _Pickler(pickle.Pickler):
             if within is not None:
                 return _taken, (*within, obj.shape)
             if obj.ndim == 1:
-                self._placed.update((id(g), (obj, i)) for i, g in enumerate(flat.tolist()) if g is not None)
+                self._place(obj)
             if _plain_points(flat):
                 return _points, (shapely.get_coordinates(flat), obj.shape)
             return _geometries, (shapely.to_wkb(flat), shapely.is_prepared(flat), obj.shape)
         return NotImplemented
 
+    def _place(self, array: NDArray[np.object_]) -> None:
+        ids = _ids(array)
+        ids[shapely.is_missing(array)] = -1  # a missing geometry is nobody's
+        order = np.argsort(ids)
+        self._placed.append((array, ids[order], order))
+
     def _within_one(self, flat: NDArray[np.object_]) -> tuple[NDArray[np.object_], NDArray[np.intp]] | None:
         """(the array written already that holds all these geometries, their positions in it), or None."""
-        first = self._placed.get(id(flat[0]))
-        if first is None:
-            return None
-        array, positions = first[0], np.empty(len(flat), dtype=np.intp)
-        for i, g in enumerate(flat.tolist()):
-            placed = self._placed.get(id(g))
-            if placed is None or placed[0] is not array:
-                return None
-            positions[i] = placed[1]
-        return array, positions
+        ids = _ids(flat)
+        for array, sorted_ids, order in self._placed:
+            first = np.searchsorted(sorted_ids, ids[:1]).clip(max=len(sorted_ids) - 1)
+            if sorted_ids[first[0]] != ids[0]:
+                continue  # a whole search only where the first is found
+            at = np.searchsorted(sorted_ids, ids).clip(max=len(sorted_ids) - 1)
+            if (sorted_ids[at] == ids).all():
+                return array, order[at]
+        return None
+
+
+def _ids(flat: NDArray[np.object_]) -> NDArray[np.int64]:
+    return np.fromiter(map(id, flat.tolist()), dtype=np.int64, count=len(flat))
 
 
 def _all_geometry(obj: NDArray[np.object_]) -> bool:
