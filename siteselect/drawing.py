@@ -93,8 +93,8 @@ def near(snapshot: Snapshot, layer: str, area: shapely.Geometry | None) -> NDArr
     """Rows of a layer's features that touch ``area`` (local frame; None: all of them)."""
     if not snapshot.has(layer):
         return np.empty(0, dtype=np.intp)
-    local = snapshot.layer(layer).local
-    return np.arange(len(local)) if area is None else np.flatnonzero(shapely.intersects(local, area))
+    index = snapshot.layer(layer)
+    return np.arange(len(index.features)) if area is None else index.touching(area)
 
 
 def base_layers(snapshot: Snapshot, area: shapely.Geometry | None = None) -> dict[str, Layer]:

@@ -97,11 +97,12 @@ class LocalFrame:
 
     @staticmethod
     def _apply(transformer: Transformer, geoms: NDArray) -> NDArray:
-        def _xy(xy: NDArray[np.float64]) -> NDArray[np.float64]:
-            x, y = transformer.transform(xy[:, 0], xy[:, 1])
-            return np.column_stack([x, y])
+        return shapely.transform(geoms, lambda xy: LocalFrame._apply_xy(transformer, xy))
 
-        return shapely.transform(geoms, _xy)
+    @staticmethod
+    def _apply_xy(transformer: Transformer, xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
 
     def densify(self, geoms: ArrayLike) -> NDArray:
         """Geometries with their edges following great circles, still in lon/lat."""
@@ -112,6 +113,12 @@ class LocalFrame:
     def to_local(self, geoms: ArrayLike) -> NDArray:
         """Geometries in the frame's metres, edges densified along great circles."""
         return self._apply(self._to_local, self.densify(geoms))
+
+    def to_local_xy(self, xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Points' lon/lat coordinates (n × 2) in the frame's metres: what :meth:`to_local` gives
+        their points, to the last digit, without making them."""
+        gnomonic = self._apply_xy(self._to_gnom, xy)
+        return self._apply_xy(self._to_local, self._apply_xy(self._from_gnom, gnomonic))
 
     def to_wgs84(self, geoms: ArrayLike) -> NDArray:
         """Geometries in the frame's metres back to lon/lat (a buffer drawn on a map)."""
@@ -128,3 +135,9 @@ class LocalFrame:
             return shapely.points(np.array([[x, y]]))
         x, y = self._to_local.transform(lon, lat)
         return shapely.points(x, y)
+
+
+def plain_points(geoms: NDArray[np.object_]) -> bool:
+    """Points, none missing, empty or with a z: what their x and y give back whole."""
+    points = shapely.get_type_id(geoms) == shapely.GeometryType.POINT
+    return bool(points.all() and not shapely.is_empty(geoms).any() and not shapely.has_z(geoms).any())

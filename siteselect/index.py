@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from siteselect import filings, listings, snapshot_file
 from siteselect.errors import NotFoundError
-from siteselect.geodesy import LocalFrame
+from siteselect.geodesy import LocalFrame, plain_points
 from siteselect.grid import disc_cells, disk, point_cells, rings_for
 from siteselect.settings import Settings
 from siteselect.store import AWAY, LayerVersion, Store
@@ -94,9 +94,10 @@ class LayerIndex:
 
     version: LayerVersion
     features: gpd.GeoDataFrame
-    local: NDArray[np.object_]  # planar geometry in the snapshot's frame, prepared
+    shapes: NDArray[np.object_] | None  # planar geometry in the snapshot's frame, prepared (see local)
     cells: NDArray[np.int64]  # sorted
     positions: NDArray[np.intp]  # row of ``features`` for each cell
+    xy: NDArray[np.float64] | None = None  # a layer of plain points: their planar coordinates
     _maps: dict[Any, CellMap] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -111,10 +112,38 @@ class LayerIndex:
         row_of = {fid: row for row, fid in enumerate(features["id"].tolist())}
         positions = np.fromiter((row_of[f] for f in fids), dtype=np.intp, count=len(fids))
         order = np.argsort(cells, kind="stable")
-        local = np.empty(0, dtype=object)
+        shapes, xy = np.empty(0, dtype=object), None
         if "geometry" in features.columns and len(features):
-            local = prepared(frame.to_local(features.geometry.to_numpy()))
-        return cls(version, features, local, cells[order], positions[order])
+            geometries = features.geometry.to_numpy()
+            if plain_points(geometries):
+                shapes, xy = None, frame.to_local_xy(shapely.get_coordinates(geometries))
+            else:
+                shapes = prepared(frame.to_local(geometries))
+        return cls(version, features, shapes, cells[order], positions[order], xy)
+
+    @property
+    def local(self) -> NDArray[np.object_]:
+        """Every feature's planar geometry. A layer of plain points keeps only their coordinates
+        (a city's million POIs took 200 MB as point objects, 16 MB as coordinates) and makes its
+        points when first asked: :meth:`planar` and :meth:`touching` answer from the coordinates."""
+        if self.shapes is None:
+            self.shapes = shapely.points(self.xy)
+        return self.shapes
+
+    def planar(self, rows: NDArray[np.intp]) -> NDArray[np.object_]:
+        """The planar geometry of some features."""
+        return shapely.points(self.xy[rows]) if self.xy is not None else self.local[rows]
+
+    def coordinates(self) -> NDArray[np.float64]:
+        """The planar coordinates (n × 2) of a layer's points."""
+        return self.xy if self.xy is not None else shapely.get_coordinates(self.local).reshape(-1, 2)
+
+    def touching(self, area: shapely.Geometry) -> NDArray[np.intp]:
+        """Rows of the features whose planar geometry touches ``area`` (planar)."""
+        if self.xy is None:
+            return np.flatnonzero(shapely.intersects(self.local, area))
+        shapely.prepare(area)
+        return np.flatnonzero(shapely.intersects_xy(area, self.xy[:, 0], self.xy[:, 1]))
 
     def candidates(self, lon: float, lat: float, radius_m: float) -> NDArray[np.intp]:
         """Rows of features that may lie within ``radius_m`` of (lon, lat): never misses one."""
@@ -132,18 +161,22 @@ class LayerIndex:
         new_row = np.full(len(self.features), -1, dtype=np.intp)
         new_row[rows] = np.arange(len(rows))
         keep = new_row[self.positions] >= 0
-        local = self.local[rows] if len(self.local) else self.local
+        shapes = self.shapes[rows] if self.shapes is not None and len(self.shapes) else self.shapes
         return LayerIndex(
-            self.version, self.features.iloc[rows].reset_index(drop=True), local,
-            self.cells[keep], new_row[self.positions[keep]],
+            self.version, self.features.iloc[rows].reset_index(drop=True), shapes,
+            self.cells[keep], new_row[self.positions[keep]], None if self.xy is None else self.xy[rows],
         )  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_maps": {}}  # maps are rebuilt where they are used
+        state = {**self.__dict__, "_maps": {}}  # maps are rebuilt where they are used
+        if self.xy is not None:
+            state["shapes"] = None  # points made on asking: made again on asking
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        prepared(self.local)  # preparation does not survive pickling
+        if self.shapes is not None:
+            prepared(self.shapes)  # preparation does not survive pickling
 
     def cell_map(
         self, radius_m: float | NDArray[np.float64], rows: NDArray[np.intp] | None = None

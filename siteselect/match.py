@@ -75,7 +75,7 @@ class Scorer:
     def __init__(self, snapshot: Snapshot):
         self.snap = snapshot
         pois = snapshot.layer("pois")
-        xy = shapely.get_coordinates(pois.local)
+        xy = pois.coordinates()
         categories = pois.features["category"].to_numpy()
         self.trees = {c: cKDTree(xy[categories == c]) for c in np.unique(categories)}
         codes = pois.features["industry"].to_numpy()

@@ -84,7 +84,7 @@ class ProhibitedList:
         if by:
             at, rows = cell_pairs(cmap, [cells[q] for q in by])
             pos = np.array(by, dtype=np.intp)[at]
-            distance = shapely.distance(self.layer.local[rows], places.points[idx[pos]])
+            distance = shapely.distance(self.layer.planar(rows), places.points[idx[pos]])
             within = distance <= p["radius"][rows]
             for q, row, d in zip(pos[within].tolist(), rows[within].tolist(), distance[within].tolist()):
                 near[q].append((row, d))

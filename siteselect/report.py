@@ -453,7 +453,7 @@ def _draw_prohibited(d: _Drawing, view: shapely.Geometry) -> None:
     feats = entries.features.iloc[rows]
     props = [{"name": f"{a}：{r}"} for a, r in zip(feats["address"], feats["reason"])]
     style = {"color": "#000000", "weight": 2, "fillColor": "#c62828", "fillOpacity": 0.7, "radius": 5}
-    d.layer("禁设地址 prohibited addresses", entries.local[rows], props, style)
+    d.layer("禁设地址 prohibited addresses", entries.planar(rows), props, style)
 
 
 def _draw_pois(d: _Drawing, here: NDArray[np.object_], code: str) -> None:
@@ -473,10 +473,10 @@ def _draw_pois(d: _Drawing, here: NDArray[np.object_], code: str) -> None:
         colour = CATEGORY_COLOURS[cat]
         props = [{"name": str(n)} for n in names[pick]]
         style = {"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.8, "radius": 4}
-        d.layer(both("poi_categories", cat), pois.local[rows[pick]], props, style)
+        d.layer(both("poi_categories", cat), pois.planar(rows[pick]), props, style)
     props = [{"name": f"{n}（{c}）"} for n, c in zip(names[same], codes[same])]
     style = {"color": "#000000", "weight": 2, "fillColor": "#ffeb3b", "fillOpacity": 1.0, "radius": 5}
-    d.layer("同业商户 same-industry businesses", pois.local[rows[same]], props, style)
+    d.layer("同业商户 same-industry businesses", pois.planar(rows[same]), props, style)
 
 
 def _draw_sites(d: _Drawing, sites: list[dict[str, Any]], checks: list[dict[str, Any]]) -> None:

@@ -43,6 +43,7 @@ from geopandas.array import GeometryArray
 from numpy.typing import NDArray
 
 from siteselect.candidates import BatchError
+from siteselect.geodesy import plain_points
 
 KEPT = 2  # snapshots a process keeps: the current batch's, and one before it
 KEPT_FILES = 3  # the service's files kept in its folder: the newest, and two before it
@@ -252,7 +253,7 @@ class _Pickler(pickle.Pickler):
                 return _taken, (*within, obj.shape)
             if obj.ndim == 1:
                 self._place(obj)
-            if _plain_points(flat):
+            if plain_points(flat):
                 return _points, (shapely.get_coordinates(flat), obj.shape)
             return _geometries, (shapely.to_wkb(flat), shapely.is_prepared(flat), obj.shape)
         return NotImplemented
@@ -283,12 +284,6 @@ def _ids(flat: NDArray[np.object_]) -> NDArray[np.int64]:
 def _all_geometry(obj: NDArray[np.object_]) -> bool:
     """Geometries, or None where missing (``from_wkb`` gives None back)."""
     return isinstance(obj.flat[0], shapely.Geometry) and bool(shapely.is_valid_input(obj).all())
-
-
-def _plain_points(flat: NDArray[np.object_]) -> bool:
-    """Points, none missing, empty or with a z: what their x and y give back."""
-    points = shapely.get_type_id(flat) == shapely.GeometryType.POINT
-    return bool(points.all() and not shapely.is_empty(flat).any() and not shapely.has_z(flat).any())
 
 
 def _geometry_array(data: NDArray[np.object_], crs: Any) -> GeometryArray:

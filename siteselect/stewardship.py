@@ -456,10 +456,10 @@ def _premises_near(snapshot: Snapshot, shapes: list[Any], reach_m: float) -> gpd
     frame = snapshot.frame
     local = frame.to_local(np.asarray(shapes, dtype=object))
     area = shapely.union_all(shapely.buffer(local, reach_m))
-    inside = shapely.intersects(numbers.local, area) if len(numbers.local) else np.zeros(0, dtype=bool)
-    found = numbers.features[inside]
+    inside = numbers.touching(area) if len(numbers.features) else np.zeros(0, dtype=np.intp)
+    found = numbers.features.iloc[inside]
     if len(found) > MAX_PREMISES:
-        order = np.argsort(shapely.distance(numbers.local[inside], shapely.union_all(local)))
+        order = np.argsort(shapely.distance(numbers.planar(inside), shapely.union_all(local)))
         found = found.iloc[order[:MAX_PREMISES]]
     return found
 
