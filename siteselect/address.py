@@ -138,9 +138,9 @@ def _rows(frame: pd.DataFrame) -> Iterator[Any]:
     """The rows of a layer as named tuples. Its columns are made plain arrays first: a GeoDataFrame
     hands out each row's geometry through its extension array, which at half a million house
     numbers took most of the gazetteer's making."""
-    row = _row_type(("Index", *map(str, frame.columns)))
+    row = _row_type(tuple(map(str, frame.columns)))
     plain = pd.DataFrame({c: frame[c].to_numpy() for c in frame.columns})
-    return (row._make(values) for values in plain.itertuples(name=None))
+    return (row._make(values) for values in plain.itertuples(index=False, name=None))
 
 
 @functools.cache

@@ -34,7 +34,7 @@ from siteselect.errors import (
 )
 from siteselect.geodesy import point_distance_m
 from siteselect.security import acting_as
-from siteselect.store import Store
+from siteselect.store import Store, shared_texts
 from siteselect.users import User
 from siteselect.validation import validate_frame
 
@@ -115,7 +115,7 @@ def stamp(store: Store) -> tuple[Any, ...]:
 
 def as_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     """Listings as a vacancies GeoDataFrame (points in WGS-84)."""
-    frame = pd.DataFrame(rows).drop(columns=["revision"], errors="ignore")
+    frame = shared_texts(pd.DataFrame(rows).drop(columns=["revision"], errors="ignore"))
     if frame.empty:
         return gpd.GeoDataFrame({"id": [], "status": []}, geometry=[], crs="EPSG:4326")
     geometry = shapely.points(frame.pop("lon").to_numpy(float), frame.pop("lat").to_numpy(float))

@@ -17,6 +17,7 @@ from siteselect.errors import NotFoundError
 from siteselect.geodesy import GEOD
 from siteselect.index import Catalog, Snapshot, cell_pairs
 from siteselect.locating import locator_for
+from siteselect.premises import Premises
 from siteselect.store import Store
 
 
@@ -201,3 +202,25 @@ def test_a_new_version_carries_over_only_what_does_not_read_the_changed_layer(st
     catalog.refresh()
     assert gazetteer_for(catalog.current()) is not gazetteer_for(after)
     assert scorer_for(catalog.current()).trees is not scorer_for(after).trees  # it counts around them
+
+
+def test_a_layer_of_points_keeps_coordinates_and_makes_its_points_only_when_asked(demo_db):
+    from siteselect import report
+    from siteselect.match import match
+
+    snapshot = Catalog(Store(demo_db)).current()
+    pois, zones = snapshot.layer("pois"), snapshot.layer("zones")
+    assert pois.shapes is None and zones.xy is None  # polygons stay shapes
+    made = snapshot.frame.to_local(pois.features.geometry.to_numpy())  # as every other layer is made
+    assert np.array_equal(pois.xy, shapely.get_coordinates(made))  # to the last digit
+    rows = np.array([5, 0, 7])
+    assert shapely.equals_exact(pois.planar(rows), made[rows], tolerance=0).all()
+    area = shapely.buffer(made[3], 400.0)
+    assert pois.touching(area).tolist() == np.flatnonzero(shapely.intersects(made, area)).tolist()
+    # Checks, matches and reports answer from the coordinates: no point object per POI is made.
+    lon, lat = pois.features.geometry.x.iloc[3], pois.features.geometry.y.iloc[3]
+    checker_for(snapshot).check_many([Premises(industry="5261", lon=lon, lat=lat)])
+    match(snapshot, "5261", limit=3)
+    report.build(snapshot, report.ReportRequest(industry="5261", sites=({"lon": lon, "lat": lat},)))
+    assert pois.shapes is None and snapshot.layer("house_numbers").shapes is None
+    assert shapely.equals_exact(pois.local, made, tolerance=0).all()  # all of them, when asked for
