@@ -54,7 +54,7 @@ def test_labelled_set_precision_and_recall_per_level(gazetteer, capsys):
 
 
 def test_confidence_drops_with_level_and_with_slips(gazetteer):
-    number = next(n for road, n in gazetteer.numbers if road == "苗岭路" and "-" not in n)
+    number = next(n for n in gazetteer.numbers["苗岭路"] if "-" not in n)
     exact = gazetteer.resolve(f"崂山区苗岭路{number}号")
     slip = gazetteer.resolve(f"崂山区描岭路{number}号")
     road = gazetteer.resolve("苗岭路9999号")

@@ -159,5 +159,5 @@ def test_the_file_holds_each_geometry_once_and_reads_back_what_was_written(store
             assert (shapely.is_prepared(again.local) == ~points).all(), name  # as when built
     numbers = read.layer("house_numbers").features
     at = dict(zip(numbers["id"], numbers.geometry.to_numpy()))
-    rows = list(gazetteer_for(read).numbers.values())
+    rows = [row for on_road in gazetteer_for(read).numbers.values() for row in on_road.values()]
     assert rows and all(row.geometry is at[row.id] for row in rows)  # the layer's own, not copies
