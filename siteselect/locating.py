@@ -122,10 +122,12 @@ class Locator:
         return gazetteer_for(self.snap)
 
     def warm(self) -> None:
-        """Build the buildings' cell map and the vacancies' records now rather than on first use."""
+        """Build the buildings' cell map and the vacancies' records and rows now rather than on
+        first use."""
         self._building_map  # noqa: B018 - built on first access
         self._building_boxes  # noqa: B018
         self._vacancy_records  # noqa: B018
+        self.vacancy_rows  # noqa: B018
 
     def locate(self, places: Places) -> None:
         """Place every premises: its WGS-84 point, planar point and building, or why it cannot be."""
