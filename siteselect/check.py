@@ -486,18 +486,28 @@ def _given(p: Premises) -> dict[str, Any]:
     return {"lon": p.lon, "lat": p.lat}
 
 
+# What a checker is made of but its prohibited list and the vacancies, which its successor makes
+# again (a department's new list is a new version of one small layer: nothing else to redo).
+LISTS = ("vacancies", "prohibited_addresses")
+
+
 def checker_for(snapshot: Snapshot) -> Checker:
-    """The checker of a snapshot, built once (from the previous one's when only vacancies changed)."""
-    return snapshot.made("checker", lambda: _successor(snapshot.made_before("checker"), snapshot))
+    """The checker of a snapshot, built once (from the previous one's when only the vacancies or
+    the prohibited list changed)."""
+    kept = tuple(sorted(set(snapshot.layers) - set(LISTS)))
+    return snapshot.made("checker", lambda: _successor(snapshot.made_before("checker", kept), snapshot))
 
 
 def _successor(previous: Checker | None, snapshot: Snapshot) -> Checker:
-    """A checker for ``snapshot``: the previous snapshot's with the new vacancies (its records,
-    maps and shared findings do not depend on them), or a new one."""
+    """A checker for ``snapshot``: the previous snapshot's with the new vacancies and prohibited
+    list (its records, maps and shared findings depend on neither), or a new one."""
     if previous is None:
         return Checker(snapshot)
     checker = copy.copy(previous)
     checker.snap, checker.locator = snapshot, locator_for(snapshot)
+    if snapshot.layer("prohibited_addresses") is not previous.prohibited:
+        checker.prohibited = snapshot.layer("prohibited_addresses")
+        checker.listed = ProhibitedList(checker.prohibited, checker.numbers, checker._building_row)
     checker._prefiled, checker._proofs = checker._prefiled_vacancies(), Kept(PROOFS_KEPT)
     checker._versions = snapshot.versions
     return checker

@@ -112,10 +112,19 @@ class Locator:
         self._numbers: dict[tuple[str, str], str | None] = {}
         self._known = {} if previous is None else previous._numbers
         self.buildings = snapshot.layer("buildings")
-        self.building_row = {bid: i for i, bid in enumerate(self.buildings.features["id"].tolist())}
         self.districts = Districts(snapshot)
-        if previous is not None and "_building_boxes" in vars(previous):  # the same buildings
+        if previous is None:
+            self.building_row = {bid: i for i, bid in enumerate(self.buildings.features["id"].tolist())}
+            return
+        self.building_row = previous.building_row  # the same buildings
+        if "_building_boxes" in vars(previous):
             self._building_boxes = previous._building_boxes
+        if previous.snap.layers.get("vacancies") is snapshot.layers.get("vacancies"):
+            # The same vacancies too (another layer changed): what was found of them holds.
+            self._numbers = previous._numbers
+            for found in ("vacancies", "_vacancy_records", "vacancy_rows"):
+                if found in vars(previous):
+                    vars(self)[found] = vars(previous)[found]
 
     @property
     def gazetteer(self) -> Gazetteer:

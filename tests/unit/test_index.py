@@ -192,6 +192,9 @@ def test_a_new_version_carries_over_only_what_does_not_read_the_changed_layer(st
     assert scorer_for(after).trees is scorer_for(before).trees
     assert checker_for(after) is not checker_for(before)
     assert len(checker_for(after).prohibited.features) == len(entries) - 1
+    assert checker_for(after).listed is not checker_for(before).listed  # the new list's
+    assert checker_for(after)._certificates is checker_for(before)._certificates  # the rest carried over
+    assert locator_for(after).vacancies is locator_for(before).vacancies  # the same vacancies
     fresh = Catalog(Store(str(store.engine.url)), prepare=_warm).current()  # built from nothing
     addresses = entries["address"].dropna().tolist()
     premises = [Premises(industry=code, address=a) for a in addresses for code in ("6232", "5227")]
