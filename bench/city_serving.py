@@ -63,11 +63,17 @@ end
 """
 
 
-def wrk(url: str, seconds: int, script: Path) -> dict[str, float]:
-    """Requests/s, p50 and p99 (ms) and non-2xx answers of POST /check over CONNECTIONS."""
+def wrk(url: str, seconds: int, script: Path, pids: list[int] | None = None) -> dict[str, Any]:
+    """Requests/s, p50 and p99 (ms) and non-2xx answers of POST /check over CONNECTIONS, and how
+    many of the connections each worker of ``pids`` held halfway through."""
     cmd = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "30s",
            "-s", str(script), url]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 120).stdout
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as run:
+        time.sleep(seconds / 2)
+        held = [_connections(pid, int(url.split(":")[2].split("/")[0])) for pid in pids or []]
+        out = run.communicate(timeout=seconds + 120)[0]
+    if run.returncode:
+        raise RuntimeError(f"wrk failed ({run.returncode})")
 
     def ms(label: str) -> float:
         value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
@@ -75,7 +81,14 @@ def wrk(url: str, seconds: int, script: Path) -> dict[str, float]:
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "errors": int(errors.group(1)) if errors else 0}
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "errors": int(errors.group(1)) if errors else 0,
+            "held": held}  # fmt: skip
+
+
+def _connections(pid: int, port: int) -> int:
+    """The connections to ``port`` a worker holds open (the kernel hands each to one worker)."""
+    connections = psutil.Process(pid).net_connections(kind="tcp")
+    return sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in connections)
 
 
 def start(
@@ -262,13 +275,14 @@ def main() -> None:
             print(f"  top-10 match: first of each industry median {statistics.median(first_match):.0f} ms"
                   f" (max {max(first_match):.0f}); again median {statistics.median(match_again):.0f} ms,"
                   f" max {max(match_again):.0f} ms (target 100 ms)")  # fmt: skip
-            quiet = wrk(f"{base}/check", args.seconds, script)
+            quiet = wrk(f"{base}/check", args.seconds, script, pids)
             print(f"  POST /check, {CONNECTIONS} connections, {args.seconds} s:"
                   f" {quiet['rps']:,.0f} requests/s,"
                   f" p50 {quiet['p50']:.1f} ms, p99 {quiet['p99']:.1f} ms, non-2xx {quiet['errors']}"
                   " (p99 target 25 ms)")  # fmt: skip
             print(f"    closed loop: a p99 of 25 ms at {CONNECTIONS} connections needs at least"
-                  f" {CONNECTIONS / 0.025:,.0f} requests/s; measured {quiet['rps']:,.0f}")  # fmt: skip
+                  f" {CONNECTIONS / 0.025:,.0f} requests/s; measured {quiet['rps']:,.0f}; the workers"
+                  f" held {' and '.join(map(str, quiet['held']))} of the connections")  # fmt: skip
             change = new_version(base, owner, settings, script, args.change_seconds, pids)
             serving = ", ".join(f"worker {p} after {s:.1f} s" for p, s in sorted(change["serving"].items()))
             print(f"  new prohibited-address list (version {change['version']}): stored in"

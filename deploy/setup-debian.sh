@@ -125,7 +125,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON listings TO :"app";
 GRANT SELECT, INSERT, UPDATE ON filings TO :"app";
 GRANT SELECT, INSERT, UPDATE ON users, tokens TO :"app";
 GRANT SELECT, INSERT ON audit_log, layer_versions, reports TO :"app";
-GRANT SELECT ON features, feature_cells, alembic_version TO :"app";
+GRANT SELECT ON features, feature_cells, listing_changes, alembic_version TO :"app";
 SQL
 }
 

@@ -114,6 +114,13 @@ def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
+    # How many statements have written the listings: a trigger on them counts (migration 0008).
+    changes = sa.Table(
+        "listing_changes",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("writes", sa.BigInteger, nullable=False),
+    )
     audit = sa.Table(
         "audit_log",
         metadata,
@@ -149,7 +156,7 @@ def account_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     )
     return {
         "users": users, "tokens": tokens, "sessions": sessions, "sign_in_failures": throttle,
-        "listings": listings, "audit": audit, "filings": filings,
+        "listings": listings, "listing_changes": changes, "audit": audit, "filings": filings,
     }  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from siteselect.users import User
 # layer versions and reports are appended to; features go in through a version's new partitions.
 PRIVILEGES = {
     "listings": "SELECT, INSERT, UPDATE, DELETE",
+    "listing_changes": "SELECT",  # counted by a trigger that runs as the owner
     "filings": "SELECT, INSERT, UPDATE",
     "users": "SELECT, INSERT, UPDATE",
     "tokens": "SELECT, INSERT, UPDATE",

@@ -85,3 +85,19 @@ def test_a_write_with_a_null_or_a_wrong_type_is_refused_by_name(store, users, pa
     with pytest.raises(InvalidInputError, match=words):
         listings.update(store, users["a"], made["id"], patch, if_match="*", merge=merge)
     assert listings.get(store, made["id"]) == made
+
+
+def test_the_stamp_changes_with_every_committed_write_and_with_nothing_else(store, users):
+    listings.seed(store)
+    before = listings.stamp(store)
+    assert before[0] is True and listings.stamp(store) == before  # reading changes nothing
+    made = listings.create(store, users["a"], _fields())
+    created = listings.stamp(store)
+    changed = listings.update(store, users["a"], made["id"], {"rent": 60.0}, if_match="*", merge=True)
+    updated = listings.stamp(store)
+    with pytest.raises(StaleWriteError):  # refused: nothing written, nothing counted
+        stale = listings.etag(made)
+        listings.update(store, users["a"], made["id"], {"rent": 1.0}, if_match=stale, merge=True)
+    assert listings.stamp(store) == updated
+    listings.delete(store, users["a"], made["id"], if_match=listings.etag(changed))
+    assert len({before, created, updated, listings.stamp(store)}) == 4
