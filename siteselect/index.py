@@ -112,7 +112,8 @@ class LayerIndex:
         row_of = {fid: row for row, fid in enumerate(features["id"].tolist())}
         positions = np.fromiter((row_of[f] for f in fids), dtype=np.intp, count=len(fids))
         order = np.argsort(cells, kind="stable")
-        shapes, xy = np.empty(0, dtype=object), None
+        shapes: NDArray[np.object_] | None = np.empty(0, dtype=object)
+        xy: NDArray[np.float64] | None = None
         if "geometry" in features.columns and len(features):
             geometries = features.geometry.to_numpy()
             if plain_points(geometries):

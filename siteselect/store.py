@@ -455,10 +455,9 @@ def shared_texts(frame: pd.DataFrame) -> pd.DataFrame:
             continue  # numbers, flags, lists (a rule's parameters): left as they are
         codes, uniques = pd.factorize(values)
         if len(uniques) < len(values):
-            shared = np.append(uniques.astype(object), None)[codes]  # -1 (missing): None
-            dtype = frame[column].dtype  # object (None kept) or pandas' text (None its NaN)
-            typed = shared if pd.api.types.is_object_dtype(dtype) else pd.array(shared, dtype=dtype)
-            frame[column] = pd.Series(typed, index=frame.index, dtype=dtype)
+            shared = np.concatenate([uniques.astype(object), [None]])[codes]  # -1 (missing): None
+            # In the column's type: object (None kept) or pandas' text (None its NaN).
+            frame[column] = pd.Series(shared, index=frame.index, dtype=frame[column].dtype)
     return frame
 
 

@@ -39,3 +39,10 @@ def test_bbox_reads_only_what_intersects(demo_db):
 
 def test_features_staged_on_disk_are_written_as_from_memory(sqlite_url, demo_files):
     store_cases.staged_write_equals_the_write_from_memory(Store(sqlite_url), demo_files)
+
+
+def test_a_layers_equal_texts_are_read_as_one_object_each_as_they_were(store):
+    pois = store.read_layer("pois")
+    categories = pois["category"].tolist()
+    assert len({id(c) for c in categories}) == len(set(categories)) < len(categories)
+    assert None in pois["industry"].tolist() and pois["industry"].dtype == object  # missing stays None
