@@ -113,7 +113,8 @@ class Checker:
         self.rules = snapshot.layer("rules").features.to_dict("records")
         # Plain records: a check reads a few attributes of a few features, which pandas rows
         # would make a hundred times slower.
-        self._zone_recs = _Records(self.zones)
+        # A district's zones are a few hundred: their records are kept made, read on every hit.
+        self._zone_recs = self.zones.features.drop(columns="geometry").to_dict("records")
         self._building_recs = _Records(self.buildings)
         self.locator: Locator = locator_for(snapshot)
         self._building_row = self.locator.building_row
