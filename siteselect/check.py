@@ -18,7 +18,7 @@ import functools
 import gc
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -31,7 +31,7 @@ from siteselect import industry as industries
 from siteselect import law
 from siteselect.errors import InvalidInputError
 from siteselect.index import NO_ROWS, CellMap, LayerIndex, Snapshot, cell_pairs
-from siteselect.kept import Kept
+from siteselect.kept import Kept, KeptDict
 from siteselect.labels import zh
 from siteselect.locating import Locator, Places, locator_for
 from siteselect.premises import Premises, Verdict, today
@@ -118,7 +118,8 @@ class Checker:
         self._building_recs = _Records(self.buildings)
         self.locator: Locator = locator_for(snapshot)
         self._building_row = self.locator.building_row
-        self._cache: dict[Any, Any] = {}
+        self._cache: dict[Any, Any] = {}  # by rule, rule set: bounded by the rules
+        self._shared_findings: KeptDict[_Shared] = KeptDict()  # by rule set, building and floor
         # Keyed by what a request names (industry, day, district): kept apart and bounded.
         self._by_day: Kept[Any] = Kept()
         self.listed = ProhibitedList(self.prohibited, self.numbers, self._building_row)
@@ -128,9 +129,9 @@ class Checker:
         self._versions = snapshot.versions
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
         # What results share, made on first use: read once a result, so a plain dict look-up.
-        self._industries = _MadeOnUse(industries.describe)
+        self._industries = KeptDict(make=industries.describe)
         # Of the records, not of self: a successor's copy would keep this checker alive.
-        self._public_buildings = _MadeOnUse(functools.partial(_public_building, self._building_recs))
+        self._public_buildings = KeptDict(make=functools.partial(_public_building, self._building_recs))
 
     # ---- public ---------------------------------------------------------------------------------
 
@@ -231,12 +232,12 @@ class Checker:
 
     def _share(self, rules: _RuleSet, batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Judge the attribute rules once per building and floor, and hand every premises its share."""
-        shared, floors, made = batch.shared, batch.floor, self._cache  # the loop runs once a premises
+        shared, floors, made = batch.shared, batch.floor, self._shared_findings  # once a premises
         for i, building in zip(idx.tolist(), batch.building[idx].tolist()):
-            key = ("shared", rules.ids, building, floors[i])
+            key = (rules.ids, building, floors[i])
             found = made.get(key)
             if found is None:
-                found = made[key] = self._shared(rules, building, floors[i] or None)
+                found = made.keep(key, self._shared(rules, building, floors[i] or None))
             shared[i] = found
 
     def _shared(self, rules: _RuleSet, building: int, floor: int | None) -> _Shared:
@@ -428,18 +429,6 @@ class Checker:
             return Verdict(ref, shared.verdict, shared.ids, "")
         reasons, verdict = batch.judged(i)
         return Verdict(ref, verdict, tuple(r["id"] for r in reasons), "")
-
-
-class _MadeOnUse(dict[Any, Any]):
-    """A dict that makes a missing value with ``make(key)`` and keeps it."""
-
-    def __init__(self, make: Callable[[Any], Any]):
-        super().__init__()
-        self.make = make
-
-    def __missing__(self, key: Any) -> Any:
-        value = self[key] = self.make(key)
-        return value
 
 
 class _Certificates:

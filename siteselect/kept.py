@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 DAYS_KEPT = 4096  # a few days of every industry asked
+PLACES_KEPT = 100_000  # findings by building and floor: a city has 200,000 buildings
 
 V = TypeVar("V")
 
@@ -35,3 +36,25 @@ class Kept(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._kept)
+
+
+class KeptDict(dict[Hashable, V]):
+    """A dict of at most ``most`` values, all let go past that: looked up as a dict (a loop that
+    asks once a premises pays no call), filled through :meth:`keep`, or, given ``make``, by
+    ``make(key)`` for a key missing from ``self[key]``. A served checker is asked about every
+    building and floor of a city, which kept without a bound only grew."""
+
+    def __init__(self, most: int = PLACES_KEPT, make: Callable[[Any], V] | None = None):
+        super().__init__()
+        self.most, self.make = most, make
+
+    def keep(self, key: Hashable, value: V) -> V:
+        if len(self) >= self.most:
+            self.clear()  # a thread that found a value holds it meanwhile
+        self[key] = value
+        return value
+
+    def __missing__(self, key: Hashable) -> V:
+        if self.make is None:
+            raise KeyError(key)
+        return self.keep(key, self.make(key))

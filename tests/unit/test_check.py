@@ -383,3 +383,18 @@ def test_buildings_are_found_alike_boxed_first_or_tested_pair_by_pair(checker, m
     every = checker.locator.buildings_under(points, cells)
     assert (boxed == every).all()
     assert (every[: len(corners)] >= 0).mean() > 0.95 and (every[-len(inner) :] >= 0).all()
+
+
+def test_what_a_checker_keeps_by_building_and_floor_is_bounded_and_changes_no_result(demo_db):
+    snapshot = Catalog(Store(demo_db)).current()
+    bounded, unbounded = Checker(snapshot), Checker(snapshot)
+    bounded._shared_findings.most = bounded._public_buildings.most = 50
+    points = snapshot.layer("buildings").features.geometry.representative_point().iloc[:400]
+    premises = [Premises(industry=code, lon=p.x, lat=p.y, floor=f) for p in points
+                for code, f in (("6510", 2), ("5261", 1))]  # fmt: skip
+    for chunk in range(0, len(premises), 100):  # checks come a few at a time, as requests do
+        assert bounded.check_many(premises[chunk : chunk + 100]) == unbounded.check_many(
+            premises[chunk : chunk + 100]
+        )
+        assert len(bounded._shared_findings) <= 50 and len(bounded._public_buildings) <= 50
+    assert len(unbounded._shared_findings) > 400 and len(unbounded._public_buildings) > 300  # past the bound
