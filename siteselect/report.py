@@ -465,7 +465,7 @@ def _draw_pois(d: _Drawing, here: NDArray[np.object_], code: str) -> None:
     walk = shapely.union_all(shapely.buffer(here, float(scoring.config()["walking_m"])))
     rows = near(snap, "pois", walk)
     category = pois.features["category"].to_numpy()[rows]
-    codes = pois.features["industry"].fillna("").to_numpy(dtype=str)[rows]
+    codes = pois.features["industry"].iloc[rows].fillna("").to_numpy(dtype=str)  # the rows near, not a city's
     names = pois.features["name"].to_numpy()[rows]
     same = np.char.startswith(codes, code[:2])  # the same division, as the scores count it
     for cat in CATEGORY_COLOURS:
