@@ -176,6 +176,14 @@ def _by_number(rows: list[Any]) -> dict[str, dict[str, Any]]:
     return numbers
 
 
+def _by_road(rows: list[Any]) -> dict[str, list[Any]]:
+    """House numbers by road, in layer order."""
+    roads: dict[str, list[Any]] = {}
+    for row in rows:
+        roads.setdefault(row.road, []).append(row)
+    return roads
+
+
 def _reduce_row(row: Any) -> tuple[Any, ...]:
     return _row, (row._fields, tuple(row))
 
@@ -196,9 +204,7 @@ class Gazetteer:
         numbers = list(_rows(house_numbers))
         self.numbers = _by_number(numbers)
         self.roads = sorted(set(house_numbers["road"]), key=len, reverse=True)
-        self.by_road: dict[str, list[Any]] = {}
-        for row in numbers:
-            self.by_road.setdefault(row.road, []).append(row)
+        self.by_road = _by_road(numbers)
         self.buildings = {normalize(row.name): row for row in _rows(buildings) if row.name}
         self.building_names = sorted(self.buildings, key=len, reverse=True)
         # The districts this deployment serves are not "elsewhere", however the terms list them.
@@ -223,10 +229,8 @@ class Gazetteer:
         numbers = _from_columns(state.pop("by_road"))
         names, buildings = state.pop("buildings")
         self.__dict__.update(state)
-        self.numbers = _by_number(numbers)
-        self.by_road = {}
-        for row in numbers:  # grouped by road: the same lists, the same last of each number
-            self.by_road.setdefault(row.road, []).append(row)
+        self.numbers = _by_number(numbers)  # the same last of each number
+        self.by_road = _by_road(numbers)  # the same lists
         self.buildings = dict(zip(names, _from_columns(buildings)))
 
     def resolve(self, text: str) -> Match:

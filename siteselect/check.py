@@ -31,7 +31,7 @@ from siteselect import industry as industries
 from siteselect import law
 from siteselect.errors import InvalidInputError
 from siteselect.index import NO_ROWS, CellMap, LayerIndex, Snapshot, cell_pairs
-from siteselect.kept import Kept, KeptDict
+from siteselect.kept import PLACES_KEPT, Kept
 from siteselect.labels import zh
 from siteselect.locating import Locator, Places, locator_for
 from siteselect.premises import Premises, Verdict, today
@@ -119,7 +119,7 @@ class Checker:
         self.locator: Locator = locator_for(snapshot)
         self._building_row = self.locator.building_row
         self._cache: dict[Any, Any] = {}  # by rule, rule set: bounded by the rules
-        self._shared_findings: KeptDict[_Shared] = KeptDict()  # by rule set, building and floor
+        self._shared_findings: Kept[_Shared] = Kept(PLACES_KEPT)  # by rule set, building and floor
         # Keyed by what a request names (industry, day, district): kept apart and bounded.
         self._by_day: Kept[Any] = Kept()
         self.listed = ProhibitedList(self.prohibited, self.numbers, self._building_row)
@@ -129,9 +129,11 @@ class Checker:
         self._versions = snapshot.versions
         self._verdicts_zh = {v: zh("verdicts", v) for v in VERDICTS}
         # What results share, made on first use: read once a result, so a plain dict look-up.
-        self._industries = KeptDict(make=industries.describe)
+        self._industries = Kept(PLACES_KEPT, make=industries.describe)
         # Of the records, not of self: a successor's copy would keep this checker alive.
-        self._public_buildings = KeptDict(make=functools.partial(_public_building, self._building_recs))
+        self._public_buildings = Kept(
+            PLACES_KEPT, make=functools.partial(_public_building, self._building_recs)
+        )
 
     # ---- public ---------------------------------------------------------------------------------
 
@@ -207,7 +209,7 @@ class Checker:
         """The rules in force on ``as_of`` that name the industry, in ``district`` (a code: the rules
         for every district and its own local ones; None: every rule, local ones included)."""
         day = as_of.isoformat()
-        return self._by_day.get(
+        return self._by_day.made(
             ("rules", code, day, district),
             lambda: [
                 r
@@ -228,7 +230,7 @@ class Checker:
                 zone, [r for r in rules if r["kind"] not in ZONE_KINDS], tuple(r["id"] for r in rules)
             )
 
-        return self._by_day.get(("split", code, as_of, district), split)
+        return self._by_day.made(("split", code, as_of, district), split)
 
     def _share(self, rules: _RuleSet, batch: _Batch, idx: NDArray[np.intp]) -> None:
         """Judge the attribute rules once per building and floor, and hand every premises its share."""
@@ -347,7 +349,7 @@ class Checker:
     def _address_proof(self, row: int, number: str | None, day: str) -> dict[str, Any]:
         """The address proof of premises in building ``row`` at house ``number`` on ``day``: one
         dict for all of them (a result never changes it), kept while the vacancies are the same."""
-        return self._proofs.get((row, number, day), self._make_address_proof, row, number, day)
+        return self._proofs.made((row, number, day), self._make_address_proof, row, number, day)
 
     def _make_address_proof(self, row: int, number: str | None, day: str) -> dict[str, Any]:
         building = self._building(row)

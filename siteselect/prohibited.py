@@ -77,7 +77,7 @@ class ProhibitedList:
         ``places`` are at: in its building, at its house number, or within its radius."""
         p, out = self.entries, []
         day = as_of.isoformat()
-        applies, cmap = self._applying.get((code, day), self._in_force, code, day)
+        applies, cmap = self._applying.made((code, day), self._in_force, code, day)
         cells = places.cells(self.layer.version.h3_resolution)[idx].tolist()
         by = [q for q, cell in enumerate(cells) if cell in cmap]  # most premises are near no entry
         near: dict[int, list[tuple[int, float]]] = defaultdict(list)

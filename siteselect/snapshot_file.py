@@ -123,13 +123,7 @@ def shared(folder: Path, name: str, build: Callable[[], T]) -> T:
             found = _read(path)
             if found is None:
                 made = build()
-                try:
-                    _write(path, made)
-                    log.info(
-                        "snapshot built and written to %s in %.1f s", path, time.perf_counter() - started
-                    )
-                except OSError as exc:  # the disk full: this worker serves what it built, the next builds too
-                    log.warning("snapshot file %s not written: %s", path, exc)
+                _written(path, made, "built and written to", started)
         if found is None:
             _prune(folder)
             return made
@@ -147,12 +141,18 @@ def offer(folder: Path, name: str, made: Callable[[], Any]) -> None:
         if path.exists():
             return
         started = time.perf_counter()
-        try:
-            _write(path, made())
-            log.info("snapshot written to %s in %.1f s", path, time.perf_counter() - started)
-        except OSError as exc:
-            log.warning("snapshot file %s not written: %s", path, exc)
+        _written(path, made(), "written to", started)
     _prune(folder)
+
+
+def _written(path: Path, payload: Any, done: str, started: float) -> None:
+    """Write ``payload`` to ``path`` and say so. A disk that is full is said too and goes no
+    further: the process serves what it made, and the next one to need the file makes it again."""
+    try:
+        _write(path, payload)
+        log.info("snapshot %s %s in %.1f s", done, path, time.perf_counter() - started)
+    except OSError as exc:
+        log.warning("snapshot file %s not written: %s", path, exc)
 
 
 def _private_folder(folder: Path) -> None:
