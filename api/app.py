@@ -92,11 +92,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keep_secrets_out_of_the_access_log()
     errors.install(app)
     openapi.install(app, ogc.document_collections)
+    # A request is matched against the routes in the order included, each a few microseconds:
+    # the checks and matches, most of what a worker answers, are tried first.
+    app.include_router(checks.router)
+    app.include_router(matching.router)
     app.include_router(accounts.router)
     app.include_router(layers.router)
     app.include_router(stewards.router)
-    app.include_router(checks.router)
-    app.include_router(matching.router)
     app.include_router(ogc.router)
     app.include_router(reports.router)
     app.include_router(tiles.router)

@@ -359,6 +359,8 @@ class Districts:
             self.codes, self.names, self.shapes = [""], ["the district"], [shapely.union_all(layer.local)]
         for shape in self.shapes:
             shapely.prepare(shape)
+        # A point is tested against the districts whose bounding boxes hold it, one or two of ten.
+        self._boxes = shapely.STRtree(self.shapes)
         self.served = self.shapes[0] if len(self.shapes) == 1 else shapely.union_all(self.shapes)
         shapely.prepare(self.served)
 
@@ -375,8 +377,9 @@ class Districts:
         if len(self.shapes) == 1:  # the usual deployment: one pass, one code
             inside = shapely.intersects(self.shapes[0], points)
             return inside, [self.codes[0]] * int(np.count_nonzero(inside))
-        which = np.full(len(points), -1, dtype=np.intp)
-        for k in reversed(range(len(self.shapes))):  # the first listed wins
-            which[shapely.intersects(self.shapes[k], points)] = k
-        inside = which >= 0
+        point_at, shape_at = self._boxes.query(points)
+        hit = shapely.intersects(self._boxes.geometries[shape_at], points[point_at])
+        which = np.full(len(points), len(self.shapes), dtype=np.intp)
+        np.minimum.at(which, point_at[hit], shape_at[hit])  # the first listed wins
+        inside = which < len(self.shapes)
         return inside, [self.codes[k] for k in which[inside].tolist()]

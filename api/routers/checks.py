@@ -46,6 +46,37 @@ class BatchRequest(BaseModel):
     versions: dict[str, int] | None = None
 
 
+# The checks first: a request is matched against the routes in the order they are declared.
+@router.post("/check", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+async def check(
+    request: Request, body: CheckRequest, versions: Annotated[str | None, Query()] = None
+) -> Response:
+    """Check one premises: verdict, every reason with its legal basis, and the address-proof position.
+
+    ``versions`` (``rules:1,zones:2``) checks against earlier layer versions. A check is a tenth
+    of a millisecond of CPU: it runs on the event loop, where a thread hand-off would cost more.
+    """
+    snapshot = snapshot_of(request, _parse_versions(versions))
+    return json_response(checker_for(snapshot).check(body.premises()))
+
+
+@router.post("/check/batch", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+def check_batch(request: Request, body: BatchRequest) -> Response:
+    """Check many premises; each result is a verdict or, for a place that cannot be checked, an error."""
+    limit = request.app.state.settings.max_batch
+    if len(body.items) > limit:
+        raise InvalidInputError(f"items: {len(body.items)} candidates, more than the limit of {limit}")
+    premises = []
+    for n, item in enumerate(body.items):
+        try:
+            premises.append(item.premises())
+        except InvalidInputError as exc:  # the same error (with any candidates), saying which item
+            exc.args = (f"items[{n}]: {exc}",)
+            raise
+    results = checker_for(snapshot_of(request, body.versions)).check_many(premises)
+    return json_response({"results": results, "count": len(results)})
+
+
 @router.get("/industries")
 def industries(
     q: Annotated[str, Query(min_length=1, max_length=50, description="code or everyday words: 奶茶, 网吧")],
@@ -101,36 +132,6 @@ def suggest_addresses(
     """Known house numbers near what was written: the same road's nearest numbers, then roads
     with similar names (an empty list when nothing is near)."""
     return gazetteer_for(snapshot_of(request, None)).suggest(q, limit)
-
-
-@router.post("/check", response_class=Response, responses={200: {"content": {"application/json": {}}}})
-async def check(
-    request: Request, body: CheckRequest, versions: Annotated[str | None, Query()] = None
-) -> Response:
-    """Check one premises: verdict, every reason with its legal basis, and the address-proof position.
-
-    ``versions`` (``rules:1,zones:2``) checks against earlier layer versions. A check is a tenth
-    of a millisecond of CPU: it runs on the event loop, where a thread hand-off would cost more.
-    """
-    snapshot = snapshot_of(request, _parse_versions(versions))
-    return json_response(checker_for(snapshot).check(body.premises()))
-
-
-@router.post("/check/batch", response_class=Response, responses={200: {"content": {"application/json": {}}}})
-def check_batch(request: Request, body: BatchRequest) -> Response:
-    """Check many premises; each result is a verdict or, for a place that cannot be checked, an error."""
-    limit = request.app.state.settings.max_batch
-    if len(body.items) > limit:
-        raise InvalidInputError(f"items: {len(body.items)} candidates, more than the limit of {limit}")
-    premises = []
-    for n, item in enumerate(body.items):
-        try:
-            premises.append(item.premises())
-        except InvalidInputError as exc:  # the same error (with any candidates), saying which item
-            exc.args = (f"items[{n}]: {exc}",)
-            raise
-    results = checker_for(snapshot_of(request, body.versions)).check_many(premises)
-    return json_response({"results": results, "count": len(results)})
 
 
 def _parse_versions(text: str | None) -> dict[str, int] | None:

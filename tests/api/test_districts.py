@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -23,7 +24,9 @@ from siteselect import city
 from siteselect.batch import assess
 from siteselect.check import checker_for
 from siteselect.demo import LOAD_ORDER
+from siteselect.index import LayerIndex, Snapshot
 from siteselect.load import load_file
+from siteselect.locating import Districts
 from siteselect.match import surface
 from siteselect.premises import Premises
 from siteselect.settings import Settings
@@ -167,3 +170,20 @@ def test_the_legal_summary_lists_the_local_rule_with_its_districts(client):
     assert all(r["districts"] == [] for rid, r in rules.items() if rid != LOCAL)
     page = client.get(f"/industries/{CAFE}/rules.html", params={"as_of": AS_OF}).text
     assert "仅适用于区划" in page and SHINAN in page
+
+
+def test_each_point_gets_the_district_it_lies_in_and_the_first_listed_where_two_overlap(client):
+    """Outlines may meet or overlap where departments drew them apart: the first listed decides."""
+    snapshot = client.app.state.catalog.current()
+    layer = snapshot.layer("districts")
+    outlines = layer.features[layer.features["level"] == "district"]
+    overlapping = outlines.iloc[[1]].assign(code="X", name="the copy")  # the second, listed first
+    features = pd.concat([overlapping, outlines]).reset_index(drop=True)
+    none = np.empty(0, dtype=np.int64)
+    index = LayerIndex.build(layer.version, features, np.empty(0, dtype=object), none, snapshot.frame)
+    districts = Districts(Snapshot(snapshot.layers | {"districts": index}, snapshot.frame))
+    first, second = (d.representative_point() for d in districts.shapes[1:])
+    beyond = shapely.Point(districts.served.bounds[2] + 5_000, districts.served.bounds[3] + 5_000)
+    found, codes = districts.containing(np.array([second, beyond, first, second], dtype=object))
+    assert found.tolist() == [True, False, True, True]
+    assert codes == ["X", outlines["code"].iloc[0], "X"]
