@@ -11,10 +11,12 @@ prometheus-client's multi-process folder (``PROMETHEUS_MULTIPROC_DIR``, set by `
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.staticfiles import StaticFiles
@@ -69,8 +71,9 @@ class Observe:
             took = time.perf_counter() - started
             route, method = _route(scope), scope["method"]
             series = method if method in METHODS else "other"
-            REQUESTS.labels(series, route, str(status)).inc()
-            LATENCY.labels(series, route).observe(took)
+            count, latency = _series(series, route, status)
+            count.inc()
+            latency.observe(took)
             client = scope.get("client")
             log.info(
                 "request",
@@ -79,6 +82,13 @@ class Observe:
                     "status": status, "ms": round(took * 1000, 1), "client": client[0] if client else None,
                 },
             )  # fmt: skip
+
+
+@functools.cache  # methods x routes x statuses: a few hundred at most
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The count's and the latency's series of one kind of answer, looked up once: the client's
+    ``labels`` checks the names and takes a lock every time."""
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
 
 
 def _request_id(scope: Scope) -> str:
