@@ -398,3 +398,39 @@ def test_what_a_checker_keeps_by_building_and_floor_is_bounded_and_changes_no_re
         )
         assert len(bounded._shared_findings) <= 50 and len(bounded._public_buildings) <= 50
     assert len(unbounded._shared_findings) > 400 and len(unbounded._public_buildings) > 300  # past the bound
+
+
+def _six_metres_east(entry) -> tuple[float, float]:
+    lon, lat, _ = GEOD.fwd(entry.geometry.x, entry.geometry.y, 90.0, 6.0)
+    return lon, lat
+
+
+def test_a_point_entry_near_premises_applies_only_to_its_industries_and_days(checker):
+    """The list's cells are one map for every entry: which apply is decided per industry and day."""
+    entries = checker.prohibited.features
+    points = entries[entries.geom_type == "Point"]
+    some = points[points["industries"].map(lambda i: i != ["*"]) & points["effective_to"].isna()
+                  & (points["effective_from"] < "2026")].iloc[0]  # fmt: skip
+    lon, lat = _six_metres_east(some)
+    listed, other = _code_for(some), "9011" if some.industries[0] != "9011" else "6210"
+    hits = {
+        code: {
+            r["id"]
+            for r in checker.check_many([Premises.parse(industry=code, lon=lon, lat=lat)])[0]["reasons"]
+        }
+        for code in (listed, other)
+    }
+    assert some["id"] in hits[listed] and some["id"] not in hits[other]
+    lifted = points[points["effective_to"].notna()].iloc[0]
+    lon, lat = _six_metres_east(lifted)
+    last = dt.date.fromisoformat(lifted.effective_to)
+    on = {
+        day: {
+            r["id"]
+            for r in checker.check(Premises.parse(industry=_code_for(lifted), lon=lon, lat=lat, as_of=day))[
+                "reasons"
+            ]
+        }
+        for day in (last, last + dt.timedelta(days=1))
+    }
+    assert lifted["id"] in on[last] and lifted["id"] not in on[last + dt.timedelta(days=1)]
