@@ -85,12 +85,15 @@ def test_at_city_extent_in_every_district(postgis_url, tmp_path, capsys):
     settings = Settings(_env_file=None, extent=city.extent(layers))  # type: ignore[call-arg]
     # Fewer random points a district than in the demo's test: every threshold of every district
     # is tried, and the frame's error grows with the distance from its centre, not with the count.
-    _agree_with_postgis(postgis_url, city.write_city(tmp_path, 10), settings, capsys, 3_000)
+    # The POIs decide no verdict (they score): a city's million were most of the test's time.
+    files = city.write_city(tmp_path, 10)
+    del files["pois"]
+    _agree_with_postgis(postgis_url, files, settings, capsys, 3_000)
 
 
 def _agree_with_postgis(postgis_url, files, settings, capsys, random_points):
     store = Store(postgis_url)
-    for layer in LOAD_ORDER:
+    for layer in [name for name in LOAD_ORDER if name in files]:
         load_file(store, layer, files[layer], settings=settings)
     with store.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
