@@ -59,6 +59,7 @@ class SecurityHeaders:
         self.policy = content_security_policy(settings)
         # Encoded once, as they go on every answer.
         self._fixed = [(name.lower().encode(), value.encode()) for name, value in FIXED.items()]
+        self._fixed_names = frozenset(name for name, _ in self._fixed)
         self._policy = (b"content-security-policy", self.policy.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,7 +77,6 @@ class SecurityHeaders:
     def _added(self, headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         """The answer's headers with the fixed ones in place of any it set, and the default policy
         unless it set its own."""
-        fixed = {name for name, _ in self._fixed}
-        kept = [(name, value) for name, value in headers if name.lower() not in fixed]
+        kept = [(name, value) for name, value in headers if name.lower() not in self._fixed_names]
         own_policy = any(name.lower() == self._policy[0] for name, _ in kept)
         return [*kept, *self._fixed] if own_policy else [*kept, *self._fixed, self._policy]

@@ -413,24 +413,13 @@ def test_a_point_entry_near_premises_applies_only_to_its_industries_and_days(che
                   & (points["effective_from"] < "2026")].iloc[0]  # fmt: skip
     lon, lat = _six_metres_east(some)
     listed, other = _code_for(some), "9011" if some.industries[0] != "9011" else "6210"
-    hits = {
-        code: {
-            r["id"]
-            for r in checker.check_many([Premises.parse(industry=code, lon=lon, lat=lat)])[0]["reasons"]
-        }
-        for code in (listed, other)
-    }
+    hits = {code: _reasons(checker.check_many([Premises.parse(industry=code, lon=lon, lat=lat)])[0])
+            for code in (listed, other)}  # fmt: skip
     assert some["id"] in hits[listed] and some["id"] not in hits[other]
     lifted = points[points["effective_to"].notna()].iloc[0]
     lon, lat = _six_metres_east(lifted)
     last = dt.date.fromisoformat(lifted.effective_to)
-    on = {
-        day: {
-            r["id"]
-            for r in checker.check(Premises.parse(industry=_code_for(lifted), lon=lon, lat=lat, as_of=day))[
-                "reasons"
-            ]
-        }
-        for day in (last, last + dt.timedelta(days=1))
-    }
+    code = _code_for(lifted)
+    on = {day: _reasons(checker.check(Premises.parse(industry=code, lon=lon, lat=lat, as_of=day)))
+          for day in (last, last + dt.timedelta(days=1))}  # fmt: skip
     assert lifted["id"] in on[last] and lifted["id"] not in on[last + dt.timedelta(days=1)]
