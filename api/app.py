@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from api import errors, openapi
 from api.boundary import CheckedAtTheDoor, keep_secrets_out_of_the_access_log
+from api.direct_route import DirectRoute, route_of
 from api.headers import SecurityHeaders
 from api.limits import LimitBodySize
 from api.memory import GiveBack
@@ -83,7 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.tiles = BytesCache(TILE_CACHE_BYTES)  # drawn vector tiles, by layer version
-    # The last added runs first: headers on every answer, the size limit, the door, the methods.
+    # The last added runs first: headers on every answer, the size limit, the door, the methods,
+    # and the checks, most of what a worker answers, past FastAPI's dispatch when plainly valid.
+    app.add_middleware(
+        DirectRoute,
+        route=route_of(checks.router, checks.check),
+        model=checks.CheckRequest,
+        endpoint=checks.check,
+    )
     app.add_middleware(HeadAndOptions)
     app.add_middleware(CheckedAtTheDoor)
     app.add_middleware(LimitBodySize)

@@ -55,23 +55,19 @@ class CheckedAtTheDoor:
         except RefusedError as refused:
             await _refuse(send, refused)
             return
-        if not _is_json(scope):
+        if not is_json(scope):
             await self.app(scope, receive, send)
             return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left, or the body was too large
-                await self.app(scope, _replay([message]), send)
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+        body, ended = await read_body(receive)
+        if ended is not None:
+            await self.app(scope, replay([ended]), send)
+            return
         try:
             check_json(body)
         except RefusedError as refused:
             await _refuse(send, refused)
             return
-        await self.app(scope, _replay([{"type": "http.request", "body": body}]), send)
+        await self.app(scope, replay([{"type": "http.request", "body": body}]), send)
 
 
 def check_url(path: str, query: str) -> None:
@@ -165,12 +161,24 @@ def _shown(text: str) -> str:
     return ascii(text[:SHOWN] + ("…" if len(text) > SHOWN else ""))
 
 
-def _is_json(scope: Scope) -> bool:
+def is_json(scope: Scope) -> bool:
     content_type = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
     return content_type == b"application/json" or content_type.endswith(b"+json")
 
 
-def _replay(messages: list[Message]) -> Receive:
+async def read_body(receive: Receive) -> tuple[bytes, Message | None]:
+    """The whole body, or what ended it early (the client left, the body was too large)."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return body, message
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return body, None
+
+
+def replay(messages: list[Message]) -> Receive:
     """A receive channel that gives these messages, then waits for the client to leave."""
     pending = list(messages)
 

@@ -52,6 +52,7 @@ async def check(
     request: Request, body: CheckRequest, versions: Annotated[str | None, Query()] = None
 ) -> Response:
     """Check one premises: verdict, every reason with its legal basis, and the address-proof position.
+    (A plainly valid request without ``versions`` reaches here past FastAPI: api/direct_route.py.)
 
     ``versions`` (``rules:1,zones:2``) checks against earlier layer versions. A check is a tenth
     of a millisecond of CPU: it runs on the event loop, where a thread hand-off would cost more.
