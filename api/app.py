@@ -81,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="智能选址 — site selection for business registration, Laoshan District",
         version="0.1.0",
         lifespan=lifespan,
+        # What operators watch is api/observe.py's: with OpenTelemetry on, FastAPI would ask for
+        # the global providers on every request, 3 µs of a check's CPU, to find none set.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.tiles = BytesCache(TILE_CACHE_BYTES)  # drawn vector tiles, by layer version

