@@ -15,7 +15,7 @@ from api import errors, openapi
 from api.boundary import CheckedAtTheDoor, keep_secrets_out_of_the_access_log
 from api.direct_route import DirectRoute, route_of
 from api.headers import SecurityHeaders
-from api.limits import LimitBodySize
+from api.limits import MAX_BODY, LimitBodySize
 from api.memory import GiveBack
 from api.methods import HeadAndOptions
 from api.observe import Observe
@@ -87,17 +87,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.tiles = BytesCache(TILE_CACHE_BYTES)  # drawn vector tiles, by layer version
-    # The last added runs first: headers on every answer, the size limit, the door, the methods,
-    # and the checks, most of what a worker answers, past FastAPI's dispatch when plainly valid.
-    app.add_middleware(
-        DirectRoute,
-        route=route_of(checks.router, checks.check),
-        model=checks.CheckRequest,
-        endpoint=checks.check,
-    )
+    # The last added runs first: the request id and metrics, headers on every answer, then the
+    # checks, most of what a worker answers, straight to their endpoint when plainly valid, past
+    # the size limit, the door and the methods, which would let them through, and FastAPI's
+    # dispatch (api/direct_route.py).
     app.add_middleware(HeadAndOptions)
     app.add_middleware(CheckedAtTheDoor)
     app.add_middleware(LimitBodySize)
+    route = route_of(checks.router, checks.check)
+    app.add_middleware(
+        DirectRoute, route=route, model=checks.CheckRequest, endpoint=checks.check, max_body=MAX_BODY
+    )
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(Observe)  # outermost: sees every answer, refusals of oversized bodies too
     keep_secrets_out_of_the_access_log()

@@ -1,13 +1,19 @@
-"""The busiest route answered without the framework's dispatch in between.
+"""The busiest route answered without the layers in between.
 
 ``POST /check`` is most of what a worker answers under load, and FastAPI's dispatch — matching
 through the included routers, the dependency solver, its own body reading, its exception and
-exit-stack layers — costs a worker more CPU than the check itself does. A request that is plainly
-valid goes straight to the route's own endpoint, with its body validated by the route's own model.
-Anything else — a query string, another content type, a body the model refuses, an error from the
-endpoint — is handed to FastAPI as it came, so that every refusal and error is FastAPI's answer,
-written in one place. Only for endpoints that change nothing: a request that fails here is run again
-there.
+exit-stack layers — costs a worker more CPU than the check itself does; so, served, does each layer
+of middleware a request passes. A request that is plainly valid goes straight to the route's own
+endpoint, with its body validated by the route's own model, inside only the middleware that every
+answer needs (the request id and metrics, the security headers).
+
+It passes the layers it skips only when they would let it through: a POST (what HEAD and OPTIONS
+answer is not asked), a body of a declared length within the limit (what ``LimitBodySize`` refuses
+is not read), and a body the door takes (``check_json``, the door's own test). Anything else — a
+query string, another content type, a body the door or the model refuses, an error from the
+endpoint — is handed on as it came, through every layer to FastAPI, so that every refusal and error
+is answered where it always is, written in one place. Only for endpoints that change nothing: a
+request that fails here is run again there.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.boundary import is_json, read_body, replay
+from api.boundary import RefusedError, check_json, is_json, read_body, replay
 
 
 def route_of(router: APIRouter, endpoint: Callable[..., Any]) -> APIRoute:
@@ -32,15 +38,17 @@ def route_of(router: APIRouter, endpoint: Callable[..., Any]) -> APIRoute:
 
 
 class DirectRoute:
-    """ASGI middleware, innermost: ``route`` answered directly when its body is valid JSON that
-    ``model`` takes and the endpoint answers; FastAPI answers every other request."""
+    """ASGI middleware: a POST to ``route`` answered directly when its body, at most ``max_body``
+    bytes, is JSON the door takes, ``model`` takes and the endpoint answers; every other request
+    goes on to ``app``."""
 
     def __init__(
         self, app: ASGIApp, route: APIRoute, model: type[BaseModel],
-        endpoint: Callable[[Request, Any], Awaitable[Response]],
+        endpoint: Callable[[Request, Any], Awaitable[Response]], max_body: int,
     ) -> None:  # fmt: skip
         self.app = app
         self.route, self.model, self.endpoint = route, model, endpoint
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = self._matched(scope)
@@ -48,20 +56,31 @@ class DirectRoute:
             await self.app(scope, receive, send)
             return
         body, ended = await read_body(receive)
-        if ended is not None:  # the client left: FastAPI sees it as it would have
+        if ended is not None:  # the client left: the layers see it as they would have
             await self.app(scope, replay([ended]), send)
+            return
+        try:
+            check_json(body)
+        except RefusedError:  # the door refuses it, before any route is matched
+            await self._handed_on(scope, body, send)
             return
         scope.update(matched)  # the route, as routing names it: the endpoint, metrics and log read it
         try:
             response = await self.endpoint(Request(scope), self.model.model_validate(orjson.loads(body)))
-        except Exception:  # refused, or failed: FastAPI answers, the same way it always does
-            await self.app(scope, replay([{"type": "http.request", "body": body}]), send)
+        except Exception:  # refused by the model, or failed: answered where it always is
+            await self._handed_on(scope, body, send)
             return
         await response(scope, receive, send)
 
+    async def _handed_on(self, scope: Scope, body: bytes, send: Send) -> None:
+        await self.app(scope, replay([{"type": "http.request", "body": body}]), send)
+
     def _matched(self, scope: Scope) -> Scope | None:
         """What the route's own matching adds to the scope, when this request is one to take."""
-        if scope["type"] != "http" or scope.get("query_string") or not is_json(scope):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope.get("query_string"):
+            return None
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if not (length.isdigit() and int(length) <= self.max_body and is_json(scope)):
             return None
         match, child_scope = self.route.matches(scope)
         return child_scope if match == Match.FULL else None

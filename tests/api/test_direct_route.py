@@ -25,6 +25,7 @@ class Item(BaseModel):
 
 
 toy = APIRouter()
+JSON = {"content-type": "application/json"}
 
 
 @toy.post("/double")
@@ -38,11 +39,12 @@ class Through:
     """The app behind the middleware, noting each request it was handed and the body it read."""
 
     def __init__(self, app: Any) -> None:
-        self.app, self.calls = app, 0
+        self.app, self.calls, self.route_named = app, 0, False
         self.seen: list[dict[str, Any]] = []
 
     async def __call__(self, scope, receive, send):
         self.calls += 1
+        self.route_named = "route" in scope
 
         async def noted():
             message = await receive()
@@ -66,7 +68,7 @@ def through():
 
 @pytest.fixture
 def client(through):
-    direct = DirectRoute(through, route=route_of(toy, double), model=Item, endpoint=double)
+    direct = DirectRoute(through, route=route_of(toy, double), model=Item, endpoint=double, max_body=100)
 
     async def app(scope, receive, send):
         scope["app"] = through.app  # as Starlette sets it before the middleware runs
@@ -96,9 +98,19 @@ def test_an_error_from_the_endpoint_is_answered_by_fastapis_handlers(client, thr
     assert through.calls == 1
 
 
+def test_a_body_the_door_refuses_is_handed_on_before_any_route_is_named(client, through):
+    r = client.post(
+        "/double", content=b'{"n": 2, "s": "a\\u0000b"}', headers={"content-type": "application/json"}
+    )
+    assert through.calls == 1 and through.route_named is False
+    assert r.status_code == 422  # FastAPI's here: the door is a layer of the service, not of this app
+
+
 @pytest.mark.parametrize(
     ("method", "path", "kwargs"),
     [
+        ("POST", "/double", {"content": b'{"n": 2' + b" " * 100 + b"}", "headers": JSON}),  # above max_body
+        ("POST", "/double", {"content": iter([b'{"n": 2}']), "headers": JSON}),  # no length declared
         ("POST", "/double?n=1", {"json": {"n": 2}}),
         (
             "POST",

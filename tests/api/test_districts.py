@@ -184,6 +184,10 @@ def test_each_point_gets_the_district_it_lies_in_and_the_first_listed_where_two_
     districts = Districts(Snapshot(snapshot.layers | {"districts": index}, snapshot.frame))
     first, second = (d.representative_point() for d in districts.shapes[1:])
     beyond = shapely.Point(districts.served.bounds[2] + 5_000, districts.served.bounds[3] + 5_000)
-    found, codes = districts.containing(np.array([second, beyond, first, second], dtype=object))
+    points = np.array([second, beyond, first, second], dtype=object)
+    found, codes = districts.containing(points)
     assert found.tolist() == [True, False, True, True]
     assert codes == ["X", outlines["code"].iloc[0], "X"]
+    alone = [districts.containing(points[i : i + 1]) for i in range(len(points))]  # a single check's way
+    assert [f.tolist() for f, _ in alone] == [[True], [False], [True], [True]]
+    assert [code for _, one in alone for code in one] == codes
