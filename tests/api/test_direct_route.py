@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api.app import create_app
 from api.direct_route import DirectRoute, route_of
+from api.limits import MAX_BODY
 from api.observe import REQUESTS
 from siteselect.settings import Settings
 
@@ -209,3 +210,9 @@ def test_a_direct_check_is_counted_under_its_route(both):
 
 def _headers(response: Any) -> dict[str, str]:
     return {k: v for k, v in response.headers.items() if k not in ("x-request-id", "date")}
+
+
+def test_a_check_larger_than_the_limit_is_refused_as_before(both):
+    body = {"industry": "9013", "lon": 120.46, "lat": 36.10, "ref": "x" * (MAX_BODY + 1)}
+    direct, dispatched = (c.post("/check", json=body) for c in both)
+    assert direct.status_code == dispatched.status_code == 413 and direct.content == dispatched.content
