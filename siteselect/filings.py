@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from siteselect import audit, listings
 from siteselect.errors import InvalidInputError, NotFoundError, PermissionDeniedError, SiteSelectError
-from siteselect.premises import today
+from siteselect.premises import CHINA_TZ, today
 from siteselect.security import acting_as  # PostGIS's row security on filings, as on listings
 from siteselect.store import Store
 from siteselect.users import User
@@ -83,7 +83,12 @@ def proof(filing: dict[str, Any]) -> dict[str, Any]:
     """What a check shows of an approved filing."""
     return {
         "number": filing["number"],
-        "approved_on": str(filing["decided_at"])[:10],
+        # The day in China, as every other day a check compares: an approval at 00:30 there is
+        # the day before in UTC, as stored.
+        "approved_on": dt.datetime.fromisoformat(filing["decided_at"])
+        .astimezone(CHINA_TZ)
+        .date()
+        .isoformat(),
         "valid_until": filing["valid_until"],
     }
 

@@ -2,6 +2,7 @@
 filing to the check that shows it, a park's sheet, and what each premises is good for — each judged
 by the same steps as every check and match."""
 
+import datetime as dt
 import io
 import shutil
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from siteselect import accounts
+from siteselect.premises import CHINA_TZ
 from siteselect.settings import Settings
 from siteselect.store import Store
 from tests.support.workbench import building_in_park
@@ -118,7 +120,7 @@ def test_an_approved_filing_shows_in_the_check_and_park_b_never_sees_it(service)
     assert {
         "vacancy_id": vid,
         "number": done["number"],
-        "approved_on": done["decided_at"][:10],
+        "approved_on": _day_in_china(done["decided_at"]),
         "valid_until": "2099-12-31",
     } in proof["prefilings"]
     expired = client.post(
@@ -191,3 +193,7 @@ def test_what_a_premises_is_good_for_agrees_with_check_and_match(service):
         rent = next(w for w in row["improve"] if w["kind"] == "rent")  # 500 is far above the median
         assert rent["score"] > row["score"] and str(seen["typical_rent"]) in rent["message_en"]
     assert client.get("/premises/V-nope/outlook").status_code == 404
+
+
+def _day_in_china(instant: str) -> str:
+    return dt.datetime.fromisoformat(instant).astimezone(CHINA_TZ).date().isoformat()

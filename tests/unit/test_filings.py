@@ -132,3 +132,13 @@ def test_operator_b_never_sees_nor_files_park_a_filings(store, users):
         e["actor"].startswith(("operator:operator-b", "clerk:")) for e in refusals
     )
     assert filings.filings_of(store, users["clerk"], status="pending")[0]["status"] == "pending"
+
+
+def test_a_filing_approved_just_after_midnight_in_china_is_approved_on_that_day():
+    decided = {
+        "number": "YBA-2026-000001",
+        "decided_at": "2026-11-30T16:30:00+00:00",
+        "valid_until": "2027-12-01",
+    }
+    assert filings.proof(decided)["approved_on"] == "2026-12-01"  # 00:30 in Qingdao
+    assert filings.proof(decided | {"decided_at": "2026-11-30T15:59:00+00:00"})["approved_on"] == "2026-11-30"
