@@ -5,7 +5,8 @@ infinity), whole numbers past 64 bits (which no column or array holds), strings 
 surrogates (``"\\udcff"``, which no encoder can write back, not even into the 422 that names them)
 and NUL characters (which PostgreSQL cannot store). A JSON body holding one is refused with a 422
 that names where it is, in the shape of FastAPI's own validation errors; so is a URL with a NUL in
-its path or query.
+its path or query. (A plain ``POST /check`` skips this layer but not its test: the direct route
+runs ``check_json`` first, api/direct_route.py.)
 
 Bearer tokens are taken only in the ``Authorization`` header: one sent in the URL
 (``?access_token=``) is refused, and no secret-looking query parameter reaches the access log.
