@@ -87,10 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.tiles = BytesCache(TILE_CACHE_BYTES)  # drawn vector tiles, by layer version
-    # The last added runs first: the request id and metrics, headers on every answer, then the
-    # checks, most of what a worker answers, straight to their endpoint when plainly valid, past
-    # the size limit, the door and the methods, which would let them through, and FastAPI's
-    # dispatch (api/direct_route.py).
+    # The last added runs first: the request id and metrics, then headers on every answer. A plain
+    # check, most of what a worker answers, goes from there to its endpoint (api/direct_route.py);
+    # every other request meets the size limit, the door and the methods, then FastAPI.
     app.add_middleware(HeadAndOptions)
     app.add_middleware(CheckedAtTheDoor)
     app.add_middleware(LimitBodySize)

@@ -56,7 +56,7 @@ class CheckedAtTheDoor:
         except RefusedError as refused:
             await _refuse(send, refused)
             return
-        if not is_json(scope):
+        if not _is_json(scope):
             await self.app(scope, receive, send)
             return
         body, ended = await read_body(receive)
@@ -162,7 +162,7 @@ def _shown(text: str) -> str:
     return ascii(text[:SHOWN] + ("…" if len(text) > SHOWN else ""))
 
 
-def is_json(scope: Scope) -> bool:
+def _is_json(scope: Scope) -> bool:
     content_type = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
     return content_type == b"application/json" or content_type.endswith(b"+json")
 

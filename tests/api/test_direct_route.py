@@ -3,6 +3,7 @@ and FastAPI's own answer for everything else."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -121,11 +122,47 @@ def test_a_body_the_door_refuses_is_handed_on_before_any_route_is_named(client, 
         ("POST", "/double/", {"json": {"n": 2}}),
         ("GET", "/double", {}),
         ("PUT", "/double", {"json": {"n": 2}}),
+        ("POST", "/double", {"content": b'{"n": 2}', "headers": {"content-type": "text/x+json"}}),
+        (
+            "POST",
+            "/double",
+            {"content": b'{"n": 2}', "headers": [("content-type", "text/plain"), *JSON.items()]},
+        ),
     ],
 )
 def test_other_requests_go_to_fastapi_untouched(client, through, method, path, kwargs):
-    client.request(method, path, **kwargs)
+    client.request(method, path, follow_redirects=False, **kwargs)
     assert through.calls == 1
+
+
+def test_json_with_a_charset_is_answered_directly(client, through):
+    r = client.post(
+        "/double", content=b'{"n": 2}', headers={"content-type": "Application/JSON; charset=utf-8"}
+    )
+    assert r.status_code == 200 and through.calls == 0
+
+
+def test_a_length_beside_chunks_is_not_trusted(through):
+    """A server whose parser lets both through would hand on more than the length says."""
+    direct = DirectRoute(through, route=route_of(toy, double), model=Item, endpoint=double, max_body=100)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"8"),
+        (b"transfer-encoding", b"chunked"),
+    ]
+    scope = {"type": "http", "method": "POST", "path": "/double", "root_path": "", "query_string": b"",
+             "headers": headers, "app": through.app}  # fmt: skip
+    messages = [{"type": "http.request", "body": b'{"n": 2}', "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(direct(scope, receive, send))
+    assert through.calls == 1 and sent[0]["status"] == 200
 
 
 # --- the service: the same answers with and without it ------------------------------------------
@@ -189,6 +226,42 @@ def test_a_check_of_earlier_versions_gets_the_same_answer(both):
     body = {"industry": "9013", "lon": 120.4651, "lat": 36.1070}
     direct, dispatched = (c.post("/check", params={"versions": "rules:1"}, json=body) for c in both)
     assert direct.status_code == dispatched.status_code == 200 and direct.content == dispatched.content
+
+
+@pytest.fixture
+def behind(both):
+    """What reaches the layers behind the service's direct route, noted."""
+    assert both[0].get("/health").status_code == 200  # the stack is built by the first request
+    node = both[0].app.middleware_stack
+    while not isinstance(node, DirectRoute):
+        node = node.app
+    node.app = noted = Through(node.app)
+    yield noted
+    node.app = noted.app
+
+
+def test_the_service_answers_a_plain_check_directly_and_hands_on_the_rest(both, behind):
+    direct, _ = both
+    plain = {"industry": "9013", "lon": 120.46, "lat": 36.10}
+    assert direct.post("/check", json=plain).status_code == 200 and behind.calls == 0
+    assert direct.post("/check", json=plain | {"colour": "red"}).status_code == 422  # the model
+    assert direct.post("/check", json={"industry": "9013", "address": "火星大道1号"}).status_code == 422
+    assert direct.post("/check", params={"versions": "rules:1"}, json=plain).status_code == 200
+    assert behind.calls == 3
+
+
+@pytest.mark.parametrize(
+    "types",
+    [["application/json; charset=utf-8"], ["text/x+json"], ["application/merge-patch+json"],
+     ["text/plain", "application/json"], ["application/json", "text/plain"], []],
+    ids=repr,
+)  # fmt: skip
+def test_a_check_of_any_content_type_gets_the_same_answer(both, types):
+    body = b'{"industry": "9013", "lon": 120.4651, "lat": 36.1070}'
+    direct, dispatched = (
+        c.post("/check", content=body, headers=[("content-type", t) for t in types]) for c in both
+    )
+    assert (direct.status_code, direct.content) == (dispatched.status_code, dispatched.content)
 
 
 def test_a_direct_check_is_counted_under_its_route(both):
