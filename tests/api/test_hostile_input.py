@@ -350,3 +350,25 @@ def test_a_value_no_field_can_hold_gets_a_422_naming_its_place(service, path, bo
     r = client.post(path, content=body.encode(), headers={"Content-Type": JSON})
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == place
+
+
+@pytest.mark.parametrize("path", ["/check", "/check/batch", "/match", "/compare", "/reports"])
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b'{"a":' * 5_000, b"[" * 1_100 + b"]" * 1_100, b'{"a": ' + b"[" * 65 + b"]" * 65 + b"}"],
+    ids=["unclosed", "unclosed objects", "1,100 deep", "65 deep"],
+)  # fmt: skip
+def test_a_body_nested_too_deep_gets_a_422_not_a_500(service, path, body):
+    client, _, _ = service
+    r = client.post(path, content=body, headers={"Content-Type": JSON})
+    assert (
+        r.status_code == 422 and r.json()["detail"][0]["msg"] == "arrays and objects nest more than 64 deep"
+    )
+
+
+def test_a_body_64_deep_is_left_to_the_route(service):
+    client, _, _ = service
+    r = client.post(
+        "/check", content=b'{"industry": ' + b"[" * 63 + b"]" * 63 + b"}", headers={"Content-Type": JSON}
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "industry"]  # the model's
