@@ -94,9 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CheckedAtTheDoor)
     app.add_middleware(LimitBodySize)
     route = route_of(checks.router, checks.check)
-    app.add_middleware(
-        DirectRoute, route=route, model=checks.CheckRequest, endpoint=checks.check, max_body=MAX_BODY
-    )
+    app.add_middleware(DirectRoute, route=route, model=checks.CheckRequest, max_body=MAX_BODY)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(Observe)  # outermost: sees every answer, refusals of oversized bodies too
     keep_secrets_out_of_the_access_log()

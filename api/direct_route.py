@@ -18,14 +18,13 @@ request that fails here is run again there.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -39,18 +38,14 @@ def route_of(router: APIRouter, endpoint: Callable[..., Any]) -> APIRoute:
 
 
 class DirectRoute:
-    """ASGI middleware: a POST to ``route`` answered by ``endpoint(request, body)`` when its body,
+    """ASGI middleware: a POST to ``route`` answered by its endpoint, ``(request, body)``, when its body,
     declared ``application/json`` and at most ``max_body`` bytes long, is JSON the door takes and
     ``model`` takes, and the endpoint answers; every other request goes on to ``app``, which runs
     a refused check again to answer it (twice the CPU for a refusal, none for an answer)."""
 
-    def __init__(
-        self, app: ASGIApp, route: APIRoute, model: type[BaseModel],
-        endpoint: Callable[[Request, Any], Awaitable[Response]], max_body: int,
-    ) -> None:  # fmt: skip
+    def __init__(self, app: ASGIApp, route: APIRoute, model: type[BaseModel], max_body: int) -> None:
         self.app = app
-        self.route, self.model, self.endpoint = route, model, endpoint
-        self.max_body = max_body
+        self.route, self.model, self.max_body = route, model, max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route_scope = self._route_scope(scope)
@@ -68,7 +63,9 @@ class DirectRoute:
             return
         scope.update(route_scope)  # the route, as routing names it: the endpoint, metrics and log read it
         try:
-            response = await self.endpoint(Request(scope), self.model.model_validate(orjson.loads(body)))
+            response = await self.route.endpoint(
+                Request(scope), self.model.model_validate(orjson.loads(body))
+            )
         except Exception:  # refused by the model, or failed: answered where it always is
             await self._handed_on(scope, body, send)
             return

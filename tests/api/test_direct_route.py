@@ -70,7 +70,7 @@ def through():
 
 @pytest.fixture
 def client(through):
-    direct = DirectRoute(through, route=route_of(toy, double), model=Item, endpoint=double, max_body=100)
+    direct = DirectRoute(through, route=route_of(toy, double), model=Item, max_body=100)
 
     async def app(scope, receive, send):
         scope["app"] = through.app  # as Starlette sets it before the middleware runs
@@ -144,7 +144,7 @@ def test_json_with_a_charset_is_answered_directly(client, through):
 
 def test_a_length_beside_chunks_is_not_trusted(through):
     """A server whose parser lets both through would hand on more than the length says."""
-    direct = DirectRoute(through, route=route_of(toy, double), model=Item, endpoint=double, max_body=100)
+    direct = DirectRoute(through, route=route_of(toy, double), model=Item, max_body=100)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", b"8"),
